@@ -1,0 +1,67 @@
+"""Input checks shared by the network, the data loaders and the estimator."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .errors import InputError
+
+
+def check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_nonnegative(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise InputError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise InputError(f"dtype must be float32 or float64, got {dt.name}")
+    return dt
+
+
+def check_X(X, n_features=None, dtype=None, name="X"):
+    """A finite 2-D float array with the expected number of columns."""
+    X = np.asarray(X)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise InputError(f"{name} must hold numbers, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise InputError(f"{name} must be 2-D (samples × features), got {X.ndim}-D with shape {X.shape}")
+    if X.shape[0] == 0:
+        raise InputError(f"{name} is empty: it has 0 samples")
+    if n_features is not None and X.shape[1] != n_features:
+        raise InputError(f"{name} has {X.shape[1]} features but the model expects {n_features}")
+    if dtype is not None and X.dtype != dtype:
+        X = X.astype(dtype)
+    if not np.isfinite(X).all():
+        raise InputError(f"{name} contains NaN or infinite values")
+    return X
+
+
+def check_y(y, n_samples, n_classes=None, name="y"):
+    """Integer labels in [0, n_classes), one per sample."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise InputError(f"{name} must be 1-D, got shape {y.shape}")
+    if len(y) != n_samples:
+        raise InputError(f"{name} has {len(y)} labels but X has {n_samples} samples")
+    if not np.issubdtype(y.dtype, np.integer):
+        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        else:
+            raise InputError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if len(y) and y.min() < 0:
+        raise InputError(f"{name} has a negative label ({y.min()}); labels must be in [0, n_classes)")
+    if n_classes is not None and len(y) and y.max() >= n_classes:
+        raise InputError(f"{name} has label {y.max()} but the model has {n_classes} classes (labels 0..{n_classes - 1})")
+    return y.astype(np.intp, copy=False)

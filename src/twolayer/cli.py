@@ -1,0 +1,238 @@
+"""The command line: parse, call the library, print. Heavy modules are imported inside commands."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from .errors import DivergedError, InputError
+from .runs import RunSettings
+from .train import TrainConfig
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="twolayer: train, check, explain and tune a two-layer neural network classifier.")
+
+_T = TrainConfig()
+_R = RunSettings()
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _print_table(title, rows):
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for k, v in rows:
+        table.add_row(k, v)
+    Console().print(table)
+
+
+def _pct(v):
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+@app.command()
+def train(
+    data: str = typer.Option(_R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."),
+    hidden: int = typer.Option(_R.hidden_size, help="Hidden layer size H."),
+    epochs: int = typer.Option(_T.epochs, help="Epochs to train (with --resume: the total to reach)."),
+    batch_size: int = typer.Option(_T.batch_size, help="Minibatch size."),
+    lr: float = typer.Option(_T.learning_rate, help="Base learning rate."),
+    reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
+    optimizer: str = typer.Option(_T.optimizer, help="sgd, momentum, nesterov, adam or adamw."),
+    schedule: str = typer.Option(_T.schedule, help="Learning-rate schedule: constant, step or cosine."),
+    lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
+    momentum: float = typer.Option(_T.momentum, help="Momentum of the momentum and nesterov optimizers."),
+    weight_decay: float = typer.Option(_T.weight_decay, help="Decoupled weight decay (adamw defaults to 0.01)."),
+    warmup: int = typer.Option(_T.warmup_epochs, help="Epochs of linear learning-rate warm-up."),
+    patience: int = typer.Option(_T.patience, help="Stop after this many epochs without a better validation "
+                                                    "accuracy and keep the best weights; 0 turns it off."),
+    val_fraction: float = typer.Option(_R.val_fraction, help="Validation share carved from training data when "
+                                                              "the data set has no validation split."),
+    preprocess: str = typer.Option(_R.preprocess, help="auto, none, scale, center or standardize."),
+    seed: int = typer.Option(0, help="Random seed: the same seed gives the same run, bit for bit."),
+    dtype: str = typer.Option(_R.dtype, help="float64 or float32."),
+    out: Optional[Path] = typer.Option(None, help="Run directory (default: a new folder under runs/)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a run already in --out."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Train a network and write model.npz, metrics.json and history.csv to the run directory."""
+    from .checks import check_dtype
+    from .runs import default_run_dir, run_training
+
+    if resume and out is None:
+        raise InputError("--resume needs --out DIR: the run to continue")
+    check_dtype(dtype)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, reg=reg, optimizer=optimizer,
+                         schedule=schedule, lr_decay=lr_decay, momentum=momentum, weight_decay=weight_decay,
+                         warmup_epochs=warmup, patience=patience or None, seed=seed)
+    settings = RunSettings(data=data, hidden_size=hidden, dtype=dtype, preprocess=preprocess,
+                           val_fraction=val_fraction, train=config)
+    out = out or default_run_dir()
+    progress = None if quiet or as_json else _progress()
+    try:
+        if progress is not None:
+            progress.start()
+        metrics = run_training(settings, out, resume=resume, force=force,
+                               on_start=progress and _on_start(progress),
+                               on_batch=progress and _on_batch(progress))
+    finally:
+        if progress is not None:
+            progress.stop()
+    if as_json:
+        print(json.dumps({**metrics, "run_dir": str(out)}))
+    else:
+        _print_table(f"twolayer train — {out}", [
+            ("train accuracy", _pct(metrics["train_accuracy"])),
+            ("validation accuracy", _pct(metrics["val_accuracy"])),
+            ("test accuracy", _pct(metrics["test_accuracy"])),
+            ("epochs", f"{metrics['epochs']} ({metrics['stop_reason']}, best {metrics['best_epoch']})"),
+            ("seconds", f"{metrics['seconds']:.2f}"),
+        ])
+    if metrics["stop_reason"] == "interrupted":
+        print("interrupted: the best weights so far were saved", file=sys.stderr)
+        raise typer.Exit(130)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=_stderr_console(),
+                    transient=False)
+
+
+def _on_start(progress):
+    def start(trainer, dataset):
+        import math
+
+        n, bs = len(dataset.y_train), min(trainer.config.batch_size, len(dataset.y_train))
+        total = trainer.config.epochs * math.ceil(n / bs)
+        progress.add_task("training", total=total, completed=trainer.epoch * math.ceil(n / bs), status="")
+    return start
+
+
+def _on_batch(progress):
+    def batch(trainer):
+        h = trainer.history
+        status = f"epoch {trainer.epoch + 1}"
+        if h["val_acc"] and h["val_acc"][-1] is not None:
+            status += f" · val {100 * h['val_acc'][-1]:.1f}%"
+        progress.update(progress.task_ids[0], advance=1, status=status)
+    return batch
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    data: str = typer.Option("digits", help="Data SPEC to evaluate on."),
+    seed: int = typer.Option(0, help="Seed of the validation split (match the training run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+):
+    """Accuracy of a saved model on each split of a data set."""
+    from .runs import evaluate_model
+
+    result = evaluate_model(model, data, seed=seed)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        _print_table(f"twolayer evaluate — {model}",
+                     [(f"{s} accuracy", _pct(result[f"{s}_accuracy"])) for s in ("train", "val", "test")
+                      if f"{s}_accuracy" in result])
+
+
+@app.command()
+def predict(
+    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file."),
+    out: Optional[Path] = typer.Option(None, help="Write labels here (.csv, .txt or .npy); default: stdout."),
+):
+    """Predict a class label for every row of INPUT."""
+    import numpy as np
+
+    from .checks import check_X
+    from .data import read_rows
+    from .net import TwoLayerNet
+
+    net = TwoLayerNet.load(model)
+    X = check_X(read_rows(input), name=str(input))
+    if X.shape[1] != net.input_size:
+        raise InputError(f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}")
+    idx = net.scores(net.transform(X)).argmax(axis=1)
+    names = net.class_names or [str(i) for i in range(net.output_size)]
+    labels = [names[i] for i in idx]
+    if out is None:
+        sys.stdout.write("\n".join(labels) + "\n")
+    elif out.suffix == ".npy":
+        np.save(out, idx)
+    else:
+        out.write_text("\n".join(labels) + "\n")
+
+
+@app.command()
+def gradcheck(
+    seed: int = typer.Option(0, help="Seed of the random problem."),
+    reg: float = typer.Option(0.05, help="Regularisation strength of the checked loss."),
+    threshold: float = typer.Option(1e-7, help="Largest acceptable relative error."),
+):
+    """Compare analytic and numerical gradients on a random float64 problem."""
+    from .gradcheck import check_net, random_problem
+
+    net, X, y = random_problem(seed=seed)
+    errors = check_net(net, X, y, reg=reg)
+    _print_table("max relative error (numerical vs analytic)",
+                 [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()])
+    if max(errors.values()) > threshold:
+        print(f"gradient check failed: relative error above {threshold:g}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _fail(message, code):
+    print(f"twolayer: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
+
+
+def main(argv=None):
+    """Entry point: user mistakes → one line and exit 2; internal failures → one line and exit 1."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    if debug:
+        argv.remove("--debug")
+    try:
+        rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.UsageError as e:
+        return _fail(e.format_message(), 2)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return _fail("interrupted", 130)
+    except InputError as e:
+        if debug:
+            raise
+        return _fail(e, 2)
+    except DivergedError as e:
+        if debug:
+            raise
+        return _fail(e, 1)
+    except Exception as e:  # an internal failure: still one line unless --debug
+        if debug:
+            raise
+        return _fail(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Data sets: ``load(SPEC)`` returns train / validation / test splits and class names.
+
+SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+
+
+@dataclass
+class Dataset:
+    """Splits of one data set. X arrays are 2-D (rows are examples), y arrays integer labels."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    X_test: np.ndarray | None
+    y_test: np.ndarray | None
+    class_names: list = field(default_factory=list)
+    image_shape: tuple | None = None  # (H, W) or (H, W, 3) when rows are images
+    pixel_max: float | None = None  # the largest raw pixel value, for image sets
+
+    @property
+    def n_features(self):
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self):
+        return len(self.class_names)
+
+
+def split_validation(X, y, fraction, seed, name="training set"):
+    """Carve a stratified, seeded validation split from the training data."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < fraction < 1:
+        raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 and round(fraction * len(y)) >= np.count_nonzero(counts) else None
+    try:
+        idx_train, idx_val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed,
+                                              stratify=stratify)
+    except ValueError as e:
+        raise InputError(f"{name}: cannot carve a validation split ({e})") from None
+    idx_train.sort()
+    idx_val.sort()
+    return X[idx_train], y[idx_train], X[idx_val], y[idx_val]
+
+
+def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
+    """scikit-learn's 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    d = sk_digits()
+    X, y = d.data.astype(np.float64), d.target.astype(np.intp)
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
+    X_train, y_train, X_val, y_val = split_validation(X_rest, y_rest, val_fraction / (1 - test_fraction), seed)
+    return Dataset("digits", X_train, y_train, X_val, y_val, X_test, y_test,
+                   class_names=[str(c) for c in d.target_names], image_shape=(8, 8), pixel_max=16.0)
+
+
+LOADERS = {"digits": load_digits}
+
+
+def load(spec="digits", seed=0, val_fraction=0.1):
+    """Load a data set by its SPEC; see the module docstring."""
+    scheme, _, path = str(spec).partition(":")
+    if scheme not in LOADERS:
+        raise InputError(f"unknown data source {spec!r}; use one of: {', '.join(sorted(LOADERS))}")
+    if scheme == "digits":
+        if path:
+            raise InputError(f"'digits' takes no path, got {spec!r}")
+        return load_digits(seed=seed, val_fraction=val_fraction)
+    return LOADERS[scheme](path, seed=seed, val_fraction=val_fraction)
+
+
+def read_rows(path):
+    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if path.suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except ValueError as e:
+            raise InputError(f"{path}: not a readable .npy of numbers ({e})") from None
+    try:
+        with open(path) as f:
+            first = f.readline()
+        try:
+            [float(v) for v in first.split(",")]
+            skip = 0
+        except ValueError:
+            skip = 1
+        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not a CSV of numbers ({e})") from None

@@ -1,0 +1,79 @@
+"""Preprocessing fitted on training data only and stored inside model.npz.
+
+Every mode is a per-feature affine map x' = (x - offset) · factor, so a model carries two
+arrays and applies them to any later input, one batch at a time if need be.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+MODES = ("none", "scale", "center", "standardize")
+
+
+class Preprocessor:
+    """mode: none | scale (x / pixel_max) | center (subtract the mean image, CS231n)
+    | standardize (zero mean, unit variance per feature). ``pixel_max`` rescales image
+    data to [0, 1] before centering or standardising."""
+
+    def __init__(self, mode="standardize", pixel_max=None):
+        if mode not in MODES:
+            raise InputError(f"preprocessing must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.pixel_max = pixel_max
+        self.offset_ = None
+        self.factor_ = None
+
+    def fit(self, X, batch_size=8192):
+        """Per-feature statistics of the training data, accumulated in row blocks."""
+        d = X.shape[1]
+        total = np.zeros(d)
+        total_sq = np.zeros(d)
+        for start in range(0, len(X), batch_size):
+            xb = np.asarray(X[start:start + batch_size], dtype=np.float64)
+            total += xb.sum(axis=0)
+            total_sq += np.einsum("ij,ij->j", xb, xb)
+        n = len(X)
+        mean = total / n
+        var = np.maximum(total_sq / n - mean ** 2, 0.0)
+        unit = 1.0 / self.pixel_max if self.pixel_max else 1.0
+        self.offset_ = np.zeros(d)
+        self.factor_ = np.full(d, unit)
+        if self.mode in ("center", "standardize"):
+            self.offset_ = mean
+        if self.mode == "standardize":
+            std = np.sqrt(var)
+            # constant features (std ~ 0) are only centred
+            self.factor_ = 1.0 / np.where(std > 1e-8, std, 1.0)
+        return self
+
+    def transform(self, X, dtype=np.float64):
+        """A new array (X - offset) · factor of the given dtype."""
+        out = np.array(X, dtype=dtype)
+        out -= self.offset_.astype(dtype)
+        out *= self.factor_.astype(dtype)
+        return out
+
+    def fit_transform(self, X, dtype=None):
+        return self.fit(X).transform(X, dtype)
+
+    def get_config(self):
+        return {"mode": self.mode, "pixel_max": self.pixel_max}
+
+    def get_arrays(self):
+        return {"offset": self.offset_, "factor": self.factor_}
+
+    @classmethod
+    def from_config(cls, config, arrays, n_features, source="model"):
+        try:
+            pre = cls(config["mode"], config.get("pixel_max"))
+            pre.offset_ = np.asarray(arrays["offset"], dtype=np.float64)
+            pre.factor_ = np.asarray(arrays["factor"], dtype=np.float64)
+        except (KeyError, TypeError) as e:
+            raise InputError(f"{source}: damaged preprocessing data ({e})") from None
+        if pre.offset_.shape != (n_features,) or pre.factor_.shape != (n_features,):
+            raise InputError(f"{source}: preprocessing arrays do not match the model's {n_features} features")
+        if not (np.isfinite(pre.offset_).all() and np.isfinite(pre.factor_).all()):
+            raise InputError(f"{source}: preprocessing arrays contain NaN or infinite values")
+        return pre

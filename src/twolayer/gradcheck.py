@@ -1,0 +1,59 @@
+"""Numerical gradients by centered differences, and relative errors against analytic ones."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """df/dx for a scalar function f of the array x: (f(x + h) - f(x - h)) / 2h per element.
+
+    x is perturbed in place and restored, so f may read it through a closure.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        fplus = f(x)
+        x[i] = old - h
+        fminus = f(x)
+        x[i] = old
+        grad[i] = (fplus - fminus) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def numerical_gradient_array(f, x, dout, h=1e-5):
+    """Gradient of sum(f(x) · dout) with respect to x, for array-valued gates."""
+    return numerical_gradient(lambda v: float(np.sum(f(v) * dout)), x, h)
+
+
+def rel_error(a, b):
+    """max |a - b| / max(1e-8, |a| + |b|), CS231n's relative error."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def check_net(net, X, y, reg=0.0, h=1e-5):
+    """Max relative error between analytic and numerical gradients, per parameter."""
+    _, grads = net.loss(X, y, reg=reg)
+    grads = {k: v.copy() for k, v in grads.items()}
+    errors = {}
+    for name, param in net.params.items():
+        num = numerical_gradient(lambda _: net.loss(X, y, reg=reg)[0], param, h)
+        errors[name] = rel_error(num, grads[name])
+    return errors
+
+
+def random_problem(n=5, d=4, hidden=10, classes=3, seed=0):
+    """A small float64 net and data set whose gradients are easy to check."""
+    from .net import TwoLayerNet
+
+    rng = np.random.default_rng(seed)
+    net = TwoLayerNet(d, hidden, classes, std=1e-1, seed=rng)
+    for b in ("b1", "b2"):
+        net.params[b][...] = 0.1 * rng.standard_normal(net.params[b].shape)
+    X = 10 * rng.standard_normal((n, d))
+    y = rng.integers(0, classes, size=n)
+    return net, X, y

@@ -1,0 +1,267 @@
+"""TwoLayerNet: affine → ReLU → affine → softmax, with L2 regularisation.
+
+Loss = mean cross-entropy + reg·(ΣW1² + ΣW2²); biases are not regularised.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import layers
+from .checks import check_dtype, check_nonnegative, check_positive_int, check_X, check_y
+from .errors import InputError
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+FORMAT = "twolayer-model"
+FORMAT_VERSION = 1
+
+
+class Workspace:
+    """Buffers for one batch size, reused from step to step by the training loop."""
+
+    def __init__(self, params, batch_size):
+        dtype = params["W1"].dtype
+        hidden, classes = params["W2"].shape
+        self.batch_size = batch_size
+        self.a = np.empty((batch_size, hidden), dtype)
+        self.scores = np.empty((batch_size, classes), dtype)
+        self.dh = np.empty((batch_size, hidden), dtype)
+        self.grads = {k: np.empty_like(v) for k, v in params.items()}
+        self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
+
+    def view(self, n):
+        """Buffers for a batch of n <= batch_size rows (the last, short batch of an epoch)."""
+        if n == self.batch_size:
+            return self.a, self.scores, self.dh
+        return self.a[:n], self.scores[:n], self.dh[:n]
+
+
+class TwoLayerNet:
+    """A two-layer fully-connected classifier, CS231n-compatible.
+
+    W1 = std·randn(input_size, hidden_size) and W2 = std·randn(hidden_size, output_size)
+    are drawn in that order from NumPy's global random state, unless ``seed`` (an int or
+    a ``np.random.Generator``) is given; biases start at zero.
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, std=1e-4, dtype=np.float64, seed=None):
+        input_size = check_positive_int(input_size, "input_size")
+        hidden_size = check_positive_int(hidden_size, "hidden_size")
+        output_size = check_positive_int(output_size, "output_size")
+        std = check_nonnegative(std, "std")
+        self.dtype = check_dtype(dtype)
+        if seed is None:
+            normal = np.random.randn
+        else:
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
+        self.params = {
+            "W1": (std * normal(input_size, hidden_size)).astype(self.dtype),
+            "b1": np.zeros(hidden_size, self.dtype),
+            "W2": (std * normal(hidden_size, output_size)).astype(self.dtype),
+            "b2": np.zeros(output_size, self.dtype),
+        }
+        self.preprocessor = None  # fitted on training data; applied by transform()
+        self.class_names = None
+        self.meta = {}
+
+    # -- shapes -------------------------------------------------------------------------
+    @property
+    def input_size(self):
+        return self.params["W1"].shape[0]
+
+    @property
+    def hidden_size(self):
+        return self.params["W1"].shape[1]
+
+    @property
+    def output_size(self):
+        return self.params["W2"].shape[1]
+
+    # -- the math -----------------------------------------------------------------------
+    def loss(self, X, y=None, reg=0.0):
+        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params."""
+        X = check_X(X, self.input_size, self.dtype)
+        if y is None:
+            return self.scores(X)
+        y = check_y(y, X.shape[0], self.output_size)
+        reg = check_nonnegative(reg, "reg")
+        loss, grads, _ = self.forward_backward(X, y, reg)
+        return loss, grads
+
+    def forward_backward(self, X, y, reg, work=None):
+        """The circuit, gate by gate, on checked inputs. Returns (loss, grads, n_correct).
+
+        With a Workspace the activations and gradients land in its buffers (the training
+        loop's fast path); without one they are fresh arrays.
+        """
+        p = self.params
+        n = X.shape[0]
+        if work is None:
+            work = Workspace(p, n)
+        a_buf, scores_buf, dh_buf = work.view(n)
+        g = work.grads
+
+        a, cache1 = layers.affine_forward(X, p["W1"], p["b1"], out=a_buf)
+        h, cache_relu = layers.relu_forward(a, inplace=True)
+        scores, cache2 = layers.affine_forward(h, p["W2"], p["b2"], out=scores_buf)
+        n_correct = int(np.count_nonzero(scores.argmax(axis=1) == y))
+        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True)
+
+        dh, _, _ = layers.affine_backward(dscores, cache2, dx=dh_buf, dw=g["W2"], db=g["b2"])
+        dh = layers.relu_backward(dh, cache_relu, inplace=True)
+        layers.affine_backward(dh, cache1, need_dx=False, dw=g["W1"], db=g["b1"])
+
+        loss = data_loss
+        if reg:
+            for name in ("W1", "W2"):
+                w = p[name].ravel()
+                loss += reg * float(np.dot(w, w))
+                # d(reg·ΣW²)/dW = 2·reg·W
+                g[name] += np.multiply(p[name], 2 * reg, out=work.scratch[name])
+        return loss, g, n_correct
+
+    def scores(self, X, batch_size=4096):
+        """Class scores for already-checked X, computed in row blocks to bound memory."""
+        p = self.params
+        out = np.empty((X.shape[0], self.output_size), self.dtype)
+        for start in range(0, X.shape[0], batch_size):
+            xb = np.asarray(X[start:start + batch_size], dtype=self.dtype)
+            h, _ = layers.relu_forward(layers.affine_forward(xb, p["W1"], p["b1"])[0], inplace=True)
+            layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])
+        return out
+
+    def predict_proba(self, X):
+        """Class probabilities, rows summing to one."""
+        X = check_X(X, self.input_size, self.dtype)
+        return layers.softmax(self.scores(X))
+
+    def predict(self, X):
+        """Predicted class labels (indices into the output layer)."""
+        X = check_X(X, self.input_size, self.dtype)
+        return self.scores(X).argmax(axis=1)
+
+    def transform(self, X):
+        """Raw inputs → network inputs: the stored preprocessing (if any), in the net's dtype."""
+        if self.preprocessor is None:
+            return np.asarray(X, dtype=self.dtype)
+        return self.preprocessor.transform(X, self.dtype)
+
+    # -- training -----------------------------------------------------------------------
+    def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95,
+              reg=5e-6, num_iters=100, batch_size=200, verbose=False):
+        """Minibatch SGD, CS231n-style: batches drawn with replacement from NumPy's global
+        random state, the learning rate multiplied by the decay once per epoch.
+
+        Returns {'loss_history', 'train_acc_history', 'val_acc_history'}.
+        """
+        from .train import classic_train
+
+        return classic_train(self, X, y, X_val, y_val, learning_rate=learning_rate,
+                             learning_rate_decay=learning_rate_decay, reg=reg, num_iters=num_iters,
+                             batch_size=batch_size, verbose=verbose)
+
+    # -- files --------------------------------------------------------------------------
+    def save(self, path):
+        """Write the model to an .npz (no pickles), atomically: write a temp file, then rename."""
+        meta = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "dtype": self.dtype.name,
+            "class_names": None if self.class_names is None else [str(c) for c in self.class_names],
+            **self.meta,
+        }
+        arrays = dict(self.params)
+        if self.preprocessor is not None:
+            meta["preprocessor"] = self.preprocessor.get_config()
+            arrays.update({f"pre_{k}": v for k, v in self.preprocessor.get_arrays().items()})
+        arrays["meta"] = np.array(json.dumps(meta))
+        atomic_savez(path, arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by save(); never unpickles anything."""
+        arrays, meta = read_npz(path, required=PARAM_NAMES + ("meta",))
+        try:
+            meta = json.loads(str(meta_array(arrays["meta"], path)))
+        except json.JSONDecodeError:
+            raise InputError(f"{path}: model metadata is not valid JSON; the file is damaged") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise InputError(f"{path}: not a twolayer model file")
+        p = {k: arrays[k] for k in PARAM_NAMES}
+        for k, v in p.items():
+            if v.dtype not in (np.float32, np.float64):
+                raise InputError(f"{path}: array {k} has dtype {v.dtype}, expected float32 or float64")
+            if not np.isfinite(v).all():
+                raise InputError(f"{path}: array {k} contains NaN or infinite values")
+        if not (p["W1"].ndim == p["W2"].ndim == 2 and p["b1"].shape == (p["W1"].shape[1],)
+                and p["W2"].shape[0] == p["W1"].shape[1] and p["b2"].shape == (p["W2"].shape[1],)):
+            shapes = ", ".join(f"{k} {v.shape}" for k, v in p.items())
+            raise InputError(f"{path}: parameter shapes do not fit together ({shapes})")
+        dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
+        net = cls.__new__(cls)
+        net.dtype = dtype
+        net.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in p.items()}
+        net.class_names = meta.pop("class_names", None)
+        pre = meta.pop("preprocessor", None)
+        net.preprocessor = None
+        if pre is not None:
+            from .data.preprocess import Preprocessor
+
+            pre_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("pre_")}
+            net.preprocessor = Preprocessor.from_config(pre, pre_arrays, net.input_size, path)
+        for key in ("format", "version", "dtype"):
+            meta.pop(key, None)
+        net.meta = meta
+        return net
+
+
+def meta_array(value, path):
+    if value.dtype.kind != "U" or value.ndim != 0:
+        raise InputError(f"{path}: model metadata has the wrong type; the file is damaged")
+    return value[()]
+
+
+def read_npz(path, required=()):
+    """Load every array of an .npz with allow_pickle=False, with clear errors for bad files."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an .npz file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except ValueError as e:  # object arrays need pickles, which are refused
+        raise InputError(f"{path}: holds object arrays, which are refused for safety ({e})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+        raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise InputError(f"{path}: missing array(s) {', '.join(missing)}")
+    return arrays, arrays.get("meta")
+
+
+def atomic_savez(path, arrays):
+    """np.savez to a temporary file in the same folder, then rename over the target."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write here ({e.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

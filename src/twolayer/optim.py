@@ -1,0 +1,121 @@
+"""Update rules. Each optimizer updates parameters in place: given w, dw and its own state."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    """Base: ``step(params, grads, lr)`` updates every array of ``params`` in place."""
+
+    name = "base"
+    state_names: tuple = ()
+
+    def __init__(self, weight_decay=0.0):
+        # Decoupled weight decay (Loshchilov & Hutter): w -= lr·wd·w, on weights only.
+        self.weight_decay = weight_decay
+        self.state = {}
+        self.t = 0
+
+    def step(self, params, grads, lr):
+        self.t += 1
+        for name, w in params.items():
+            self.update(name, w, grads[name], lr)
+            if self.weight_decay and name.startswith("W"):
+                w *= 1.0 - lr * self.weight_decay
+
+    def update(self, name, w, dw, lr):
+        raise NotImplementedError
+
+    def buffer(self, key, like):
+        buf = self.state.get(key)
+        if buf is None:
+            buf = self.state[key] = np.zeros_like(like)
+        return buf
+
+    def state_dict(self):
+        """Arrays and counters needed to resume exactly."""
+        return {"t": self.t, "arrays": dict(self.state)}
+
+    def load_state_dict(self, state):
+        self.t = int(state["t"])
+        self.state = {k: np.array(v) for k, v in state["arrays"].items()}
+
+
+class SGD(Optimizer):
+    """w -= lr·dw; with momentum μ: v = μ·v - lr·dw, w += v;
+    Nesterov (CS231n form): w += -μ·v_prev + (1 + μ)·v."""
+
+    name = "sgd"
+
+    def __init__(self, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(weight_decay)
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def update(self, name, w, dw, lr):
+        if not self.momentum:
+            w -= lr * dw
+            return
+        v = self.buffer(name, w)
+        if self.nesterov:
+            w -= self.momentum * v
+            v *= self.momentum
+            v -= lr * dw
+            w += (1 + self.momentum) * v
+        else:
+            v *= self.momentum
+            v -= lr * dw
+            w += v
+
+
+class Adam(Optimizer):
+    """m = β1·m + (1-β1)·dw; v = β2·v + (1-β2)·dw²;
+    w -= lr·m̂/(√v̂ + ε) with bias-corrected m̂ = m/(1-β1^t), v̂ = v/(1-β2^t)."""
+
+    name = "adam"
+
+    def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(weight_decay)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def update(self, name, w, dw, lr):
+        m = self.buffer("m_" + name, w)
+        v = self.buffer("v_" + name, w)
+        tmp = self.buffer("tmp_" + name, w)
+        m *= self.beta1
+        m += (1 - self.beta1) * dw
+        np.multiply(dw, dw, out=tmp)
+        tmp *= 1 - self.beta2
+        v *= self.beta2
+        v += tmp
+        step = lr * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)
+        eps_hat = self.eps * np.sqrt(1 - self.beta2 ** self.t)
+        # w -= lr·m̂/(√v̂+ε), rewritten so that one division by (√v + ε') suffices
+        np.sqrt(v, out=tmp)
+        tmp += eps_hat
+        np.divide(m, tmp, out=tmp)
+        tmp *= step
+        w -= tmp
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["arrays"] = {k: v for k, v in self.state.items() if not k.startswith("tmp_")}
+        return state
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+
+
+def make_optimizer(name, momentum=0.9, weight_decay=0.0):
+    """Build an optimizer by its command-line name."""
+    if name == "sgd":
+        return SGD(weight_decay=weight_decay)
+    if name == "momentum":
+        return SGD(momentum=momentum, weight_decay=weight_decay)
+    if name == "nesterov":
+        return SGD(momentum=momentum, nesterov=True, weight_decay=weight_decay)
+    if name == "adam":
+        return Adam(weight_decay=weight_decay)
+    if name == "adamw":
+        return Adam(weight_decay=weight_decay or 1e-2)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
