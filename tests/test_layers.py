@@ -1,0 +1,94 @@
+"""Every gate's backward against numerical gradients (float64)."""
+import warnings
+
+import numpy as np
+import pytest
+
+from twolayer import layers
+from twolayer.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(42)
+
+
+def test_affine_backward_matches_numerical(rng):
+    x, w, b = rng.standard_normal((6, 5)), rng.standard_normal((5, 4)), rng.standard_normal(4)
+    dout = rng.standard_normal((6, 4))
+    out, cache = layers.affine_forward(x, w, b)
+    np.testing.assert_allclose(out, x @ w + b)
+    dx, dw, db = layers.affine_backward(dout, cache)
+    assert rel_error(dx, numerical_gradient_array(lambda v: layers.affine_forward(v, w, b)[0], x, dout)) < 1e-7
+    assert rel_error(dw, numerical_gradient_array(lambda v: layers.affine_forward(x, v, b)[0], w, dout)) < 1e-7
+    assert rel_error(db, numerical_gradient_array(lambda v: layers.affine_forward(x, w, v)[0], b, dout)) < 1e-7
+
+
+def test_affine_backward_skips_dx_on_request(rng):
+    x, w, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 4)), np.zeros(4)
+    _, cache = layers.affine_forward(x, w, b)
+    dx, dw, db = layers.affine_backward(np.ones((3, 4)), cache, need_dx=False)
+    assert dx is None
+    np.testing.assert_allclose(dw, x.T @ np.ones((3, 4)))
+
+
+def test_relu_backward_matches_numerical(rng):
+    x = rng.standard_normal((7, 9))
+    x[np.abs(x) < 1e-3] = 0.5  # keep away from the kink, where the derivative is undefined
+    dout = rng.standard_normal(x.shape)
+    out, cache = layers.relu_forward(x)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    dx = layers.relu_backward(dout, cache)
+    assert rel_error(dx, numerical_gradient_array(lambda v: layers.relu_forward(v)[0], x, dout)) < 1e-7
+
+
+def test_relu_inplace_equals_out_of_place(rng):
+    x = rng.standard_normal((4, 5))
+    dout = rng.standard_normal((4, 5))
+    ref_out, ref_cache = layers.relu_forward(x.copy())
+    ref_dx = layers.relu_backward(dout.copy(), ref_cache)
+    buf = x.copy()
+    out, cache = layers.relu_forward(buf, inplace=True)
+    assert out is buf
+    d = dout.copy()
+    dx = layers.relu_backward(d, cache, inplace=True)
+    assert dx is d
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(dx, ref_dx)
+
+
+def test_softmax_loss_matches_numerical_and_known_value(rng):
+    scores = rng.standard_normal((8, 5))
+    y = rng.integers(0, 5, size=8)
+    loss, dscores = layers.softmax_loss(scores, y)
+    # independent reference: -mean log softmax
+    p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(8), y])), rel=1e-12)
+    num = numerical_gradient(lambda s: layers.softmax_loss(s, y)[0], scores.copy())
+    assert rel_error(dscores, num) < 1e-8
+
+
+def test_softmax_loss_of_uniform_scores_is_log_c():
+    loss, _ = layers.softmax_loss(np.zeros((4, 10)), np.arange(4))
+    assert loss == pytest.approx(np.log(10))
+
+
+def test_softmax_loss_is_stable_for_huge_scores():
+    scores = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]])
+    y = np.array([1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise", under="ignore"):
+            loss, dscores = layers.softmax_loss(scores, y)
+    assert np.isfinite(loss) and np.all(np.isfinite(dscores))
+    assert loss == pytest.approx((2e4 + 2e4) / 2)  # each row pays score_max - score_y
+
+
+def test_softmax_loss_inplace_reuses_the_buffer(rng):
+    scores = rng.standard_normal((3, 4))
+    y = np.array([0, 3, 1])
+    ref_loss, ref_d = layers.softmax_loss(scores.copy(), y)
+    buf = scores.copy()
+    loss, d = layers.softmax_loss(buf, y, inplace=True)
+    assert d is buf and loss == pytest.approx(ref_loss)
+    np.testing.assert_allclose(d, ref_d)
