@@ -1,6 +1,15 @@
 """Data sets: ``load(SPEC)`` returns train / validation / test splits and class names.
 
-SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``.
+SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``:
+
+    cifar10:DIR   the cifar-10-batches-py folder (pickles, read by a restricted unpickler)
+    mnist:DIR     the four idx files of MNIST or Fashion-MNIST, gzip or raw
+    npz:FILE      X_train, y_train and optionally X_val, y_val, X_test, y_test, class_names
+    npy:DIR       the same names as .npy files, memory-mapped: training streams from disk
+    csv:FILE      one row per example; the label is the column headed ``label``, else the last
+
+Every loader is ``loader(path, seed=0, val_fraction=0.1) -> Dataset`` and raises InputError
+naming the file and the problem. Without a validation split one is carved from the training data.
 """
 from __future__ import annotations
 
@@ -36,7 +45,10 @@ class Dataset:
 
 
 def split_validation(X, y, fraction, seed, name="training set"):
-    """Carve a stratified, seeded validation split from the training data."""
+    """Carve a stratified, seeded validation split from the training data.
+
+    A memory map is split into two new memory maps (see ``spill``), so streaming data stays on disk.
+    """
     from sklearn.model_selection import train_test_split
 
     if not 0 < fraction < 1:
@@ -50,7 +62,34 @@ def split_validation(X, y, fraction, seed, name="training set"):
         raise InputError(f"{name}: cannot carve a validation split ({e})") from None
     idx_train.sort()
     idx_val.sort()
+    if isinstance(X, np.memmap):
+        return spill(X, idx_train), y[idx_train], spill(X, idx_val), y[idx_val]
     return X[idx_train], y[idx_train], X[idx_val], y[idx_val]
+
+
+def spill(X, rows, block=8192):
+    """Rows of a memory map copied, block by block, into a new unlinked file mapped from disk.
+
+    The file sits beside the source when that folder is writable (else in the temp folder) and is
+    unlinked at once: the mapping keeps it alive and the OS reclaims it when the process ends.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(X.filename).parent if getattr(X, "filename", None) else None
+    if folder is None or not os.access(folder, os.W_OK):
+        folder = None
+    fd, tmp = tempfile.mkstemp(prefix=".twolayer-split-", suffix=".npy", dir=folder)
+    os.close(fd)
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=X.dtype, shape=(len(rows), X.shape[1]))
+    finally:
+        os.unlink(tmp)
+    for start in range(0, len(rows), block):
+        out[start:start + block] = X[rows[start:start + block]]
+    out.flush()
+    return out
 
 
 def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
@@ -66,14 +105,21 @@ def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
                    class_names=[str(c) for c in d.target_names], image_shape=(8, 8), pixel_max=16.0)
 
 
-LOADERS = {"digits": load_digits}
+from .arrays import load_npy, load_npz  # noqa: E402  (loaders need Dataset above)
+from .cifar import load_cifar10  # noqa: E402
+from .idx import load_mnist  # noqa: E402
+from .table import load_csv  # noqa: E402
+
+LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "npz": load_npz,
+           "npy": load_npy, "csv": load_csv}
 
 
 def load(spec="digits", seed=0, val_fraction=0.1):
     """Load a data set by its SPEC; see the module docstring."""
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
-        raise InputError(f"unknown data source {spec!r}; use one of: {', '.join(sorted(LOADERS))}")
+        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits or SCHEME:PATH with SCHEME "
+                         f"one of {', '.join(s for s in LOADERS if s != 'digits')}")
     if scheme == "digits":
         if path:
             raise InputError(f"'digits' takes no path, got {spec!r}")

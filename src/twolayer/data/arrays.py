@@ -1,0 +1,96 @@
+"""User arrays: one .npz file, or a folder of .npy files opened memory-mapped for streaming.
+
+Both hold X_train, y_train and optionally X_val, y_val, X_test, y_test (a split's X and y come
+together). Nothing is ever unpickled: object arrays are refused.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import InputError
+from .validate import SPLITS, assemble, require_dir, require_file
+
+NAMES = ("class_names",)
+
+
+def present_splits(keys, where):
+    """The splits whose X and y are both present; a lone X_val or y_test is an error."""
+    if "X_train" not in keys or "y_train" not in keys:
+        missing = " and ".join(k for k in ("X_train", "y_train") if k not in keys)
+        raise InputError(f"{where}: missing {missing} (expected X_train, y_train and optionally X_val, y_val, "
+                         f"X_test, y_test)")
+    splits = []
+    for split in SPLITS:
+        x, y = f"X_{split}", f"y_{split}"
+        if (x in keys) != (y in keys):
+            have, lack = (x, y) if x in keys else (y, x)
+            raise InputError(f"{where}: has {have} but no {lack}")
+        if x in keys:
+            splits.append(split)
+    return splits
+
+
+def check_class_names(names, where):
+    names = np.asarray(names)
+    if names.ndim != 1 or names.dtype.kind not in "US" or len(names) == 0:
+        raise InputError(f"{where}: class_names must be a 1-D array of strings, got {names.dtype} {names.shape}")
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
+
+
+def load_npz(path, seed=0, val_fraction=0.1):
+    """Arrays from one .npz (np.savez), loaded into memory with allow_pickle=False."""
+    from ..net import read_npz
+
+    path = require_file(path, "npz")
+    arrays, _ = read_npz(path)
+    typos = [k for k in arrays if k[:2] in ("X_", "y_") and k not in {f"{p}_{s}" for p in "Xy" for s in SPLITS}]
+    if typos:
+        raise InputError(f"{path}: unexpected array(s) {', '.join(typos)}; the names are X_train, y_train, "
+                         f"X_val, y_val, X_test, y_test")
+    splits = present_splits(arrays, path)
+    names = check_class_names(arrays["class_names"], path) if "class_names" in arrays else None
+    return assemble(path.stem, {s: (arrays[f"X_{s}"], arrays[f"y_{s}"]) for s in splits},
+                    lambda key: f"{path}: {key}", seed=seed, val_fraction=val_fraction, class_names=names)
+
+
+def read_npy(path, mmap=False):
+    """One .npy, checked from its header first: no object arrays, no truncation, no pickles."""
+    fmt = np.lib.format
+    readers = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+    try:
+        with open(path, "rb") as f:
+            version = fmt.read_magic(f)
+            if version in readers:
+                shape, _, dtype = readers[version](f)
+                if dtype.hasobject:
+                    raise InputError(f"{path}: holds Python objects, which are refused for safety (no pickles)")
+                expected = f.tell() + int(np.prod(shape)) * dtype.itemsize
+                if os.path.getsize(path) < expected:
+                    raise InputError(f"{path}: truncated .npy file: the header promises {expected} bytes, "
+                                     f"the file holds {os.path.getsize(path)}")
+                if int(np.prod(shape)) == 0:
+                    return np.empty(shape, dtype)  # an empty file cannot be memory-mapped
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as e:
+        raise InputError(f"{path}: not a readable .npy file ({e})") from None
+    except (OSError, EOFError) as e:
+        raise InputError(f"{path}: cannot read ({e})") from None
+
+
+def load_npy(path, seed=0, val_fraction=0.1):
+    """X_*.npy memory-mapped (training streams minibatches from disk), y_*.npy in memory.
+
+    An optional class_names.txt holds one name per line.
+    """
+    root = require_dir(path, "npy")
+    keys = {p.stem for p in root.glob("*.npy")}
+    splits = present_splits(keys, root)
+    data = {s: (read_npy(root / f"X_{s}.npy", mmap=True), read_npy(root / f"y_{s}.npy")) for s in splits}
+    names = None
+    if (root / "class_names.txt").is_file():
+        lines = [ln.strip() for ln in (root / "class_names.txt").read_text().splitlines() if ln.strip()]
+        names = check_class_names(lines, root / "class_names.txt")
+    return assemble(root.name, data, lambda key: str(root / f"{key}.npy"), seed=seed, val_fraction=val_fraction,
+                    class_names=names)

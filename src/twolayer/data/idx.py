@@ -1,0 +1,86 @@
+"""MNIST and Fashion-MNIST: the four idx files under their standard names, gzip or raw.
+
+An idx file is a 4-byte magic (0, 0, type code, number of dimensions), one big-endian uint32 per
+dimension, then the values in row-major order.
+"""
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+
+import numpy as np
+
+from ..errors import InputError
+from .validate import assemble, require_dir
+
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+FILES = {  # role: accepted names (the second spelling is how some mirrors name them)
+    "train_images": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    "train_labels": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    "test_images": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    "test_labels": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
+}
+
+
+def find_file(root, role):
+    for name in FILES[role]:
+        for candidate in (root / name, root / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_idx(path, ndim):
+    """The array stored in one idx file (gzip detected by its magic bytes), or an InputError."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputError(f"{path}: truncated or corrupt gzip data ({e})") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(raw) < 4 or raw[0] or raw[1] or raw[2] not in IDX_TYPES:
+        raise InputError(f"{path}: not an idx file (bad magic number)")
+    if raw[3] != ndim:
+        raise InputError(f"{path}: expected a {ndim}-D idx file, got {raw[3]}-D")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise InputError(f"{path}: truncated idx file (the header is incomplete)")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(IDX_TYPES[raw[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        state = "truncated" if len(raw) - header < expected else "corrupt"
+        raise InputError(f"{path}: {state} idx file: the header promises {expected} bytes of data "
+                         f"for shape {dims}, the file holds {len(raw) - header}")
+    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def load_mnist(path, seed=0, val_fraction=0.1):
+    """Images flattened to rows of H·W pixels; labels 0..9; class names '0'..'9'."""
+    root = require_dir(path, "mnist")
+    found = {role: find_file(root, role) for role in FILES}
+    missing = [FILES[role][0] for role, f in found.items() if f is None]
+    if missing:
+        raise InputError(f"{root}: missing idx file(s) {', '.join(missing)} (raw or .gz)")
+    splits, shape = {}, None
+    for split in ("train", "test"):
+        images = read_idx(found[f"{split}_images"], 3)
+        labels = read_idx(found[f"{split}_labels"], 1)
+        if len(images) != len(labels):
+            raise InputError(f"{found[f'{split}_labels']}: {len(labels)} labels but "
+                             f"{found[f'{split}_images'].name} has {len(images)} images")
+        splits[split] = (images.reshape(len(images), int(np.prod(images.shape[1:]))), labels)
+        shape = shape or tuple(images.shape[1:])
+    pixel_max = 255.0 if splits["train"][0].dtype == np.uint8 else None
+
+    def where(key):
+        split = "train" if key.endswith("train") else "test"
+        return str(found[f"{split}_images" if key.startswith("X") else f"{split}_labels"])
+
+    return assemble("mnist", splits, where, seed=seed, val_fraction=val_fraction,
+                    class_names=[str(c) for c in range(10)], image_shape=shape, pixel_max=pixel_max)
+
