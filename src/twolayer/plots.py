@@ -1,0 +1,235 @@
+"""Pictures of a training run: loss, accuracy, first-layer weights, confusion matrix.
+
+``plot_run`` is called at the end of every training run and writes into the run directory:
+
+RUN_DIR/loss.png        per-step loss and per-epoch mean loss
+RUN_DIR/accuracy.png    train vs validation accuracy per epoch
+RUN_DIR/weights.png     first-layer weights as an image grid (image data sets only)
+RUN_DIR/confusion.png   confusion matrix on the test split (else validation), with class names
+RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is needed or wanted
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .errors import InputError  # noqa: E402
+
+FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
+DPI = 100
+
+
+def plot_run(out, net, history, dataset, transform=None):
+    """Write every picture of a finished run into ``out``; returns {name: path} of what was written."""
+    out = Path(out)
+    written = {}
+    if history.get("epoch"):
+        written["loss.png"] = plot_loss(history, out / "loss.png")
+        written["accuracy.png"] = plot_accuracy(history, out / "accuracy.png")
+    shape = image_shape(net, dataset)
+    if shape is not None:
+        written["weights.png"] = plot_weights(net.params["W1"], shape, out / "weights.png")
+    split, X, y = evaluation_split(dataset)
+    if X is not None and len(y):
+        names = class_names(net)
+        cm = confusion_matrix(y, predict(net, X, transform), net.output_size)
+        written["confusion.png"] = plot_confusion(cm, names, out / "confusion.png", split)
+        written["confusion.json"] = write_confusion(out / "confusion.json", cm, names, split)
+    return written
+
+
+# -- numbers ----------------------------------------------------------------------------
+def image_shape(net, dataset=None):
+    """(H, W) or (H, W, 3) when the inputs are images whose pixels fill the input layer, else None."""
+    shape = net.meta.get("image_shape") or (getattr(dataset, "image_shape", None) if dataset is not None else None)
+    if not shape or math.prod(shape) != net.input_size:
+        return None
+    return tuple(int(s) for s in shape)
+
+
+def class_names(net):
+    return [str(c) for c in net.class_names] if net.class_names else [str(i) for i in range(net.output_size)]
+
+
+def evaluation_split(dataset):
+    """('test', X, y) when there is a test split, else ('validation', X, y), else (None, None, None)."""
+    if dataset.X_test is not None and len(dataset.X_test):
+        return "test", dataset.X_test, dataset.y_test
+    if dataset.X_val is not None and len(dataset.X_val):
+        return "validation", dataset.X_val, dataset.y_val
+    return None, None, None
+
+
+def predict(net, X, transform=None, batch_size=4096):
+    """Predicted labels for raw rows X, in row blocks (memory maps stay on disk)."""
+    transform = transform or net.transform
+    out = np.empty(len(X), np.intp)
+    for start in range(0, len(X), batch_size):
+        out[start:start + batch_size] = net.scores(transform(X[start:start + batch_size])).argmax(axis=1)
+    return out
+
+
+def confusion_matrix(y_true, y_pred, n_classes):
+    """cm[i, j] = number of examples of class i predicted as class j."""
+    y_true, y_pred = np.asarray(y_true, np.intp), np.asarray(y_pred, np.intp)
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def per_class_accuracy(cm):
+    """Recall of each class (diagonal / row sum); None for a class with no examples."""
+    support = cm.sum(axis=1)
+    return [None if n == 0 else float(cm[i, i] / n) for i, n in enumerate(support)]
+
+
+def write_confusion(path, cm, names, split):
+    from .runs import write_json
+
+    write_json(path, {
+        "split": split,
+        "class_names": names,
+        "matrix": cm.tolist(),
+        "support": cm.sum(axis=1).tolist(),
+        "per_class_accuracy": per_class_accuracy(cm),
+        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
+    })
+    return path
+
+
+def read_confusion(path):
+    try:
+        d = json.loads(Path(path).read_text())
+        cm = np.asarray(d["matrix"], dtype=np.int64)
+        if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or len(d["class_names"]) != cm.shape[0]:
+            raise ValueError("matrix and class names do not fit together")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{path}: damaged confusion data ({e})") from None
+    return d
+
+
+def weight_grid(W1, shape, padding=1):
+    """CS231n's visualize_grid: one tile per hidden unit (a column of W1 reshaped to the image),
+    each scaled to [0, 1] by its own min and max, laid out on a near-square grid."""
+    n = W1.shape[1]
+    tiles = np.asarray(W1, dtype=np.float64).T.reshape((n,) + tuple(shape))
+    lo = tiles.reshape(n, -1).min(axis=1)
+    hi = tiles.reshape(n, -1).max(axis=1)
+    scale = np.where(hi > lo, hi - lo, 1.0)
+    tiles = (tiles - lo.reshape((n,) + (1,) * len(shape))) / scale.reshape((n,) + (1,) * len(shape))
+    side = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / side)
+    h, w = shape[0], shape[1]
+    grid = np.ones((rows * (h + padding) - padding, side * (w + padding) - padding) + tuple(shape[2:]))
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, side)
+        grid[r * (h + padding):r * (h + padding) + h, c * (w + padding):c * (w + padding) + w] = tile
+    return grid
+
+
+# -- figures ----------------------------------------------------------------------------
+def _save(fig, path):
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_loss(history, path):
+    """Loss per step (light) and mean loss per epoch (dark), against epochs."""
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    epochs, step_loss = history["epoch"], history.get("step_loss") or []
+    if step_loss:
+        per_epoch = len(step_loss) / max(len(epochs), 1)
+        x = (np.arange(len(step_loss)) + 1) / per_epoch
+        ax.plot(x, step_loss, color="tab:blue", alpha=0.35, linewidth=0.8, label="per step")
+    ax.plot(epochs, history["loss"], "o-", color="tab:blue", markersize=3, label="epoch mean")
+    ax.set(title="Loss history", xlabel="epoch", ylabel="loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_accuracy(history, path):
+    """Train and validation accuracy per epoch (CS231n's classification accuracy history)."""
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label="train")
+    val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
+    if val:
+        ax.plot(*zip(*val), "o-", markersize=3, label="validation")
+    ax.set(title="Classification accuracy history", xlabel="epoch", ylabel="accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_weights(W1, shape, path):
+    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights)."""
+    grid = weight_grid(W1, shape)
+    fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")
+    ax.set_title(f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each")
+    ax.axis("off")
+    return _save(fig, path)
+
+
+def plot_confusion(cm, names, path, split="test"):
+    """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
+    c = len(names)
+    size = min(3 + 0.35 * c, 14)
+    fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ticks = np.arange(c)
+    ax.set_xticks(ticks, names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if
+                  max(map(len, names)) > 2 else "center")
+    ax.set_yticks(ticks, names)
+    if c <= 20:
+        threshold = cm.max() / 2
+        for i in range(c):
+            for j in range(c):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if cm[i, j] > threshold else "black")
+    acc = np.trace(cm) / max(cm.sum(), 1)
+    ax.set(title=f"Confusion matrix, {split} split ({cm.sum()} examples, accuracy {100 * acc:.2f}%)",
+           xlabel="predicted class", ylabel="true class")
+    return _save(fig, path)
+
+
+# -- a finished run, pictures redrawn -----------------------------------------------------
+def plot_saved_run(run_dir):
+    """Redraw the pictures of a run from its files: model.npz, config.json, history.csv and its data."""
+    from . import data as data_mod
+    from .net import TwoLayerNet
+    from .train import History
+
+    run_dir = Path(run_dir)
+    net = TwoLayerNet.load(run_dir / "model.npz")
+    settings = net.meta.get("settings") or {}
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        try:
+            settings = json.loads(config_path.read_text())
+        except ValueError:
+            raise InputError(f"{config_path}: not valid JSON") from None
+    spec = settings.get("data") or net.meta.get("data") or "digits"
+    seed = (settings.get("train") or {}).get("seed") or 0
+    dataset = data_mod.load(spec, seed=seed, val_fraction=settings.get("val_fraction", 0.1))
+    if dataset.n_features != net.input_size:
+        raise InputError(f"{spec}: data has {dataset.n_features} features but the model expects {net.input_size}")
+    history = History()
+    csv = run_dir / "history.csv"
+    if csv.exists():
+        lines = csv.read_text().splitlines()
+        cols = lines[0].split(",")
+        for line in lines[1:]:
+            for col, v in zip(cols, line.split(",")):
+                if col in history:
+                    history[col].append(None if v == "" else (int(v) if col == "epoch" else float(v)))
+    stream = isinstance(dataset.X_train, np.memmap)
+    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream and net.preprocessor else None
+    return plot_run(run_dir, net=net, history=history, dataset=dataset, transform=transform)

@@ -1,0 +1,124 @@
+"""Pictures of a run: the files exist and show something, and the numbers behind them are right."""
+import json
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+from twolayer import plots
+from twolayer.data import Dataset
+from twolayer.net import TwoLayerNet
+from twolayer.runs import RunSettings, run_training
+from twolayer.train import History, TrainConfig
+
+
+def assert_picture(path):
+    assert path.exists() and path.stat().st_size > 1000
+    pixels = mpimg.imread(path)
+    assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
+    assert pixels[..., :3].var() > 1e-3, f"{path.name} is blank"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    metrics = run_training(RunSettings(hidden_size=32, train=TrainConfig(epochs=3)), out)
+    return out, metrics
+
+
+def test_training_run_writes_every_picture(run_dir):
+    out, _ = run_dir
+    for name in plots.FIGURES:
+        assert_picture(out / name)
+
+
+def test_confusion_json_agrees_with_the_runs_test_accuracy(run_dir):
+    out, metrics = run_dir
+    d = json.loads((out / "confusion.json").read_text())
+    cm = np.array(d["matrix"])
+    assert d["split"] == "test"
+    assert d["class_names"] == [str(i) for i in range(10)]
+    assert cm.sum() == 360  # 20% of digits' 1,797 images
+    assert np.trace(cm) / cm.sum() == pytest.approx(metrics["test_accuracy"])
+    assert d["per_class_accuracy"] == pytest.approx(list(np.diag(cm) / cm.sum(axis=1)))
+
+
+def test_confusion_matrix_matches_scikit_learn():
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 7, 500), rng.integers(0, 7, 500)
+    np.testing.assert_array_equal(plots.confusion_matrix(y, p, 7), sk_confusion_matrix(y, p, labels=range(7)))
+    # a class that never occurs still gets its row and column
+    np.testing.assert_array_equal(plots.confusion_matrix([0, 0, 2], [0, 2, 2], 4),
+                                  [[1, 0, 1, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]])
+    assert plots.per_class_accuracy(np.array([[3, 1], [0, 0]])) == [0.75, None]
+
+
+def test_weight_grid_tiles_are_the_columns_of_w1():
+    rng = np.random.default_rng(1)
+    W1 = rng.standard_normal((4 * 5 * 3, 7))  # 7 hidden units of 4×5 RGB images, rows in HWC order
+    grid = plots.weight_grid(W1, (4, 5, 3), padding=1)
+    assert grid.shape == (3 * 5 - 1, 3 * 6 - 1, 3)  # 7 tiles on a 3×3 grid
+    unit = 5  # row 1, column 2 of the grid
+    tile = grid[5:9, 12:17]
+    w = W1[:, unit]
+    expected = ((w - w.min()) / (w.max() - w.min())).reshape(4, 5, 3)
+    np.testing.assert_allclose(tile, expected)
+    assert tile[2, 3, 1] == pytest.approx((w[(2 * 5 + 3) * 3 + 1] - w.min()) / (w.max() - w.min()))
+    assert np.all(grid[4, :] == 1) and np.all(grid[:, 5] == 1)  # padding
+    gray = plots.weight_grid(rng.standard_normal((64, 10)), (8, 8))
+    assert gray.shape == (3 * 9 - 1, 4 * 9 - 1)  # 10 tiles on a 4-wide grid of 3 rows
+
+
+def _net_and_data(image_shape, with_test=True):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((60, 12))
+    y = np.arange(60) % 3
+    net = TwoLayerNet(12, 9, 3, std=0.5, seed=3)
+    net.class_names = ["cat", "dog", "bird"]
+    data = Dataset("toy", X[:30], y[:30], X[30:45], y[30:45], X[45:] if with_test else None,
+                   y[45:] if with_test else None, class_names=net.class_names, image_shape=image_shape)
+    history = History(epoch=[1, 2], loss=[1.2, 0.9], train_acc=[0.4, 0.6], val_acc=[0.3, None],
+                      lr=[0.1, 0.1], seconds=[0.1, 0.1], step_loss=[1.5, 1.1, 1.0, 0.8])
+    return net, data, history
+
+
+def test_no_weight_picture_without_images_and_validation_when_no_test_split(tmp_path):
+    net, data, history = _net_and_data(None, with_test=False)
+    written = plots.plot_run(tmp_path, net=net, history=history, dataset=data)
+    assert "weights.png" not in written and not (tmp_path / "weights.png").exists()
+    d = json.loads((tmp_path / "confusion.json").read_text())
+    assert d["split"] == "validation" and d["class_names"] == ["cat", "dog", "bird"]
+    expected = sk_confusion_matrix(data.y_val, net.predict(data.X_val), labels=range(3))
+    np.testing.assert_array_equal(d["matrix"], expected)
+    for name in ("loss.png", "accuracy.png", "confusion.png"):
+        assert_picture(tmp_path / name)
+
+
+def test_image_shape_that_does_not_fill_the_input_is_ignored(tmp_path):
+    net, data, history = _net_and_data((3, 4))
+    assert plots.image_shape(net, data) == (3, 4)
+    plots.plot_run(tmp_path, net=net, history=history, dataset=data)
+    assert_picture(tmp_path / "weights.png")
+    data.image_shape = (5, 5)
+    assert plots.image_shape(net, data) is None
+
+
+def test_predict_in_blocks_with_a_transform_equals_the_net():
+    net, data, _ = _net_and_data(None)
+    double = lambda xb: 2 * np.asarray(xb)  # noqa: E731
+    np.testing.assert_array_equal(plots.predict(net, data.X_train, double, batch_size=7),
+                                  net.predict(2 * data.X_train))
+
+
+def test_plot_saved_run_redraws_from_files(run_dir, tmp_path):
+    out, _ = run_dir
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("model.npz", "config.json", "history.csv"):
+        (copy / name).write_bytes((out / name).read_bytes())
+    written = plots.plot_saved_run(copy)
+    assert set(written) == set(plots.FIGURES) | {"confusion.json"}
+    assert json.loads((copy / "confusion.json").read_text())["matrix"] == \
+        json.loads((out / "confusion.json").read_text())["matrix"]
+    assert_picture(copy / "loss.png")
