@@ -1,0 +1,349 @@
+"""Hyperparameter search on Optuna: one study, any number of workers.
+
+Each trial trains with the library's own loop (``runs.build`` + ``Trainer.fit``) and reports
+validation accuracy after every epoch, so a pruner can stop bad trials early. The objective is
+validation accuracy; the test split never chooses.
+
+Workers that share ``storage`` and ``study_name`` cooperate on one study. The storage is an
+Optuna RDB URL: a SQLite file (the default, in the output folder) or PostgreSQL for many
+machines. Every worker sends a heartbeat; a trial whose worker stops beating (SIGKILL, a lost
+machine) is marked FAIL by the next worker and re-queued once with the same parameters.
+
+OUT/study.db          the default storage
+OUT/trials/N.npz      the model of each finished trial trained by a worker writing to OUT
+OUT/best_model.npz    the best trial's model (retrained from its parameters if another machine ran it)
+OUT/trials.csv        one row per trial: number, state, value, parameters, epochs, worker
+OUT/history.png       validation accuracy per trial and the best so far
+OUT/search.png        validation accuracy against learning rate and regularisation
+"""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DivergedError, InputError
+from .runs import RunSettings, build, transformed
+from .train import TrainConfig, Trainer, accuracy
+
+# The search space, declared once: name -> (kind, choices or (low, high)).
+SPACE = {
+    "learning_rate": ("log", (1e-4, 1e-1)),
+    "reg": ("log", (1e-6, 1e-1)),
+    "hidden_size": ("int_log", (16, 512)),
+    "batch_size": ("choice", (32, 64, 128, 256)),
+    "optimizer": ("choice", ("sgd", "momentum", "nesterov", "adam", "adamw")),
+    "schedule": ("choice", ("constant", "step", "cosine")),
+}
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")
+TRIAL_COLUMNS = ("number", "state", "val_accuracy", *SPACE, "epochs", "seconds", "worker")
+
+
+def suggest(trial):
+    """Draw one point of SPACE from an Optuna trial (or a FixedTrial)."""
+    params = {}
+    for name, (kind, arg) in SPACE.items():
+        if kind == "log":
+            params[name] = trial.suggest_float(name, *arg, log=True)
+        elif kind == "int_log":
+            params[name] = trial.suggest_int(name, *arg, log=True)
+        else:
+            params[name] = trial.suggest_categorical(name, arg)
+    return params
+
+
+def settings_for(params, base):
+    """RunSettings of one trial: the base settings with the trial's parameters in place."""
+    train = {k: v for k, v in params.items() if k != "hidden_size"}
+    return replace(base, hidden_size=int(params["hidden_size"]), train=replace(base.train, **train))
+
+
+def train_trial(params, base, dataset, on_epoch=None):
+    """Train one configuration with the library's loop; returns (net, trainer, val_accuracy)."""
+    settings = settings_for(params, base)
+    net = build(settings, dataset)
+    trainer = Trainer(net, settings.train)
+    stream = isinstance(dataset.X_train, np.memmap)
+    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream else None
+    X_val = transformed(net, dataset.X_val)
+    try:
+        trainer.fit(transformed(net, dataset.X_train), dataset.y_train, X_val, dataset.y_val,
+                    on_epoch=on_epoch, transform=transform)
+    except DivergedError:
+        if trainer.best is None:  # nothing finite to keep: the worst possible score
+            return net, trainer, 0.0
+    return net, trainer, accuracy(net, X_val, dataset.y_val, transform)
+
+
+def make_objective(base, dataset, out):
+    """The function Optuna maximises: validation accuracy after training (best epoch kept)."""
+    import optuna
+
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    (out / "trials").mkdir(parents=True, exist_ok=True)
+
+    def objective(trial):
+        params = suggest(trial)
+        trial.set_user_attr("worker", worker)
+
+        def report(trainer):
+            trial.report(trainer.history["val_acc"][-1], trainer.epoch)
+            if trial.should_prune():
+                trial.set_user_attr("epochs", trainer.epoch)
+                raise optuna.TrialPruned()
+
+        net, trainer, val = train_trial(params, base, dataset, on_epoch=report)
+        trial.set_user_attr("epochs", trainer.epoch)
+        trial.set_user_attr("seconds", round(sum(trainer.history["seconds"]), 3))
+        trial.set_user_attr("stop_reason", trainer.stop_reason)
+        net.save(out / "trials" / f"{trial.number}.npz")
+        return val
+
+    return objective
+
+
+def open_storage(url, heartbeat=10):
+    """An RDB storage with heartbeats: a trial whose worker is silent for 3 heartbeats is failed
+    and retried once with the same parameters."""
+    import optuna
+
+    engine_kwargs = {}
+    if url.startswith("sqlite"):
+        # several processes on one file: wait for the write lock instead of failing at once
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    elif not url.startswith(("postgresql", "mysql")):
+        raise InputError(f"storage must be a sqlite:///FILE or postgresql://... URL, got {url!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
+                                              grace_period=3 * heartbeat, **_retry_once())
+    except (ImportError, ModuleNotFoundError) as e:
+        raise InputError(f"storage {url.split(':')[0]}: database driver missing ({e})") from None
+    except optuna.exceptions.StorageInternalError as e:
+        raise InputError(f"storage {_redact(url)}: cannot open it ({e.__cause__ or e})") from None
+    except Exception as e:  # SQLAlchemy: bad URL, unreachable server, refused password
+        if type(e).__module__.startswith("sqlalchemy"):
+            raise InputError(f"storage {_redact(url)}: cannot open it ({type(e).__name__})") from None
+        raise
+
+
+def _retry_once():
+    """The storage argument that re-queues a stale trial once (its name changed in Optuna 4.9)."""
+    from optuna import storages
+
+    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):
+        return {"heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=1)}
+    return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=1)}
+
+
+def retried_from(trial):
+    """Number of the stale trial that ``trial`` re-runs, or None."""
+    from optuna import storages
+
+    retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
+    return retry.retried_trial_number(trial)
+
+
+def _redact(url):
+    """The URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = rest.split("@", 1)[1]
+        return f"{scheme}{sep}***@{rest}"
+    return url
+
+
+def make_sampler(name, seed=None):
+    import optuna
+
+    if name == "tpe":
+        # constant_liar: running trials of other workers count as bad guesses, so parallel workers spread out
+        return optuna.samplers.TPESampler(n_startup_trials=5, seed=seed, constant_liar=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {name!r}")
+
+
+def make_pruner(name, epochs):
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min(3, epochs - 1))
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
+
+
+def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tune", *, n_jobs=1, timeout=None,
+         sampler="tpe", pruner="median", epochs=20, patience=5, seed=None, heartbeat=10, callbacks=()):
+    """Run ``trials`` trials in this worker, then write the results of the whole study to ``out``.
+
+    Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``.
+    """
+    import optuna
+
+    from . import data as data_mod
+
+    check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
+    base = RunSettings(data=data, hidden_size=64,
+                       train=TrainConfig(epochs=epochs, patience=patience or None, seed=0))
+    out = _prepare_out(out)
+    url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
+    if dataset.X_val is None:
+        raise InputError(f"{data}: no validation split to tune on")
+    study = optuna.create_study(storage=open_storage(url, heartbeat), study_name=study_name,
+                                direction="maximize", load_if_exists=True,
+                                sampler=make_sampler(sampler, seed), pruner=make_pruner(pruner, epochs))
+    study.set_user_attr("data", data)  # so that best_model.npz can be retrained anywhere
+    study.set_user_attr("base", base.to_dict())
+    study.optimize(make_objective(base, dataset, out), n_trials=trials, timeout=timeout, n_jobs=n_jobs,
+                   callbacks=list(callbacks), gc_after_trial=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # a trial left RUNNING by a dead worker never counts
+    write_results(study, out, dataset)
+    return study
+
+
+def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x"):
+    """The cheap checks, done before anything starts (a progress bar, a database, data loading)."""
+    from .checks import check_positive_int
+
+    check_positive_int(trials, "trials")
+    check_positive_int(n_jobs, "n-jobs")
+    check_positive_int(heartbeat, "heartbeat")
+    if timeout is not None and not timeout > 0:
+        raise InputError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    if sampler not in SAMPLERS:
+        raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if pruner not in PRUNERS:
+        raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
+    if not study_name:
+        raise InputError("study-name must not be empty")
+
+
+def _prepare_out(out):
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{out}: cannot create the output directory ({e.strerror})") from None
+    return out
+
+
+def finished(study):
+    """Completed trials, best first."""
+    import optuna
+
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return sorted(done, key=lambda t: (-t.value, t.number))
+
+
+def write_results(study, out, dataset=None):
+    """best_model.npz, trials.csv and the plots of the whole study (every worker's trials)."""
+    out = Path(out)
+    write_trials_csv(study.get_trials(deepcopy=False), out / "trials.csv")
+    best = finished(study)
+    if best:
+        save_best_model(study, best[0], out, dataset)
+    plot_study(study, out)
+
+
+def write_trials_csv(trials, path):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(TRIAL_COLUMNS)
+        for t in trials:
+            value = "" if t.value is None else f"{t.value:.6f}"
+            w.writerow([t.number, t.state.name, value, *(t.params.get(k, "") for k in SPACE),
+                        t.user_attrs.get("epochs", ""), t.user_attrs.get("seconds", ""),
+                        t.user_attrs.get("worker", "")])
+
+
+def save_best_model(study, trial, out, dataset=None):
+    """Copy the best trial's model; retrain it from its parameters when another machine ran it
+    (training is seeded, so the retrained net is the same one)."""
+    target = out / "best_model.npz"
+    saved = out / "trials" / f"{trial.number}.npz"
+    if saved.exists():
+        tmp = out / ".best_model.npz.tmp"
+        shutil.copyfile(saved, tmp)
+        os.replace(tmp, target)
+        return target
+    from . import data as data_mod
+
+    base = RunSettings.from_dict(study.user_attrs["base"])
+    if dataset is None:
+        dataset = data_mod.load(base.data, seed=0, val_fraction=base.val_fraction)
+    net, _, _ = train_trial(trial.params, base, dataset)
+    net.save(target)
+    return target
+
+
+def plot_study(study, out):
+    """history.png (value per trial, best so far) and search.png (CS231n's scatter of the search:
+    validation accuracy coloured over learning rate × regularisation)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = sorted(finished(study), key=lambda t: t.number)
+    if not done:
+        return
+    numbers = [t.number for t in done]
+    values = [100 * t.value for t in done]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(numbers, values, "o", alpha=0.6, label="trial")
+    ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
+    ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {study.study_name}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "history.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    points = ax.scatter([t.params["learning_rate"] for t in done], [t.params["reg"] for t in done],
+                        c=values, cmap="viridis", s=60, edgecolors="k")
+    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
+           title="validation accuracy over the search")
+    fig.colorbar(points, ax=ax, label="validation accuracy (%)")
+    fig.tight_layout()
+    fig.savefig(out / "search.png", dpi=100)
+    plt.close(fig)
+
+
+def top_rows(study, k=5):
+    """The k best finished trials as rows of strings, for a table."""
+    rows = []
+    for t in finished(study)[:k]:
+        p = t.params
+        rows.append([str(t.number), f"{100 * t.value:.2f}%", f"{p['learning_rate']:.1e}", f"{p['reg']:.1e}",
+                     str(p["hidden_size"]), str(p["batch_size"]), p["optimizer"], p["schedule"],
+                     str(t.user_attrs.get("epochs", ""))])
+    return rows
+
+
+TOP_COLUMNS = ("trial", "val", "lr", "reg", "hidden", "batch", "optimizer", "schedule", "epochs")
+
+
+def state_counts(study):
+    counts = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    return counts
+
