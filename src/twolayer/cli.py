@@ -200,6 +200,71 @@ def gradcheck(
         raise typer.Exit(1)
 
 
+@app.command()
+def tune(
+    data: str = typer.Option("digits", help="Data SPEC to tune on (the validation split chooses, never test)."),
+    trials: int = typer.Option(20, help="Trials this worker runs; workers on one study add up."),
+    storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by the workers: sqlite:///FILE "
+                                                     "or postgresql://USER:PASS@HOST/DB (default: OUT/study.db)."),
+    study_name: str = typer.Option("twolayer", help="Study to create or join."),
+    out: Path = typer.Option(Path("tune"), help="Folder for best_model.npz, trials.csv, plots, trials/."),
+    n_jobs: int = typer.Option(1, help="Trials run at once in this worker (threads)."),
+    timeout: Optional[float] = typer.Option(None, help="Stop starting trials after this many seconds."),
+    sampler: str = typer.Option("tpe", help="tpe or random."),
+    pruner: str = typer.Option("median", help="median, hyperband or none."),
+    epochs: int = typer.Option(20, help="Epochs per trial (at most; pruning and early stopping cut it)."),
+    patience: int = typer.Option(5, help="Early-stopping patience within a trial; 0 turns it off."),
+    seed: Optional[int] = typer.Option(None, help="Sampler seed (default: random, so workers explore apart)."),
+    heartbeat: int = typer.Option(10, help="Seconds between heartbeats; a trial silent for 3 is failed and retried."),
+    as_json: bool = typer.Option(False, "--json", help="Print the best trial as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
+    from . import tune as tuning
+
+    tuning.check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
+    progress = None if quiet or as_json else _progress()
+    callbacks = []
+    if progress is not None:
+        task = progress.add_task("tuning", total=trials, status="")
+
+        def advance(study, trial):
+            best = tuning.finished(study)
+            status = f"trial {trial.number} {trial.state.name.lower()}"
+            if best:
+                status += f" · best {100 * best[0].value:.1f}% (#{best[0].number})"
+            progress.update(task, advance=1, status=status)
+        callbacks.append(advance)
+        progress.start()
+    try:
+        study = tuning.tune(data, trials, storage, study_name, out, n_jobs=n_jobs, timeout=timeout, sampler=sampler,
+                            pruner=pruner, epochs=epochs, patience=patience, seed=seed, heartbeat=heartbeat,
+                            callbacks=callbacks)
+    finally:
+        if progress is not None:
+            progress.stop()
+    best = tuning.finished(study)
+    counts = tuning.state_counts(study)
+    if as_json:
+        print(json.dumps({"study": study_name, "out": str(out), "trials": counts,
+                          "best": None if not best else {"number": best[0].number, "val_accuracy": best[0].value,
+                                                         "params": best[0].params}}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"twolayer tune — {study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()))
+    for col in tuning.TOP_COLUMNS:
+        table.add_column(col, justify="left" if col in ("optimizer", "schedule") else "right")
+    for row in tuning.top_rows(study):
+        table.add_row(*row)
+    Console().print(table)
+    if best:
+        print(f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)")
+    else:
+        print("no trial has finished yet: nothing to save", file=sys.stderr)
+
+
 def _fail(message, code):
     print(f"twolayer: error: {' '.join(str(message).split())}", file=sys.stderr)
     return code
