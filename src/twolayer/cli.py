@@ -265,6 +265,16 @@ def tune(
         print("no trial has finished yet: nothing to save", file=sys.stderr)
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
+):
+    """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
+    from .report import write_report
+
+    print(write_report(run_dir))
+
+
 def _fail(message, code):
     print(f"twolayer: error: {' '.join(str(message).split())}", file=sys.stderr)
     return code

@@ -1,0 +1,159 @@
+"""RUN_DIR/report.html: one self-contained page about a training run.
+
+Metrics, hyperparameters, every figure (PNG, base64-embedded) and per-class accuracy; the page
+loads nothing from anywhere else. A small inline script records, once the page has loaded, how
+many images decoded (``data-images-loaded="k/n"`` on <body>), so a headless browser can check it.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from html import escape
+from pathlib import Path
+
+from .errors import InputError
+
+CAPTIONS = {
+    "loss.png": "Loss per step and per epoch",
+    "accuracy.png": "Train and validation accuracy per epoch",
+    "weights.png": "First-layer weights, one tile per hidden unit",
+    "confusion.png": "Confusion matrix",
+}
+METRICS = (
+    ("train_accuracy", "train accuracy"),
+    ("val_accuracy", "validation accuracy"),
+    ("test_accuracy", "test accuracy"),
+    ("epochs", "epochs"),
+    ("best_epoch", "best epoch"),
+    ("stop_reason", "stopped because"),
+    ("seconds", "training seconds"),
+    ("n_train", "training examples"),
+    ("error", "error"),
+)
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+td, th { padding: 0.25em 0.8em; border-bottom: 1px solid #eee; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figure img { max-width: 460px; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #555; }
+.bar { display: inline-block; height: 0.8em; background: #4a90d9; }
+"""
+
+SCRIPT = """
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute("data-images-loaded", ok + "/" + imgs.length);
+});
+"""
+
+
+def write_report(run_dir):
+    """Write RUN_DIR/report.html and return its path; missing pictures are redrawn from model.npz."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: not a directory; give the run directory written by twolayer train")
+    metrics = _read_json(run_dir / "metrics.json", required=True)
+    config = _read_json(run_dir / "config.json") or {}
+    missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
+               if not (run_dir / n).exists()]
+    if missing and (run_dir / "model.npz").exists():
+        from .plots import plot_saved_run
+
+        plot_saved_run(run_dir)
+    confusion = None
+    if (run_dir / "confusion.json").exists():
+        from .plots import read_confusion
+
+        confusion = read_confusion(run_dir / "confusion.json")
+    figures = [run_dir / n for n in CAPTIONS if (run_dir / n).exists()]
+    figures += sorted(p for p in run_dir.glob("*.png") if p.name not in CAPTIONS)
+    path = run_dir / "report.html"
+    path.write_text(render(run_dir.name, metrics, config, figures, confusion), encoding="utf-8")
+    return path
+
+
+def render(name, metrics, config, figures, confusion):
+    """The page as a string."""
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>twolayer run {escape(name)}</title>",
+        f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
+        f"<h1>twolayer run <code>{escape(name)}</code></h1>",
+        f"<p>Data <code>{escape(str(metrics.get('data', config.get('data', '?'))))}</code>, "
+        f"hidden size {escape(str(metrics.get('hidden_size', config.get('hidden_size', '?'))))}.</p>",
+        "<h2>Metrics</h2>",
+        _table([(label, _fmt(metrics[key], key)) for key, label in METRICS if metrics.get(key) is not None]),
+        "<h2>Hyperparameters</h2>",
+        _table([(k, _fmt(v, k)) for k, v in _hyperparameters(metrics, config)]),
+        "<h2>Figures</h2>",
+    ]
+    if not figures:
+        parts.append("<p>No figures in this run directory.</p>")
+    for fig in figures:
+        data = base64.b64encode(fig.read_bytes()).decode("ascii")
+        caption = CAPTIONS.get(fig.name, fig.stem)
+        parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{escape(caption)}">'
+                     f"<figcaption>{escape(caption)} ({escape(fig.name)})</figcaption></figure>")
+    parts.append("<h2>Per-class accuracy</h2>")
+    if confusion is None:
+        parts.append("<p>Not available: the run directory has neither confusion.json nor model.npz.</p>")
+    else:
+        parts.append(_per_class(confusion))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _per_class(confusion):
+    matrix = confusion["matrix"]
+    rows = []
+    for i, cls in enumerate(confusion["class_names"]):
+        support, correct = sum(matrix[i]), matrix[i][i]
+        acc = correct / support if support else None
+        bar = "" if acc is None else f'<span class="bar" style="width:{100 * acc:.0f}px"></span>'
+        rows.append(f"<tr><td>{escape(str(cls))}</td><td class=num>{support}</td><td class=num>{correct}</td>"
+                    f"<td class=num>{_fmt(acc, 'accuracy')}</td><td>{bar}</td></tr>")
+    return (f"<p>On the {escape(str(confusion['split']))} split.</p>"
+            "<table><tr><th>class</th><th>examples</th><th>correct</th><th>accuracy</th><th></th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _hyperparameters(metrics, config):
+    """Settings from config.json (the loop's settings flattened in), else those echoed in metrics.json."""
+    if config:
+        flat = {k: v for k, v in config.items() if k != "train"}
+        flat.update(config.get("train") or {})
+        return list(flat.items())
+    shown = {key for key, _ in METRICS} | {"data"}
+    return [(k, v) for k, v in metrics.items() if k not in shown and not k.endswith("_accuracy")]
+
+
+def _table(rows):
+    body = "".join(f"<tr><td>{escape(str(k))}</td><td class=num>{escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def _fmt(value, key=""):
+    if value is None:
+        return "-"
+    if "accuracy" in key and isinstance(value, float):
+        return f"{100 * value:.2f}%"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _read_json(path, required=False):
+    if not path.exists():
+        if required:
+            raise InputError(f"{path}: not found; is {path.parent} a run directory written by twolayer train?")
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None

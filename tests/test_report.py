@@ -1,0 +1,132 @@
+"""report.html: self-contained, every image decodes, the numbers are the run's."""
+import base64
+import io
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from twolayer import data as data_mod
+from twolayer.cli import main
+from twolayer.errors import InputError
+from twolayer.net import TwoLayerNet
+from twolayer.report import render, write_report
+from twolayer.runs import RunSettings, run_training
+from twolayer.train import TrainConfig
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+class Page(HTMLParser):
+    """Every tag with its attributes, and the text of every table row."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.rows, self._row = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "tr":
+            self._row = []
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, text):
+        if self._row is not None and text.strip():
+            self._row.append(text.strip())
+
+
+def parse(path):
+    page = Page()
+    page.feed(Path(path).read_text(encoding="utf-8"))
+    return page
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    metrics = run_training(RunSettings(hidden_size=32, train=TrainConfig(epochs=3, seed=1)), out)
+    return out, metrics
+
+
+def test_report_embeds_every_figure_and_nothing_external(run_dir):
+    out, _ = run_dir
+    page = parse(write_report(out))
+    images = [a["src"] for tag, a in page.tags if tag == "img"]
+    assert len(images) == 4
+    for src in images:
+        assert src.startswith("data:image/png;base64,")
+        pixels = mpimg.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), format="png")
+        assert pixels.shape[0] > 100 and pixels[..., :3].var() > 1e-3
+    for tag, attrs in page.tags:
+        for name in ("src", "href"):
+            assert attrs.get(name, "data:").startswith("data:"), f"<{tag}> loads {attrs[name]}"
+        assert tag != "link"
+
+
+def test_report_numbers_are_the_runs(run_dir):
+    out, metrics = run_dir
+    page = parse(write_report(out))
+    rows = {r[0]: r[1:] for r in page.rows if r}
+    assert rows["test accuracy"] == [f"{100 * metrics['test_accuracy']:.2f}%"]
+    assert rows["learning_rate"] == ["0.001"] and rows["seed"] == ["1"] and rows["hidden_size"] == ["32"]
+    # per-class accuracy, recomputed independently from the saved model and the same test split
+    net = TwoLayerNet.load(out / "model.npz")
+    ds = data_mod.load("digits", seed=1)
+    pred = net.predict(net.transform(ds.X_test))
+    for c in range(10):
+        mask = ds.y_test == c
+        assert rows[str(c)] == [str(mask.sum()), str((pred[mask] == c).sum()),
+                                f"{100 * np.mean(pred[mask] == c):.2f}%"]
+
+
+def test_report_redraws_missing_pictures(run_dir, tmp_path):
+    out, _ = run_dir
+    for name in ("model.npz", "config.json", "history.csv", "metrics.json"):
+        shutil.copy(out / name, tmp_path / name)
+    page = parse(write_report(tmp_path))
+    assert len([1 for tag, _ in page.tags if tag == "img"]) == 4
+    assert (tmp_path / "confusion.json").exists()
+
+
+def test_report_escapes_text():
+    confusion = {"split": "test", "class_names": ["<b>x</b>", "y&z"], "matrix": [[1, 0], [1, 1]]}
+    html = render("<run>", {"test_accuracy": 0.5}, {"data": "npz:<a>.npz"}, [], confusion)
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html and "y&amp;z" in html
+    assert "&lt;run&gt;" in html and "npz:&lt;a&gt;.npz" in html
+
+
+def test_report_of_a_directory_that_is_not_a_run(tmp_path, capsys):
+    with pytest.raises(InputError, match="metrics.json"):
+        write_report(tmp_path)
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a directory" in err
+
+
+def test_cli_report(run_dir, capsys):
+    out, _ = run_dir
+    assert main(["report", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out / "report.html")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (see README: manual browser check)")
+def test_report_loads_in_headless_chromium(run_dir, tmp_path):
+    out, _ = run_dir
+    path = write_report(out)
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+           "--dump-dom", path.resolve().as_uri()]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', result.stdout)
+    assert loaded, "the page's load handler did not run"
+    assert loaded.group(1) == loaded.group(2) == "4"
