@@ -1,0 +1,247 @@
+"""Every loader on small files written here in the real formats, plus the real MNIST sample."""
+import gzip
+import io
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twolayer import data
+from twolayer.data import LOADERS, load
+
+MNIST10K = Path("/work/shared/data/mnist10k")
+CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+# -- writers of the real formats ------------------------------------------------------------
+class Py2StylePickler(pickle._Pickler):
+    """Writes bytes as Python 2 str (BINSTRING), as the original cPickle'd CIFAR files hold them."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_py2_str(self, obj):
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_py2_str
+
+
+def dump_pickle(obj, path, py2=False):
+    if py2:
+        buf = io.BytesIO()
+        Py2StylePickler(buf, protocol=2).dump(obj)
+        raw = buf.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    else:
+        raw = pickle.dumps(obj, protocol=2)
+    Path(path).write_bytes(raw)
+
+
+def write_cifar(root, n=6, seed=0, py2=False):
+    """A cifar-10-batches-py folder of 5 + 1 batches of n images; returns (images, labels) per file."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    dump_pickle({b"num_cases_per_batch": n, b"label_names": [s.encode() for s in CIFAR_NAMES], b"num_vis": 3072},
+                root / "batches.meta", py2)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)  # HWC
+        labels = [int(v) for v in rng.integers(0, 10, n)]
+        rows = images.transpose(0, 3, 1, 2).reshape(n, 3072)  # the file stores the R, G, B planes in turn
+        dump_pickle({b"batch_label": name.encode(), b"labels": labels, b"data": rows,
+                     b"filenames": [f"{name}_{i}.png".encode() for i in range(n)]}, root / name, py2)
+        batches[name] = (images, np.array(labels))
+    return batches
+
+
+def idx_bytes(array):
+    code = {np.uint8: 0x08, np.int32: 0x0C}[array.dtype.type]
+    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def write_mnist(root, n_train=40, n_test=12, compress=True, seed=0, names=None):
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.tile(np.arange(10, dtype=np.uint8), n_train // 10 + 1)[:n_train],
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test).astype(np.uint8),
+    }
+    for name, arr in arrays.items():
+        name = (names or {}).get(name, name)
+        raw = idx_bytes(arr)
+        if compress:
+            (root / f"{name}.gz").write_bytes(gzip.compress(raw))
+        else:
+            (root / name).write_bytes(raw)
+    return arrays
+
+
+def toy_arrays(n=120, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    X = rng.normal(size=(n, d)) + 2.0 * y[:, None]
+    return X, y
+
+
+def write_csv(path, X, y, header=True, label_at=None):
+    label_at = X.shape[1] if label_at is None else label_at
+    cols = [f"f{j}" for j in range(X.shape[1])]
+    cols.insert(label_at, "label")
+    with open(path, "w") as f:
+        if header:
+            f.write(",".join(cols) + "\n")
+        for xi, yi in zip(X, y):
+            cells = [repr(float(v)) for v in xi]
+            cells.insert(label_at, str(int(yi)))
+            f.write(",".join(cells) + "\n")
+
+
+def rows_as_set(*arrays):
+    return sorted(map(bytes, np.concatenate(arrays)))
+
+
+# -- loaders --------------------------------------------------------------------------------
+def test_registry_names_every_scheme():
+    assert set(LOADERS) == {"digits", "cifar10", "mnist", "npz", "npy", "csv"}
+
+
+@pytest.mark.parametrize("py2", [False, True])
+def test_cifar10_reads_batches_in_hwc_order(tmp_path, py2):
+    batches = write_cifar(tmp_path / "cifar-10-batches-py", py2=py2)
+    ds = load(f"cifar10:{tmp_path / 'cifar-10-batches-py'}", val_fraction=0.2)
+    test_images, test_labels = batches["test_batch"]
+    np.testing.assert_array_equal(ds.X_test, test_images.reshape(len(test_images), -1))
+    np.testing.assert_array_equal(ds.y_test, test_labels)
+    train = [batches[f"data_batch_{i}"] for i in range(1, 6)]
+    assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(*[im.reshape(len(im), -1) for im, _ in train])
+    assert len(ds.y_train) == 24 and len(ds.y_val) == 6
+    assert ds.class_names == CIFAR_NAMES
+    assert ds.image_shape == (32, 32, 3) and ds.pixel_max == 255 and ds.X_train.dtype == np.uint8
+
+
+def test_cifar10_accepts_the_parent_folder(tmp_path):
+    write_cifar(tmp_path / "cifar-10-batches-py")
+    assert load(f"cifar10:{tmp_path}").X_test.shape == (6, 3072)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_mnist_reads_idx_files(tmp_path, compress):
+    arrays = write_mnist(tmp_path, compress=compress)
+    ds = load(f"mnist:{tmp_path}", val_fraction=0.25)
+    np.testing.assert_array_equal(ds.X_test, arrays["t10k-images-idx3-ubyte"].reshape(12, 784))
+    np.testing.assert_array_equal(ds.y_test, arrays["t10k-labels-idx1-ubyte"])
+    assert (len(ds.y_train), len(ds.y_val)) == (30, 10)
+    assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(arrays["train-images-idx3-ubyte"].reshape(40, 784))
+    assert ds.class_names == [str(i) for i in range(10)] and ds.image_shape == (28, 28) and ds.pixel_max == 255
+
+
+def test_mnist_accepts_dotted_names(tmp_path):
+    names = {"train-images-idx3-ubyte": "train-images.idx3-ubyte", "t10k-labels-idx1-ubyte": "t10k-labels.idx1-ubyte"}
+    write_mnist(tmp_path, names=names)
+    assert load(f"mnist:{tmp_path}").X_test.shape == (12, 784)
+
+
+@pytest.mark.skipif(not MNIST10K.is_dir(), reason="needs the shared MNIST sample")
+def test_real_mnist10k():
+    ds = load(f"mnist:{MNIST10K}")
+    assert len(ds.y_train) + len(ds.y_val) == 8000 and len(ds.y_test) == 2000
+    assert ds.n_features == 784 and ds.X_train.dtype == np.uint8
+    # an independent reading: idx1 labels start after an 8-byte header
+    raw_train = np.frombuffer(gzip.decompress((MNIST10K / "train-labels-idx1-ubyte.gz").read_bytes())[8:], np.uint8)
+    raw_test = np.frombuffer(gzip.decompress((MNIST10K / "t10k-labels-idx1-ubyte.gz").read_bytes())[8:], np.uint8)
+    np.testing.assert_array_equal(np.bincount(np.r_[ds.y_train, ds.y_val], minlength=10), np.bincount(raw_train))
+    np.testing.assert_array_equal(np.bincount(ds.y_test, minlength=10), np.bincount(raw_test))
+    # stratified: every class keeps its share of the validation split (±1 example)
+    expected = np.bincount(raw_train) * 0.1
+    assert np.all(np.abs(np.bincount(ds.y_val, minlength=10) - expected) <= 1)
+
+
+def test_npz_with_every_split_and_class_names(tmp_path):
+    X, y = toy_arrays()
+    np.savez(tmp_path / "d.npz", X_train=X[:80], y_train=y[:80], X_val=X[80:100], y_val=y[80:100],
+             X_test=X[100:], y_test=y[100:], class_names=np.array(["a", "b", "c"]))
+    ds = load(f"npz:{tmp_path / 'd.npz'}")
+    for got, want in [(ds.X_train, X[:80]), (ds.y_train, y[:80]), (ds.X_val, X[80:100]), (ds.y_test, y[100:])]:
+        np.testing.assert_array_equal(got, want)
+    assert ds.class_names == ["a", "b", "c"]
+
+
+def test_npz_carves_a_validation_split(tmp_path):
+    X, y = toy_arrays()
+    np.savez(tmp_path / "d.npz", X_train=X, y_train=y)
+    ds = load(f"npz:{tmp_path / 'd.npz'}", val_fraction=0.25)
+    assert (len(ds.y_train), len(ds.y_val)) == (90, 30) and ds.X_test is None
+    assert ds.class_names == ["0", "1", "2"]
+    np.testing.assert_array_equal(np.bincount(ds.y_val), [10, 10, 10])  # stratified
+
+
+def test_carved_split_is_seeded(tmp_path):
+    X, y = toy_arrays()
+    np.savez(tmp_path / "d.npz", X_train=X, y_train=y)
+    spec = f"npz:{tmp_path / 'd.npz'}"
+    a, b, c = load(spec, seed=1), load(spec, seed=1), load(spec, seed=2)
+    np.testing.assert_array_equal(a.X_val, b.X_val)
+    assert not np.array_equal(a.X_val, c.X_val)
+
+
+def test_npy_dir_is_memory_mapped_and_trains(tmp_path):
+    from twolayer.runs import RunSettings, evaluate_model, run_training
+    from twolayer.train import TrainConfig
+
+    X, y = toy_arrays(n=300, d=8)
+    folder = tmp_path / "npy"
+    folder.mkdir()
+    np.save(folder / "X_train.npy", X.astype(np.float32))
+    np.save(folder / "y_train.npy", y)
+    np.save(folder / "X_test.npy", X[:50].astype(np.float32))
+    np.save(folder / "y_test.npy", y[:50])
+    ds = load(f"npy:{folder}")
+    assert isinstance(ds.X_train, np.memmap) and isinstance(ds.X_val, np.memmap)
+    assert isinstance(ds.X_test, np.memmap)
+    assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(X.astype(np.float32))
+    assert sorted(os.listdir(folder)) == ["X_test.npy", "X_train.npy", "y_test.npy", "y_train.npy"]  # no leftovers
+    settings = RunSettings(data=f"npy:{folder}", hidden_size=16, train=TrainConfig(epochs=10, learning_rate=1e-2))
+    metrics = run_training(settings, tmp_path / "run")
+    assert metrics["val_accuracy"] > 0.8  # the classes are separable; chance is 1/3
+    result = evaluate_model(tmp_path / "run" / "model.npz", f"npy:{folder}")
+    assert result["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+@pytest.mark.parametrize("label_at,header", [(2, True), (None, True), (None, False)])
+def test_csv_label_column(tmp_path, label_at, header):
+    X, y = toy_arrays(n=60, d=4)
+    write_csv(tmp_path / "d.csv", X, y, header=header, label_at=label_at)
+    ds = load(f"csv:{tmp_path / 'd.csv'}", val_fraction=0.2)
+    assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(X)
+    assert sorted(np.r_[ds.y_train, ds.y_val].tolist()) == sorted(y.tolist())
+
+
+def test_csv_reads_in_chunks(tmp_path):
+    from twolayer.data.table import read_csv
+
+    X, y = toy_arrays(n=55, d=3)
+    write_csv(tmp_path / "d.csv", X, y)
+    X1, y1, names = read_csv(tmp_path / "d.csv", chunk_rows=7)
+    np.testing.assert_array_equal(X1, X)
+    np.testing.assert_array_equal(y1, y)
+    assert names == ["f0", "f1", "f2"]
+
+
+def test_digits_default():
+    ds = load()
+    assert ds.n_features == 64 and ds.n_classes == 10
+    assert len(ds.y_train) + len(ds.y_val) + len(ds.y_test) == 1797
+
+
+def test_split_validation_keeps_plain_arrays_in_memory():
+    X, y = toy_arrays()
+    Xt, yt, Xv, yv = data.split_validation(X, y, 0.2, seed=0)
+    assert type(Xt) is np.ndarray and len(yv) == 24
