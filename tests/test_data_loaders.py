@@ -100,7 +100,7 @@ def write_csv(path, X, y, header=True, label_at=None):
             f.write(",".join(cols) + "\n")
         for xi, yi in zip(X, y):
             cells = [repr(float(v)) for v in xi]
-            cells.insert(label_at, str(int(yi)))
+            cells.insert(label_at, str(int(yi)) if float(yi).is_integer() else repr(float(yi)))
             f.write(",".join(cells) + "\n")
 
 

@@ -55,7 +55,7 @@ def check_labels(y, n_rows, where):
         bad = ~np.isfinite(y) | (y != np.round(y))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{where} has a non-integer label {y[i]!r} (row {i}); labels must be 0, 1, 2, …")
+            raise InputError(f"{where} has a non-integer label {float(y[i]):g} (row {i}); labels must be 0, 1, 2, …")
     if y.dtype == bool:
         raise InputError(f"{where} holds booleans, expected integer class labels")
     return check_y(y, n_rows, name=where)
