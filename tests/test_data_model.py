@@ -1,0 +1,98 @@
+"""Preprocessing fitted on training data only, stored in model.npz with the class names, and
+applied by evaluate and predict on every data source."""
+import json
+
+import numpy as np
+import pytest
+
+from twolayer.cli import main
+from twolayer.data import load
+from twolayer.data.preprocess import Preprocessor
+from twolayer.net import TwoLayerNet
+from test_data_loaders import CIFAR_NAMES, toy_arrays, write_cifar, write_csv, write_mnist
+
+
+def make_source(kind, tmp_path):
+    X, y = toy_arrays(n=90, d=5)
+    if kind == "cifar10":
+        write_cifar(tmp_path / "c", n=10)
+        return f"cifar10:{tmp_path / 'c'}"
+    if kind == "mnist":
+        write_mnist(tmp_path / "m", n_train=60, n_test=20)
+        return f"mnist:{tmp_path / 'm'}"
+    if kind == "npz":
+        np.savez(tmp_path / "d.npz", X_train=X[:70], y_train=y[:70], X_test=X[70:], y_test=y[70:])
+        return f"npz:{tmp_path / 'd.npz'}"
+    if kind == "npy":
+        (tmp_path / "n").mkdir()
+        for name, arr in dict(X_train=X[:70], y_train=y[:70], X_test=X[70:], y_test=y[70:]).items():
+            np.save(tmp_path / "n" / f"{name}.npy", arr)
+        return f"npy:{tmp_path / 'n'}"
+    write_csv(tmp_path / "d.csv", X, y)
+    return f"csv:{tmp_path / 'd.csv'}"
+
+
+@pytest.mark.parametrize("kind", ["cifar10", "mnist", "npz", "npy", "csv"])
+def test_train_evaluate_predict_on_every_source(tmp_path, capsys, kind):
+    spec = make_source(kind, tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", "--data", spec, "--epochs", "2", "--hidden", "16", "--out", str(run), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(run / "model.npz"), "--data", spec, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["val_accuracy"] == pytest.approx(metrics["val_accuracy"])
+    if kind == "csv":  # one file: no test split
+        assert metrics["test_accuracy"] is None and "test_accuracy" not in result
+    else:
+        assert result["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+    # predict on raw rows: the stored preprocessing is applied, labels come out as class names
+    ds = load(spec)
+    rows = np.asarray(ds.X_val[:7])
+    np.save(tmp_path / "rows.npy", rows)
+    assert main(["predict", str(run / "model.npz"), str(tmp_path / "rows.npy")]) == 0
+    printed = capsys.readouterr().out.split()
+    net = TwoLayerNet.load(run / "model.npz")
+    assert net.class_names == ds.class_names
+    pre = net.preprocessor
+    by_hand = (rows.astype(np.float64) - pre.offset_) * pre.factor_  # the stored map, applied independently
+    assert printed == [ds.class_names[i] for i in net.scores(by_hand.astype(net.dtype)).argmax(axis=1)]
+
+
+def test_preprocessing_is_fitted_on_training_rows_only(tmp_path):
+    from twolayer.runs import RunSettings, build
+
+    X, y = toy_arrays(n=100, d=4)
+    X_test = X[:20] + 100.0  # a shifted test set must not move the statistics
+    np.savez(tmp_path / "d.npz", X_train=X, y_train=y, X_test=X_test, y_test=y[:20])
+    ds = load(f"npz:{tmp_path / 'd.npz'}")
+    net = build(RunSettings(data="npz", hidden_size=4), ds)
+    np.testing.assert_allclose(net.preprocessor.offset_, ds.X_train.mean(axis=0))
+    np.testing.assert_allclose(net.preprocessor.factor_, 1 / ds.X_train.std(axis=0))
+
+
+def test_cifar_class_names_travel_with_the_model(tmp_path, capsys):
+    write_cifar(tmp_path / "c", n=10)
+    spec = f"cifar10:{tmp_path / 'c'}"
+    assert main(["train", "--data", spec, "--epochs", "1", "--hidden", "8", "--out", str(tmp_path / "r"), "-q"]) == 0
+    assert TwoLayerNet.load(tmp_path / "r" / "model.npz").class_names == CIFAR_NAMES
+
+
+@pytest.mark.parametrize("mode", ["scale", "center", "standardize"])
+def test_pixel_scaling_and_centering(mode):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (50, 12)).astype(np.uint8)
+    pre = Preprocessor(mode, pixel_max=255).fit(X, batch_size=7)
+    scaled = X / 255.0
+    want = {"scale": scaled, "center": scaled - scaled.mean(0),
+            "standardize": (X - X.mean(0)) / X.std(0)}[mode]
+    np.testing.assert_allclose(pre.transform(X), want, atol=1e-12)
+
+
+def test_preprocessor_fits_a_memmap_like_an_array(tmp_path):
+    X, _ = toy_arrays(n=300, d=7)
+    np.save(tmp_path / "X.npy", X)
+    mm = np.load(tmp_path / "X.npy", mmap_mode="r")
+    a, b = Preprocessor().fit(mm, batch_size=64), Preprocessor().fit(X)
+    np.testing.assert_allclose(a.offset_, b.offset_)
+    np.testing.assert_allclose(a.factor_, b.factor_)
