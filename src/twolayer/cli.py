@@ -275,6 +275,26 @@ def report(
     print(write_report(run_dir))
 
 
+@app.command()
+def diagram(
+    out: Path = typer.Option(..., help="Output file: .svg or .png."),
+    model: Optional[Path] = typer.Option(None, help="A model.npz; default: a freshly initialised network."),
+    data: Optional[str] = typer.Option(None, help="Data SPEC of the minibatch; default: the model's, else digits."),
+    batch: int = typer.Option(2, help="Rows in the minibatch pushed through the circuit."),
+    reg: Optional[float] = typer.Option(None, help="L2 strength in the circuit; default: the model's, else 1e-4."),
+    hidden: int = typer.Option(_R.hidden_size, help="Hidden size of the fresh network (without --model)."),
+    seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
+):
+    """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
+    from .checks import check_nonnegative
+    from .diagram import draw, minibatch
+
+    net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
+    reg = model_reg if reg is None else check_nonnegative(reg, "reg")
+    draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
+    print(out)
+
+
 def _fail(message, code):
     print(f"twolayer: error: {' '.join(str(message).split())}", file=sys.stderr)
     return code
