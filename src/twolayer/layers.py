@@ -25,17 +25,20 @@ def affine_backward(dout, cache, need_dx=True, dx=None, dw=None, db=None):
     return dx, dw, db
 
 
-def relu_forward(x, inplace=False):
-    """h = max(x, 0). The cache is h itself: h > 0 exactly where x > 0."""
-    out = np.maximum(x, 0, out=x if inplace else None)
-    return out, out
+def relu_forward(x, inplace=False, mask=None):
+    """h = max(x, 0), written as h = x·[x > 0]. The cache is the mask [x > 0]; ``mask`` may be a
+    preallocated boolean buffer, so that neither pass allocates.
+
+    (Multiplying by the mask is several times faster in NumPy than ``np.maximum(x, 0)``.)
+    """
+    mask = np.greater(x, 0, out=mask)
+    out = np.multiply(x, mask, out=x if inplace else None)
+    return out, mask
 
 
 def relu_backward(dout, cache, inplace=False):
-    """dx = dout where the input was positive, else 0."""
-    dx = dout if inplace else dout.copy()
-    np.copyto(dx, 0, where=cache <= 0)
-    return dx
+    """dx = dout where the input was positive, else 0: dout·[x > 0]."""
+    return np.multiply(dout, cache, out=dout if inplace else None)
 
 
 def softmax_loss(scores, y, inplace=False):
@@ -48,14 +51,14 @@ def softmax_loss(scores, y, inplace=False):
     n = scores.shape[0]
     rows = np.arange(n)
     s = scores if inplace else scores.copy()
-    s -= s.max(axis=1, keepdims=True)
+    # the row maximum, read at the argmax: far cheaper than s.max(axis=1) for a few columns
+    s -= s[rows, s.argmax(axis=1)][:, None]
     s_y = s[rows, y]
     np.exp(s, out=s)
-    sumexp = s.sum(axis=1, keepdims=True)
-    loss = float(np.log(sumexp[:, 0]).sum() - s_y.sum()) / n
-    s /= sumexp
-    s[rows, y] -= 1
-    s /= n
+    sumexp = s.sum(axis=1)
+    loss = float(np.log(sumexp).sum() - s_y.sum()) / n
+    s *= np.reciprocal(sumexp * n)[:, None]  # softmax / N
+    s[rows, y] -= 1.0 / n
     return loss, s
 
 
@@ -64,3 +67,10 @@ def softmax(scores):
     e = np.exp(scores - scores.max(axis=1, keepdims=True))
     e /= e.sum(axis=1, keepdims=True)
     return e
+
+
+def log_softmax(scores):
+    """Row-wise log-softmax: s - max - log Σ exp(s - max)."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted

@@ -1,0 +1,103 @@
+"""TwoLayerClassifier against scikit-learn's own estimator checks and tools."""
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, load_iris
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from twolayer.estimator import TwoLayerClassifier
+
+
+@parametrize_with_checks([TwoLayerClassifier(), TwoLayerClassifier(optimizer="nesterov", early_stopping=True)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def test_fits_iris_with_string_labels(iris):
+    X_tr, X_te, y_tr, y_te = iris
+    names = np.array(["setosa", "versicolor", "virginica"])
+    clf = TwoLayerClassifier(random_state=0).fit(X_tr, names[y_tr])
+    assert list(clf.classes_) == list(names)
+    assert clf.score(X_te, names[y_te]) >= 0.9
+    p = clf.predict_proba(X_te)
+    np.testing.assert_allclose(p.sum(axis=1), 1)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X_te)), p, rtol=1e-10)
+    assert clf.n_features_in_ == 4 and clf.n_iter_ == len(clf.loss_curve_) > 0
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+def test_same_random_state_same_model(iris):
+    X_tr, _, y_tr, _ = iris
+    a = TwoLayerClassifier(random_state=3, max_epochs=20).fit(X_tr, y_tr)
+    b = TwoLayerClassifier(random_state=3, max_epochs=20).fit(X_tr, y_tr)
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+    assert a.loss_curve_ == b.loss_curve_
+
+
+def test_partial_fit_learns_and_needs_classes(iris):
+    X_tr, X_te, y_tr, y_te = iris
+    clf = TwoLayerClassifier(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X_tr, y_tr)
+    for _ in range(200):
+        clf.partial_fit(X_tr, y_tr, classes=[0, 1, 2])
+    assert clf.n_iter_ == 200 and len(clf.loss_curve_) == 200
+    assert clf.score(X_te, y_te) >= 0.9
+    # 200 one-epoch calls are the same training as one fit of 200 epochs
+    full = TwoLayerClassifier(random_state=0, max_epochs=200).fit(X_tr, y_tr)
+    np.testing.assert_allclose(clf.coefs_[0], full.coefs_[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(clf.loss_curve_, full.loss_curve_, rtol=1e-12)
+
+
+def test_partial_fit_with_a_subset_of_classes_keeps_all_classes():
+    X = np.array([[0.0, 1], [1, 0], [1, 1], [0, 0]])
+    clf = TwoLayerClassifier(random_state=0).partial_fit(X[:2], [0, 1], classes=[0, 1, 2])
+    assert clf.predict_proba(X).shape == (4, 3)
+    with pytest.raises(ValueError, match="not among the classes"):
+        clf.partial_fit(X, [0, 1, 2, 5])
+
+
+def test_warm_start_continues_training(iris):
+    X_tr, _, y_tr, _ = iris
+    clf = TwoLayerClassifier(random_state=0, max_epochs=5, warm_start=True).fit(X_tr, y_tr)
+    w = clf.coefs_[0].copy()
+    clf.fit(X_tr, y_tr)
+    assert clf.n_iter_ == 10
+    assert not np.array_equal(w, clf.coefs_[0])
+    cold = TwoLayerClassifier(random_state=0, max_epochs=5).fit(X_tr, y_tr)
+    cold.fit(X_tr, y_tr)
+    assert cold.n_iter_ == 5
+
+
+def test_early_stopping_records_validation_scores(iris):
+    X_tr, _, y_tr, _ = iris
+    clf = TwoLayerClassifier(random_state=0, early_stopping=True, n_iter_no_change=3, max_epochs=300).fit(X_tr, y_tr)
+    assert len(clf.validation_scores_) == clf.n_iter_ < 300
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+def test_pipeline_gridsearch_parallel_and_cross_val():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:600], y[:600]
+    pipe = make_pipeline(StandardScaler(), TwoLayerClassifier(max_epochs=150, random_state=0, preprocess="none"))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.mean() > 0.85  # MLPClassifier in the same pipeline scores 0.873 on these folds
+    grid = GridSearchCV(pipe, {"twolayerclassifier__hidden_size": [16, 64]}, cv=2, n_jobs=2).fit(X, y)
+    assert grid.best_params_["twolayerclassifier__hidden_size"] in (16, 64)
+    assert grid.best_score_ > 0.8
+
+
+def test_bad_parameters_raise_value_error(iris):
+    X_tr, _, y_tr, _ = iris
+    for params, words in [({"optimizer": "rmsprop"}, "optimizer"), ({"learning_rate": -1}, "learning-rate"),
+                          ({"hidden_size": 0}, "hidden_size"), ({"preprocess": "zca"}, "preprocess")]:
+        with pytest.raises(ValueError, match=words):
+            TwoLayerClassifier(**params).fit(X_tr, y_tr)
