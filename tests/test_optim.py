@@ -1,0 +1,85 @@
+"""Update rules against steps computed by hand."""
+import numpy as np
+import pytest
+
+from twolayer.optim import SGD, Adam, make_optimizer
+from twolayer.schedules import learning_rate_at
+
+
+def step(opt, w, dw, lr, times=1):
+    p = {"W1": np.array(w, dtype=float)}
+    for _ in range(times):
+        opt.step(p, {"W1": np.array(dw, dtype=float)}, lr)
+    return p["W1"]
+
+
+def test_sgd():
+    np.testing.assert_allclose(step(SGD(), [1.0, -2.0], [0.5, 1.0], 0.1), [0.95, -2.1])
+
+
+def test_momentum_two_steps():
+    # v1 = -0.1·1 = -0.1, w1 = 0.9; v2 = 0.9·(-0.1) - 0.1 = -0.19, w2 = 0.71
+    np.testing.assert_allclose(step(SGD(momentum=0.9), [1.0], [1.0], 0.1, times=2), [0.71])
+
+
+def test_nesterov_two_steps():
+    # CS231n: v' = μv - lr·dw; w += -μv + (1+μ)v'
+    # step 1: v=0 → v'=-0.1, w = 1 + 1.9·(-0.1) = 0.81
+    # step 2: v'=0.9·(-0.1) - 0.1 = -0.19, w = 0.81 + 0.09 + 1.9·(-0.19) = 0.539
+    np.testing.assert_allclose(step(SGD(momentum=0.9, nesterov=True), [1.0], [1.0], 0.1, times=2), [0.539])
+
+
+def test_adam_first_step_moves_by_lr_times_sign():
+    # bias-corrected m̂ = g, v̂ = g² → step = lr·g/(|g| + ε)
+    np.testing.assert_allclose(step(Adam(), [1.0, 1.0], [3.0, -0.5], 0.01), [0.99, 1.01], rtol=1e-6)
+
+
+def test_adam_matches_textbook_formula_over_steps():
+    rng = np.random.default_rng(0)
+    grads = rng.standard_normal((5, 3))
+    w_ref, m, v = np.ones(3), np.zeros(3), np.zeros(3)
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, 0.01
+    opt, p = Adam(), {"W1": np.ones(3)}
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w_ref = w_ref - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        opt.step(p, {"W1": g.copy()}, lr)
+    np.testing.assert_allclose(p["W1"], w_ref, rtol=1e-12)
+
+
+def test_decoupled_weight_decay_shrinks_weights_not_biases():
+    opt = SGD(weight_decay=0.5)
+    p = {"W1": np.array([2.0]), "b1": np.array([2.0])}
+    opt.step(p, {"W1": np.zeros(1), "b1": np.zeros(1)}, 0.1)
+    np.testing.assert_allclose(p["W1"], [2.0 * (1 - 0.05)])
+    np.testing.assert_allclose(p["b1"], [2.0])
+
+
+def test_state_dict_round_trip_continues_identically():
+    rng = np.random.default_rng(1)
+    grads = [rng.standard_normal(4) for _ in range(6)]
+    a, pa = make_optimizer("adam"), {"W1": np.ones(4)}
+    for g in grads:
+        a.step(pa, {"W1": g}, 0.01)
+    b, pb = make_optimizer("adam"), {"W1": np.ones(4)}
+    for g in grads[:3]:
+        b.step(pb, {"W1": g}, 0.01)
+    c = make_optimizer("adam")
+    c.load_state_dict(b.state_dict())
+    for g in grads[3:]:
+        c.step(pb, {"W1": g}, 0.01)
+    np.testing.assert_array_equal(pa["W1"], pb["W1"])
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        make_optimizer("rmsprop")
+
+
+def test_schedules():
+    assert learning_rate_at(3, base_lr=1.0, schedule="step", decay=0.5) == 0.125
+    assert learning_rate_at(0, base_lr=1.0, schedule="cosine", epochs=10) == 1.0
+    assert learning_rate_at(5, base_lr=1.0, schedule="cosine", epochs=10) == pytest.approx(0.5)
+    assert learning_rate_at(0, base_lr=1.0, schedule="cosine", epochs=10, warmup_epochs=3) == 0.25
+    assert learning_rate_at(7, base_lr=2.0, schedule="constant") == 2.0
