@@ -125,6 +125,8 @@ class Trainer:
         self.stop_reason = None
 
     # -- the loop ----------------------------------------------------------------------
+    # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
+    @np.errstate(over="ignore", invalid="ignore")
     def fit(self, X, y, X_val=None, y_val=None, *, epochs=None, on_epoch=None, on_batch=None,
             checkpoint=None, transform=None):
         """Train until ``epochs`` (default config.epochs) epochs are complete, early stopping,
