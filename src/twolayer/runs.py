@@ -113,6 +113,18 @@ def build(settings, dataset):
     return net
 
 
+def make_augment(mode, net, dataset):
+    """The batch augmentation a run asks for: random pixel shifts for image data ('auto', 'shift')."""
+    if mode == "none" or (mode == "auto" and dataset.image_shape is None):
+        return None
+    if dataset.image_shape is None:
+        raise InputError(f"--augment shift needs image data; {dataset.name} rows have no image shape")
+    from .data.augment import random_shift
+
+    blank = net.transform(np.zeros((1, net.input_size)))[0]
+    return random_shift(dataset.image_shape, fill=blank)
+
+
 def transformed(net, X):
     """Preprocessed copy for in-memory data; memory maps stay on disk (transformed per batch)."""
     if X is None or isinstance(X, np.memmap):
@@ -155,7 +167,8 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
     error = None
     try:
         trainer.fit(X_train, dataset.y_train, X_val, dataset.y_val, on_batch=on_batch, on_epoch=on_epoch,
-                    checkpoint=lambda t: t.save_checkpoint(ckpt), transform=transform)
+                    checkpoint=lambda t: t.save_checkpoint(ckpt), transform=transform,
+                    augment=make_augment(settings.train.augment, net, dataset))
     except DivergedError as e:
         error = e
     seconds = sum(trainer.history["seconds"])  # every epoch's wall time, across resumes

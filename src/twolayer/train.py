@@ -37,6 +37,7 @@ _RULES = {
     "steps_per_epoch": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer or None"),
     "max_steps": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or None"),
     "seed": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or None"),
+    "augment": (lambda v: v in ("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
 }
 
 
@@ -74,6 +75,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     max_steps: int | None = None
     seed: int | None = 0
+    augment: str = "none"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
 
     def __post_init__(self):
         for f in fields(self):
@@ -128,12 +130,13 @@ class Trainer:
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
     @np.errstate(over="ignore", invalid="ignore")
     def fit(self, X, y, X_val=None, y_val=None, *, epochs=None, on_epoch=None, on_batch=None,
-            checkpoint=None, transform=None):
+            checkpoint=None, transform=None, augment=None):
         """Train until ``epochs`` (default config.epochs) epochs are complete, early stopping,
         max_steps, divergence or Ctrl-C. Returns the history.
 
         X may be a memory map: batches are gathered with np.take and, when ``transform`` is
-        given (the model's preprocessing), transformed one batch at a time.
+        given (the model's preprocessing), transformed one batch at a time. ``augment(xb, rng)``,
+        when given, alters each training batch in place (e.g. random pixel shifts).
         """
         c, net = self.config, self.net
         epochs = c.epochs if epochs is None else epochs
@@ -175,6 +178,8 @@ class Trainer:
                     np.take(y, idx, out=yb)
                     if not direct:
                         xb = transform(xb) if transform is not None else xb.astype(net.dtype)
+                    if augment is not None:
+                        augment(xb, self.rng)
                     loss, grads, n_correct = net.forward_backward(xb, yb, c.reg, work)
                     if not math.isfinite(loss):
                         self._diverged(loss)
