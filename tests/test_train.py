@@ -56,7 +56,7 @@ def test_early_stopping_restores_the_best_weights(digits):
 
 
 def test_divergence_stops_with_message_and_keeps_finite_weights(digits):
-    t = make(TrainConfig(epochs=30, batch_size=64, learning_rate=1e6, optimizer="sgd", patience=5))
+    t = make(TrainConfig(epochs=30, batch_size=64, learning_rate=1e3, reg=1.0, optimizer="sgd", patience=5))
     with pytest.raises(DivergedError, match="diverged"):
         t.fit(*digits)
     assert all(np.isfinite(v).all() for v in t.net.params.values())

@@ -46,7 +46,8 @@ def _pct(v):
 def train(
     data: str = typer.Option(_R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."),
     hidden: int = typer.Option(_R.hidden_size, help="Hidden layer size H."),
-    epochs: int = typer.Option(_T.epochs, help="Epochs to train (with --resume: the total to reach)."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs to train (default: auto, about 2,000 steps within "
+                                                    "10..100 epochs; with --resume: the total to reach)."),
     batch_size: int = typer.Option(_T.batch_size, help="Minibatch size."),
     lr: float = typer.Option(_T.learning_rate, help="Base learning rate."),
     reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
@@ -54,13 +55,16 @@ def train(
     schedule: str = typer.Option(_T.schedule, help="Learning-rate schedule: constant, step or cosine."),
     lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
     momentum: float = typer.Option(_T.momentum, help="Momentum of the momentum and nesterov optimizers."),
-    weight_decay: float = typer.Option(_T.weight_decay, help="Decoupled weight decay (adamw defaults to 0.01)."),
+    weight_decay: float = typer.Option(_T.weight_decay, help="AdamW's decoupled weight decay."),
     warmup: int = typer.Option(_T.warmup_epochs, help="Epochs of linear learning-rate warm-up."),
-    patience: int = typer.Option(_T.patience, help="Stop after this many epochs without a better validation "
+    patience: int = typer.Option(0, help="Stop after this many epochs without a better validation "
                                                     "accuracy and keep the best weights; 0 turns it off."),
     val_fraction: float = typer.Option(_R.val_fraction, help="Validation share carved from training data when "
                                                               "the data set has no validation split."),
-    preprocess: str = typer.Option(_R.preprocess, help="auto, none, scale, center or standardize."),
+    preprocess: str = typer.Option(_R.preprocess, help="auto (scale for images, else standardize), none, scale, "
+                                                      "center or standardize."),
+    augment: str = typer.Option(_T.augment, help="auto (shift for images), none, or shift: random 1-pixel "
+                                                  "shifts of each training batch."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same run, bit for bit."),
     dtype: str = typer.Option(_R.dtype, help="float64 or float32."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default: a new folder under runs/)."),
@@ -78,7 +82,7 @@ def train(
     check_dtype(dtype)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, reg=reg, optimizer=optimizer,
                          schedule=schedule, lr_decay=lr_decay, momentum=momentum, weight_decay=weight_decay,
-                         warmup_epochs=warmup, patience=patience or None, seed=seed)
+                         warmup_epochs=warmup, patience=patience or None, seed=seed, augment=augment)
     settings = RunSettings(data=data, hidden_size=hidden, dtype=dtype, preprocess=preprocess,
                            val_fraction=val_fraction, train=config)
     out = out or default_run_dir()
@@ -99,7 +103,8 @@ def train(
             ("train accuracy", _pct(metrics["train_accuracy"])),
             ("validation accuracy", _pct(metrics["val_accuracy"])),
             ("test accuracy", _pct(metrics["test_accuracy"])),
-            ("epochs", f"{metrics['epochs']} ({metrics['stop_reason']}, best {metrics['best_epoch']})"),
+            ("epochs", f"{metrics['epochs']} ({metrics['stop_reason'].replace('_', ' ')}"
+                       + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")")),
             ("seconds", f"{metrics['seconds']:.2f}"),
         ])
     if metrics["stop_reason"] == "interrupted":
@@ -120,7 +125,7 @@ def _on_start(progress):
         import math
 
         n, bs = len(dataset.y_train), min(trainer.config.batch_size, len(dataset.y_train))
-        total = trainer.config.epochs * math.ceil(n / bs)
+        total = trainer.config.resolve_epochs(n) * math.ceil(n / bs)
         progress.add_task("training", total=total, completed=trainer.epoch * math.ceil(n / bs), status="")
     return start
 

@@ -31,7 +31,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_size=100, reg=_T.reg, optimizer=_T.optimizer, learning_rate=_T.learning_rate,
                  batch_size="auto", max_epochs=200, schedule="constant", momentum=_T.momentum,
-                 weight_decay=0.0, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 weight_decay=_T.weight_decay, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  preprocess="standardize", random_state=None, dtype="float64", warm_start=False):
         self.hidden_size = hidden_size
         self.reg = reg

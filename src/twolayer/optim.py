@@ -32,9 +32,13 @@ class Optimizer:
             buf = self.state[key] = np.zeros_like(like)
         return buf
 
+    def scratch(self, name, like):
+        """A work buffer shaped like ``like``, so that updates allocate nothing; never saved."""
+        return self.buffer("tmp_" + name, like)
+
     def state_dict(self):
-        """Arrays and counters needed to resume exactly."""
-        return {"t": self.t, "arrays": dict(self.state)}
+        """Arrays and counters needed to resume exactly (work buffers excluded)."""
+        return {"t": self.t, "arrays": {k: v for k, v in self.state.items() if not k.startswith("tmp_")}}
 
     def load_state_dict(self, state):
         self.t = int(state["t"])
@@ -53,18 +57,18 @@ class SGD(Optimizer):
         self.nesterov = nesterov
 
     def update(self, name, w, dw, lr):
+        lr_dw = np.multiply(dw, lr, out=self.scratch(name, w))
         if not self.momentum:
-            w -= lr * dw
+            w -= lr_dw
             return
         v = self.buffer(name, w)
+        v *= self.momentum
         if self.nesterov:
-            w -= self.momentum * v
-            v *= self.momentum
-            v -= lr * dw
-            w += (1 + self.momentum) * v
+            w -= v  # -μ·v_prev
+            v -= lr_dw
+            w += np.multiply(v, 1 + self.momentum, out=lr_dw)
         else:
-            v *= self.momentum
-            v -= lr * dw
+            v -= lr_dw
             w += v
 
 
@@ -81,9 +85,9 @@ class Adam(Optimizer):
     def update(self, name, w, dw, lr):
         m = self.buffer("m_" + name, w)
         v = self.buffer("v_" + name, w)
-        tmp = self.buffer("tmp_" + name, w)
+        tmp = self.scratch(name, w)
         m *= self.beta1
-        m += (1 - self.beta1) * dw
+        m += np.multiply(dw, 1 - self.beta1, out=tmp)
         np.multiply(dw, dw, out=tmp)
         tmp *= 1 - self.beta2
         v *= self.beta2
@@ -97,25 +101,21 @@ class Adam(Optimizer):
         tmp *= step
         w -= tmp
 
-    def state_dict(self):
-        state = super().state_dict()
-        state["arrays"] = {k: v for k, v in self.state.items() if not k.startswith("tmp_")}
-        return state
-
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
 
 def make_optimizer(name, momentum=0.9, weight_decay=0.0):
-    """Build an optimizer by its command-line name."""
+    """Build an optimizer by its command-line name. ``weight_decay`` is AdamW's decoupled decay;
+    the other rules regularise through the loss (reg)."""
     if name == "sgd":
-        return SGD(weight_decay=weight_decay)
+        return SGD()
     if name == "momentum":
-        return SGD(momentum=momentum, weight_decay=weight_decay)
+        return SGD(momentum=momentum)
     if name == "nesterov":
-        return SGD(momentum=momentum, nesterov=True, weight_decay=weight_decay)
+        return SGD(momentum=momentum, nesterov=True)
     if name == "adam":
-        return Adam(weight_decay=weight_decay)
+        return Adam()
     if name == "adamw":
-        return Adam(weight_decay=weight_decay or 1e-2)
+        return Adam(weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")

@@ -28,8 +28,8 @@ class RunSettings:
     """What a run needs beyond the loop's TrainConfig: data, model shape, numerics."""
 
     data: str = "digits"
-    hidden_size: int = 256
-    dtype: str = "float64"
+    hidden_size: int = 512
+    dtype: str = "float32"
     preprocess: str = "auto"  # auto: standardize; scale+center for image sets
     val_fraction: float = 0.1
     std: float | None = None  # None: He initialisation
@@ -95,8 +95,8 @@ def build(settings, dataset):
     if not isinstance(settings.hidden_size, int) or settings.hidden_size < 1:
         raise InputError(f"hidden must be a positive integer, got {settings.hidden_size!r}")
     mode = settings.preprocess
-    if mode == "auto":
-        mode = "standardize"
+    if mode == "auto":  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
+        mode = "scale" if dataset.pixel_max else "standardize"
     pre = Preprocessor(mode, pixel_max=dataset.pixel_max).fit(dataset.X_train)
     dtype = np.dtype(settings.dtype)
     std = settings.std
@@ -148,7 +148,8 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
             saved = RunSettings.from_dict(json.loads((out / "config.json").read_text()))
         except (ValueError, TypeError, KeyError) as e:
             raise InputError(f"{out / 'config.json'}: damaged run configuration ({e})") from None
-        saved.train.epochs = requested_epochs
+        if requested_epochs is not None:
+            saved.train.epochs = requested_epochs
         settings = saved
     if dataset is None:
         dataset = data_mod.load(settings.data, seed=settings.train.seed or 0, val_fraction=settings.val_fraction)

@@ -22,7 +22,7 @@ from .schedules import SCHEDULES, learning_rate_at
 
 # The one table of valid settings: name -> (check, words for the error message).
 _RULES = {
-    "epochs": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "epochs": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer (or None: auto)"),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "learning_rate": (lambda v: _is_real(v) and v > 0, "a finite number > 0"),
     "reg": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
@@ -56,26 +56,30 @@ def check_setting(name, value):
     return value
 
 
+AUTO_STEPS = 2000
+AUTO_EPOCHS = (10, 100)
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides how the loop trains (the model's shape lives in the net)."""
 
-    epochs: int = 40
+    epochs: int | None = None  # None: auto, about AUTO_STEPS optimizer steps (see resolve_epochs)
     batch_size: int = 64
-    learning_rate: float = 1e-3
-    reg: float = 1e-4
-    optimizer: str = "adam"
+    learning_rate: float = 2e-3
+    reg: float = 0.0
+    optimizer: str = "adamw"
     momentum: float = 0.9
-    weight_decay: float = 0.0
+    weight_decay: float = 0.05
     schedule: str = "cosine"
     lr_decay: float = 0.95
     warmup_epochs: int = 0
-    patience: int | None = 10
+    patience: int | None = None
     sampling: str = "shuffle"
     steps_per_epoch: int | None = None
     max_steps: int | None = None
     seed: int | None = 0
-    augment: str = "none"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
+    augment: str = "auto"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
 
     def __post_init__(self):
         for f in fields(self):
@@ -83,6 +87,15 @@ class TrainConfig:
 
     def to_dict(self):
         return asdict(self)
+
+    def resolve_epochs(self, n_train):
+        """The epoch count: as set, or (auto) enough epochs for about AUTO_STEPS optimizer
+        steps, kept within AUTO_EPOCHS — small sets get more passes, large sets fewer."""
+        if self.epochs is not None:
+            return self.epochs
+        steps_per_epoch = self.steps_per_epoch or math.ceil(n_train / min(self.batch_size, n_train))
+        lo, hi = AUTO_EPOCHS
+        return int(min(max(math.ceil(AUTO_STEPS / steps_per_epoch), lo), hi))
 
     @classmethod
     def from_dict(cls, d):
@@ -139,8 +152,8 @@ class Trainer:
         when given, alters each training batch in place (e.g. random pixel shifts).
         """
         c, net = self.config, self.net
-        epochs = c.epochs if epochs is None else epochs
         n = X.shape[0]
+        epochs = c.resolve_epochs(n) if epochs is None else epochs
         if n == 0:
             raise InputError("the training set is empty")
         bs = min(c.batch_size, n) if c.sampling == "shuffle" else c.batch_size
