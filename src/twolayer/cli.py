@@ -6,8 +6,12 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
+
+try:  # recent Typer vendors its own copy of Click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older Typer on top of Click
+    from click.exceptions import UsageError
 
 from .errors import DivergedError, InputError
 from .runs import RunSettings
@@ -314,11 +318,11 @@ def main(argv=None):
     try:
         rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
-    except click.exceptions.UsageError as e:
+    except UsageError as e:
         return _fail(e.format_message(), 2)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         return _fail("interrupted", 130)
     except InputError as e:
         if debug:

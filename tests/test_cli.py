@@ -1,0 +1,177 @@
+"""The command line end to end: the main job, evaluate, predict, gradcheck, resume, errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from twolayer import TwoLayerNet
+from twolayer.cli import main
+
+
+@pytest.fixture(scope="module")
+def main_run(tmp_path_factory):
+    """`twolayer train` with default settings on digits."""
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "--out", str(out), "--quiet", "--force"]) == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def test_main_job_trains_digits_to_high_accuracy(main_run):
+    out, m = main_run
+    for key in ("train_accuracy", "val_accuracy", "test_accuracy", "epochs", "seconds",
+                "learning_rate", "batch_size", "hidden_size", "reg", "optimizer"):
+        assert key in m
+    assert m["test_accuracy"] >= 0.985  # MLPClassifier: 97.7% on the same split
+    assert m["epochs"] == 100 and m["stop_reason"] == "completed"
+    assert (out / "model.npz").exists() and (out / "checkpoint.npz").exists()
+
+
+def test_history_csv_has_a_row_per_epoch(main_run):
+    out, m = main_run
+    lines = (out / "history.csv").read_text().splitlines()
+    assert lines[0] == "epoch,loss,train_acc,val_acc,lr,seconds"
+    assert len(lines) == m["epochs"] + 1
+    last = lines[-1].split(",")
+    assert int(last[0]) == m["epochs"] and float(last[3]) == pytest.approx(m["val_accuracy"], abs=1e-5)
+
+
+def test_evaluate_agrees_with_training_metrics(main_run, capsys):
+    out, m = main_run
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.npz"), "--data", "digits", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["test_accuracy"] == pytest.approx(m["test_accuracy"])
+    assert result["val_accuracy"] == pytest.approx(m["val_accuracy"])
+
+
+def test_predict_npy_and_csv(main_run, tmp_path, capsys):
+    from twolayer.data import load
+
+    out, m = main_run
+    ds = load("digits", seed=0)
+    np.save(tmp_path / "rows.npy", ds.X_test)
+    np.savetxt(tmp_path / "rows.csv", ds.X_test, delimiter=",", header=",".join(f"p{i}" for i in range(64)),
+               comments="")
+    capsys.readouterr()
+    assert main(["predict", str(out / "model.npz"), str(tmp_path / "rows.npy")]) == 0
+    labels = np.array(capsys.readouterr().out.split(), dtype=int)
+    assert np.mean(labels == ds.y_test) == pytest.approx(m["test_accuracy"])
+    assert main(["predict", str(out / "model.npz"), str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.txt")]) == 0
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.txt", dtype=int), labels)
+
+
+def test_gradcheck_command_passes(capsys):
+    assert main(["gradcheck"]) == 0
+    assert "W1" in capsys.readouterr().out
+
+
+def test_existing_run_is_refused_without_force(main_run, capsys):
+    out, _ = main_run
+    before = (out / "model.npz").read_bytes()
+    assert main(["train", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and len(err.strip().splitlines()) == 1
+    assert (out / "model.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--hidden", "0"], "hidden"),
+    (["train", "--lr", "-1"], "learning-rate"),
+    (["train", "--reg", "-0.5"], "reg"),
+    (["train", "--optimizer", "rmsprop"], "optimizer"),
+    (["train", "--dtype", "int8"], "float32 or float64"),
+    (["train", "--batch-size", "abc"], "batch-size"),
+    (["train", "--data", "imagenet:/x"], "unknown data source"),
+    (["train", "--resume"], "--resume needs --out"),
+    (["train", "--resume", "--force", "--out", "nowhere"], "contradict"),
+    (["evaluate", "missing.npz"], "missing.npz"),
+    (["predict", "missing.npz", "rows.npy"], "missing.npz"),
+    (["frobnicate"], "No such command"),
+])
+def test_user_mistakes_are_one_line_and_exit_2(args, words, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("model.npz"))
+
+
+def test_divergence_exits_1_and_keeps_finite_weights(tmp_path, capsys):
+    code = main(["train", "--out", str(tmp_path), "--quiet", "--optimizer", "sgd", "--lr", "1000", "--reg", "1",
+                 "--epochs", "20", "--hidden", "16"])
+    err = capsys.readouterr().err
+    assert code == 1 and "diverged" in err and len(err.strip().splitlines()) == 1
+    if (tmp_path / "model.npz").exists():
+        net = TwoLayerNet.load(tmp_path / "model.npz")
+        assert all(np.isfinite(v).all() for v in net.params.values())
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "twolayer.cli", *args]
+
+
+def _wait_for_epochs(run, k, proc, timeout=60):
+    from twolayer.net import read_npz
+
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if (run / "checkpoint.npz").exists():
+            state = json.loads(str(read_npz(run / "checkpoint.npz")[0]["state"][()]))
+            if state["epoch"] >= k:
+                return state["epoch"]
+        assert proc.poll() is None, "training ended before it could be interrupted"
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+ARGS = ["--hidden", "1024", "--epochs", "40", "--quiet", "--seed", "3"]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    proc = subprocess.Popen(_cli("train", "--out", str(killed), *ARGS), stdout=subprocess.DEVNULL)
+    _wait_for_epochs(killed, 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "model.npz").exists()
+    # the checkpoint left behind loads, and the run resumes to the requested 40 epochs
+    done = subprocess.run(_cli("train", "--out", str(killed), "--resume", "--epochs", "40", "--quiet"),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert subprocess.run(_cli("train", "--out", str(whole), *ARGS), capture_output=True).returncode == 0
+    assert json.loads((killed / "metrics.json").read_text())["epochs"] == 40
+    a, b = TwoLayerNet.load(killed / "model.npz"), TwoLayerNet.load(whole / "model.npz")
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+    ha = (killed / "history.csv").read_text().splitlines()
+    hb = (whole / "history.csv").read_text().splitlines()
+    strip = lambda lines: [",".join(line.split(",")[:5]) for line in lines]  # noqa: E731  (drop seconds)
+    assert strip(ha) == strip(hb)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cli("train", "--out", str(run), *ARGS), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for_epochs(run, 2, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "interrupted" and metrics["epochs"] < 40
+    TwoLayerNet.load(run / "model.npz")
+
+
+def test_help_lists_commands():
+    out = subprocess.run(_cli("--help"), capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    assert out.returncode == 0
+    for cmd in ("train", "evaluate", "predict", "gradcheck"):
+        assert cmd in out.stdout
