@@ -31,14 +31,15 @@ class Workspace:
         self.a = np.empty((batch_size, hidden), dtype)
         self.scores = np.empty((batch_size, classes), dtype)
         self.dh = np.empty((batch_size, hidden), dtype)
+        self.mask = np.empty((batch_size, hidden), bool)
         self.grads = {k: np.empty_like(v) for k, v in params.items()}
         self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
 
     def view(self, n):
         """Buffers for a batch of n <= batch_size rows (the last, short batch of an epoch)."""
         if n == self.batch_size:
-            return self.a, self.scores, self.dh
-        return self.a[:n], self.scores[:n], self.dh[:n]
+            return self.a, self.mask, self.scores, self.dh
+        return self.a[:n], self.mask[:n], self.scores[:n], self.dh[:n]
 
 
 class TwoLayerNet:
@@ -104,11 +105,11 @@ class TwoLayerNet:
         n = X.shape[0]
         if work is None:
             work = Workspace(p, n)
-        a_buf, scores_buf, dh_buf = work.view(n)
+        a_buf, mask_buf, scores_buf, dh_buf = work.view(n)
         g = work.grads
 
         a, cache1 = layers.affine_forward(X, p["W1"], p["b1"], out=a_buf)
-        h, cache_relu = layers.relu_forward(a, inplace=True)
+        h, cache_relu = layers.relu_forward(a, inplace=True, mask=mask_buf)
         scores, cache2 = layers.affine_forward(h, p["W2"], p["b2"], out=scores_buf)
         n_correct = int(np.count_nonzero(scores.argmax(axis=1) == y))
         data_loss, dscores = layers.softmax_loss(scores, y, inplace=True)
