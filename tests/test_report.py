@@ -77,7 +77,7 @@ def test_report_numbers_are_the_runs(run_dir):
     page = parse(write_report(out))
     rows = {r[0]: r[1:] for r in page.rows if r}
     assert rows["test accuracy"] == [f"{100 * metrics['test_accuracy']:.2f}%"]
-    assert rows["learning_rate"] == ["0.001"] and rows["seed"] == ["1"] and rows["hidden_size"] == ["32"]
+    assert rows["learning_rate"] == [f"{TrainConfig().learning_rate:g}"] and rows["seed"] == ["1"] and rows["hidden_size"] == ["32"]
     # per-class accuracy, recomputed independently from the saved model and the same test split
     net = TwoLayerNet.load(out / "model.npz")
     ds = data_mod.load("digits", seed=1)
