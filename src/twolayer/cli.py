@@ -259,10 +259,12 @@ def tune(
                           "best": None if not best else {"number": best[0].number, "val_accuracy": best[0].value,
                                                          "params": best[0].params}}))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"twolayer tune — {study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()))
+    table = Table(title=f"twolayer tune — {study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
     for col in tuning.TOP_COLUMNS:
         table.add_column(col, justify="left" if col in ("optimizer", "schedule") else "right")
     for row in tuning.top_rows(study):

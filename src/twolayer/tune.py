@@ -21,7 +21,9 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import random
 import socket
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -32,13 +34,17 @@ from .errors import DivergedError, InputError
 from .runs import RunSettings, build, transformed
 from .train import TrainConfig, Trainer, accuracy
 
-# The search space, declared once: name -> (kind, choices or (low, high)).
+# The search space, declared once: name -> (kind, range or choices). The learning rate's range
+# depends on the update rule (Adam's useful steps are ~30x smaller than plain SGD's), so the
+# optimizer is drawn first.
+LEARNING_RATES = {"sgd": (3e-2, 5e-1), "momentum": (5e-3, 1e-1), "nesterov": (5e-3, 1e-1),
+                  "adam": (1e-3, 3e-2), "adamw": (1e-3, 3e-2)}
 SPACE = {
-    "learning_rate": ("log", (1e-4, 1e-1)),
-    "reg": ("log", (1e-6, 1e-1)),
-    "hidden_size": ("int_log", (16, 512)),
-    "batch_size": ("choice", (32, 64, 128, 256)),
-    "optimizer": ("choice", ("sgd", "momentum", "nesterov", "adam", "adamw")),
+    "optimizer": ("choice", tuple(LEARNING_RATES)),
+    "learning_rate": ("log", LEARNING_RATES),
+    "reg": ("log", (1e-6, 1e-2)),
+    "hidden_size": ("int_log", (32, 512)),
+    "batch_size": ("choice", (32, 64, 128)),
     "schedule": ("choice", ("constant", "step", "cosine")),
 }
 SAMPLERS = ("tpe", "random")
@@ -51,7 +57,8 @@ def suggest(trial):
     params = {}
     for name, (kind, arg) in SPACE.items():
         if kind == "log":
-            params[name] = trial.suggest_float(name, *arg, log=True)
+            low, high = arg[params["optimizer"]] if isinstance(arg, dict) else arg
+            params[name] = trial.suggest_float(name, low, high, log=True)
         elif kind == "int_log":
             params[name] = trial.suggest_int(name, *arg, log=True)
         else:
@@ -90,7 +97,11 @@ def make_objective(base, dataset, out):
     (out / "trials").mkdir(parents=True, exist_ok=True)
 
     def objective(trial):
-        params = suggest(trial)
+        try:
+            params = suggest(trial)
+        except ValueError as e:  # Optuna refuses a parameter whose range differs from the study's
+            raise InputError(f"study {trial.study.study_name!r} was created with another search space ({e}); "
+                             "use a new --study-name") from None
         trial.set_user_attr("worker", worker)
 
         def report(trainer):
@@ -118,21 +129,27 @@ def open_storage(url, heartbeat=10):
     if url.startswith("sqlite"):
         # several processes on one file: wait for the write lock instead of failing at once
         engine_kwargs = {"connect_args": {"timeout": 60}}
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:" and not Path(path).parent.is_dir():
+            raise InputError(f"storage {url}: the folder {Path(path).parent} does not exist")
     elif not url.startswith(("postgresql", "mysql")):
         raise InputError(f"storage must be a sqlite:///FILE or postgresql://... URL, got {url!r}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
-                                              grace_period=3 * heartbeat, **_retry_once())
-    except (ImportError, ModuleNotFoundError) as e:
-        raise InputError(f"storage {url.split(':')[0]}: database driver missing ({e})") from None
-    except optuna.exceptions.StorageInternalError as e:
-        raise InputError(f"storage {_redact(url)}: cannot open it ({e.__cause__ or e})") from None
-    except Exception as e:  # SQLAlchemy: bad URL, unreachable server, refused password
-        if type(e).__module__.startswith("sqlalchemy"):
-            raise InputError(f"storage {_redact(url)}: cannot open it ({type(e).__name__})") from None
-        raise
+    rng = random.Random()
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
+                                                  grace_period=3 * heartbeat, **_retry_once())
+        except (ImportError, ModuleNotFoundError) as e:
+            raise InputError(f"storage {url.split(':')[0]}: database driver missing ({e})") from None
+        except Exception as e:  # SQLAlchemy: bad URL, unreachable server, refused password, a race
+            if not type(e).__module__.startswith(("sqlalchemy", "optuna")):
+                raise
+            if attempt == 5 or "could not parse" in str(e).lower():
+                raise InputError(f"storage {_redact(url)}: cannot open it ({type(e).__name__})") from None
+            # workers started together race to create the tables: the loser waits and reopens
+            time.sleep(rng.uniform(0.2, 1.0) * (attempt + 1))
 
 
 def _retry_once():
@@ -199,7 +216,7 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
                        train=TrainConfig(epochs=epochs, patience=patience or None, seed=0))
     out = _prepare_out(out)
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported once, by the CLI
     dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
     if dataset.X_val is None:
         raise InputError(f"{data}: no validation split to tune on")
