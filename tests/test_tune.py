@@ -2,10 +2,13 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +186,58 @@ def test_killed_worker_loses_only_its_running_trial_and_a_restart_continues(tmp_
     assert len(retried) == 1 and retried[0].state == COMPLETE
     assert retried[0].params == by_number[killed].params
     assert (tmp_path / "best_model.npz").exists()
+
+
+def _postgres_bin():
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return os.path.dirname(found[-1]) if found else (os.path.dirname(shutil.which("initdb") or "") or None)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throwaway PostgreSQL server on a Unix socket (initdb refuses root: run it as 'postgres')."""
+    pytest.importorskip("psycopg")
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not installed")
+    as_user = []
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server")
+        as_user = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
+    root = Path(tempfile.mkdtemp(prefix="twolayer-pg-"))  # directly in /tmp: the server user can reach it
+    os.chmod(root, 0o777)
+    data, port = root / "data", str(50000 + os.getpid() % 10000)
+
+    def run(*cmd):
+        subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=120, cwd=root)
+
+    try:
+        run(f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "tl")
+        run(f"{bindir}/pg_ctl", "-D", str(data), "-o", f"-k {root} -p {port} -c listen_addresses=''",
+            "-l", str(root / "log"), "-w", "start")
+    except (subprocess.CalledProcessError, OSError) as e:
+        pytest.skip(f"cannot start a PostgreSQL server here: {e}")
+    try:
+        run(f"{bindir}/createdb", "-h", str(root), "-p", port, "-U", "tl", "optuna")
+        yield f"postgresql+psycopg://tl@/optuna?host={root}&port={port}"
+    finally:
+        run(f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_two_workers_share_a_study_on_a_real_postgresql_server(postgres_url, tmp_path):
+    workers = [_worker(tmp_path / name, postgres_url, "--trials", "3", "--pruner", "none") for name in ("a", "b")]
+    for w in workers:
+        _, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err
+    study = _load(postgres_url)
+    assert _states(study) == [COMPLETE] * 6
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 2
+    assert sorted(t.number for t in study.trials) == list(range(6))

@@ -163,10 +163,13 @@ def _retry_once():
 
 def retried_from(trial):
     """Number of the stale trial that ``trial`` re-runs, or None."""
+    import optuna
     from optuna import storages
 
     retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
-    return retry.retried_trial_number(trial)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return retry.retried_trial_number(trial)
 
 
 def _redact(url):
