@@ -157,3 +157,4 @@ def test_float32_training_step_stays_float32_and_learns(rng):
     net.train(X, y, X, y, learning_rate=0.5, reg=1e-4, num_iters=200, batch_size=50)
     assert all(v.dtype == np.float32 for v in net.params.values())
     assert net.loss(X, y, reg=1e-4)[0] < 0.7 * before
+

@@ -6,7 +6,18 @@ training loop reuse memory; they change where results are written, never the mat
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+
+@functools.lru_cache(maxsize=64)
+def ones(n, dtype):
+    """A read-only vector of n ones: sums over rows or columns as BLAS products (a few times
+    faster than ndarray.sum on small arrays)."""
+    v = np.ones(n, dtype)
+    v.flags.writeable = False
+    return v
 
 
 def affine_forward(x, w, b, out=None):
@@ -20,7 +31,7 @@ def affine_backward(dout, cache, need_dx=True, dx=None, dw=None, db=None):
     """dx = dout·wᵀ, dw = xᵀ·dout, db = Σ_rows dout. ``need_dx=False`` skips dx (first layer)."""
     x, w = cache
     dw = np.matmul(x.T, dout, out=dw)
-    db = np.sum(dout, axis=0, out=db)
+    db = np.matmul(ones(dout.shape[0], dout.dtype), dout, out=db)  # Σ_rows as a BLAS product
     dx = np.matmul(dout, w.T, out=dx) if need_dx else None
     return dx, dw, db
 
@@ -55,7 +66,7 @@ def softmax_loss(scores, y, inplace=False):
     s -= s[rows, s.argmax(axis=1)][:, None]
     s_y = s[rows, y]
     np.exp(s, out=s)
-    sumexp = s.sum(axis=1)
+    sumexp = s @ ones(s.shape[1], s.dtype)
     loss = float(np.log(sumexp).sum() - s_y.sum()) / n
     s *= np.reciprocal(sumexp * n)[:, None]  # softmax / N
     s[rows, y] -= 1.0 / n
