@@ -187,8 +187,8 @@ class Trainer:
                         idx = _draw(self.rng, n, bs, idx_full)
                     m = len(idx)
                     xb, yb = xb_full[:m], yb_full[:m]
-                    np.take(X, idx, axis=0, out=xb)
-                    np.take(y, idx, out=yb)
+                    X.take(idx, axis=0, out=xb)  # gather into the preallocated batch buffers
+                    y.take(idx, out=yb)
                     if not direct:
                         xb = transform(xb) if transform is not None else xb.astype(net.dtype)
                     if augment is not None:
