@@ -30,8 +30,12 @@ def check_dtype(dtype):
     return dt
 
 
-def check_X(X, n_features=None, dtype=None, name="X"):
-    """A finite 2-D float array with the expected number of columns."""
+def check_X(X, n_features=None, dtype=None, name="X", finite=True):
+    """A finite 2-D float array with the expected number of columns.
+
+    finite=False skips the O(N·D) finiteness scan; the caller must then call check_finite
+    when its result is not finite (NaN and ±inf in X always propagate into the scores).
+    """
     X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise InputError(f"{name} must hold numbers, got dtype {X.dtype}")
@@ -43,9 +47,14 @@ def check_X(X, n_features=None, dtype=None, name="X"):
         raise InputError(f"{name} has {X.shape[1]} features but the model expects {n_features}")
     if dtype is not None and X.dtype != dtype:
         X = X.astype(dtype)
+    if finite:
+        check_finite(X, name)
+    return X
+
+
+def check_finite(X, name="X"):
     if not np.isfinite(X).all():
         raise InputError(f"{name} contains NaN or infinite values")
-    return X
 
 
 def check_y(y, n_samples, n_classes=None, name="y"):

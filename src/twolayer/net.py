@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import layers
-from .checks import check_dtype, check_nonnegative, check_positive_int, check_X, check_y
+from .checks import check_dtype, check_finite, check_nonnegative, check_positive_int, check_X, check_y
 from .errors import InputError
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -85,14 +85,22 @@ class TwoLayerNet:
         return self.params["W2"].shape[1]
 
     # -- the math -----------------------------------------------------------------------
+    @np.errstate(over="ignore", invalid="ignore")
     def loss(self, X, y=None, reg=0.0):
         """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params."""
-        X = check_X(X, self.input_size, self.dtype)
+        # NaN or ±inf in X always reaches the scores, so X is scanned only when the result is
+        # not finite: the scan would cost as much as a tenth of the step (benchmarks/bench_speed.py).
+        X = check_X(X, self.input_size, self.dtype, finite=False)
         if y is None:
-            return self.scores(X)
+            scores = self.scores(X)
+            if not np.isfinite(scores).all():
+                check_finite(X)
+            return scores
         y = check_y(y, X.shape[0], self.output_size)
         reg = check_nonnegative(reg, "reg")
         loss, grads, _ = self.forward_backward(X, y, reg)
+        if not np.isfinite(loss):
+            check_finite(X)
         return loss, grads
 
     def forward_backward(self, X, y, reg, work=None):
