@@ -7,7 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from twolayer.estimator import TwoLayerClassifier
+from twolayer import TwoLayerClassifier
 
 
 @parametrize_with_checks([TwoLayerClassifier(), TwoLayerClassifier(optimizer="nesterov", early_stopping=True)])

@@ -3,4 +3,13 @@ from .errors import DivergedError, InputError
 from .net import TwoLayerNet
 
 __version__ = "0.1.0"
-__all__ = ["TwoLayerNet", "InputError", "DivergedError", "__version__"]
+__all__ = ["TwoLayerNet", "TwoLayerClassifier", "InputError", "DivergedError", "__version__"]
+
+
+def __getattr__(name):
+    # scikit-learn is imported only when the estimator is asked for, keeping `twolayer --help` fast
+    if name == "TwoLayerClassifier":
+        from .estimator import TwoLayerClassifier
+
+        return TwoLayerClassifier
+    raise AttributeError(f"module 'twolayer' has no attribute {name!r}")
