@@ -91,15 +91,16 @@ def train(
                            val_fraction=val_fraction, train=config)
     out = out or default_run_dir()
     progress = None if quiet or as_json else _progress()
+    ok = False
     try:
         if progress is not None:
             progress.start()
         metrics = run_training(settings, out, resume=resume, force=force,
                                on_start=progress and _on_start(progress),
                                on_batch=progress and _on_batch(progress))
+        ok = True
     finally:
-        if progress is not None:
-            progress.stop()
+        _stop(progress, ok)
     if as_json:
         print(json.dumps({**metrics, "run_dir": str(out)}))
     else:
@@ -122,6 +123,13 @@ def _progress():
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=_stderr_console(),
                     transient=False)
+
+
+def _stop(progress, ok):
+    """Stop the bar; after a failure erase it, so that the error stays the only line on stderr."""
+    if progress is not None:
+        progress.live.transient = not ok
+        progress.stop()
 
 
 def _on_start(progress):
@@ -185,10 +193,14 @@ def predict(
     labels = [names[i] for i in idx]
     if out is None:
         sys.stdout.write("\n".join(labels) + "\n")
-    elif out.suffix == ".npy":
-        np.save(out, idx)
     else:
-        out.write_text("\n".join(labels) + "\n")
+        try:
+            if out.suffix == ".npy":
+                np.save(out, idx)
+            else:
+                out.write_text("\n".join(labels) + "\n")
+        except OSError as e:
+            raise InputError(f"{out}: cannot write the predictions ({e.strerror})") from None
 
 
 @app.command()
@@ -198,8 +210,10 @@ def gradcheck(
     threshold: float = typer.Option(1e-7, help="Largest acceptable relative error."),
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
+    from .checks import check_nonnegative
     from .gradcheck import check_net, random_problem
 
+    check_nonnegative(threshold, "threshold")
     net, X, y = random_problem(seed=seed)
     errors = check_net(net, X, y, reg=reg)
     _print_table("max relative error (numerical vs analytic)",
@@ -245,13 +259,14 @@ def tune(
             progress.update(task, advance=1, status=status)
         callbacks.append(advance)
         progress.start()
+    ok = False
     try:
         study = tuning.tune(data, trials, storage, study_name, out, n_jobs=n_jobs, timeout=timeout, sampler=sampler,
                             pruner=pruner, epochs=epochs, patience=patience, seed=seed, heartbeat=heartbeat,
                             callbacks=callbacks)
+        ok = True
     finally:
-        if progress is not None:
-            progress.stop()
+        _stop(progress, ok)
     best = tuning.finished(study)
     counts = tuning.state_counts(study)
     if as_json:

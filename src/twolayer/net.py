@@ -243,6 +243,8 @@ def read_npz(path, required=()):
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an .npz file")
+    if not zipfile.is_zipfile(path):  # np.load would read it as a .npy or try to unpickle it
+        raise InputError(f"{path}: not a readable .npz file (it is not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}

@@ -154,6 +154,7 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
     if dataset is None:
         dataset = data_mod.load(settings.data, seed=settings.train.seed or 0, val_fraction=settings.val_fraction)
     net = build(settings, dataset)
+    augment = make_augment(settings.train.augment, net, dataset)  # may refuse: before anything is written
     write_json(out / "config.json", settings.to_dict())
 
     trainer = Trainer(net, settings.train)
@@ -169,7 +170,7 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
     try:
         trainer.fit(X_train, dataset.y_train, X_val, dataset.y_val, on_batch=on_batch, on_epoch=on_epoch,
                     checkpoint=lambda t: t.save_checkpoint(ckpt), transform=transform,
-                    augment=make_augment(settings.train.augment, net, dataset))
+                    augment=augment)
     except DivergedError as e:
         error = e
     seconds = sum(trainer.history["seconds"])  # every epoch's wall time, across resumes
