@@ -178,6 +178,10 @@ class TwoLayerNet:
     # -- files --------------------------------------------------------------------------
     def save(self, path):
         """Write the model to an .npz (no pickles), atomically: write a temp file, then rename."""
+        bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
+        if bad:  # e.g. weights left by a diverged run: load() would refuse them, so never write them
+            raise InputError(f"{path}: not saved: {', '.join(bad)} contain NaN or infinite values "
+                             f"(did training diverge? try a smaller learning rate)")
         meta = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
