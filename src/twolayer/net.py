@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import tempfile
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -252,9 +255,14 @@ def read_npz(path, required=()):
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except ValueError as e:  # object arrays need pickles, which are refused
-        raise InputError(f"{path}: holds object arrays, which are refused for safety ({e})") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+    except ValueError as e:
+        if "allow_pickle" in str(e):  # object arrays need pickles, which are refused
+            raise InputError(f"{path}: holds object arrays, which are refused for safety ({e})") from None
+        raise InputError(f"{path}: not a readable .npz file (a damaged array: {e})") from None
+    # damage found by fuzzing: a broken .npy header fails in NumPy's parser (SyntaxError, TokenError);
+    # flipped zip flags make zipfile ask for a password or an unknown method (RuntimeError, zlib.error)
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, SyntaxError, tokenize.TokenError, RuntimeError,
+            zlib.error, struct.error) as e:
         raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     missing = [k for k in required if k not in arrays]
     if missing:

@@ -6,6 +6,7 @@ together). Nothing is ever unpickled: object arrays are refused.
 from __future__ import annotations
 
 import os
+import tokenize
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def read_npy(path, mmap=False):
                 if int(np.prod(shape)) == 0:
                     return np.empty(shape, dtype)  # an empty file cannot be memory-mapped
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except ValueError as e:
+    except (ValueError, SyntaxError, tokenize.TokenError) as e:  # a damaged header fails in NumPy's parser
         raise InputError(f"{path}: not a readable .npy file ({e})") from None
     except (OSError, EOFError) as e:
         raise InputError(f"{path}: cannot read ({e})") from None

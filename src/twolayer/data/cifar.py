@@ -80,7 +80,7 @@ def read_pickle(path):
     except Refused as e:
         raise InputError(f"{path}: refused to unpickle {e}, which a CIFAR-10 file never contains "
                          f"(the file may have been tampered with)") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, LookupError,
             MemoryError, UnicodeError, OverflowError) as e:
         raise InputError(f"{path}: truncated or corrupt CIFAR-10 pickle ({type(e).__name__}: {e})") from None
     except OSError as e:
