@@ -31,6 +31,7 @@ from twolayer.net import PARAM_NAMES, TwoLayerNet, read_npz
 from twolayer.train import TrainConfig, Trainer
 
 TRAIN = ["--data", "digits", "--hidden", "1024", "--seed", "3", "--quiet"]
+STARTUP = 3.0  # seconds of imports, data loading and plots around the epochs of a run
 
 
 def cli(*args):
@@ -98,17 +99,20 @@ def same_run(out, ref):
 def train_with_faults(out, epochs, faults, rng, ref, ref_seconds, log):
     """One run, killed at random moments (at most `faults` times) and resumed after each kill until
     it finishes; returns (faults injected, damaged files, differences from ref, stray temp files)."""
-    injected, damaged = 0, []
+    injected, damaged, epoch = 0, [], 0
     while True:
         resume = (out / "config.json").exists()
         proc = start(cli("train", *TRAIN, "--epochs", str(epochs), "--out", str(out),
                          *(["--resume"] if resume else ["--force"])))
-        if injected < faults and kill_at(proc, rng.uniform(0.3, ref_seconds)):
+        # a kill time anywhere in what is left of the run: start-up, the remaining epochs, saving
+        left = STARTUP + (ref_seconds - STARTUP) * (epochs - epoch) / epochs
+        if injected < faults and kill_at(proc, rng.uniform(0.3, left)):
             injected += 1
             bad = damaged_files(out)
             damaged += bad
             ckpt = out / "checkpoint.npz"
-            epoch = json.loads(str(read_npz(ckpt)[0]["state"][()]))["epoch"] if ckpt.exists() and not bad else "-"
+            if ckpt.exists() and not bad:
+                epoch = json.loads(str(read_npz(ckpt)[0]["state"][()]))["epoch"]
             log(f"  kill {injected}: checkpoint at epoch {epoch}, damaged files: {len(bad)}")
             continue
         if proc.wait() != 0:
@@ -132,8 +136,8 @@ def tune_with_faults(root, faults, epochs, rng, log):
     for attempt in range(faults * 4):
         if injected == faults:
             break
-        proc = start(cli(*base, "--trials", "3", "--seed", str(attempt)))
-        if not kill_at(proc, rng.uniform(2.0, 8.0)):
+        proc = start(cli(*base, "--trials", "20", "--seed", str(attempt)))
+        if not kill_at(proc, rng.uniform(2.0, 10.0)):
             continue
         injected += 1
         trials = optuna.load_study(study_name="s", storage=storage).get_trials(deepcopy=False)
