@@ -118,7 +118,7 @@ def train_with_faults(out, epochs, faults, rng, ref, ref_seconds, log):
         if proc.wait() != 0:
             raise SystemExit(f"the resumed run failed: {proc.stderr.read().strip()}")
         break
-    stray = len(list(out.glob(".*.tmp")))
+    stray = len([f for f in out.iterdir() if f.name.startswith(".")])  # temp files a kill left behind
     return injected, damaged, same_run(out, ref), stray
 
 

@@ -54,7 +54,7 @@ def default_run_dir():
 def write_json(path, obj):
     """Atomic JSON write."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as f:
         json.dump(obj, f, indent=2)
     os.replace(tmp, path)
@@ -70,6 +70,8 @@ def prepare_run_dir(out, resume=False, force=False):
     if resume:
         if not (out / "config.json").exists():
             raise InputError(f"{out}: nothing to resume (no config.json); start a new run without --resume")
+        for tmp in out.glob(".*.tmp"):  # half-written files of a run killed before their rename
+            tmp.unlink(missing_ok=True)
         return out
     if out.exists() and any((out / f).exists() for f in RUN_FILES):
         if not force:
