@@ -175,3 +175,15 @@ def test_help_lists_commands():
     assert out.returncode == 0
     for cmd in ("train", "evaluate", "predict", "gradcheck"):
         assert cmd in out.stdout
+
+
+def test_evaluate_splits_data_as_the_training_run_did(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--quiet", "--seed", "4", "--epochs", "5", "--hidden", "32",
+                 "--val-fraction", "0.2"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.npz"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["val_accuracy"] == pytest.approx(m["val_accuracy"])
+    assert result["test_accuracy"] == pytest.approx(m["test_accuracy"])

@@ -156,7 +156,7 @@ def _on_batch(progress):
 def evaluate(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
     data: str = typer.Option("digits", help="Data SPEC to evaluate on."),
-    seed: int = typer.Option(0, help="Seed of the validation split (match the training run)."),
+    seed: Optional[int] = typer.Option(None, help="Seed of the data split (default: the training run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
     """Accuracy of a saved model on each split of a data set."""

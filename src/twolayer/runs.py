@@ -201,24 +201,25 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
     net.save(out / "model.npz")
     trainer.history.write_csv(out / "history.csv")
     write_json(out / "metrics.json", metrics)
-    try:
-        from .plots import plot_run
-    except ImportError:  # pictures are optional extras of a run
-        plot_run = None
-    if plot_run is not None:
-        plot_run(out, net=net, history=trainer.history, dataset=dataset, transform=transform)
+    from .plots import plot_run
+
+    plot_run(out, net=net, history=trainer.history, dataset=dataset, transform=transform)
     if error is not None:
         raise error
     return metrics
 
 
-def evaluate_model(model_path, spec, seed=0):
-    """Accuracy of a saved model on every split of a data set."""
+def evaluate_model(model_path, spec, seed=None):
+    """Accuracy of a saved model on every split of a data set, split as in its training run
+    (seed and validation fraction from the model) unless ``seed`` is given."""
     from . import data as data_mod
     from .net import TwoLayerNet
 
     net = TwoLayerNet.load(model_path)
-    dataset = data_mod.load(spec, seed=seed)
+    trained = net.meta.get("settings") or {}
+    if seed is None:
+        seed = (trained.get("train") or {}).get("seed") or 0
+    dataset = data_mod.load(spec, seed=seed, val_fraction=trained.get("val_fraction", 0.1))
     if dataset.n_features != net.input_size:
         raise InputError(f"{spec}: data has {dataset.n_features} features but the model {model_path} "
                          f"expects {net.input_size}")
