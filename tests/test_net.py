@@ -168,3 +168,15 @@ def test_bad_dtype_and_reg(toy):
         TwoLayerNet(4, 3, 2, dtype=np.int32)
     with pytest.raises(ValueError, match="reg"):
         net.loss(X, y, reg=-1)
+
+
+def test_wrong_types_are_type_errors_with_the_same_words(toy):
+    net, X, y = toy
+    with pytest.raises(TypeError, match="output_size must be a positive integer, got 3.5"):
+        TwoLayerNet(6, 5, 3.5)
+    with pytest.raises(TypeError, match="reg must be a finite number"):
+        net.loss(X, y, reg="high")
+    with pytest.raises(TypeError, match="must hold numbers"):
+        net.predict(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(ValueError):  # every input error is also a ValueError
+        TwoLayerNet(6, 5, 3.5)

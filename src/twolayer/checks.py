@@ -5,18 +5,24 @@ import numbers
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, InputTypeError
 
 
 def check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
+    message = f"{name} must be a positive integer, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputTypeError(message)
+    if value < 1:
+        raise InputError(message)
     return int(value)
 
 
 def check_nonnegative(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    message = f"{name} must be a finite number >= 0, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(message)
+    if not np.isfinite(value) or value < 0:
+        raise InputError(message)
     return float(value)
 
 
@@ -38,7 +44,7 @@ def check_X(X, n_features=None, dtype=None, name="X", finite=True):
     """
     X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise InputError(f"{name} must hold numbers, got dtype {X.dtype}")
+        raise InputTypeError(f"{name} must hold numbers, got dtype {X.dtype}")
     if X.ndim != 2:
         raise InputError(f"{name} must be 2-D (samples × features), got {X.ndim}-D with shape {X.shape}")
     if X.shape[0] == 0:

@@ -8,5 +8,10 @@ class InputError(ValueError):
     """
 
 
+class InputTypeError(InputError, TypeError):
+    """Bad input of the wrong type (a string where a number belongs, a float where an integer
+    does): catchable as TypeError and, like every InputError, as ValueError."""
+
+
 class DivergedError(RuntimeError):
     """Training produced a non-finite loss; the message contains the word 'diverged'."""
