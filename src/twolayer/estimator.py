@@ -9,7 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .data import split_validation
-from .data.preprocess import MODES, Preprocessor
+from .data.preprocess import Preprocessor
 from .errors import InputError
 from .layers import log_softmax, softmax
 from .net import TwoLayerNet
@@ -128,19 +128,14 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         return np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
 
     def _init(self, X, y, classes):
-        if self.preprocess not in MODES:
-            raise InputError(f"preprocess must be one of {', '.join(MODES)}, got {self.preprocess!r}")
         check_setting("epochs", self.max_epochs)
         if self.early_stopping:
             check_setting("patience", self.n_iter_no_change)
         self.classes_ = np.unique(y) if classes is None else np.unique(classes)
         self._label_encoder = LabelEncoder().fit(self.classes_)
         self.preprocessor_ = Preprocessor(self.preprocess).fit(X)
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
-        net = TwoLayerNet(X.shape[1], self.hidden_size, len(self.classes_), std=1.0, dtype=self.dtype, seed=rng)
-        # He initialisation for the ReLU layer, LeCun for the output layer
-        net.params["W1"] *= np.sqrt(2.0 / net.input_size)
-        net.params["W2"] *= np.sqrt(1.0 / net.hidden_size)
+        net = TwoLayerNet(X.shape[1], self.hidden_size, len(self.classes_), std="he", dtype=self.dtype,
+                          seed=self._rng())
         net.class_names = [str(c) for c in self.classes_]
         self.net_ = net
         self.__dict__.pop("trainer_", None)

@@ -57,7 +57,11 @@ class TwoLayerNet:
         input_size = check_positive_int(input_size, "input_size")
         hidden_size = check_positive_int(hidden_size, "hidden_size")
         output_size = check_positive_int(output_size, "output_size")
-        std = check_nonnegative(std, "std")
+        if isinstance(std, str) and std == "he":
+            # He initialisation for the ReLU layer, LeCun's for the output layer
+            std1, std2 = np.sqrt(2.0 / input_size), np.sqrt(1.0 / hidden_size)
+        else:
+            std1 = std2 = check_nonnegative(std, "std")
         self.dtype = check_dtype(dtype)
         if seed is None:
             normal = np.random.randn
@@ -65,9 +69,9 @@ class TwoLayerNet:
             rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
         self.params = {
-            "W1": (std * normal(input_size, hidden_size)).astype(self.dtype),
+            "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
             "b1": np.zeros(hidden_size, self.dtype),
-            "W2": (std * normal(hidden_size, output_size)).astype(self.dtype),
+            "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
             "b2": np.zeros(output_size, self.dtype),
         }
         self.preprocessor = None  # fitted on training data; applied by transform()
@@ -224,6 +228,11 @@ class TwoLayerNet:
         net.dtype = dtype
         net.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in p.items()}
         net.class_names = meta.pop("class_names", None)
+        if net.class_names is not None and (not isinstance(net.class_names, list)
+                                            or len(net.class_names) != net.output_size
+                                            or not all(isinstance(c, str) for c in net.class_names)):
+            raise InputError(f"{path}: class names do not match the model's {net.output_size} outputs; "
+                             "the file is damaged")
         pre = meta.pop("preprocessor", None)
         net.preprocessor = None
         if pre is not None:

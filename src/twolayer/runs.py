@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_positive_int
 from .errors import DivergedError, InputError
 from .train import TrainConfig, Trainer, accuracy, check_setting
 
@@ -94,8 +95,7 @@ def build(settings, dataset):
     from .net import TwoLayerNet
 
     check_setting("epochs", settings.train.epochs)
-    if not isinstance(settings.hidden_size, int) or settings.hidden_size < 1:
-        raise InputError(f"hidden must be a positive integer, got {settings.hidden_size!r}")
+    check_positive_int(settings.hidden_size, "hidden")
     mode = settings.preprocess
     if mode == "auto":  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
         mode = "scale" if dataset.pixel_max else "standardize"
@@ -105,10 +105,7 @@ def build(settings, dataset):
     seed = settings.train.seed
     rng = np.random.default_rng(seed)
     net = TwoLayerNet(dataset.n_features, settings.hidden_size, dataset.n_classes,
-                      std=1.0 if std is None else std, dtype=dtype, seed=rng)
-    if std is None:  # He initialisation: std = sqrt(2 / fan_in) for the ReLU layer, sqrt(1 / fan_in) after it
-        net.params["W1"] *= np.sqrt(2.0 / net.input_size)
-        net.params["W2"] *= np.sqrt(1.0 / net.hidden_size)
+                      std="he" if std is None else std, dtype=dtype, seed=rng)
     net.preprocessor = pre
     net.class_names = list(dataset.class_names)
     net.meta = {"data": settings.data, "image_shape": dataset.image_shape, "settings": settings.to_dict()}

@@ -17,7 +17,7 @@ import numpy as np
 
 from .checks import check_X, check_y
 from .errors import DivergedError, InputError
-from .net import Workspace, atomic_savez, read_npz
+from .net import Workspace, atomic_savez, meta_array, read_npz
 from .optim import OPTIMIZERS, make_optimizer
 from .schedules import SCHEDULES, learning_rate_at
 
@@ -154,9 +154,9 @@ class Trainer:
         """
         c, net = self.config, self.net
         n = X.shape[0]
-        epochs = c.resolve_epochs(n) if epochs is None else epochs
         if n == 0:
             raise InputError("the training set is empty")
+        epochs = c.resolve_epochs(n) if epochs is None else epochs
         bs = min(c.batch_size, n) if c.sampling == "shuffle" else c.batch_size
         if c.steps_per_epoch is not None:
             steps_per_epoch = c.steps_per_epoch
@@ -166,7 +166,7 @@ class Trainer:
             steps_per_epoch = max(n // bs, 1)
         work = Workspace(net.params, bs)
         direct = X.dtype == net.dtype and transform is None
-        xb_full = np.empty((bs, X.shape[1]), X.dtype if not direct else net.dtype)
+        xb_full = np.empty((bs, X.shape[1]), X.dtype)
         yb_full = np.empty(bs, np.intp)
         idx_full = np.empty(bs, np.intp)
         has_val = X_val is not None and len(X_val) > 0
@@ -288,7 +288,7 @@ class Trainer:
     def load_checkpoint(self, path):
         arrays, _ = read_npz(path, required=("state",))
         try:
-            state = json.loads(str(arrays["state"][()]))
+            state = json.loads(str(meta_array(arrays["state"], path)))
             for k in self.net.params:
                 self.net.params[k][...] = arrays[f"param_{k}"]
             self.optimizer.load_state_dict({

@@ -97,6 +97,9 @@ def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
     from sklearn.datasets import load_digits as sk_digits
     from sklearn.model_selection import train_test_split
 
+    if not 0 < val_fraction < 1 - test_fraction:
+        raise InputError(f"validation fraction must be in (0, {1 - test_fraction:g}) for digits "
+                         f"({test_fraction:g} is the test split), got {val_fraction}")
     d = sk_digits()
     X, y = d.data.astype(np.float64), d.target.astype(np.intp)
     X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
@@ -105,7 +108,7 @@ def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
                    class_names=[str(c) for c in d.target_names], image_shape=(8, 8), pixel_max=16.0)
 
 
-from .arrays import load_npy, load_npz  # noqa: E402  (loaders need Dataset above)
+from .arrays import load_npy, load_npz, read_npy  # noqa: E402  (loaders need Dataset above)
 from .cifar import load_cifar10  # noqa: E402
 from .idx import load_mnist  # noqa: E402
 from .table import load_csv  # noqa: E402
@@ -135,10 +138,7 @@ def read_rows(path):
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     if path.suffix == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise InputError(f"{path}: not a readable .npy of numbers ({e})") from None
+        return read_npy(path)
     try:
         with open(path) as f:
             first = f.readline()

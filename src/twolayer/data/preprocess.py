@@ -55,8 +55,6 @@ class Preprocessor:
         out *= self.factor_.astype(dtype)
         return out
 
-    def fit_transform(self, X, dtype=None):
-        return self.fit(X).transform(X, dtype)
 
     def get_config(self):
         return {"mode": self.mode, "pixel_max": self.pixel_max}
