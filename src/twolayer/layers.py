@@ -52,18 +52,19 @@ def relu_backward(dout, cache, inplace=False):
     return np.multiply(dout, cache, out=dout if inplace else None)
 
 
-def softmax_loss(scores, y, inplace=False):
+def softmax_loss(scores, y, inplace=False, argmax=None):
     """Mean softmax cross-entropy and its gradient.
 
     loss = mean(logsumexp(s) - s_y), computed on max-shifted scores so that any finite
     scores give a finite loss; dL/dscores = (softmax(s) - onehot(y)) / N.
-    With ``inplace=True`` the scores buffer is turned into dscores.
+    With ``inplace=True`` the scores buffer is turned into dscores; ``argmax``, the row-wise
+    argmax of the scores if the caller already has it, saves computing it again.
     """
     n = scores.shape[0]
     rows = np.arange(n)
     s = scores if inplace else scores.copy()
     # the row maximum, read at the argmax: far cheaper than s.max(axis=1) for a few columns
-    s -= s[rows, s.argmax(axis=1)][:, None]
+    s -= s[rows, s.argmax(axis=1) if argmax is None else argmax][:, None]
     s_y = s[rows, y]
     np.exp(s, out=s)
     sumexp = s @ ones(s.shape[1], s.dtype)

@@ -126,8 +126,9 @@ class TwoLayerNet:
         a, cache1 = layers.affine_forward(X, p["W1"], p["b1"], out=a_buf)
         h, cache_relu = layers.relu_forward(a, inplace=True, mask=mask_buf)
         scores, cache2 = layers.affine_forward(h, p["W2"], p["b2"], out=scores_buf)
-        n_correct = int(np.count_nonzero(scores.argmax(axis=1) == y))
-        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True)
+        predicted = scores.argmax(axis=1)
+        n_correct = int(np.count_nonzero(predicted == y))
+        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted)
 
         dh, _, _ = layers.affine_backward(dscores, cache2, dx=dh_buf, dw=g["W2"], db=g["b2"])
         dh = layers.relu_backward(dh, cache_relu, inplace=True)
