@@ -92,3 +92,12 @@ def test_softmax_loss_inplace_reuses_the_buffer(rng):
     loss, d = layers.softmax_loss(buf, y, inplace=True)
     assert d is buf and loss == pytest.approx(ref_loss)
     np.testing.assert_allclose(d, ref_d)
+
+
+def test_softmax_loss_with_a_given_argmax_is_the_same(rng):
+    scores = rng.standard_normal((6, 4))
+    y = rng.integers(0, 4, size=6)
+    loss, d = layers.softmax_loss(scores, y)
+    loss2, d2 = layers.softmax_loss(scores, y, argmax=scores.argmax(axis=1))
+    assert loss2 == loss
+    np.testing.assert_array_equal(d2, d)
