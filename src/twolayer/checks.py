@@ -70,11 +70,15 @@ def check_y(y, n_samples, n_classes=None, name="y"):
         raise InputError(f"{name} must be 1-D, got shape {y.shape}")
     if len(y) != n_samples:
         raise InputError(f"{name} has {len(y)} labels but X has {n_samples} samples")
-    if not np.issubdtype(y.dtype, np.integer):
-        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
-        else:
-            raise InputError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if y.dtype.kind == "f":  # integer-valued floats (as CSV files give) are labels too
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{name} has a non-integer label {float(y[i]):g} (row {i}); "
+                             "expected integer class labels 0, 1, 2, …")
+        y = y.astype(np.int64)
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise InputError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     if len(y) and y.min() < 0:
         raise InputError(f"{name} has a negative label ({y.min()}); labels must be in [0, n_classes)")
     if n_classes is not None and len(y) and y.max() >= n_classes:

@@ -48,19 +48,6 @@ def check_rows(X, where):
     return X
 
 
-def check_labels(y, n_rows, where):
-    """Integer labels >= 0, one per row; integer-valued floats are accepted."""
-    y = np.asarray(y)
-    if y.ndim == 1 and y.dtype.kind == "f":
-        bad = ~np.isfinite(y) | (y != np.round(y))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{where} has a non-integer label {float(y[i]):g} (row {i}); labels must be 0, 1, 2, …")
-    if y.dtype == bool:
-        raise InputError(f"{where} holds booleans, expected integer class labels")
-    return check_y(y, n_rows, name=where)
-
-
 def assemble(name, splits, where, *, seed=0, val_fraction=0.1, class_names=None, image_shape=None,
              pixel_max=None):
     """Check the splits a loader read, carve a validation split if there is none, build the Dataset.
@@ -76,7 +63,7 @@ def assemble(name, splits, where, *, seed=0, val_fraction=0.1, class_names=None,
             continue
         X, y = splits[split]
         X = check_rows(X, where(f"X_{split}"))
-        checked[split] = (X, check_labels(y, len(X), where(f"y_{split}")))
+        checked[split] = (X, check_y(y, len(X), name=where(f"y_{split}")))
     X_train, y_train = checked["train"]
     for split in ("val", "test"):
         if split in checked and checked[split][0].shape[1] != X_train.shape[1]:
