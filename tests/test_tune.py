@@ -130,8 +130,8 @@ def _reload(out):
     return optuna.load_study(study_name="twolayer", storage=f"sqlite:///{out / 'study.db'}")
 
 
-def test_two_concurrent_workers_add_up_on_one_storage(tmp_path):
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+def _two_workers_of_three_trials(tmp_path, storage):
+    """Start two workers on one study at once; both must finish, with 6 trials from 2 workers."""
     workers = [_worker(tmp_path / name, storage, "--trials", "3", "--pruner", "none") for name in ("a", "b")]
     for w in workers:
         _, err = w.communicate(timeout=120)
@@ -139,6 +139,12 @@ def test_two_concurrent_workers_add_up_on_one_storage(tmp_path):
     study = _load(storage)
     assert _states(study) == [COMPLETE] * 6
     assert len({t.user_attrs["worker"] for t in study.trials}) == 2
+    return study
+
+
+def test_two_concurrent_workers_add_up_on_one_storage(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = _two_workers_of_three_trials(tmp_path, storage)
     # each worker writes the best of the whole study as it stood when that worker finished:
     # the last to finish holds the study's best; the other, a trial at least as good as its own
     first, last = sorted(("a", "b"), key=lambda name: (tmp_path / name / "best_model.npz").stat().st_mtime_ns)
@@ -233,11 +239,5 @@ def postgres_url():
 
 
 def test_two_workers_share_a_study_on_a_real_postgresql_server(postgres_url, tmp_path):
-    workers = [_worker(tmp_path / name, postgres_url, "--trials", "3", "--pruner", "none") for name in ("a", "b")]
-    for w in workers:
-        _, err = w.communicate(timeout=120)
-        assert w.returncode == 0, err
-    study = _load(postgres_url)
-    assert _states(study) == [COMPLETE] * 6
-    assert len({t.user_attrs["worker"] for t in study.trials}) == 2
+    study = _two_workers_of_three_trials(tmp_path, postgres_url)
     assert sorted(t.number for t in study.trials) == list(range(6))
