@@ -50,7 +50,8 @@ class TwoLayerNet:
 
     W1 = std·randn(input_size, hidden_size) and W2 = std·randn(hidden_size, output_size)
     are drawn in that order from NumPy's global random state, unless ``seed`` (an int or
-    a ``np.random.Generator``) is given; biases start at zero.
+    a ``np.random.Generator``) is given; biases start at zero. ``std="he"`` scales W1 by
+    sqrt(2 / input_size) and W2 by sqrt(1 / hidden_size) instead (the command line's default).
     """
 
     def __init__(self, input_size, hidden_size, output_size, std=1e-4, dtype=np.float64, seed=None):
