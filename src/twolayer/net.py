@@ -5,6 +5,7 @@ Loss = mean cross-entropy + reg·(ΣW1² + ΣW2²); biases are not regularised.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import tempfile
@@ -16,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import layers
-from .checks import check_dtype, check_finite, check_nonnegative, check_positive_int, check_X, check_y
+from .checks import (check_dtype, check_elements, check_finite, check_model_size, check_nonnegative,
+                     check_positive_int, check_regular_file, check_seed, check_X, check_y, gib, limit)
 from .errors import InputError
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -64,10 +66,11 @@ class TwoLayerNet:
         else:
             std1 = std2 = check_nonnegative(std, "std")
         self.dtype = check_dtype(dtype)
+        check_model_size(input_size, hidden_size, output_size, self.dtype)  # before allocating anything
         if seed is None:
             normal = np.random.randn
         else:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed(seed))
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
         self.params = {
             "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
@@ -254,18 +257,55 @@ def meta_array(value, path):
     return value[()]
 
 
+def npy_header(f, where, available, in_memory=True):
+    """(shape, fortran_order, dtype, data offset) of the .npy stream f, checked before any data is read.
+
+    ``available`` is the number of bytes the stream holds (the file or zip member size): a header that
+    promises more (or, for in-memory reads, more than MAX_ELEMENTS numbers) is refused here, so no
+    allocation is ever sized by an untrusted header. Products are exact (Python integers never overflow).
+    """
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = fmt.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = fmt.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    if dtype.hasobject:
+        raise InputError(f"{where}: holds object arrays (Python objects), which are refused for safety (no pickles)")
+    n = check_elements(shape, where, dtype.itemsize) if in_memory else math.prod(shape)
+    offset = f.tell()
+    expected = offset + n * dtype.itemsize
+    if available < expected:
+        raise InputError(f"{where}: truncated .npy data: the header promises {expected:,} bytes for shape "
+                         f"{tuple(shape)} {dtype}, the file holds {available:,}")
+    return shape, fortran, dtype, offset
+
+
 def read_npz(path, required=()):
-    """Load every array of an .npz with allow_pickle=False, with clear errors for bad files."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected an .npz file")
+    """Every array of an .npz, read member by member with allow_pickle=False; each member's header is
+    checked against the size the zip directory declares, and all members together against
+    MAX_DECOMPRESSED_BYTES, before anything is decompressed."""
+    path = check_regular_file(path, "an .npz file")
     if not zipfile.is_zipfile(path):  # np.load would read it as a .npy or try to unpickle it
         raise InputError(f"{path}: not a readable .npz file (it is not a zip archive)")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > limit("MAX_DECOMPRESSED_BYTES"):
+                raise InputError(f"{path}: its arrays would expand to {gib(total)}, more than the limit of "
+                                 f"{gib(limit('MAX_DECOMPRESSED_BYTES'))} (TWOLAYER_MAX_DECOMPRESSED_BYTES)")
+            arrays = {}
+            for info in infos:
+                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                with zf.open(info) as f:
+                    npy_header(f, f"{path}: {key}", info.file_size)
+                    f.seek(0)
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+    except InputError:
+        raise
     except ValueError as e:
         if "allow_pickle" in str(e):  # object arrays need pickles, which are refused
             raise InputError(f"{path}: holds object arrays, which are refused for safety ({e})") from None
@@ -273,7 +313,7 @@ def read_npz(path, required=()):
     # damage found by fuzzing: a broken .npy header fails in NumPy's parser (SyntaxError, TokenError);
     # flipped zip flags make zipfile ask for a password or an unknown method (RuntimeError, zlib.error)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, SyntaxError, tokenize.TokenError, RuntimeError,
-            zlib.error, struct.error) as e:
+            zlib.error, struct.error, NotImplementedError, OverflowError, MemoryError) as e:
         raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     missing = [k for k in required if k not in arrays]
     if missing:

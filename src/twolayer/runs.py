@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import check_positive_int
+from .checks import check_model_size, check_positive_int, check_seed
 from .errors import DivergedError, InputError
 from .train import TrainConfig, Trainer, accuracy, check_setting
 
@@ -96,6 +96,9 @@ def build(settings, dataset):
 
     check_setting("epochs", settings.train.epochs)
     check_positive_int(settings.hidden_size, "hidden")
+    # before fitting or allocating anything, in the command line's words (--hidden)
+    check_model_size(dataset.n_features, settings.hidden_size, dataset.n_classes, settings.dtype,
+                     names=("input features", "hidden", "classes"))
     mode = settings.preprocess
     if mode == "auto":  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
         mode = "scale" if dataset.pixel_max else "standardize"
@@ -172,6 +175,11 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
                     augment=augment)
     except DivergedError as e:
         error = e
+    except InputError:  # the data cannot be trained on as it is (e.g. values that overflow): leave no run behind
+        if not resume:
+            for name in ("config.json", "checkpoint.npz"):
+                (out / name).unlink(missing_ok=True)
+        raise
     seconds = sum(trainer.history["seconds"])  # every epoch's wall time, across resumes
     if error is not None and trainer.best is None:
         write_json(out / "metrics.json", {"stop_reason": "diverged", "error": str(error)})

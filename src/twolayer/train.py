@@ -16,29 +16,32 @@ from pathlib import Path
 import numpy as np
 
 from .checks import check_X, check_y
-from .errors import DivergedError, InputError
+from .checks import SEED_MAX, gib, limit
+from .errors import DivergedError, InputError, InputTypeError
 from .net import Workspace, atomic_savez, meta_array, read_npz
 from .optim import OPTIMIZERS, make_optimizer
 from .schedules import SCHEDULES, learning_rate_at
 
+MAX_COUNT = 10 ** 9  # epochs, steps: more could never finish, and beyond 2**63 NumPy overflows
+
 # The one table of valid settings: name -> (check, words for the error message).
 _RULES = {
-    "epochs": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer (or None: auto)"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "epochs": (lambda v: v is None or _is_count(v, 1), f"a positive integer up to {MAX_COUNT:,} (or None: auto)"),
+    "batch_size": (lambda v: _is_count(v, 1), f"a positive integer up to {MAX_COUNT:,}"),
     "learning_rate": (lambda v: _is_real(v) and v > 0, "a finite number > 0"),
     "reg": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "optimizer": (lambda v: v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
+    "optimizer": (lambda v: isinstance(v, str) and v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
     "momentum": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
     "weight_decay": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "schedule": (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES)),
+    "schedule": (lambda v: isinstance(v, str) and v in SCHEDULES, "one of " + ", ".join(SCHEDULES)),
     "lr_decay": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "warmup_epochs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "patience": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer or None"),
-    "sampling": (lambda v: v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
-    "steps_per_epoch": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer or None"),
-    "max_steps": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or None"),
-    "seed": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or None"),
-    "augment": (lambda v: v in ("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
+    "warmup_epochs": (lambda v: _is_count(v, 0), f"an integer >= 0 up to {MAX_COUNT:,}"),
+    "patience": (lambda v: v is None or _is_count(v, 1), f"a positive integer up to {MAX_COUNT:,} or None"),
+    "sampling": (lambda v: isinstance(v, str) and v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
+    "steps_per_epoch": (lambda v: v is None or _is_count(v, 1), f"a positive integer up to {MAX_COUNT:,} or None"),
+    "max_steps": (lambda v: v is None or _is_count(v, 0), f"an integer >= 0 up to {MAX_COUNT:,} or None"),
+    "seed": (lambda v: v is None or (_is_int(v) and 0 <= v <= SEED_MAX), f"an integer in [0, {SEED_MAX}] or None"),
+    "augment": (lambda v: isinstance(v, str) and v in ("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
 }
 
 
@@ -46,14 +49,24 @@ def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
+def _is_count(v, lo, hi=MAX_COUNT):
+    return _is_int(v) and lo <= v <= hi
+
+
 def _is_real(v):
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def check_setting(name, value):
+def check_setting(name, value, label=None):
+    """value if it is valid for the setting ``name``; the error names it as the caller spelled it
+    (``label``; default: the command line's spelling, e.g. batch-size)."""
     ok, words = _RULES[name]
     if not ok(value):
-        raise InputError(f"{name.replace('_', '-')} must be {words}, got {value!r}")
+        numeric = words.startswith(("an integer", "a positive", "a finite", "a number"))
+        wrong_type = (isinstance(value, bool) or not isinstance(value, (int, float, np.number))) if numeric \
+            else not isinstance(value, str)
+        error = InputTypeError if wrong_type and value is not None else InputError
+        raise error(f"{label or name.replace('_', '-')} must be {words}, got {value!r}")
     return value
 
 
@@ -164,6 +177,7 @@ class Trainer:
             steps_per_epoch = math.ceil(n / bs)
         else:
             steps_per_epoch = max(n // bs, 1)
+        check_batch_memory(bs, X.shape[1], net)
         work = Workspace(net.params, bs)
         direct = X.dtype == net.dtype and transform is None
         xb_full = np.empty((bs, X.shape[1]), X.dtype)
@@ -197,7 +211,7 @@ class Trainer:
                             augment(xb, self.rng)
                         loss, grads, n_correct = net.forward_backward(xb, yb, c.reg, work)
                         if not math.isfinite(loss):
-                            self._diverged(loss)
+                            self._diverged(loss, xb)
                         self.optimizer.step(net.params, grads, lr)
                         self.step_count += 1
                         steps += 1
@@ -245,13 +259,19 @@ class Trainer:
                 if self.bad_epochs >= c.patience and self.epoch < epochs:
                     self.stop_reason = "early_stopping"
 
-    def _diverged(self, loss):
+    def _diverged(self, loss, xb):
         if self.best is not None:
             self.restore_best()
             kept = f"the best weights (epoch {self.best[1]}) were kept"
         else:
             kept = "no finite weights from a finished epoch exist"
         self.stop_reason = "diverged"
+        with np.errstate(all="ignore"):
+            peak = float(np.max(np.abs(xb)))
+        if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
+            raise InputError(
+                f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have values up to "
+                f"{f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. --preprocess standardize; {kept}")
         raise DivergedError(
             f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
             f"Try a smaller --lr (now {self.config.learning_rate:g}).")
@@ -304,6 +324,17 @@ class Trainer:
             _set_rng_state(self.rng, state["rng"])
         except (KeyError, ValueError, TypeError) as e:
             raise InputError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
+
+
+DATA_SCALE = 1e6  # a loss that overflows on inputs larger than this is the data's fault, not the step size's
+
+
+def check_batch_memory(batch_size, n_features, net, label="batch_size"):
+    """Refuse a minibatch whose buffers (X batch, activations, mask, scores) exceed MAX_BATCH_BYTES."""
+    per_row = (n_features + 2 * net.hidden_size + net.output_size) * net.dtype.itemsize + net.hidden_size
+    if batch_size * per_row > limit("MAX_BATCH_BYTES"):
+        raise InputError(f"{label} {batch_size} needs {gib(batch_size * per_row)} for one minibatch's buffers, more "
+                         f"than the limit of {gib(limit('MAX_BATCH_BYTES'))} (TWOLAYER_MAX_BATCH_BYTES)")
 
 
 SMALL_GEMM = 4_000_000  # multiply-adds in X·W1 below which a second BLAS thread costs more than it gains
@@ -363,8 +394,17 @@ def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
                   num_iters=100, batch_size=200, verbose=False):
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
     NumPy's global random state, learning rate × decay after every epoch of max(N // B, 1) steps."""
+    # checked by the names this function takes (num_iters, not max-steps), before any arithmetic
+    check_setting("learning_rate", learning_rate, "learning_rate")
+    check_setting("lr_decay", learning_rate_decay, "learning_rate_decay")
+    check_setting("reg", reg, "reg")
+    check_setting("max_steps", 0 if num_iters is None else num_iters, "num_iters")
+    if num_iters is None:
+        raise InputTypeError(f"num_iters must be {_RULES['max_steps'][1].removesuffix(' or None')}, got None")
+    check_setting("batch_size", batch_size, "batch_size")
     X = check_X(X, net.input_size, net.dtype)
     y = check_y(y, X.shape[0], net.output_size)
+    check_batch_memory(batch_size, X.shape[1], net)
     X_val = check_X(X_val, net.input_size, net.dtype, name="X_val")
     y_val = check_y(y_val, X_val.shape[0], net.output_size, name="y_val")
     steps_per_epoch = max(X.shape[0] // batch_size, 1)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..checks import check_regular_file
 from ..errors import InputError
 
 
@@ -111,7 +112,7 @@ def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
 from .arrays import load_npy, load_npz, read_npy  # noqa: E402  (loaders need Dataset above)
 from .cifar import load_cifar10  # noqa: E402
 from .idx import load_mnist  # noqa: E402
-from .table import load_csv  # noqa: E402
+from .table import load_csv, read_rows_csv  # noqa: E402
 
 LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "npz": load_npz,
            "npy": load_npy, "csv": load_csv}
@@ -132,21 +133,7 @@ def load(spec="digits", seed=0, val_fraction=0.1):
 
 def read_rows(path):
     """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped)."""
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
+    path = check_regular_file(path, "an .npy or .csv file of rows")
     if path.suffix == ".npy":
         return read_npy(path)
-    try:
-        with open(path) as f:
-            first = f.readline()
-        try:
-            [float(v) for v in first.split(",")]
-            skip = 0
-        except ValueError:
-            skip = 1
-        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a CSV of numbers ({e})") from None
+    return read_rows_csv(path)
