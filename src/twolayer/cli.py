@@ -188,7 +188,7 @@ def predict(
     X = check_X(read_rows(input), name=str(input))
     if X.shape[1] != net.input_size:
         raise InputError(f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}")
-    idx = net.scores(net.transform(X)).argmax(axis=1)
+    idx = net.scores(net.transform(X), name=str(input)).argmax(axis=1)
     names = net.class_names or [str(i) for i in range(net.output_size)]
     labels = [names[i] for i in idx]
     if out is None:

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .data import split_validation
 from .data.preprocess import Preprocessor
+from .checks import check_classes, check_real_dtype
 from .errors import InputError
 from .layers import log_softmax, softmax
 from .net import TwoLayerNet
@@ -114,6 +115,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     # -- internals ----------------------------------------------------------------------
     def _validate(self, X, y, reset):
+        _check_kinds(X, "X", "cmMSUV")  # object arrays of numbers are converted by scikit-learn
+        _check_kinds(y, "y", "cmMV")  # labels may be strings or objects (classes_)
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -121,6 +124,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self, "net_")
+        _check_kinds(X, "X", "cmMSUV")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
 
@@ -132,6 +136,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping:
             check_setting("patience", self.n_iter_no_change)
         self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+        check_classes(len(self.classes_), "y")
         self._label_encoder = LabelEncoder().fit(self.classes_)
         self.preprocessor_ = Preprocessor(self.preprocess).fit(X)
         net = TwoLayerNet(X.shape[1], self.hidden_size, len(self.classes_), std="he", dtype=self.dtype,
@@ -162,3 +167,15 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping and h["val_acc"]:
             self.validation_scores_ = list(h["val_acc"])
             self.best_validation_score_ = max(h["val_acc"])
+
+
+def _check_kinds(a, name, kinds):
+    """The project's one-line refusal of complex, time, bytes, string and void arrays (not lists of
+    numbers or object arrays, which scikit-learn converts or refuses itself)."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is None and isinstance(a, (list, tuple)):
+        dtype = np.asarray(a).dtype if len(a) < 1_000_000 else None
+    if isinstance(dtype, np.dtype) and dtype.kind in kinds:
+        if name == "y":
+            check_real_dtype(dtype, "y (the class labels)")
+        check_real_dtype(dtype, name)

@@ -147,14 +147,21 @@ class TwoLayerNet:
                 g[name] += np.multiply(p[name], 2 * reg, out=work.scratch[name])
         return loss, g, n_correct
 
-    def scores(self, X, batch_size=4096):
-        """Class scores for already-checked X, computed in row blocks to bound memory."""
+    @np.errstate(over="ignore", invalid="ignore")
+    def scores(self, X, batch_size=4096, name="X", first_row=0):
+        """Class scores for already-checked X, computed in row blocks to bound memory.
+
+        A row whose scores are not finite (NaN or ±inf inputs, or inputs so large that the
+        products overflow the dtype) is refused by name and number: its label would be garbage.
+        """
         p = self.params
         out = np.empty((X.shape[0], self.output_size), self.dtype)
         for start in range(0, X.shape[0], batch_size):
             xb = np.asarray(X[start:start + batch_size], dtype=self.dtype)
             h, _ = layers.relu_forward(layers.affine_forward(xb, p["W1"], p["b1"])[0], inplace=True)
-            layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])
+            block = layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])[0]
+            if not np.isfinite(block).all():
+                bad_scores(block, X[start:start + batch_size], self.dtype, name, first_row + start)
         return out
 
     def predict_proba(self, X):
@@ -249,6 +256,17 @@ class TwoLayerNet:
             meta.pop(key, None)
         net.meta = meta
         return net
+
+
+def bad_scores(scores, X, dtype, name, first_row):
+    """Raise for the first row of a block whose scores are not finite, saying why."""
+    i = int(np.flatnonzero(~np.isfinite(scores).all(axis=1))[0])
+    row = np.asarray(X[i], dtype=np.float64)
+    if not np.isfinite(row).all():
+        raise InputError(f"{name} contains NaN or infinite values (row {first_row + i})")
+    peak = float(np.max(np.abs(row), initial=0.0))
+    raise InputError(f"{name}: row {first_row + i} gives non-finite class scores: its values (up to {peak:.3g}) "
+                     f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize")
 
 
 def meta_array(value, path):

@@ -235,5 +235,5 @@ def evaluate_model(model_path, spec, seed=None):
             continue
         if y.max(initial=0) >= net.output_size:
             raise InputError(f"{spec}: {split} labels reach {y.max()} but the model has {net.output_size} classes")
-        result[f"{split}_accuracy"] = accuracy(net, X, y, net.transform)
+        result[f"{split}_accuracy"] = accuracy(net, X, y, net.transform, name=f"{spec} ({split} split)")
     return result

@@ -356,13 +356,14 @@ def blas_threads_for(work):
 _controller = None
 
 
-def accuracy(net, X, y, transform=None, batch_size=4096):
+def accuracy(net, X, y, transform=None, batch_size=4096, name="X"):
     """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly)."""
     correct = 0
     for start in range(0, len(X), batch_size):
         xb = X[start:start + batch_size]
         xb = transform(xb) if transform is not None else xb
-        correct += int(np.count_nonzero(net.scores(xb).argmax(axis=1) == y[start:start + batch_size]))
+        scores = net.scores(xb, name=name, first_row=start)
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == y[start:start + batch_size]))
     return correct / len(X)
 
 
@@ -398,9 +399,9 @@ def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
     check_setting("learning_rate", learning_rate, "learning_rate")
     check_setting("lr_decay", learning_rate_decay, "learning_rate_decay")
     check_setting("reg", reg, "reg")
-    check_setting("max_steps", 0 if num_iters is None else num_iters, "num_iters")
-    if num_iters is None:
-        raise InputTypeError(f"num_iters must be {_RULES['max_steps'][1].removesuffix(' or None')}, got None")
+    if num_iters is None or not _RULES["max_steps"][0](num_iters):
+        error = InputError if _is_int(num_iters) else InputTypeError
+        raise error(f"num_iters must be {_RULES['max_steps'][1].removesuffix(' or None')}, got {num_iters!r}")
     check_setting("batch_size", batch_size, "batch_size")
     X = check_X(X, net.input_size, net.dtype)
     y = check_y(y, X.shape[0], net.output_size)
