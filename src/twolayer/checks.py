@@ -186,7 +186,7 @@ def check_X(X, n_features=None, dtype=None, name="X", finite=True):
 
 
 REAL_KINDS = "biuf"  # bool, integers, floats; never complex, timedelta, datetime, object, bytes, str, void
-_DTYPE_WORDS = {"c": "complex: the imaginary part would be lost", "m": "time spans", "M": "dates",
+_DTYPE_WORDS = {"c": "Complex data not supported: the imaginary part would be lost", "m": "time spans", "M": "dates",
                 "O": "Python objects", "S": "bytes", "U": "strings", "V": "raw or structured records"}
 
 
