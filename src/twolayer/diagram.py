@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import layers
+from .checks import check_seed
 from .errors import InputError
 
 FORWARD, BACKWARD = "black", "#d00000"
@@ -261,11 +262,12 @@ def minibatch(model=None, data=None, rows=2, hidden=256, seed=0):
     and the first ``rows`` training rows, preprocessed as the network sees them."""
     from . import data as data_mod
     from .net import TwoLayerNet
-    from .runs import RunSettings, build
+    from .runs import RunSettings, build, trained_settings
     from .train import TrainConfig
 
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-        raise InputError(f"batch must be a positive integer, got {rows!r}")
+    if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= 10_000:
+        raise InputError(f"batch must be an integer in [1, 10,000] (rows drawn in the circuit), got {rows!r}")
+    check_seed(seed, "seed", allow_none=False)
     if model is not None:
         net = TwoLayerNet.load(model)
         spec = data or net.meta.get("data") or "digits"
@@ -273,7 +275,7 @@ def minibatch(model=None, data=None, rows=2, hidden=256, seed=0):
         if dataset.n_features != net.input_size:
             raise InputError(f"{spec}: data has {dataset.n_features} features but the model {model} "
                              f"expects {net.input_size}")
-        reg = ((net.meta.get("settings") or {}).get("train") or {}).get("reg", TrainConfig().reg)
+        reg = (trained_settings(net, model).get("train") or {}).get("reg", TrainConfig().reg)
     else:
         spec = data or "digits"
         dataset = data_mod.load(spec, seed=seed)

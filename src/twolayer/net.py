@@ -17,13 +17,25 @@ from pathlib import Path
 import numpy as np
 
 from . import layers
-from .checks import (check_dtype, check_elements, check_finite, check_model_size, check_nonnegative,
-                     check_positive_int, check_regular_file, check_seed, check_X, check_y, gib, limit)
+from .checks import (check_dtype, check_elements, check_fields, check_finite, check_model_size, check_nonnegative,
+                     check_positive_int, check_regular_file, check_seed, check_X, check_y, gib, is_dict, is_int,
+                     is_str, limit, list_of, one_of, optional)
 from .errors import InputError
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 FORMAT = "twolayer-model"
 FORMAT_VERSION = 1
+# model.npz's meta (JSON): every field read back is checked against this before use
+MODEL_META = {
+    "format": (is_str, "a string"),
+    "version": (is_int(1, FORMAT_VERSION), f"an integer in 1..{FORMAT_VERSION}"),
+    "dtype": (one_of("float32", "float64"), "'float32' or 'float64'"),
+    "class_names": (optional(list_of(is_str, 1)), "a list of strings or null"),
+    "preprocessor": (optional(is_dict), "an object or null"),
+    "data": (optional(is_str), "a data SPEC string or null"),
+    "image_shape": (optional(list_of(is_int(1), 2, 3)), "a list of 2 or 3 positive integers or null"),
+    "settings": (optional(is_dict), "an object or null"),
+}
 
 
 class Workspace:
@@ -221,10 +233,11 @@ class TwoLayerNet:
         arrays, meta = read_npz(path, required=PARAM_NAMES + ("meta",))
         try:
             meta = json.loads(str(meta_array(arrays["meta"], path)))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise InputError(f"{path}: model metadata is not valid JSON; the file is damaged") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path}: not a twolayer model file")
+        check_fields(meta, MODEL_META, f"{path}: meta")
         p = {k: arrays[k] for k in PARAM_NAMES}
         for k, v in p.items():
             if v.dtype not in (np.float32, np.float64):
@@ -245,6 +258,10 @@ class TwoLayerNet:
                                             or not all(isinstance(c, str) for c in net.class_names)):
             raise InputError(f"{path}: class names do not match the model's {net.output_size} outputs; "
                              "the file is damaged")
+        shape = meta.get("image_shape")
+        if shape is not None and math.prod(shape) != net.input_size:
+            raise InputError(f"{path}: meta: field 'image_shape' {shape} does not match the model's {net.input_size} "
+                             "inputs; the file is damaged")
         pre = meta.pop("preprocessor", None)
         net.preprocessor = None
         if pre is not None:

@@ -10,7 +10,6 @@ RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -103,8 +102,10 @@ def write_confusion(path, cm, names, split):
 
 
 def read_confusion(path):
+    from .checks import load_json
+
+    d = load_json(path, "a confusion matrix (confusion.json)")
     try:
-        d = json.loads(Path(path).read_text())
         cm = np.asarray(d["matrix"], dtype=np.int64)
         if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or len(d["class_names"]) != cm.shape[0]:
             raise ValueError("matrix and class names do not fit together")
@@ -207,29 +208,22 @@ def plot_saved_run(run_dir):
     from .net import TwoLayerNet
     from .train import History
 
+    from .checks import load_json
+    from .runs import check_settings, trained_settings
+
     run_dir = Path(run_dir)
     net = TwoLayerNet.load(run_dir / "model.npz")
-    settings = net.meta.get("settings") or {}
+    settings = trained_settings(net, run_dir / "model.npz")
     config_path = run_dir / "config.json"
-    if config_path.exists():
-        try:
-            settings = json.loads(config_path.read_text())
-        except ValueError:
-            raise InputError(f"{config_path}: not valid JSON") from None
+    if config_path.exists() or config_path.is_symlink():
+        settings = check_settings(load_json(config_path, "a run configuration (config.json)"), config_path)
     spec = settings.get("data") or net.meta.get("data") or "digits"
     seed = (settings.get("train") or {}).get("seed") or 0
     dataset = data_mod.load(spec, seed=seed, val_fraction=settings.get("val_fraction", 0.1))
     if dataset.n_features != net.input_size:
         raise InputError(f"{spec}: data has {dataset.n_features} features but the model expects {net.input_size}")
-    history = History()
     csv = run_dir / "history.csv"
-    if csv.exists():
-        lines = csv.read_text().splitlines()
-        cols = lines[0].split(",")
-        for line in lines[1:]:
-            for col, v in zip(cols, line.split(",")):
-                if col in history:
-                    history[col].append(None if v == "" else (int(v) if col == "epoch" else float(v)))
+    history = History.read_csv(csv) if csv.exists() or csv.is_symlink() else History()
     stream = isinstance(dataset.X_train, np.memmap)
     transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream and net.preprocessor else None
     return plot_run(run_dir, net=net, history=history, dataset=dataset, transform=transform)

@@ -7,11 +7,12 @@ many images decoded (``data-images-loaded="k/n"`` on <body>), so a headless brow
 from __future__ import annotations
 
 import base64
-import json
 from html import escape
 from pathlib import Path
 
+from .checks import load_json
 from .errors import InputError
+from .runs import check_settings, read_metrics
 
 CAPTIONS = {
     "loss.png": "Loss per step and per epoch",
@@ -57,8 +58,11 @@ def write_report(run_dir):
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: not a directory; give the run directory written by twolayer train")
-    metrics = _read_json(run_dir / "metrics.json", required=True)
-    config = _read_json(run_dir / "config.json") or {}
+    if not (run_dir / "metrics.json").exists():
+        raise InputError(f"{run_dir / 'metrics.json'}: not found; is {run_dir} a run directory written by twolayer train?")
+    metrics = read_metrics(run_dir / "metrics.json")
+    config = check_settings(load_json(run_dir / "config.json", "a run configuration (config.json)"),
+                            run_dir / "config.json") if (run_dir / "config.json").exists() else {}
     missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
                if not (run_dir / n).exists()]
     if missing and (run_dir / "model.npz").exists():
@@ -146,14 +150,3 @@ def _fmt(value, key=""):
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def _read_json(path, required=False):
-    if not path.exists():
-        if required:
-            raise InputError(f"{path}: not found; is {path.parent} a run directory written by twolayer train?")
-        return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None

@@ -17,8 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import check_model_size, check_positive_int, check_seed
+from .checks import (check_fields, check_model_size, check_positive_int, check_seed, is_dict, is_int, is_real, is_str,
+                     load_json, one_of, optional)
+from .data.preprocess import MODES
 from .errors import DivergedError, InputError
+from .train import _RULES as TRAIN_RULES
 from .train import TrainConfig, Trainer, accuracy, check_setting
 
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "history.csv")
@@ -46,6 +49,58 @@ class RunSettings:
         d = dict(d)
         d["train"] = TrainConfig.from_dict(d.get("train", {}))
         return cls(**d)
+
+
+# What config.json (and the settings echoed in model.npz's meta) may hold; the loop's settings
+# under "train" are checked against the loop's own rules table.
+SETTINGS_SCHEMA = {
+    "data": (is_str, "a data SPEC string"),
+    "hidden_size": (is_int(1), "a positive integer"),
+    "dtype": (one_of("float32", "float64"), "'float32' or 'float64'"),
+    "preprocess": (one_of("auto", *MODES), "one of auto, " + ", ".join(MODES)),
+    "val_fraction": (lambda v: is_real()(v) and 0 < v < 1, "a number in (0, 1)"),
+    "std": (optional(is_real(lo=0)), "a number >= 0 or null"),
+    "train": (is_dict, "an object of training settings"),
+}
+METRICS_SCHEMA = {
+    **{k: (optional(is_real(0, 1)), "a number in [0, 1] or null")
+       for k in ("train_accuracy", "val_accuracy", "test_accuracy")},
+    "epochs": (is_int(0), "an integer >= 0"),
+    "best_epoch": (optional(is_int(0)), "an integer >= 0 or null"),
+    "stop_reason": (is_str, "a string"),
+    "seconds": (is_real(lo=0), "a number >= 0"),
+    "n_train": (is_int(0), "an integer >= 0"),
+    "hidden_size": (is_int(1), "a positive integer"),
+    "data": (is_str, "a string"),
+    "error": (is_str, "a string"),
+}
+
+
+def check_settings(d, where):
+    """A settings dict read back from a file (config.json, model meta), checked field by field."""
+    check_fields(d, SETTINGS_SCHEMA, where)
+    check_fields(d.get("train", {}), TRAIN_RULES, f"{where}: train")
+    return d
+
+
+def read_settings(path):
+    """RunSettings from a run's config.json; one line naming the file and the field if damaged."""
+    d = check_settings(load_json(path, "a run configuration (config.json)"), path)
+    try:
+        return RunSettings.from_dict(d)
+    except (ValueError, TypeError, KeyError) as e:
+        raise InputError(f"{path}: damaged run configuration ({type(e).__name__}: {e})") from None
+
+
+def read_metrics(path):
+    """metrics.json of a run, checked field by field."""
+    return check_fields(load_json(path, "a run's metrics (metrics.json)"), METRICS_SCHEMA, path)
+
+
+def trained_settings(net, model_path):
+    """The settings of the run that trained a loaded model (from its meta), checked; {} if none."""
+    settings = net.meta.get("settings") or {}
+    return check_settings(settings, f"{model_path}: meta: settings") if settings else {}
 
 
 def default_run_dir():
@@ -146,10 +201,7 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
     out = prepare_run_dir(out, resume, force)
     requested_epochs = settings.train.epochs
     if resume:
-        try:
-            saved = RunSettings.from_dict(json.loads((out / "config.json").read_text()))
-        except (ValueError, TypeError, KeyError) as e:
-            raise InputError(f"{out / 'config.json'}: damaged run configuration ({e})") from None
+        saved = read_settings(out / "config.json")
         if requested_epochs is not None:
             saved.train.epochs = requested_epochs
         settings = saved
@@ -221,7 +273,8 @@ def evaluate_model(model_path, spec, seed=None):
     from .net import TwoLayerNet
 
     net = TwoLayerNet.load(model_path)
-    trained = net.meta.get("settings") or {}
+    trained = trained_settings(net, model_path)
+    seed = check_seed(seed)
     if seed is None:
         seed = (trained.get("train") or {}).get("seed") or 0
     dataset = data_mod.load(spec, seed=seed, val_fraction=trained.get("val_fraction", 0.1))

@@ -7,6 +7,7 @@ estimator all run this one loop.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import math
 import time
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import check_X, check_y
-from .checks import SEED_MAX, gib, limit
+from .checks import (SEED_MAX, check_fields, check_regular_file, check_X, check_y, gib, is_dict, is_int, is_real, limit,
+                     optional)
 from .errors import DivergedError, InputError, InputTypeError
 from .net import Workspace, atomic_savez, meta_array, read_npz
 from .optim import OPTIMIZERS, make_optimizer
@@ -125,6 +126,33 @@ class History(dict):
     def __init__(self, *args, **kwargs):
         super().__init__({k: [] for k in self.KEYS})
         self.update(*args, **kwargs)
+
+    @classmethod
+    def read_csv(cls, path):
+        """A History from history.csv (as write_csv wrote it): every field of every row checked."""
+        path = check_regular_file(path, "a run's history (history.csv)")
+        history = cls()
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                rows = csv.reader(f)
+                header = next(rows, None)
+                if not header:
+                    raise InputError(f"{path}: empty file; expected a header line epoch,loss,train_acc,...")
+                if "epoch" not in header:
+                    raise InputError(f"{path}: no 'epoch' column in the header; the file is damaged")
+                for line, cells in enumerate(rows, start=2):
+                    if not cells:
+                        continue
+                    if len(cells) != len(header):
+                        raise InputError(f"{path}: line {line} has {len(cells)} fields, the header {len(header)}")
+                    for col, v in zip(header, cells):
+                        if col in history and col != "step_loss":
+                            history[col].append(_history_value(v, col, path, line))
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text; expected history.csv") from None
+        except (OSError, csv.Error) as e:
+            raise InputError(f"{path}: cannot read ({e})") from None
+        return history
 
     def write_csv(self, path):
         """history.csv: one row per epoch."""
@@ -309,21 +337,79 @@ class Trainer:
         arrays, _ = read_npz(path, required=("state",))
         try:
             state = json.loads(str(meta_array(arrays["state"], path)))
+        except (ValueError, RecursionError) as e:
+            raise InputError(f"{path}: damaged checkpoint: the state is not valid JSON ({e})") from None
+        check_fields(state, CHECKPOINT_STATE, f"{path}: state", required=tuple(CHECKPOINT_STATE))
+        names = set(self.net.params)
+        expected = {f"param_{k}": v for k, v in self.net.params.items()}
+        if state["best"] is not None:
+            expected.update({f"best_{k}": v for k, v in self.net.params.items()})
+        for key, array in arrays.items():
+            if key.startswith("opt_"):
+                name = key.rsplit("_", 1)[-1]
+                if name not in names:
+                    raise InputError(f"{path}: unexpected optimizer array {key}; the checkpoint is damaged")
+                expected[key] = self.net.params[name]
+        for key, like in expected.items():
+            a = arrays.get(key)
+            if a is None:
+                raise InputError(f"{path}: missing array {key}; the checkpoint is damaged")
+            if a.dtype.kind != "f" or a.shape != like.shape or not np.isfinite(a).all():
+                raise InputError(f"{path}: array {key} must be finite floats of shape {like.shape}, got {a.dtype} "
+                                 f"{a.shape}; the checkpoint is damaged")
+        try:
             for k in self.net.params:
                 self.net.params[k][...] = arrays[f"param_{k}"]
             self.optimizer.load_state_dict({
                 "t": state["opt_t"],
-                "arrays": {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}})
+                "arrays": {k[4:]: v.astype(self.net.dtype) for k, v in arrays.items() if k.startswith("opt_")}})
             if state["best"] is not None:
                 self.best = (state["best"][0], state["best"][1],
-                             {k: arrays[f"best_{k}"].copy() for k in self.net.params})
+                             {k: arrays[f"best_{k}"].astype(self.net.dtype) for k in self.net.params})
             self.epoch = state["epoch"]
             self.step_count = state["step_count"]
             self.bad_epochs = state["bad_epochs"]
             self.history = History(state["history"])
             _set_rng_state(self.rng, state["rng"])
-        except (KeyError, ValueError, TypeError) as e:
+        except (KeyError, ValueError, TypeError, IndexError, OverflowError) as e:
             raise InputError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
+
+
+def _history_value(v, col, path, line):
+    if v == "" and col not in ("epoch", "loss"):
+        return None
+    try:
+        x = int(v) if col == "epoch" else float(v)
+    except ValueError:
+        x = None
+    if x is None or (col == "epoch" and x < 1) or not math.isfinite(x):
+        words = "an integer >= 1" if col == "epoch" else "a finite number"
+        raise InputError(f"{path}: line {line}, field {col!r} must be {words}, got {v[:40]!r}; the file is damaged")
+    return x
+
+
+def _is_history(v):
+    return isinstance(v, dict) and all(k in History.KEYS and isinstance(x, list) for k, x in v.items()) and all(
+        _is_number_or_none(x) for k, xs in v.items() for x in xs)
+
+
+def _is_number_or_none(x):
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
+# The checkpoint's JSON state: every field is read back on --resume, so every field is checked first.
+CHECKPOINT_STATE = {
+    "epoch": (is_int(0), "an integer >= 0"),
+    "step_count": (is_int(0), "an integer >= 0"),
+    "bad_epochs": (is_int(0), "an integer >= 0"),
+    "opt_t": (is_int(0), "an integer >= 0"),
+    "best": (optional(lambda v: isinstance(v, list) and len(v) == 2 and is_real()(v[0]) and is_int(0)(v[1])),
+             "null or [score, epoch]"),
+    "rng": (lambda v: isinstance(v, dict) and v.get("kind") in ("generator", "randomstate") and "state" in v,
+            "an object with 'kind' (generator or randomstate) and 'state'"),
+    "history": (_is_history, f"an object of lists of numbers keyed by {', '.join(History.KEYS)}"),
+    "config": (is_dict, "an object"),
+}
 
 
 DATA_SCALE = 1e6  # a loss that overflows on inputs larger than this is the data's fault, not the step size's

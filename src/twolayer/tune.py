@@ -19,6 +19,7 @@ OUT/search.png        validation accuracy against learning rate and regularisati
 from __future__ import annotations
 
 import csv
+import numbers
 import os
 import shutil
 import random
@@ -30,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DivergedError, InputError
+from .checks import check_seed
+from .errors import DivergedError, InputError, InputTypeError
 from .runs import RunSettings, build, transformed
-from .train import TrainConfig, Trainer, accuracy
+from .train import MAX_COUNT, TrainConfig, Trainer, accuracy
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
 # depends on the update rule (Adam's useful steps are ~30x smaller than plain SGD's), so the
@@ -214,7 +216,7 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
 
     from . import data as data_mod
 
-    check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
+    check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name, seed)
     base = RunSettings(data=data, hidden_size=64,
                        train=TrainConfig(epochs=epochs, patience=patience or None, seed=0))
     out = _prepare_out(out)
@@ -237,21 +239,43 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
     return study
 
 
-def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x"):
-    """The cheap checks, done before anything starts (a progress bar, a database, data loading)."""
-    from .checks import check_positive_int
+MAX_JOBS = 256  # trials at once in one worker (threads)
+MAX_HEARTBEAT = 86_400  # seconds: a day
+MAX_TIMEOUT = 1e9  # seconds: about 31 years
 
-    check_positive_int(trials, "trials")
-    check_positive_int(n_jobs, "n-jobs")
-    check_positive_int(heartbeat, "heartbeat")
-    if timeout is not None and not timeout > 0:
-        raise InputError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-    if sampler not in SAMPLERS:
-        raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    if pruner not in PRUNERS:
-        raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
-    if not study_name:
-        raise InputError("study-name must not be empty")
+
+def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x",
+                  seed=None, cli=False):
+    """The cheap checks, done before anything starts (a progress bar, a database, data loading).
+
+    Messages name each option as the caller spelled it: ``--n-jobs`` on the command line, ``n_jobs`` in Python.
+    """
+    def name(n):
+        return "--" + n.replace("_", "-") if cli else n
+
+    def integer(value, n, lo, hi):
+        message = f"{name(n)} must be an integer in [{lo}, {hi:,}], got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise InputTypeError(message)
+        if not lo <= value <= hi:
+            raise InputError(message)
+
+    integer(trials, "trials", 1, MAX_COUNT)
+    integer(n_jobs, "n_jobs", 1, MAX_JOBS)
+    integer(heartbeat, "heartbeat", 1, MAX_HEARTBEAT)
+    if timeout is not None:
+        message = f"{name('timeout')} must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}"
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+            raise InputTypeError(message)
+        if not 0 < timeout <= MAX_TIMEOUT:  # also refuses NaN and inf
+            raise InputError(message)
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
+        raise InputError(f"{name('sampler')} must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if not isinstance(pruner, str) or pruner not in PRUNERS:
+        raise InputError(f"{name('pruner')} must be one of {', '.join(PRUNERS)}, got {pruner!r}")
+    if not isinstance(study_name, str) or not study_name:
+        raise InputError(f"{name('study_name')} must not be empty")
+    check_seed(seed, name("seed"))
 
 
 def _prepare_out(out):

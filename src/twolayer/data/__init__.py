@@ -13,12 +13,14 @@ naming the file and the problem. Without a validation split one is carved from t
 """
 from __future__ import annotations
 
+import numbers
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..checks import check_regular_file
-from ..errors import InputError
+from ..checks import check_regular_file, check_seed
+from ..errors import InputError, InputTypeError
 
 
 @dataclass
@@ -120,6 +122,11 @@ LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, 
 
 def load(spec="digits", seed=0, val_fraction=0.1):
     """Load a data set by its SPEC; see the module docstring."""
+    check_seed(seed, "seed", allow_none=False)
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
+        raise InputTypeError(f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}")
+    if not isinstance(spec, (str, os.PathLike)):
+        raise InputTypeError(f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}")
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
         raise InputError(f"unknown data source {spec!r}: the SPEC must be digits or SCHEME:PATH with SCHEME "
