@@ -129,7 +129,10 @@ def _stop(progress, ok):
     """Stop the bar; after a failure erase it, so that the error stays the only line on stderr."""
     if progress is not None:
         progress.live.transient = not ok
-        progress.stop()
+        if ok:
+            progress.stop()
+        else:  # Progress.stop() would print a blank line on a non-terminal stderr, above the error
+            progress.live.stop()
 
 
 def _on_start(progress):
@@ -180,10 +183,12 @@ def predict(
     """Predict a class label for every row of INPUT."""
     import numpy as np
 
-    from .checks import check_X
+    from .checks import check_output_file, check_X
     from .data import read_rows
     from .net import TwoLayerNet
 
+    if out is not None:
+        check_output_file(out)  # before any work: writing into a FIFO would block
     net = TwoLayerNet.load(model)
     X = check_X(read_rows(input), name=str(input))
     if X.shape[1] != net.input_size:

@@ -115,9 +115,10 @@ class TwoLayerNet:
         # not finite: the scan would cost as much as a tenth of the step (benchmarks/bench_speed.py).
         X = check_X(X, self.input_size, self.dtype, finite=False)
         if y is None:
-            scores = self.scores(X)
+            scores = self.scores(X, check=False)
             if not np.isfinite(scores).all():
                 check_finite(X)
+                bad_scores(scores, X, self.dtype, "X", 0)
             return scores
         y = check_y(y, X.shape[0], self.output_size)
         reg = check_nonnegative(reg, "reg")
@@ -160,7 +161,7 @@ class TwoLayerNet:
         return loss, g, n_correct
 
     @np.errstate(over="ignore", invalid="ignore")
-    def scores(self, X, batch_size=4096, name="X", first_row=0):
+    def scores(self, X, batch_size=4096, name="X", first_row=0, check=True):
         """Class scores for already-checked X, computed in row blocks to bound memory.
 
         A row whose scores are not finite (NaN or ±inf inputs, or inputs so large that the
@@ -172,7 +173,7 @@ class TwoLayerNet:
             xb = np.asarray(X[start:start + batch_size], dtype=self.dtype)
             h, _ = layers.relu_forward(layers.affine_forward(xb, p["W1"], p["b1"])[0], inplace=True)
             block = layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])[0]
-            if not np.isfinite(block).all():
+            if check and not np.isfinite(block).all():
                 bad_scores(block, X[start:start + batch_size], self.dtype, name, first_row + start)
         return out
 
@@ -279,10 +280,11 @@ def bad_scores(scores, X, dtype, name, first_row):
     """Raise for the first row of a block whose scores are not finite, saying why."""
     i = int(np.flatnonzero(~np.isfinite(scores).all(axis=1))[0])
     row = np.asarray(X[i], dtype=np.float64)
-    if not np.isfinite(row).all():
-        raise InputError(f"{name} contains NaN or infinite values (row {first_row + i})")
+    # callers check raw inputs for NaN and ±inf first, so a non-finite network input here comes from
+    # preprocessing values too large for the dtype
     peak = float(np.max(np.abs(row), initial=0.0))
-    raise InputError(f"{name}: row {first_row + i} gives non-finite class scores: its values (up to {peak:.3g}) "
+    size = f"(up to {peak:.3g}) " if np.isfinite(peak) else "(after preprocessing) "
+    raise InputError(f"{name}: row {first_row + i} gives non-finite class scores: its values {size}"
                      f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize")
 
 

@@ -182,11 +182,20 @@ def make_augment(mode, net, dataset):
     return random_shift(dataset.image_shape, fill=blank)
 
 
-def transformed(net, X):
-    """Preprocessed copy for in-memory data; memory maps stay on disk (transformed per batch)."""
+def transformed(net, X, name="training data"):
+    """Preprocessed copy for in-memory data; memory maps stay on disk (transformed per batch).
+
+    Values that overflow the net's dtype after preprocessing are the data's problem: refused here,
+    before training, with the size of the raw values.
+    """
     if X is None or isinstance(X, np.memmap):
         return X
-    return net.preprocessor.transform(X, net.dtype)
+    out = net.preprocessor.transform(X, net.dtype)
+    if not np.isfinite(out).all():
+        peak = f"{float(np.max(np.abs(X))):.0e}".replace("e+", "e")
+        raise InputError(f"{name}: values up to {peak}: scale them, e.g. --preprocess standardize (they overflow "
+                         f"{net.dtype.name} after preprocessing '{net.preprocessor.mode}')")
+    return out
 
 
 def run_training(settings, out, *, resume=False, force=False, dataset=None, on_batch=None, on_epoch=None,
@@ -209,15 +218,17 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
         dataset = data_mod.load(settings.data, seed=settings.train.seed or 0, val_fraction=settings.val_fraction)
     net = build(settings, dataset)
     augment = make_augment(settings.train.augment, net, dataset)  # may refuse: before anything is written
+    stream = isinstance(dataset.X_train, np.memmap)
+    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream else None
+    # may refuse values that overflow the dtype: also before anything is written
+    X_train, X_val, X_test = (transformed(net, getattr(dataset, f"X_{s}"), f"{settings.data} ({s} split)")
+                              for s in ("train", "val", "test"))
     write_json(out / "config.json", settings.to_dict())
 
     trainer = Trainer(net, settings.train)
     ckpt = out / "checkpoint.npz"
     if resume and ckpt.exists():
         trainer.load_checkpoint(ckpt)
-    stream = isinstance(dataset.X_train, np.memmap)
-    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream else None
-    X_train, X_val = transformed(net, dataset.X_train), transformed(net, dataset.X_val)
     if on_start is not None:
         on_start(trainer, dataset)
     error = None
@@ -241,8 +252,7 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
         **{k: v for k, v in settings.train.to_dict().items() if k not in ("steps_per_epoch", "max_steps")},
         "train_accuracy": accuracy(net, X_train, dataset.y_train, transform),
         "val_accuracy": accuracy(net, X_val, dataset.y_val, transform) if X_val is not None else None,
-        "test_accuracy": (accuracy(net, transformed(net, dataset.X_test), dataset.y_test, transform)
-                          if dataset.X_test is not None else None),
+        "test_accuracy": (accuracy(net, X_test, dataset.y_test, transform) if X_test is not None else None),
         "epochs": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "stop_reason": trainer.stop_reason,

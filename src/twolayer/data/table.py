@@ -18,7 +18,7 @@ from itertools import islice
 
 import numpy as np
 
-from ..checks import check_classes, check_regular_file
+from ..checks import check_regular_file, limit
 from ..errors import InputError
 from .validate import assemble, require_file
 
@@ -174,14 +174,13 @@ def _labels(cells, where, column):
 
 def _check_distinct(distinct, n, where, column):
     """Refuse a label column that is really an ID: too many classes, or one class per row."""
-    if distinct > 1 and distinct == n and n >= 20:
-        raise InputError(f"{where}: {distinct:,} distinct labels in {n:,} rows of column {column!r} (every row its "
-                         "own class) — is that the label column? Name the label column 'label'")
-    try:
-        check_classes(distinct, where, column)
-    except InputError:
+    cap = limit("MAX_CLASSES")
+    if distinct > cap:
         raise InputError(f"{where}: {distinct:,} distinct labels in column {column!r} — is that the label column? "
-                         "Name the label column 'label' (or raise TWOLAYER_MAX_CLASSES)") from None
+                         f"At most {cap:,} classes are allowed (TWOLAYER_MAX_CLASSES); name the label column 'label'")
+    if distinct > 1 and distinct == n and n >= 20:
+        raise InputError(f"{where}: {distinct:,} distinct labels in column {column!r}, one per row — is that the "
+                         "label column? Name the label column 'label'")
 
 
 def read_rows_csv(path, chunk_rows=CHUNK_ROWS):

@@ -18,7 +18,7 @@ SPLITS = ("train", "val", "test")
 def require_file(path, scheme):
     if not str(path):
         raise InputError(f"'{scheme}' needs a file: {scheme}:FILE")
-    return check_regular_file(Path(path).expanduser(), f"the {scheme} source reads one file")
+    return check_regular_file(Path(path).expanduser(), f"one file for the {scheme} source")
 
 
 def require_dir(path, scheme):
