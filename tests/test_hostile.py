@@ -545,6 +545,7 @@ def run_cli(args, w, capsys, monkeypatch):
     return code, out, err, new
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning", "error::numpy.exceptions.ComplexWarning")
 @pytest.mark.parametrize("cls, args, words", CASES, ids=[f"{c[0]}: {' '.join(c[1])[:90]}" for c in CASES])
 def test_hostile_input_is_one_line_and_exit_2(cls, args, words, w, capsys, monkeypatch):
     code, out, err, new = run_cli(args, w, capsys, monkeypatch)
@@ -688,3 +689,87 @@ def test_cli_and_api_give_the_same_line(w, capsys):
         load(f"csv:{w['bombs']}/ids.csv")
     assert main(["train", "--data", f"csv:{w['bombs']}/ids.csv", "--out", str(w["root"] / "o9")]) == 2
     assert capsys.readouterr().err.strip() == f"twolayer: error: {info.value}"
+
+
+# -- CSV as people write it: read correctly (compared with the arrays that were written) ----------------------
+XC = np.round(np.random.default_rng(3).standard_normal((30, 3)), 6)
+YC = np.arange(30) % 3
+NAMES = np.array(["cat", "dog", "emu"])
+
+
+def csv_text(style):
+    """The same table (features XC, labels YC) written the way some program or person writes it."""
+    rows = [[repr(float(v)) for v in x] + [str(c)] for x, c in zip(XC, YC)]
+    header = ["f0", "f1", "f2", "label"]
+    if style == "label_first_bom":
+        return "\ufeff" + "\n".join(",".join([r[-1]] + r[:-1]) for r in [header] + rows) + "\n"
+    if style == "bom_no_header":
+        return "\ufeff" + "\n".join(",".join(r) for r in rows) + "\n"
+    if style == "bom_header":
+        return "\ufeff" + "\n".join(",".join(r) for r in [header] + rows) + "\n"
+    if style in ("semicolon", "tab", "pipe"):
+        sep = {"semicolon": ";", "tab": "\t", "pipe": "|"}[style]
+        return "\n".join(sep.join(r) for r in [header] + rows) + "\n"
+    if style == "quoted":
+        return "\n".join(",".join(f'"{c}"' for c in r) for r in [header] + rows) + "\n"
+    if style == "spaces_crlf_blank":
+        return "\r\n".join(", ".join(r) for r in [header] + rows[:10] + [[""]] + rows[10:]) + "\r\n\r\n"
+    if style == "excel_semicolon_bom_crlf":
+        return "\ufeff" + "\r\n".join(";".join(f'"{c}"' if i == 0 else c for i, c in enumerate(r))
+                                      for r in [header] + rows) + "\r\n"
+    raise KeyError(style)
+
+
+@pytest.mark.parametrize("style", ["label_first_bom", "bom_no_header", "bom_header", "semicolon", "tab", "pipe",
+                                   "quoted", "spaces_crlf_blank", "excel_semicolon_bom_crlf"])
+def test_csv_as_people_write_it_is_read_correctly(tmp_path, style):
+    from twolayer.data.table import read_csv
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(csv_text(style).encode("utf-8"))
+    X, y, names, classes = read_csv(path)
+    assert classes is None
+    np.testing.assert_array_equal(X, XC)
+    np.testing.assert_array_equal(y, YC)
+    if style != "bom_no_header":
+        assert names == ["f0", "f1", "f2"]
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_string_labels_map_to_sorted_class_names_like_the_estimator(tmp_path, header):
+    from sklearn.preprocessing import LabelEncoder
+
+    labels = NAMES[[2, 0, 1]][YC]  # emu, cat, dog, ...: first seen is not first sorted
+    lines = (["a;b;c;label"] if header else []) + [";".join([*map(repr, map(float, x)), f'"{c}"'])
+                                                   for x, c in zip(XC, labels)]
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")
+    d = load(f"csv:{tmp_path / 's.csv'}")
+    enc = LabelEncoder().fit(labels)
+    assert d.class_names == list(enc.classes_)
+    got = np.concatenate([d.y_train, d.y_val])
+    want = enc.transform(labels)
+    assert sorted(got.tolist()) == sorted(want.tolist()) and len(got) == 30
+
+
+def test_string_label_csv_trains_and_predicts_names(tmp_path, capsys):
+    rows = [",".join([*map(repr, map(float, x)), c]) for x, c in zip(XC, NAMES[YC])]
+    (tmp_path / "s.csv").write_text("a,b,c,species\n" + "\n".join(rows) + "\n")
+    assert main(["train", "--data", f"csv:{tmp_path / 's.csv'}", "--epochs", "30", "--hidden", "16",
+                 "--out", str(tmp_path / "run"), "-q"]) == 0
+    (tmp_path / "rows.csv").write_text("\ufeff" + '"a";"b";"c"\n' + "\n".join(";".join(map(repr, map(float, x)))
+                                                                           for x in XC[:6]) + "\n")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "run" / "model.npz"), str(tmp_path / "rows.csv")]) == 0
+    out = capsys.readouterr().out.split()
+    assert len(out) == 6 and set(out) <= set(NAMES)
+    np.save(tmp_path / "rows.npy", XC[:6])
+    assert main(["predict", str(tmp_path / "run" / "model.npz"), str(tmp_path / "rows.npy")]) == 0
+    assert capsys.readouterr().out.split() == out  # the CSV read gives exactly the rows of the .npy
+
+
+def test_predict_csv_with_bom_and_header_reads_every_row(tmp_path):
+    from twolayer.data import read_rows
+
+    for text, skip in (("\ufeff1,2,3\n4,5,6\n", 0), ("\ufeffa,b,c\n1,2,3\n4,5,6\n", 1), ('"1";"2";"3"\n4;5;6\n', 0)):
+        (tmp_path / "r.csv").write_text(text)
+        np.testing.assert_array_equal(read_rows(tmp_path / "r.csv"), [[1, 2, 3], [4, 5, 6]])
