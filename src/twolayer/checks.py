@@ -1,12 +1,9 @@
 """Input checks shared by the network, the data loaders and the estimator, and the limits they enforce."""
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
-import stat
-from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +22,6 @@ LIMITS = {
     "MAX_BATCH_BYTES": 2 ** 32,  # bytes of one minibatch's buffers (batch_size x (D + 2H + C))
     "MAX_PICKLE_BYTES": 2 ** 28,  # size of one CIFAR-10 batch pickle (a real one is 31 MB)
 }
-SEED_MAX = 2 ** 32 - 1  # NumPy's legacy RandomState and scikit-learn take seeds in [0, 2**32 - 1]
 
 
 def limit(name):
@@ -51,53 +47,7 @@ def gib(nbytes):
     return f"{nbytes} bytes"
 
 
-# -- files ----------------------------------------------------------------------------------
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def check_regular_file(path, what="file"):
-    """PATH as a Path if it is a regular file (symlinks followed); else one line naming what it is.
-
-    Called by every reader before it opens anything, so that a FIFO never blocks and a device
-    such as /dev/zero is never read without bound.
-    """
-    path = Path(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except NotADirectoryError:
-        raise InputError(f"{path}: file not found (a part of the path is not a folder)") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    if not stat.S_ISREG(st.st_mode):
-        kind = next((words for test, words in _KINDS if test(st.st_mode)), "not a regular file")
-        raise InputError(f"{path}: is {kind}, not a file (expected {what})")
-    return path
-
-
-def check_output_file(path):
-    """An output path that, if it exists, is a regular file (writing into a FIFO would block)."""
-    path = Path(path)
-    if path.exists() or path.is_symlink():
-        check_regular_file(path, "a file to write")
-    return path
-
-
 # -- numbers and options --------------------------------------------------------------------
-def check_seed(value, name="seed", allow_none=True):
-    """A seed in [0, 2**32 - 1] (what every random generator the project uses accepts)."""
-    if value is None and allow_none:
-        return None
-    message = f"{name} must be an integer in [0, {SEED_MAX}], got {value!r}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputTypeError(message)
-    if not 0 <= value <= SEED_MAX:
-        raise InputError(message)
-    return int(value)
-
-
 def check_model_size(input_size, hidden_size, output_size, dtype, names=("input_size", "hidden_size",
                                                                          "output_size")):
     """Refuse a network whose parameters would not fit the MAX_MODEL_BYTES limit, before allocating."""
@@ -294,22 +244,3 @@ def check_fields(obj, schema, where, required=()):
         if name in obj and not rule(obj[name]):
             raise InputError(f"{where}: field {name!r} must be {words}, got {_short(obj[name])}; the file is damaged")
     return obj
-
-
-def load_json(path, what="a JSON file", max_bytes=2 ** 26):
-    """The JSON value in PATH (a regular file, not empty, at most max_bytes), or one line naming the file."""
-    path = check_regular_file(path, what)
-    try:
-        if os.path.getsize(path) > max_bytes:
-            raise InputError(f"{path}: {gib(os.path.getsize(path))} is too large for {what}")
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; expected {what}") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    if not text.strip():
-        raise InputError(f"{path}: empty file; expected {what}")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise InputError(f"{path}: not valid JSON ({type(e).__name__}: {' '.join(str(e).split())[:80]})") from None

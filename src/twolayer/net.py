@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import struct
-import tempfile
-import tokenize
-import zipfile
-import zlib
-from pathlib import Path
 
 import numpy as np
 
 from . import layers
-from .checks import (check_dtype, check_elements, check_fields, check_finite, check_model_size, check_nonnegative,
-                     check_positive_int, check_regular_file, check_seed, check_X, check_y, gib, is_dict, is_int,
-                     is_str, limit, list_of, one_of, optional)
+from .checks import (check_dtype, check_fields, check_finite, check_model_size, check_nonnegative, check_positive_int,
+                     check_X, check_y, is_dict, is_int, is_str, list_of, one_of, optional)
+from .data.preprocess import Preprocessor
 from .errors import InputError
+from .io import meta_array, read_npz, save_npz
+from .settings import check_setting, check_settings_dict
+from .train import classic_train
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 FORMAT = "twolayer-model"
@@ -36,27 +32,6 @@ MODEL_META = {
     "image_shape": (optional(list_of(is_int(1), 2, 3)), "a list of 2 or 3 positive integers or null"),
     "settings": (optional(is_dict), "an object or null"),
 }
-
-
-class Workspace:
-    """Buffers for one batch size, reused from step to step by the training loop."""
-
-    def __init__(self, params, batch_size):
-        dtype = params["W1"].dtype
-        hidden, classes = params["W2"].shape
-        self.batch_size = batch_size
-        self.a = np.empty((batch_size, hidden), dtype)
-        self.scores = np.empty((batch_size, classes), dtype)
-        self.dh = np.empty((batch_size, hidden), dtype)
-        self.mask = np.empty((batch_size, hidden), bool)
-        self.grads = {k: np.empty_like(v) for k, v in params.items()}
-        self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
-
-    def view(self, n):
-        """Buffers for a batch of n <= batch_size rows (the last, short batch of an epoch)."""
-        if n == self.batch_size:
-            return self.a, self.mask, self.scores, self.dh
-        return self.a[:n], self.mask[:n], self.scores[:n], self.dh[:n]
 
 
 class TwoLayerNet:
@@ -82,7 +57,7 @@ class TwoLayerNet:
         if seed is None:
             normal = np.random.randn
         else:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed(seed))
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_setting("seed", seed))
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
         self.params = {
             "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
@@ -134,11 +109,13 @@ class TwoLayerNet:
         loop's fast path); without one they are fresh arrays.
         """
         p = self.params
-        n = X.shape[0]
-        if work is None:
-            work = Workspace(p, n)
-        a_buf, mask_buf, scores_buf, dh_buf = work.view(n)
-        g = work.grads
+        if work is None:  # fresh arrays
+            a_buf = mask_buf = scores_buf = dh_buf = None
+            g = {k: np.empty_like(v) for k, v in p.items()}
+            scratch = {k: np.empty_like(p[k]) for k in ("W1", "W2")}
+        else:
+            a_buf, mask_buf, scores_buf, dh_buf = work.view(X.shape[0])
+            g, scratch = work.grads, work.scratch
 
         a, cache1 = layers.affine_forward(X, p["W1"], p["b1"], out=a_buf)
         h, cache_relu = layers.relu_forward(a, inplace=True, mask=mask_buf)
@@ -157,15 +134,15 @@ class TwoLayerNet:
                 w = p[name].ravel()
                 loss += reg * float(np.dot(w, w))
                 # d(reg·ΣW²)/dW = 2·reg·W
-                g[name] += np.multiply(p[name], 2 * reg, out=work.scratch[name])
+                g[name] += np.multiply(p[name], 2 * reg, out=scratch[name])
         return loss, g, n_correct
 
     @np.errstate(over="ignore", invalid="ignore")
     def scores(self, X, batch_size=4096, name="X", first_row=0, check=True):
         """Class scores for already-checked X, computed in row blocks to bound memory.
 
-        A row whose scores are not finite (NaN or ±inf inputs, or inputs so large that the
-        products overflow the dtype) is refused by name and number: its label would be garbage.
+        A row whose scores are not finite (inputs so large that the products overflow the
+        dtype) is refused by name and number: its label would be garbage.
         """
         p = self.params
         out = np.empty((X.shape[0], self.output_size), self.dtype)
@@ -201,8 +178,6 @@ class TwoLayerNet:
 
         Returns {'loss_history', 'train_acc_history', 'val_acc_history'}.
         """
-        from .train import classic_train
-
         return classic_train(self, X, y, X_val, y_val, learning_rate=learning_rate,
                              learning_rate_decay=learning_rate_decay, reg=reg, num_iters=num_iters,
                              batch_size=batch_size, verbose=verbose)
@@ -226,12 +201,12 @@ class TwoLayerNet:
             meta["preprocessor"] = self.preprocessor.get_config()
             arrays.update({f"pre_{k}": v for k, v in self.preprocessor.get_arrays().items()})
         arrays["meta"] = np.array(json.dumps(meta))
-        atomic_savez(path, arrays)
+        save_npz(path, arrays)
 
     @classmethod
     def load(cls, path):
         """Read a model written by save(); never unpickles anything."""
-        arrays, meta = read_npz(path, required=PARAM_NAMES + ("meta",))
+        arrays = read_npz(path, required=PARAM_NAMES + ("meta",))
         try:
             meta = json.loads(str(meta_array(arrays["meta"], path)))
         except (json.JSONDecodeError, RecursionError):
@@ -239,6 +214,8 @@ class TwoLayerNet:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path}: not a twolayer model file")
         check_fields(meta, MODEL_META, f"{path}: meta")
+        if meta.get("settings"):
+            check_settings_dict(meta["settings"], f"{path}: meta: settings")
         p = {k: arrays[k] for k in PARAM_NAMES}
         for k, v in p.items():
             if v.dtype not in (np.float32, np.float64):
@@ -266,8 +243,6 @@ class TwoLayerNet:
         pre = meta.pop("preprocessor", None)
         net.preprocessor = None
         if pre is not None:
-            from .data.preprocess import Preprocessor
-
             pre_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("pre_")}
             net.preprocessor = Preprocessor.from_config(pre, pre_arrays, net.input_size, path)
         for key in ("format", "version", "dtype"):
@@ -283,96 +258,10 @@ def bad_scores(scores, X, dtype, name, first_row):
     # callers check raw inputs for NaN and ±inf first, so a non-finite network input here comes from
     # preprocessing values too large for the dtype
     peak = float(np.max(np.abs(row), initial=0.0))
+    if peak <= 1e6:  # ordinary inputs: the weights are what overflows
+        raise InputError(f"{name}: row {first_row + i} gives non-finite class scores although its values are only up "
+                         f"to {peak:.3g}: the model's weights overflow {np.dtype(dtype).name} (a diverged or damaged "
+                         "model)")
     size = f"(up to {peak:.3g}) " if np.isfinite(peak) else "(after preprocessing) "
     raise InputError(f"{name}: row {first_row + i} gives non-finite class scores: its values {size}"
                      f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize")
-
-
-def meta_array(value, path):
-    if value.dtype.kind != "U" or value.ndim != 0:
-        raise InputError(f"{path}: model metadata has the wrong type; the file is damaged")
-    return value[()]
-
-
-def npy_header(f, where, available, in_memory=True):
-    """(shape, fortran_order, dtype, data offset) of the .npy stream f, checked before any data is read.
-
-    ``available`` is the number of bytes the stream holds (the file or zip member size): a header that
-    promises more (or, for in-memory reads, more than MAX_ELEMENTS numbers) is refused here, so no
-    allocation is ever sized by an untrusted header. Products are exact (Python integers never overflow).
-    """
-    fmt = np.lib.format
-    version = fmt.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = fmt.read_array_header_1_0(f)
-    elif version in ((2, 0), (3, 0)):
-        shape, fortran, dtype = fmt.read_array_header_2_0(f)
-    else:
-        raise ValueError(f"unsupported .npy format version {version}")
-    if dtype.hasobject:
-        raise InputError(f"{where}: holds object arrays (Python objects), which are refused for safety (no pickles)")
-    n = check_elements(shape, where, dtype.itemsize) if in_memory else math.prod(shape)
-    offset = f.tell()
-    expected = offset + n * dtype.itemsize
-    if available < expected:
-        raise InputError(f"{where}: truncated .npy data: the header promises {expected:,} bytes for shape "
-                         f"{tuple(shape)} {dtype}, the file holds {available:,}")
-    return shape, fortran, dtype, offset
-
-
-def read_npz(path, required=()):
-    """Every array of an .npz, read member by member with allow_pickle=False; each member's header is
-    checked against the size the zip directory declares, and all members together against
-    MAX_DECOMPRESSED_BYTES, before anything is decompressed."""
-    path = check_regular_file(path, "an .npz file")
-    if not zipfile.is_zipfile(path):  # np.load would read it as a .npy or try to unpickle it
-        raise InputError(f"{path}: not a readable .npz file (it is not a zip archive)")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            total = sum(i.file_size for i in infos)
-            if total > limit("MAX_DECOMPRESSED_BYTES"):
-                raise InputError(f"{path}: its arrays would expand to {gib(total)}, more than the limit of "
-                                 f"{gib(limit('MAX_DECOMPRESSED_BYTES'))} (TWOLAYER_MAX_DECOMPRESSED_BYTES)")
-            arrays = {}
-            for info in infos:
-                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-                with zf.open(info) as f:
-                    npy_header(f, f"{path}: {key}", info.file_size)
-                    f.seek(0)
-                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
-    except InputError:
-        raise
-    except ValueError as e:
-        if "allow_pickle" in str(e):  # object arrays need pickles, which are refused
-            raise InputError(f"{path}: holds object arrays, which are refused for safety ({e})") from None
-        raise InputError(f"{path}: not a readable .npz file (a damaged array: {e})") from None
-    # damage found by fuzzing: a broken .npy header fails in NumPy's parser (SyntaxError, TokenError);
-    # flipped zip flags make zipfile ask for a password or an unknown method (RuntimeError, zlib.error)
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, SyntaxError, tokenize.TokenError, RuntimeError,
-            zlib.error, struct.error, NotImplementedError, OverflowError, MemoryError) as e:
-        raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
-    missing = [k for k in required if k not in arrays]
-    if missing:
-        raise InputError(f"{path}: missing array(s) {', '.join(missing)}")
-    return arrays, arrays.get("meta")
-
-
-def atomic_savez(path, arrays):
-    """np.savez to a temporary file in the same folder, then rename over the target."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise InputError(f"{path}: cannot write here ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -13,13 +13,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no display is needed or wanted
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .errors import InputError  # noqa: E402
+from .errors import InputError
+from .io import read_json, save_figure, write_json
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
 DPI = 100
@@ -71,7 +68,8 @@ def predict(net, X, transform=None, batch_size=4096):
     transform = transform or net.transform
     out = np.empty(len(X), np.intp)
     for start in range(0, len(X), batch_size):
-        out[start:start + batch_size] = net.scores(transform(X[start:start + batch_size])).argmax(axis=1)
+        # a picture of the run as trained: non-finite scores (a diverged run) are drawn, not refused
+        out[start:start + batch_size] = net.scores(transform(X[start:start + batch_size]), check=False).argmax(axis=1)
     return out
 
 
@@ -88,8 +86,6 @@ def per_class_accuracy(cm):
 
 
 def write_confusion(path, cm, names, split):
-    from .runs import write_json
-
     write_json(path, {
         "split": split,
         "class_names": names,
@@ -102,14 +98,12 @@ def write_confusion(path, cm, names, split):
 
 
 def read_confusion(path):
-    from .checks import load_json
-
-    d = load_json(path, "a confusion matrix (confusion.json)")
+    d = read_json(path, "confusion data")
     try:
         cm = np.asarray(d["matrix"], dtype=np.int64)
         if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or len(d["class_names"]) != cm.shape[0]:
             raise ValueError("matrix and class names do not fit together")
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path}: damaged confusion data ({e})") from None
     return d
 
@@ -134,15 +128,23 @@ def weight_grid(W1, shape, padding=1):
 
 
 # -- figures ----------------------------------------------------------------------------
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported when the first picture is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display is needed or wanted
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(fig, path):
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=DPI)
 
 
 def plot_loss(history, path):
     """Loss per step (light) and mean loss per epoch (dark), against epochs."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
     epochs, step_loss = history["epoch"], history.get("step_loss") or []
     if step_loss:
         per_epoch = len(step_loss) / max(len(epochs), 1)
@@ -157,7 +159,7 @@ def plot_loss(history, path):
 
 def plot_accuracy(history, path):
     """Train and validation accuracy per epoch (CS231n's classification accuracy history)."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
     ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label="train")
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
@@ -171,7 +173,7 @@ def plot_accuracy(history, path):
 def plot_weights(W1, shape, path):
     """First-layer weights, one tile per hidden unit (CS231n's show_net_weights)."""
     grid = weight_grid(W1, shape)
-    fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")
     ax.set_title(f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each")
     ax.axis("off")
@@ -182,7 +184,7 @@ def plot_confusion(cm, names, path, split="test"):
     """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
     c = len(names)
     size = min(3 + 0.35 * c, 14)
-    fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(size + 1, size), layout="constrained")
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, shrink=0.8)
     ticks = np.arange(c)
@@ -201,29 +203,28 @@ def plot_confusion(cm, names, path, split="test"):
     return _save(fig, path)
 
 
-# -- a finished run, pictures redrawn -----------------------------------------------------
-def plot_saved_run(run_dir):
-    """Redraw the pictures of a run from its files: model.npz, config.json, history.csv and its data."""
-    from . import data as data_mod
-    from .net import TwoLayerNet
-    from .train import History
+# -- a tuning study --------------------------------------------------------------------------
+def plot_study(trials, out, title):
+    """history.png (value per trial, best so far) and search.png (CS231n's scatter of the search:
+    validation accuracy coloured over learning rate × regularisation). ``trials``: finished
+    Optuna trials in order."""
+    if not trials:
+        return {}
+    out = Path(out)
+    numbers = [t.number for t in trials]
+    values = [100 * t.value for t in trials]
+    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
+    ax.plot(numbers, values, "o", alpha=0.6, label="trial")
+    ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
+    ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}")
+    ax.legend(loc="lower right")
+    written = {"history.png": _save(fig, out / "history.png")}
 
-    from .checks import load_json
-    from .runs import check_settings, trained_settings
-
-    run_dir = Path(run_dir)
-    net = TwoLayerNet.load(run_dir / "model.npz")
-    settings = trained_settings(net, run_dir / "model.npz")
-    config_path = run_dir / "config.json"
-    if config_path.exists() or config_path.is_symlink():
-        settings = check_settings(load_json(config_path, "a run configuration (config.json)"), config_path)
-    spec = settings.get("data") or net.meta.get("data") or "digits"
-    seed = (settings.get("train") or {}).get("seed") or 0
-    dataset = data_mod.load(spec, seed=seed, val_fraction=settings.get("val_fraction", 0.1))
-    if dataset.n_features != net.input_size:
-        raise InputError(f"{spec}: data has {dataset.n_features} features but the model expects {net.input_size}")
-    csv = run_dir / "history.csv"
-    history = History.read_csv(csv) if csv.exists() or csv.is_symlink() else History()
-    stream = isinstance(dataset.X_train, np.memmap)
-    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream and net.preprocessor else None
-    return plot_run(run_dir, net=net, history=history, dataset=dataset, transform=transform)
+    fig, ax = _pyplot().subplots(figsize=(6, 4.5), layout="constrained")
+    points = ax.scatter([t.params["learning_rate"] for t in trials], [t.params["reg"] for t in trials],
+                        c=values, cmap="viridis", s=60, edgecolors="k")
+    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
+           title="validation accuracy over the search")
+    fig.colorbar(points, ax=ax, label="validation accuracy (%)")
+    written["search.png"] = _save(fig, out / "search.png")
+    return written

@@ -10,9 +10,11 @@ import base64
 from html import escape
 from pathlib import Path
 
-from .checks import load_json
 from .errors import InputError
-from .runs import check_settings, read_metrics
+from .io import read_json, write_text
+from .plots import read_confusion
+from .runs import read_metrics, redraw, run_lock
+from .settings import check_settings_dict
 
 CAPTIONS = {
     "loss.png": "Loss per step and per epoch",
@@ -58,27 +60,28 @@ def write_report(run_dir):
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: not a directory; give the run directory written by twolayer train")
-    if not (run_dir / "metrics.json").exists():
-        raise InputError(f"{run_dir / 'metrics.json'}: not found; is {run_dir} a run directory written by twolayer train?")
-    metrics = read_metrics(run_dir / "metrics.json")
-    config = check_settings(load_json(run_dir / "config.json", "a run configuration (config.json)"),
-                            run_dir / "config.json") if (run_dir / "config.json").exists() else {}
-    missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
-               if not (run_dir / n).exists()]
-    if missing and (run_dir / "model.npz").exists():
-        from .plots import plot_saved_run
+    with run_lock(run_dir, "report"):
+        if not (run_dir / "metrics.json").exists():
+            raise InputError(f"{run_dir / 'metrics.json'}: not found; is {run_dir} a run directory written by "
+                             "twolayer train?")
+        metrics = read_metrics(run_dir / "metrics.json")
+        config = {}
+        if (run_dir / "config.json").exists() or (run_dir / "config.json").is_symlink():
+            config = check_settings_dict(read_json(run_dir / "config.json", "run configuration"),
+                                         run_dir / "config.json")
+        missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
+                   if not _usable(run_dir / n)]
+        if missing and (run_dir / "model.npz").exists():
+            redraw(run_dir)
+        confusion = read_confusion(run_dir / "confusion.json") if _usable(run_dir / "confusion.json") else None
+        figures = [run_dir / n for n in CAPTIONS if _usable(run_dir / n)]
+        figures += sorted(p for p in run_dir.glob("*.png") if p.name not in CAPTIONS and _usable(p))
+        return write_text(run_dir / "report.html", render(run_dir.name, metrics, config, figures, confusion))
 
-        plot_saved_run(run_dir)
-    confusion = None
-    if (run_dir / "confusion.json").exists():
-        from .plots import read_confusion
 
-        confusion = read_confusion(run_dir / "confusion.json")
-    figures = [run_dir / n for n in CAPTIONS if (run_dir / n).exists()]
-    figures += sorted(p for p in run_dir.glob("*.png") if p.name not in CAPTIONS)
-    path = run_dir / "report.html"
-    path.write_text(render(run_dir.name, metrics, config, figures, confusion), encoding="utf-8")
-    return path
+def _usable(path):
+    """A regular, non-empty file (an empty picture is never embedded)."""
+    return path.is_file() and path.stat().st_size > 0
 
 
 def render(name, metrics, config, figures, confusion):

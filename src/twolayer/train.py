@@ -7,115 +7,39 @@ estimator all run this one loop.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import numpy as np
 
-from .checks import (SEED_MAX, check_fields, check_regular_file, check_X, check_y, gib, is_dict, is_int, is_real, limit,
-                     optional)
+from .checks import check_X, check_y, gib, limit
 from .errors import DivergedError, InputError, InputTypeError
-from .net import Workspace, atomic_savez, meta_array, read_npz
-from .optim import OPTIMIZERS, make_optimizer
-from .schedules import SCHEDULES, learning_rate_at
-
-MAX_COUNT = 10 ** 9  # epochs, steps: more could never finish, and beyond 2**63 NumPy overflows
-
-# The one table of valid settings: name -> (check, words for the error message).
-_RULES = {
-    "epochs": (lambda v: v is None or _is_count(v, 1), f"a positive integer up to {MAX_COUNT:,} (or None: auto)"),
-    "batch_size": (lambda v: _is_count(v, 1), f"a positive integer up to {MAX_COUNT:,}"),
-    "learning_rate": (lambda v: _is_real(v) and v > 0, "a finite number > 0"),
-    "reg": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "optimizer": (lambda v: isinstance(v, str) and v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
-    "momentum": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "weight_decay": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "schedule": (lambda v: isinstance(v, str) and v in SCHEDULES, "one of " + ", ".join(SCHEDULES)),
-    "lr_decay": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "warmup_epochs": (lambda v: _is_count(v, 0), f"an integer >= 0 up to {MAX_COUNT:,}"),
-    "patience": (lambda v: v is None or _is_count(v, 1), f"a positive integer up to {MAX_COUNT:,} or None"),
-    "sampling": (lambda v: isinstance(v, str) and v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
-    "steps_per_epoch": (lambda v: v is None or _is_count(v, 1), f"a positive integer up to {MAX_COUNT:,} or None"),
-    "max_steps": (lambda v: v is None or _is_count(v, 0), f"an integer >= 0 up to {MAX_COUNT:,} or None"),
-    "seed": (lambda v: v is None or (_is_int(v) and 0 <= v <= SEED_MAX), f"an integer in [0, {SEED_MAX}] or None"),
-    "augment": (lambda v: isinstance(v, str) and v in ("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
-}
+from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
+from .optim import make_optimizer
+from .schedules import learning_rate_at
+from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
 
 
-def _is_int(v):
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+class Workspace:
+    """Buffers for one batch size, reused from step to step by the training loop."""
 
+    def __init__(self, params, batch_size):
+        dtype = params["W1"].dtype
+        hidden, classes = params["W2"].shape
+        self.batch_size = batch_size
+        self.a = np.empty((batch_size, hidden), dtype)
+        self.scores = np.empty((batch_size, classes), dtype)
+        self.dh = np.empty((batch_size, hidden), dtype)
+        self.mask = np.empty((batch_size, hidden), bool)
+        self.grads = {k: np.empty_like(v) for k, v in params.items()}
+        self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
 
-def _is_count(v, lo, hi=MAX_COUNT):
-    return _is_int(v) and lo <= v <= hi
-
-
-def _is_real(v):
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def check_setting(name, value, label=None):
-    """value if it is valid for the setting ``name``; the error names it as the caller spelled it
-    (``label``; default: the command line's spelling, e.g. batch-size)."""
-    ok, words = _RULES[name]
-    if not ok(value):
-        numeric = words.startswith(("an integer", "a positive", "a finite", "a number"))
-        wrong_type = (isinstance(value, bool) or not isinstance(value, (int, float, np.number))) if numeric \
-            else not isinstance(value, str)
-        error = InputTypeError if wrong_type and value is not None else InputError
-        raise error(f"{label or name.replace('_', '-')} must be {words}, got {value!r}")
-    return value
-
-
-AUTO_STEPS = 2000
-AUTO_EPOCHS = (10, 100)
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides how the loop trains (the model's shape lives in the net)."""
-
-    epochs: int | None = None  # None: auto, about AUTO_STEPS optimizer steps (see resolve_epochs)
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    reg: float = 0.0
-    optimizer: str = "adamw"
-    momentum: float = 0.9
-    weight_decay: float = 0.05
-    schedule: str = "cosine"
-    lr_decay: float = 0.95
-    warmup_epochs: int = 0
-    patience: int | None = None
-    sampling: str = "shuffle"
-    steps_per_epoch: int | None = None
-    max_steps: int | None = None
-    seed: int | None = 0
-    augment: str = "auto"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
-
-    def __post_init__(self):
-        for f in fields(self):
-            check_setting(f.name, getattr(self, f.name))
-
-    def to_dict(self):
-        return asdict(self)
-
-    def resolve_epochs(self, n_train):
-        """The epoch count: as set, or (auto) enough epochs for about AUTO_STEPS optimizer
-        steps, kept within AUTO_EPOCHS — small sets get more passes, large sets fewer."""
-        if self.epochs is not None:
-            return self.epochs
-        steps_per_epoch = self.steps_per_epoch or math.ceil(n_train / min(self.batch_size, n_train))
-        lo, hi = AUTO_EPOCHS
-        return int(min(max(math.ceil(AUTO_STEPS / steps_per_epoch), lo), hi))
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    def view(self, n):
+        """Buffers for a batch of n <= batch_size rows (the last, short batch of an epoch)."""
+        if n == self.batch_size:
+            return self.a, self.mask, self.scores, self.dh
+        return self.a[:n], self.mask[:n], self.scores[:n], self.dh[:n]
 
 
 class History(dict):
@@ -127,40 +51,43 @@ class History(dict):
         super().__init__({k: [] for k in self.KEYS})
         self.update(*args, **kwargs)
 
-    @classmethod
-    def read_csv(cls, path):
-        """A History from history.csv (as write_csv wrote it): every field of every row checked."""
-        path = check_regular_file(path, "a run's history (history.csv)")
-        history = cls()
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as f:
-                rows = csv.reader(f)
-                header = next(rows, None)
-                if not header:
-                    raise InputError(f"{path}: empty file; expected a header line epoch,loss,train_acc,...")
-                if "epoch" not in header:
-                    raise InputError(f"{path}: no 'epoch' column in the header; the file is damaged")
-                for line, cells in enumerate(rows, start=2):
-                    if not cells:
-                        continue
-                    if len(cells) != len(header):
-                        raise InputError(f"{path}: line {line} has {len(cells)} fields, the header {len(header)}")
-                    for col, v in zip(header, cells):
-                        if col in history and col != "step_loss":
-                            history[col].append(_history_value(v, col, path, line))
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8 text; expected history.csv") from None
-        except (OSError, csv.Error) as e:
-            raise InputError(f"{path}: cannot read ({e})") from None
-        return history
+    CSV_COLUMNS = ("epoch", "loss", "train_acc", "val_acc", "lr", "seconds")
 
     def write_csv(self, path):
         """history.csv: one row per epoch."""
-        cols = ("epoch", "loss", "train_acc", "val_acc", "lr", "seconds")
-        lines = [",".join(cols)]
-        for row in zip(*(self[c] for c in cols)):
-            lines.append(",".join("" if v is None else (str(v) if isinstance(v, int) else f"{v:.6g}") for v in row))
-        Path(path).write_text("\n".join(lines) + "\n")
+        fmt = lambda v: "" if v is None else (str(v) if isinstance(v, int) else f"{v:.6g}")  # noqa: E731
+        write_csv(path, self.CSV_COLUMNS, ([fmt(v) for v in row] for row in zip(*(self[c] for c in self.CSV_COLUMNS))))
+
+    @classmethod
+    def read_csv(cls, path):
+        """A history written by write_csv; a damaged file is one line naming it, the line and the field."""
+        header, rows = read_csv_rows(path, "history")
+        if "epoch" not in header:
+            raise InputError(f"{path}: no 'epoch' column in the header; the file is damaged")
+        history = cls()
+        for n, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise InputError(f"{path}: line {n} has {len(row)} fields, the header {len(header)}; the file is damaged")
+            for col, v in zip(header, row):
+                if col in cls.CSV_COLUMNS:
+                    history[col].append(_history_value(v, col, path, n))
+        return history
+
+
+def _history_value(v, col, path, line):
+    """One field of history.csv: epoch an integer >= 1, the others finite numbers (val_acc, lr may be empty)."""
+    if v == "" and col not in ("epoch", "loss"):
+        return None
+    try:
+        x = int(v) if col == "epoch" else float(v)
+    except ValueError:
+        x = None
+    if x is None or (col == "epoch" and x < 1) or not math.isfinite(x):
+        words = "an integer >= 1" if col == "epoch" else "a finite number"
+        raise InputError(f"{path}: line {line}: field {col!r} must be {words}, got {v[:40]!r}; the file is damaged")
+    return x
 
 
 class Trainer:
@@ -180,6 +107,8 @@ class Trainer:
         self.best = None  # (val_acc, epoch, params copy)
         self.bad_epochs = 0
         self.stop_reason = None
+        self.interrupt = None  # the KeyboardInterrupt that stopped the last fit, if any
+        self.work = None  # the step's buffers (a Workspace), made by fit
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
@@ -193,65 +122,32 @@ class Trainer:
         given (the model's preprocessing), transformed one batch at a time. ``augment(xb, rng)``,
         when given, alters each training batch in place (e.g. random pixel shifts).
         """
-        c, net = self.config, self.net
+        c = self.config
         n = X.shape[0]
         if n == 0:
             raise InputError("the training set is empty")
         epochs = c.resolve_epochs(n) if epochs is None else epochs
-        bs = min(c.batch_size, n) if c.sampling == "shuffle" else c.batch_size
-        if c.steps_per_epoch is not None:
-            steps_per_epoch = c.steps_per_epoch
-        elif c.sampling == "shuffle":
-            steps_per_epoch = math.ceil(n / bs)
-        else:
-            steps_per_epoch = max(n // bs, 1)
-        check_batch_memory(bs, X.shape[1], net)
-        work = Workspace(net.params, bs)
-        direct = X.dtype == net.dtype and transform is None
-        xb_full = np.empty((bs, X.shape[1]), X.dtype)
-        yb_full = np.empty(bs, np.intp)
-        idx_full = np.empty(bs, np.intp)
+        bs = c.batch_for(n)
+        check_batch_memory(bs, X.shape[1], self.net)
+        self.work = Workspace(self.net.params, bs)
+        batch = Batch(X, y, bs, self.net.dtype, transform, augment)
         has_val = X_val is not None and len(X_val) > 0
-        self.stop_reason = None
-        with blas_threads_for(bs * X.shape[1] * net.hidden_size):
+        self.stop_reason = self.interrupt = None
+        with blas_threads_for(bs * X.shape[1] * self.net.hidden_size):
             try:
                 while self.epoch < epochs and self.stop_reason is None:
                     t0 = time.perf_counter()
                     lr = learning_rate_at(self.epoch, base_lr=c.learning_rate, schedule=c.schedule,
                                           decay=c.lr_decay, epochs=epochs, warmup_epochs=c.warmup_epochs)
-                    order = self.rng.permutation(n) if c.sampling == "shuffle" else None
-                    loss_sum, correct, seen, steps = 0.0, 0, 0, 0
-                    for s in range(steps_per_epoch):
-                        if c.max_steps is not None and self.step_count >= c.max_steps:
-                            self.stop_reason = "max_steps"
-                            break
-                        if order is not None:
-                            idx = order[(s * bs) % n:(s * bs) % n + bs]
-                        else:
-                            idx = _draw(self.rng, n, bs, idx_full)
-                        m = len(idx)
-                        xb, yb = xb_full[:m], yb_full[:m]
-                        X.take(idx, axis=0, out=xb)  # gather into the preallocated batch buffers
-                        y.take(idx, out=yb)
-                        if not direct:
-                            xb = transform(xb) if transform is not None else xb.astype(net.dtype)
-                        if augment is not None:
-                            augment(xb, self.rng)
-                        loss, grads, n_correct = net.forward_backward(xb, yb, c.reg, work)
-                        if not math.isfinite(loss):
-                            self._diverged(loss, xb)
-                        self.optimizer.step(net.params, grads, lr)
-                        self.step_count += 1
-                        steps += 1
-                        loss_sum += loss * m
+                    loss_sum, correct, seen = 0.0, 0, 0
+                    for idx in self.batch_order(n, bs, c.steps_for(n)):
+                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr)
+                        loss_sum += loss * len(idx)
                         correct += n_correct
-                        seen += m
-                        self.history["step_loss"].append(loss)
+                        seen += len(idx)
                         if on_batch is not None:
                             on_batch(self)
-                    if steps == 0:
-                        break
-                    if self.stop_reason == "max_steps" and steps < steps_per_epoch:
+                    if self.stop_reason == "max_steps":
                         break  # a partial epoch: no schedule step, no record
                     self._end_epoch(lr, loss_sum / seen, correct / seen, X_val, y_val, has_val, transform,
                                     time.perf_counter() - t0, epochs)
@@ -259,17 +155,43 @@ class Trainer:
                         checkpoint(self)
                     if on_epoch is not None:
                         on_epoch(self)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
                 self.stop_reason = "interrupted"
+                self.interrupt = e
         if self.best is not None and self.stop_reason != "diverged":
             self.restore_best()  # model selection on validation accuracy (patience is set)
         if self.stop_reason is None:
             self.stop_reason = "completed"
         return self.history
 
+    def batch_order(self, n, bs, steps):
+        """The row indices of each step of one epoch: slices of one permutation ('shuffle') or
+        draws with replacement (the classic API's 'replacement'). Stops early at max_steps."""
+        c = self.config
+        order = self.rng.permutation(n) if c.sampling == "shuffle" else None
+        for s in range(steps):
+            if c.max_steps is not None and self.step_count >= c.max_steps:
+                self.stop_reason = "max_steps"
+                return
+            if order is not None:
+                start = (s * bs) % n
+                yield order[start:start + bs]
+            else:
+                yield _draw(self.rng, n, bs)
+
+    def step(self, xb, yb, lr):
+        """One optimizer step on one batch: (loss, grads) from the net, an update from the rule."""
+        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work)
+        if not math.isfinite(loss):
+            self._diverged(loss, xb)
+        self.optimizer.step(self.net.params, grads, lr)
+        self.step_count += 1
+        self.history["step_loss"].append(loss)
+        return loss, n_correct
+
     def _end_epoch(self, lr, loss, train_acc, X_val, y_val, has_val, transform, seconds, epochs):
         c, h = self.config, self.history
-        val_acc = accuracy(self.net, X_val, y_val, transform) if has_val else None
+        val_acc = accuracy(self.net, X_val, y_val, transform, check=False) if has_val else None
         self.epoch += 1
         h["epoch"].append(self.epoch)
         h["loss"].append(loss)
@@ -313,8 +235,9 @@ class Trainer:
         return None if self.best is None else self.best[1]
 
     # -- checkpoints --------------------------------------------------------------------
-    def save_checkpoint(self, path):
-        """Everything needed to resume exactly, written atomically (temp file, then rename)."""
+    def save_checkpoint(self, path, fingerprint=None):
+        """Everything needed to resume exactly, written atomically. ``fingerprint`` (of the
+        data) lets load_checkpoint refuse a checkpoint of another run."""
         arrays = {f"param_{k}": v for k, v in self.net.params.items()}
         opt = self.optimizer.state_dict()
         arrays.update({f"opt_{k}": v for k, v in opt["arrays"].items()})
@@ -329,87 +252,92 @@ class Trainer:
             "rng": _rng_state(self.rng),
             "history": dict(self.history),
             "config": self.config.to_dict(),
+            "fingerprint": fingerprint,
         }
         arrays["state"] = np.array(json.dumps(state))
-        atomic_savez(path, arrays)
+        save_npz(path, arrays)
 
-    def load_checkpoint(self, path):
-        arrays, _ = read_npz(path, required=("state",))
+    def load_checkpoint(self, path, fingerprint=None):
+        """Continue from a checkpoint of this same run; a foreign or mismatched one is refused
+        with one line (shapes, optimizer, settings other than epochs, data fingerprint)."""
+        arrays = read_npz(path, required=("state",))
         try:
             state = json.loads(str(meta_array(arrays["state"], path)))
-        except (ValueError, RecursionError) as e:
-            raise InputError(f"{path}: damaged checkpoint: the state is not valid JSON ({e})") from None
-        check_fields(state, CHECKPOINT_STATE, f"{path}: state", required=tuple(CHECKPOINT_STATE))
-        names = set(self.net.params)
-        expected = {f"param_{k}": v for k, v in self.net.params.items()}
-        if state["best"] is not None:
-            expected.update({f"best_{k}": v for k, v in self.net.params.items()})
-        for key, array in arrays.items():
-            if key.startswith("opt_"):
-                name = key.rsplit("_", 1)[-1]
-                if name not in names:
-                    raise InputError(f"{path}: unexpected optimizer array {key}; the checkpoint is damaged")
-                expected[key] = self.net.params[name]
-        for key, like in expected.items():
-            a = arrays.get(key)
-            if a is None:
-                raise InputError(f"{path}: missing array {key}; the checkpoint is damaged")
-            if a.dtype.kind != "f" or a.shape != like.shape or not np.isfinite(a).all():
-                raise InputError(f"{path}: array {key} must be finite floats of shape {like.shape}, got {a.dtype} "
-                                 f"{a.shape}; the checkpoint is damaged")
+        except ValueError as e:
+            raise InputError(f"{path}: damaged checkpoint (state is not valid JSON: {e})") from None
+        if not isinstance(state, dict):
+            raise InputError(f"{path}: damaged checkpoint (state is not an object)")
+        check = _Fields(path, state)
+        config = check.get("config", dict)
+        differ = [k for k, v in self.config.to_dict().items() if k != "epochs" and config.get(k, v) != v]
+        if differ:
+            k = differ[0]
+            raise InputError(f"{path}: the checkpoint was trained with {k}={config[k]!r}, this run has "
+                             f"{getattr(self.config, k)!r}: it belongs to another run")
+        saved_fp = state.get("fingerprint")
+        if fingerprint is not None and saved_fp is not None and saved_fp != fingerprint:
+            raise InputError(f"{path}: the checkpoint was trained on other data ({_describe(saved_fp)}; now "
+                             f"{_describe(fingerprint)}): it belongs to another run")
+        for k, v in self.net.params.items():
+            saved = arrays.get(f"param_{k}")
+            if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
+                got = "missing" if saved is None else f"{saved.dtype} {saved.shape}"
+                raise InputError(f"{path}: the checkpoint's {k} is {got} but this run's model has {v.dtype} "
+                                 f"{v.shape}: it belongs to another run")
+            if not np.isfinite(saved).all():
+                raise InputError(f"{path}: the checkpoint's {k} contains NaN or infinite values; the file is damaged")
+        opt_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
+        for k, v in opt_arrays.items():
+            param = k.rsplit("_", 1)[-1]
+            if param not in self.net.params or v.shape != self.net.params[param].shape:
+                raise InputError(f"{path}: optimizer state {k!r} does not fit the model; the file is damaged")
+        best = check.get("best", list, none=True)
+        if best is not None and (len(best) != 2 or any(f"best_{k}" not in arrays for k in self.net.params)):
+            raise InputError(f"{path}: field 'best' is damaged")
+        epoch = check.count("epoch")
+        step_count = check.count("step_count")
+        bad_epochs = check.count("bad_epochs")
+        opt_t = check.count("opt_t")
+        history = check.get("history", dict)
+        if any(not isinstance(history.get(key, []), list) for key in History.KEYS):
+            raise InputError(f"{path}: field 'history' is damaged")
+        rng = check.get("rng", dict)
+        for k in self.net.params:
+            self.net.params[k][...] = arrays[f"param_{k}"]
+        self.optimizer.load_state_dict({"t": opt_t, "arrays": opt_arrays})
+        if best is not None:
+            self.best = (best[0], best[1], {k: arrays[f"best_{k}"].copy() for k in self.net.params})
+        self.epoch, self.step_count, self.bad_epochs = epoch, step_count, bad_epochs
+        self.history = History(history)
         try:
-            for k in self.net.params:
-                self.net.params[k][...] = arrays[f"param_{k}"]
-            self.optimizer.load_state_dict({
-                "t": state["opt_t"],
-                "arrays": {k[4:]: v.astype(self.net.dtype) for k, v in arrays.items() if k.startswith("opt_")}})
-            if state["best"] is not None:
-                self.best = (state["best"][0], state["best"][1],
-                             {k: arrays[f"best_{k}"].astype(self.net.dtype) for k in self.net.params})
-            self.epoch = state["epoch"]
-            self.step_count = state["step_count"]
-            self.bad_epochs = state["bad_epochs"]
-            self.history = History(state["history"])
-            _set_rng_state(self.rng, state["rng"])
-        except (KeyError, ValueError, TypeError, IndexError, OverflowError) as e:
-            raise InputError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
+            _set_rng_state(self.rng, rng)
+        except (KeyError, ValueError, TypeError) as e:
+            raise InputError(f"{path}: field 'rng' is damaged ({type(e).__name__}: {e})") from None
 
 
-def _history_value(v, col, path, line):
-    if v == "" and col not in ("epoch", "loss"):
-        return None
-    try:
-        x = int(v) if col == "epoch" else float(v)
-    except ValueError:
-        x = None
-    if x is None or (col == "epoch" and x < 1) or not math.isfinite(x):
-        words = "an integer >= 1" if col == "epoch" else "a finite number"
-        raise InputError(f"{path}: line {line}, field {col!r} must be {words}, got {v[:40]!r}; the file is damaged")
-    return x
+class _Fields:
+    """Type- and range-checked reads of a JSON object from a file: one line naming file and field."""
+
+    def __init__(self, path, obj):
+        self.path, self.obj = path, obj
+
+    def get(self, name, kind, none=False):
+        if name not in self.obj:
+            raise InputError(f"{self.path}: field {name!r} is missing; the file is damaged")
+        v = self.obj[name]
+        if (v is None and none) or (isinstance(v, kind) and not isinstance(v, bool)):
+            return v
+        raise InputError(f"{self.path}: field {name!r} should be {kind.__name__}, got {type(v).__name__}")
+
+    def count(self, name):
+        v = self.get(name, int)
+        if v < 0:
+            raise InputError(f"{self.path}: field {name!r} is negative ({v})")
+        return v
 
 
-def _is_history(v):
-    return isinstance(v, dict) and all(k in History.KEYS and isinstance(x, list) for k, x in v.items()) and all(
-        _is_number_or_none(x) for k, xs in v.items() for x in xs)
-
-
-def _is_number_or_none(x):
-    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
-
-
-# The checkpoint's JSON state: every field is read back on --resume, so every field is checked first.
-CHECKPOINT_STATE = {
-    "epoch": (is_int(0), "an integer >= 0"),
-    "step_count": (is_int(0), "an integer >= 0"),
-    "bad_epochs": (is_int(0), "an integer >= 0"),
-    "opt_t": (is_int(0), "an integer >= 0"),
-    "best": (optional(lambda v: isinstance(v, list) and len(v) == 2 and is_real()(v[0]) and is_int(0)(v[1])),
-             "null or [score, epoch]"),
-    "rng": (lambda v: isinstance(v, dict) and v.get("kind") in ("generator", "randomstate") and "state" in v,
-            "an object with 'kind' (generator or randomstate) and 'state'"),
-    "history": (_is_history, f"an object of lists of numbers keyed by {', '.join(History.KEYS)}"),
-    "config": (is_dict, "an object"),
-}
+def _describe(fp):
+    return ", ".join(f"{k} {v}" for k, v in fp.items() if k != "rows_sha256") if isinstance(fp, dict) else str(fp)
 
 
 DATA_SCALE = 1e6  # a loss that overflows on inputs larger than this is the data's fault, not the step size's
@@ -442,24 +370,58 @@ def blas_threads_for(work):
 _controller = None
 
 
-def accuracy(net, X, y, transform=None, batch_size=4096, name="X"):
-    """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly)."""
+def accuracy(net, X, y, transform=None, batch_size=4096, name="X", check=True):
+    """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly).
+
+    check=False (during and right after training): non-finite scores count as wrong, since
+    they come from the weights (divergence is reported from the loss), not from the data.
+    """
     correct = 0
     for start in range(0, len(X), batch_size):
         xb = X[start:start + batch_size]
         xb = transform(xb) if transform is not None else xb
-        scores = net.scores(xb, name=name, first_row=start)
+        scores = net.scores(xb, name=name, first_row=start, check=check)
         correct += int(np.count_nonzero(scores.argmax(axis=1) == y[start:start + batch_size]))
     return correct / len(X)
 
 
-def _draw(rng, n, size, out):
+def _draw(rng, n, size):
     """Indices drawn with replacement (the classic API's sampling)."""
     if isinstance(rng, np.random.Generator):
-        out[...] = rng.integers(0, n, size=size)
-    else:
-        out[...] = rng.randint(0, n, size=size)
-    return out
+        return rng.integers(0, n, size=size)
+    return rng.randint(0, n, size=size)
+
+
+class Batch:
+    """Gathers a training batch into preallocated buffers: rows, labels, the net's dtype, the
+    per-batch preprocessing of streamed data and the augmentation."""
+
+    def __init__(self, X, y, bs, dtype, transform=None, augment=None):
+        self.X, self.y, self.transform, self.augment, self.dtype = X, y, transform, augment, dtype
+        self.direct = X.dtype == dtype and transform is None
+        self.xb = np.empty((bs, X.shape[1]), X.dtype)
+        self.yb = np.empty(bs, np.intp)
+
+    def gather(self, idx, rng):
+        m = len(idx)
+        xb, yb = self.xb[:m], self.yb[:m]
+        self.X.take(idx, axis=0, out=xb)
+        self.y.take(idx, out=yb)
+        if not self.direct:
+            xb = self.transform(xb) if self.transform is not None else xb.astype(self.dtype)
+        if self.augment is not None:
+            self.augment(xb, rng)
+        return xb, yb
+
+
+class GlobalRandomState:
+    """NumPy's legacy global random state (np.random.seed / np.random.randn), as an object: the
+    classic API draws its batches from it, as CS231n's code does, through public functions only."""
+
+    randint = staticmethod(np.random.randint)
+    permutation = staticmethod(np.random.permutation)
+    get_state = staticmethod(np.random.get_state)
+    set_state = staticmethod(np.random.set_state)
 
 
 def _rng_state(rng):
@@ -481,13 +443,12 @@ def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
                   num_iters=100, batch_size=200, verbose=False):
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
     NumPy's global random state, learning rate × decay after every epoch of max(N // B, 1) steps."""
-    # checked by the names this function takes (num_iters, not max-steps), before any arithmetic
     check_setting("learning_rate", learning_rate, "learning_rate")
     check_setting("lr_decay", learning_rate_decay, "learning_rate_decay")
     check_setting("reg", reg, "reg")
-    if num_iters is None or not _RULES["max_steps"][0](num_iters):
-        error = InputError if _is_int(num_iters) else InputTypeError
-        raise error(f"num_iters must be {_RULES['max_steps'][1].removesuffix(' or None')}, got {num_iters!r}")
+    if num_iters is None:  # max_steps may be None (no limit), num_iters may not
+        raise InputTypeError(f"num_iters must be {RULES['max_steps'][1].removesuffix(' or None')}, got None")
+    check_setting("max_steps", num_iters, "num_iters")
     check_setting("batch_size", batch_size, "batch_size")
     X = check_X(X, net.input_size, net.dtype)
     y = check_y(y, X.shape[0], net.output_size)
@@ -495,12 +456,16 @@ def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
     X_val = check_X(X_val, net.input_size, net.dtype, name="X_val")
     y_val = check_y(y_val, X_val.shape[0], net.output_size, name="y_val")
     steps_per_epoch = max(X.shape[0] // batch_size, 1)
+    epochs = max(math.ceil(num_iters / steps_per_epoch), 1)
+    if not RULES["epochs"][0](epochs):
+        raise InputError(f"num_iters {num_iters} makes {epochs:,} epochs of {steps_per_epoch} steps; epochs must be "
+                         f"{RULES['epochs'][1].removesuffix(' (or None: auto)')}")
     config = TrainConfig(
-        epochs=max(math.ceil(num_iters / steps_per_epoch), 1), batch_size=batch_size,
+        epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, reg=reg, optimizer="sgd", schedule="step",
         lr_decay=learning_rate_decay, patience=None, sampling="replacement",
         steps_per_epoch=steps_per_epoch, max_steps=num_iters, seed=None)
-    trainer = Trainer(net, config, rng=np.random.mtrand._rand)
+    trainer = Trainer(net, config, rng=GlobalRandomState())
 
     def report(t):
         if verbose and t.step_count % 100 == 0:

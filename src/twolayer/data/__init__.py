@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..checks import check_regular_file, check_seed
 from ..errors import InputError, InputTypeError
+from ..io import check_file
+from ..settings import check_setting
 
 
 @dataclass
@@ -122,7 +123,7 @@ LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, 
 
 def load(spec="digits", seed=0, val_fraction=0.1):
     """Load a data set by its SPEC; see the module docstring."""
-    check_seed(seed, "seed", allow_none=False)
+    check_setting("seed", seed, "seed")
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
         raise InputTypeError(f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}")
     if not isinstance(spec, (str, os.PathLike)):
@@ -140,7 +141,7 @@ def load(spec="digits", seed=0, val_fraction=0.1):
 
 def read_rows(path):
     """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped)."""
-    path = check_regular_file(path, "an .npy or .csv file of rows")
+    path = check_file(path)
     if path.suffix == ".npy":
         return read_npy(path)
     return read_rows_csv(path)

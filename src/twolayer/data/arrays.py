@@ -11,9 +11,9 @@ import tokenize
 
 import numpy as np
 
-from ..checks import check_classes, check_regular_file
 from ..errors import InputError
-from ..net import npy_header, read_npz
+from ..checks import check_classes
+from ..io import check_file, npy_header, read_npz, read_text
 from .validate import SPLITS, assemble, require_dir, require_file
 
 NAMES = ("class_names",)
@@ -46,8 +46,9 @@ def check_class_names(names, where):
 
 def load_npz(path, seed=0, val_fraction=0.1):
     """Arrays from one .npz (np.savez), loaded into memory with allow_pickle=False."""
+
     path = require_file(path, "npz")
-    arrays, _ = read_npz(path)
+    arrays = read_npz(path)
     typos = [k for k in arrays if k[:2] in ("X_", "y_") and k not in {f"{p}_{s}" for p in "Xy" for s in SPLITS}]
     if typos:
         raise InputError(f"{path}: unexpected array(s) {', '.join(typos)}; the names are X_train, y_train, "
@@ -61,7 +62,7 @@ def load_npz(path, seed=0, val_fraction=0.1):
 def read_npy(path, mmap=False):
     """One .npy, checked from its header first: a regular file, no object arrays, no truncation, no
     pickles, and (unless memory-mapped) no more than MAX_ELEMENTS numbers."""
-    path = check_regular_file(path, "an .npy file")
+    path = check_file(path)
     try:
         with open(path, "rb") as f:
             shape, _, dtype, _ = npy_header(f, path, os.path.getsize(path), in_memory=not mmap)
@@ -88,11 +89,7 @@ def load_npy(path, seed=0, val_fraction=0.1):
     names = None
     names_file = root / "class_names.txt"
     if names_file.exists() or names_file.is_symlink():
-        check_regular_file(names_file, "a text file of class names")
-        try:
-            lines = [ln.strip() for ln in names_file.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{names_file}: cannot read ({e})") from None
+        lines = [ln.strip() for ln in read_text(names_file, "class names").lstrip("\ufeff").splitlines() if ln.strip()]
         names = check_class_names(lines, names_file)
     return assemble(root.name, data, lambda key: str(root / f"{key}.npy"), seed=seed, val_fraction=val_fraction,
                     class_names=names)

@@ -13,8 +13,9 @@ import pickle
 
 import numpy as np
 
-from ..checks import check_classes, check_regular_file, gib, limit
+from ..checks import check_classes, gib, limit
 from ..errors import InputError
+from ..io import check_file
 from .validate import assemble, require_dir
 
 FOLDER = "cifar-10-batches-py"
@@ -77,7 +78,7 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def read_pickle(path):
     """A CIFAR-10 pickle as a dict with str keys, or an InputError."""
-    path = check_regular_file(path, "a CIFAR-10 batch file")
+    path = check_file(path)
     size = os.path.getsize(path)
     if size > limit("MAX_PICKLE_BYTES"):  # the unpickler's work and memory grow with the file
         raise InputError(f"{path}: {gib(size)} is more than a CIFAR-10 batch holds (limit "

@@ -14,8 +14,9 @@ import zlib
 
 import numpy as np
 
-from ..checks import check_elements, check_regular_file, gib, limit
+from ..checks import check_elements, gib, limit
 from ..errors import InputError
+from ..io import check_file
 from .validate import assemble, require_dir
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -31,7 +32,7 @@ def find_file(root, role):
     for name in FILES[role]:
         for candidate in (root / name, root / f"{name}.gz"):
             if candidate.exists() or candidate.is_symlink():
-                return check_regular_file(candidate, "an idx file")
+                return check_file(candidate)
     return None
 
 
@@ -46,7 +47,7 @@ def read_idx(path, ndim):
     plausibly hold) before anything else is read; a gzip stream is then decompressed to exactly
     that many bytes (plus one, to detect trailing data), never more.
     """
-    path = check_regular_file(path, "an idx file")
+    path = check_file(path)
     size = os.path.getsize(path)
     try:
         with open(path, "rb") as raw:

@@ -18,8 +18,9 @@ from itertools import islice
 
 import numpy as np
 
-from ..checks import check_regular_file, limit
+from ..checks import limit
 from ..errors import InputError
+from ..io import check_file
 from .validate import assemble, require_file
 
 CHUNK_ROWS = 10_000
@@ -117,7 +118,7 @@ class Table:
 
 def open_table(path):
     """Open PATH (a regular UTF-8 text file) as a Table; the caller closes the returned file."""
-    path = check_regular_file(path, "a CSV file")
+    path = check_file(path)
     csv.field_size_limit(MAX_FIELD)
     try:
         f = open(path, encoding="utf-8-sig", newline="")

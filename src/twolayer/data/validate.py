@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import check_regular_file, check_X, check_y
+from ..checks import check_X, check_y
 from ..errors import InputError
+from ..io import check_file
 
 BLOCK = 8192
 SPLITS = ("train", "val", "test")
@@ -18,7 +19,7 @@ SPLITS = ("train", "val", "test")
 def require_file(path, scheme):
     if not str(path):
         raise InputError(f"'{scheme}' needs a file: {scheme}:FILE")
-    return check_regular_file(Path(path).expanduser(), f"one file for the {scheme} source")
+    return check_file(Path(path).expanduser())
 
 
 def require_dir(path, scheme):
