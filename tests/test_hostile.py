@@ -596,7 +596,7 @@ def _net(**kw):
 def _clf(**kw):
     from twolayer.estimator import TwoLayerClassifier
 
-    return TwoLayerClassifier(max_epochs=1, random_state=0, **kw)
+    return TwoLayerClassifier(**{"max_epochs": 1, "random_state": 0, **kw})
 
 
 def _train(**kw):
@@ -665,6 +665,16 @@ API_CASES = [
     ("data.load idx bomb", lambda w: load(f"mnist:{w['bombs']}/mnistgzbomb"), "TWOLAYER_MAX_DECOMPRESSED_BYTES"),
     ("data.load cifar shared refs", lambda w: load(f"cifar10:{w['bombs']}/cifarlabels"), "flat list of integers"),
     ("data.load complex", lambda w: load(f"npz:{w['dt']}/Xcomplex.npz"), "must hold numbers"),
+    *[(f"classifier {k}={v!r}", lambda w, k=k, v=v: _clf(**{k: v}).fit(X6, Y3), words) for k, v, words in (
+        ("max_epochs", 0, "max_epochs must be"), ("max_epochs", 10 ** 12, "max_epochs must be"),
+        ("random_state", -1, "random_state must be"), ("random_state", 2 ** 32, "random_state must be"),
+        ("batch_size", 0, "batch_size must be"), ("batch_size", 10 ** 12, "batch_size must be"),
+        ("learning_rate", "x", "learning_rate must be"), ("momentum", float("nan"), "momentum must be"),
+        ("hidden_size", 10 ** 9, "hidden_size 1000000000 needs"))],
+    *[(f"classifier early stopping {k}={v!r}", lambda w, k=k, v=v: _clf(early_stopping=True, **{k: v}).fit(X6, Y3),
+       words) for k, v, words in (("n_iter_no_change", 0, "n_iter_no_change must be"),
+                                  ("validation_fraction", "0.1", "validation_fraction must be"),
+                                  ("validation_fraction", float("nan"), "validation_fraction must be"))],
     ("tune n_jobs", lambda w: __import__("twolayer.tune").tune.check_options(1, n_jobs=0), "n_jobs must be"),
     ("tune heartbeat", lambda w: __import__("twolayer.tune").tune.check_options(1, heartbeat=10 ** 9), "heartbeat"),
     ("tune timeout", lambda w: __import__("twolayer.tune").tune.check_options(1, timeout=float("inf")), "timeout"),

@@ -1,6 +1,8 @@
 """TwoLayerClassifier: the network as a scikit-learn estimator, trained by the shared loop."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
@@ -132,9 +134,12 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         return np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
 
     def _init(self, X, y, classes):
-        check_setting("epochs", self.max_epochs)
+        check_setting("epochs", self.max_epochs, "max_epochs")
         if self.early_stopping:
-            check_setting("patience", self.n_iter_no_change)
+            check_setting("patience", self.n_iter_no_change, "n_iter_no_change")
+            check_setting("val_fraction", self.validation_fraction, "validation_fraction")
+        if isinstance(self.random_state, numbers.Integral):
+            check_setting("seed", self.random_state, "random_state")
         self.classes_ = np.unique(y) if classes is None else np.unique(classes)
         check_classes(len(self.classes_), "y")
         self._label_encoder = LabelEncoder().fit(self.classes_)

@@ -55,6 +55,8 @@ def split_validation(X, y, fraction, seed, name="training set"):
     """
     from sklearn.model_selection import train_test_split
 
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
+        raise InputTypeError(f"validation fraction must be a number in (0, 1), got {fraction!r}")
     if not 0 < fraction < 1:
         raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
     counts = np.bincount(y)
