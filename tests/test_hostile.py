@@ -251,6 +251,11 @@ def w(tmp_path_factory):
     np.savez(nf / "hugetest.npz", X_train=X, y_train=y, X_test=np.where(np.arange(12)[:, None] == 7, 1e300, X[:12]),
              y_test=y[:12])
     np.savez(nf / "overflow.npz", X_train=X * 1e307, y_train=y)
+    np.savez(nf / "over32.npz", X_train=np.where(np.arange(90)[:, None] == 5, 1e39, X), y_train=y)
+    np.savez(nf / "hugeval.npz", X_train=X, y_train=y, X_val=np.where(np.arange(12)[:, None] == 2, -1e300, X[:12]),
+             y_val=y[:12])
+    (nf / "huge_row2.csv").write_text("a,b,c,d,e,f\n" + "\n".join(",".join(["1e300" if i == 2 else "0.5"] * D)
+                                                                for i in range(4)) + "\n")
 
     # 7. damaged metadata
     md = root / "meta"
@@ -466,6 +471,12 @@ NON_FINITE = [
     (["evaluate", "{model}", "--data", "npz:{nf}/hugetest.npz"], "row 7 gives non-finite class scores"),
     (["train", "--data", "npz:{nf}/overflow.npz", "--preprocess", "none", "--out", "{root}/o5", "-q"],
      "values up to 4e307: scale them, e.g. --preprocess standardize"),
+    (["predict", "{model}", "{nf}/huge_row2.csv"], "row 2 gives non-finite class scores"),
+    (["evaluate", "{model}", "--data", "npz:{nf}/hugeval.npz"], "row 2 gives non-finite class scores"),
+    (["train", "--data", "npz:{nf}/over32.npz", "--preprocess", "none", "--out", "{root}/o5", "-q"],
+     "values up to 1e39: scale them"),
+    (["train", "--data", "npz:{nf}/overflow.npz", "--preprocess", "scale", "--out", "{root}/o5", "-q"],
+     "values up to 4e307: scale them"),
     (["train", "--data", "npz:{nf}/overflow.npz", "--preprocess", "none", "--dtype", "float64", "--optimizer", "sgd",
       "--out", "{root}/o6", "-q"], "scale them"),
 ]
@@ -783,3 +794,13 @@ def test_predict_csv_with_bom_and_header_reads_every_row(tmp_path):
     for text, skip in (("\ufeff1,2,3\n4,5,6\n", 0), ("\ufeffa,b,c\n1,2,3\n4,5,6\n", 1), ('"1";"2";"3"\n4;5;6\n', 0)):
         (tmp_path / "r.csv").write_text(text)
         np.testing.assert_array_equal(read_rows(tmp_path / "r.csv"), [[1, 2, 3], [4, 5, 6]])
+
+
+def test_standardize_trains_on_values_up_to_1e307(w, capsys, monkeypatch):
+    """The remedy the overflow message gives works: statistics are taken on x / peak, so they stay finite."""
+    code, _, err, _ = run_cli(["train", "--data", f"npz:{w['nf']}/overflow.npz", "--epochs", "3", "--hidden", "8",
+                               "--out", "{root}/o10", "-q"], w, capsys, monkeypatch)
+    assert code == 0, err
+    net = TwoLayerNet.load(w["root"] / "o10" / "model.npz")
+    assert all(np.isfinite(v).all() for v in net.params.values())
+    assert np.isfinite(net.preprocessor.offset_).all() and np.isfinite(net.preprocessor.factor_).all()
