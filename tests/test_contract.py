@@ -267,6 +267,7 @@ def test_debug_also_raises_user_mistakes(world):
 
 
 # -- the real console script behaves the same --------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("args, code, words", [
     (["evaluate", "{object}", "--data", "{data}"], 2, "object arrays"),
     (["train", "--out", "{root}/afile/sub", "--epochs", "1"], 2, "cannot write"),
