@@ -689,7 +689,8 @@ API_CASES = [
     ("tune n_jobs", lambda w: __import__("twolayer.tune").tune.check_options(1, n_jobs=0), "n_jobs must be"),
     ("tune heartbeat", lambda w: __import__("twolayer.tune").tune.check_options(1, heartbeat=10 ** 9), "heartbeat"),
     ("tune timeout", lambda w: __import__("twolayer.tune").tune.check_options(1, timeout=float("inf")), "timeout"),
-    ("tune seed", lambda w: __import__("twolayer.tune").tune.check_options(1, seed=-1), "seed must be"),
+    ("tune seed", lambda w: __import__("twolayer.tune").tune.tune("digits", 1, out=w["root"] / "t9", seed=-1),
+     "seed must be"),
 ]
 
 

@@ -16,8 +16,6 @@ from ..checks import check_classes
 from ..io import check_file, npy_header, read_npz, read_text
 from .validate import SPLITS, assemble, require_dir, require_file
 
-NAMES = ("class_names",)
-
 
 def present_splits(keys, where):
     """The splits whose X and y are both present; a lone X_val or y_test is an error."""
