@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .checks import check_X, check_y, gib, limit
+from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
 from .errors import DivergedError, InputError, InputTypeError
 from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
 from .optim import make_optimizer
@@ -263,12 +263,12 @@ class Trainer:
         arrays = read_npz(path, required=("state",))
         try:
             state = json.loads(str(meta_array(arrays["state"], path)))
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise InputError(f"{path}: damaged checkpoint (state is not valid JSON: {e})") from None
         if not isinstance(state, dict):
             raise InputError(f"{path}: damaged checkpoint (state is not an object)")
-        check = _Fields(path, state)
-        config = check.get("config", dict)
+        check_fields(state, CHECKPOINT_STATE, path, required=tuple(CHECKPOINT_STATE))
+        config = state["config"]
         differ = [k for k, v in self.config.to_dict().items() if k != "epochs" and config.get(k, v) != v]
         if differ:
             k = differ[0]
@@ -291,17 +291,11 @@ class Trainer:
             param = k.rsplit("_", 1)[-1]
             if param not in self.net.params or v.shape != self.net.params[param].shape:
                 raise InputError(f"{path}: optimizer state {k!r} does not fit the model; the file is damaged")
-        best = check.get("best", list, none=True)
-        if best is not None and (len(best) != 2 or any(f"best_{k}" not in arrays for k in self.net.params)):
-            raise InputError(f"{path}: field 'best' is damaged")
-        epoch = check.count("epoch")
-        step_count = check.count("step_count")
-        bad_epochs = check.count("bad_epochs")
-        opt_t = check.count("opt_t")
-        history = check.get("history", dict)
-        if any(not isinstance(history.get(key, []), list) for key in History.KEYS):
-            raise InputError(f"{path}: field 'history' is damaged")
-        rng = check.get("rng", dict)
+        best = state["best"]
+        if best is not None and any(f"best_{k}" not in arrays for k in self.net.params):
+            raise InputError(f"{path}: field 'best' is damaged (no best_* arrays)")
+        epoch, step_count, bad_epochs, opt_t = (state[k] for k in ("epoch", "step_count", "bad_epochs", "opt_t"))
+        history, rng = state["history"], state["rng"]
         for k in self.net.params:
             self.net.params[k][...] = arrays[f"param_{k}"]
         self.optimizer.load_state_dict({"t": opt_t, "arrays": opt_arrays})
@@ -315,25 +309,26 @@ class Trainer:
             raise InputError(f"{path}: field 'rng' is damaged ({type(e).__name__}: {e})") from None
 
 
-class _Fields:
-    """Type- and range-checked reads of a JSON object from a file: one line naming file and field."""
+def _is_history(v):
+    return isinstance(v, dict) and all(
+        k in History.KEYS and isinstance(xs, list)
+        and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in xs)
+        for k, xs in v.items())
 
-    def __init__(self, path, obj):
-        self.path, self.obj = path, obj
 
-    def get(self, name, kind, none=False):
-        if name not in self.obj:
-            raise InputError(f"{self.path}: field {name!r} is missing; the file is damaged")
-        v = self.obj[name]
-        if (v is None and none) or (isinstance(v, kind) and not isinstance(v, bool)):
-            return v
-        raise InputError(f"{self.path}: field {name!r} should be {kind.__name__}, got {type(v).__name__}")
-
-    def count(self, name):
-        v = self.get(name, int)
-        if v < 0:
-            raise InputError(f"{self.path}: field {name!r} is negative ({v})")
-        return v
+# The checkpoint's JSON state: every field is read back on --resume, so every field is checked first
+# (checks.check_fields, the one schema helper: one line naming the file and the field).
+CHECKPOINT_STATE = {
+    "epoch": (is_int(0), "an integer >= 0"),
+    "step_count": (is_int(0), "an integer >= 0"),
+    "bad_epochs": (is_int(0), "an integer >= 0"),
+    "opt_t": (is_int(0), "an integer >= 0"),
+    "best": (optional(lambda v: isinstance(v, list) and len(v) == 2 and is_real()(v[0]) and is_int(0)(v[1])),
+             "null or [score, epoch]"),
+    "history": (_is_history, "an object of lists of numbers keyed by " + ", ".join(History.KEYS)),
+    "rng": (is_dict, "an object (a random generator's state)"),
+    "config": (is_dict, "an object (the loop's settings)"),
+}
 
 
 def _describe(fp):
