@@ -60,10 +60,17 @@ class Preprocessor:
 
     @np.errstate(over="ignore", invalid="ignore")  # overflow to inf is reported by the caller, with the row
     def transform(self, X, dtype=np.float64, batch_size=8192):
-        """A new array (X - offset) · factor of the given dtype, computed in float64 row blocks
-        (so that float64 inputs beyond float32's range are scaled before they are narrowed)."""
-        X = np.asarray(X) if not isinstance(X, np.memmap) else X
-        out = np.empty(X.shape, dtype=dtype)
+        """A new array (X - offset) · factor of the given dtype.
+
+        Computed in the target dtype (the fast path); when that narrows the input (float64 data,
+        float32 net) and overflows, it is redone in float64 row blocks, so that values beyond
+        float32's range are scaled before they are narrowed.
+        """
+        out = np.array(X, dtype=dtype)
+        out -= self.offset_.astype(dtype)
+        out *= self.factor_.astype(dtype)
+        if np.can_cast(X.dtype, dtype, "safe") or np.isfinite(out).all():
+            return out
         for start in range(0, len(X), batch_size):
             xb = np.array(X[start:start + batch_size], dtype=np.float64)
             xb -= self.offset_
