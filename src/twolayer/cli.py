@@ -92,9 +92,7 @@ def train(
     out = out or default_run_dir()
     progress = None if quiet or as_json else _progress()
     ok = False
-    try:
-        if progress is not None:
-            progress.start()
+    try:  # the bar starts with training (_on_start), after any download has shown its own
         metrics = run_training(settings, out, resume=resume, force=force,
                                on_start=progress and _on_start(progress),
                                on_batch=progress and _on_batch(progress))
@@ -136,6 +134,7 @@ def _on_start(progress):
     def start(trainer, dataset):
         import math
 
+        progress.start()
         n, bs = len(dataset.y_train), min(trainer.config.batch_size, len(dataset.y_train))
         total = trainer.config.resolve_epochs(n) * math.ceil(n / bs)
         progress.add_task("training", total=total, completed=trainer.epoch * math.ceil(n / bs), status="")
@@ -155,7 +154,7 @@ def _on_batch(progress):
 @app.command()
 def evaluate(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    data: str = typer.Option("digits", help="Data SPEC to evaluate on."),
+    data: Optional[str] = typer.Option(None, help="Data SPEC to evaluate on (default: the one the model was trained on)."),
     seed: Optional[int] = typer.Option(None, help="Seed of the data split (default: the training run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):

@@ -206,14 +206,17 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
     return metrics
 
 
-def evaluate_model(model_path, spec, seed=None):
+def evaluate_model(model_path, spec=None, seed=None):
     """Accuracy of a saved model on every split of a data set, split as in its training run
-    (seed and validation fraction from the model) unless ``seed`` is given."""
+    (seed and validation fraction from the model) unless ``seed`` is given. Without ``spec``,
+    the data set the model was trained on (digits for a model that does not record one)."""
     from . import data as data_mod
     from .net import TwoLayerNet
 
     net = TwoLayerNet.load(model_path)
     trained = net.meta.get("settings") or {}
+    if spec is None:
+        spec = net.meta.get("data") or "digits"
     if seed is None:
         seed = (trained.get("train") or {}).get("seed") or 0
     dataset = data_mod.load(spec, seed=seed, val_fraction=trained.get("val_fraction", 0.1))

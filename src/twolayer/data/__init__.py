@@ -4,6 +4,8 @@ SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``
 
     cifar10:DIR   the cifar-10-batches-py folder (pickles, read by a restricted unpickler)
     mnist:DIR     the four idx files of MNIST or Fashion-MNIST, gzip or raw
+    fashion-mnist:DIR  the same, with Fashion-MNIST's class names
+    mnist, fashion-mnist, cifar10 (no folder): downloaded once into a cache (see fetch.py)
     npz:FILE      X_train, y_train and optionally X_val, y_val, X_test, y_test, class_names
     npy:DIR       the same names as .npy files, memory-mapped: training streams from disk
     csv:FILE      one row per example; the label is the column headed ``label``, else the last
@@ -110,23 +112,31 @@ def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
 
 from .arrays import load_npy, load_npz, read_npy  # noqa: E402  (loaders need Dataset above)
 from .cifar import load_cifar10  # noqa: E402
-from .idx import load_mnist  # noqa: E402
+from .fetch import SOURCES as DOWNLOADS, fetch as download  # noqa: E402
+from .idx import load_fashion_mnist, load_mnist  # noqa: E402
 from .table import load_csv  # noqa: E402
 
-LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "npz": load_npz,
-           "npy": load_npy, "csv": load_csv}
+LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist,
+           "fashion-mnist": load_fashion_mnist, "npz": load_npz, "npy": load_npy, "csv": load_csv}
 
 
 def load(spec="digits", seed=0, val_fraction=0.1):
-    """Load a data set by its SPEC; see the module docstring."""
+    """Load a data set by its SPEC; see the module docstring.
+
+    ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the
+    cache (see ``twolayer.data.fetch``) and read from there.
+    """
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
-        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits or SCHEME:PATH with SCHEME "
+        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits, "
+                         f"{', '.join(DOWNLOADS)} (downloaded) or SCHEME:PATH with SCHEME "
                          f"one of {', '.join(s for s in LOADERS if s != 'digits')}")
     if scheme == "digits":
         if path:
             raise InputError(f"'digits' takes no path, got {spec!r}")
         return load_digits(seed=seed, val_fraction=val_fraction)
+    if not path and scheme in DOWNLOADS:
+        path = download(scheme)
     return LOADERS[scheme](path, seed=seed, val_fraction=val_fraction)
 
 
