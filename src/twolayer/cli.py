@@ -173,33 +173,52 @@ def evaluate(
 @app.command()
 def predict(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file."),
-    out: Optional[Path] = typer.Option(None, help="Write labels here (.csv, .txt or .npy); default: stdout."),
+    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is "
+                                           "dropped)."),
+    out: Optional[Path] = typer.Option(None, help="Write here instead of stdout: .npy (a string array of class "
+                                                  "names, or with --proba an N×C float array), else text/CSV."),
+    proba: bool = typer.Option(False, "--proba", help="Write class probabilities: CSV with a header "
+                                                     "label,<class names…>, or an N×C array in class order."),
 ):
-    """Predict a class label for every row of INPUT."""
+    """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
+    import csv
+    import io
+
     import numpy as np
 
-    from .checks import check_X
-    from .data import read_rows
-    from .net import TwoLayerNet
+    from .runs import predict_file
 
-    net = TwoLayerNet.load(model)
-    X = check_X(read_rows(input), name=str(input))
-    if X.shape[1] != net.input_size:
-        raise InputError(f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}")
-    idx = net.scores(net.transform(X)).argmax(axis=1)
-    names = net.class_names or [str(i) for i in range(net.output_size)]
+    names, idx, probabilities = predict_file(model, input, note=lambda m: print(m, file=sys.stderr))
     labels = [names[i] for i in idx]
-    if out is None:
-        sys.stdout.write("\n".join(labels) + "\n")
+    if proba:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["label", *names])
+        writer.writerows([label, *(f"{p:.6g}" for p in row)] for label, row in zip(labels, probabilities))
+        text = buf.getvalue()
     else:
-        try:
-            if out.suffix == ".npy":
-                np.save(out, idx)
-            else:
-                out.write_text("\n".join(labels) + "\n")
-        except OSError as e:
-            raise InputError(f"{out}: cannot write the predictions ({e.strerror})") from None
+        text = "\n".join(labels) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        if out.suffix == ".npy":
+            np.save(out, probabilities if proba else np.array(labels, dtype=str), allow_pickle=False)
+        else:
+            out.write_text(text)
+    except OSError as e:
+        raise InputError(f"{out}: cannot write the predictions ({e.strerror})") from None
+
+
+@app.command()
+def export(
+    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    out: Path = typer.Option(..., help="The ONNX file to write, e.g. model.onnx."),
+):
+    """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer[onnx])."""
+    from .export import export as export_onnx
+
+    print(export_onnx(model, out))
 
 
 @app.command()

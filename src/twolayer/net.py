@@ -155,14 +155,21 @@ class TwoLayerNet:
         return out
 
     def predict_proba(self, X):
-        """Class probabilities, rows summing to one."""
-        X = check_X(X, self.input_size, self.dtype)
-        return layers.softmax(self.scores(X))
+        """Class probabilities of raw rows X, rows summing to one.
+
+        A net with a preprocessor (every model trained by ``twolayer train`` or loaded from its
+        model.npz) applies it first, so the answer is the command line's. ``loss`` and ``scores``
+        take network inputs: ``net.loss(net.transform(X), y)``.
+        """
+        return layers.softmax(self.scores(self._network_input(X)))
 
     def predict(self, X):
-        """Predicted class labels (indices into the output layer)."""
+        """Predicted class labels (indices into the output layer) of raw rows X; see predict_proba."""
+        return self.scores(self._network_input(X)).argmax(axis=1)
+
+    def _network_input(self, X):
         X = check_X(X, self.input_size, self.dtype)
-        return self.scores(X).argmax(axis=1)
+        return X if self.preprocessor is None else self.transform(X)
 
     def transform(self, X):
         """Raw inputs → network inputs: the stored preprocessing (if any), in the net's dtype."""

@@ -232,3 +232,20 @@ def evaluate_model(model_path, spec=None, seed=None):
             raise InputError(f"{spec}: {split} labels reach {y.max()} but the model has {net.output_size} classes")
         result[f"{split}_accuracy"] = accuracy(net, X, y, net.transform)
     return result
+
+
+def predict_file(model_path, input_path, note=None):
+    """(class names, predicted indices, probabilities) for every row of an .npy or .csv file,
+    with the model's stored preprocessing applied; ``note`` hears about a dropped label column."""
+    from .checks import check_X
+    from .data import read_rows
+    from .net import TwoLayerNet
+
+    net = TwoLayerNet.load(model_path)
+    X = check_X(read_rows(input_path, note=note), name=str(input_path))
+    if X.shape[1] != net.input_size:
+        raise InputError(f"{input_path}: rows have {X.shape[1]} features but the model {model_path} "
+                         f"expects {net.input_size}")
+    proba = net.predict_proba(X)
+    names = net.class_names or [str(i) for i in range(net.output_size)]
+    return names, proba.argmax(axis=1), proba

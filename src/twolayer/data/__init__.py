@@ -140,8 +140,12 @@ def load(spec="digits", seed=0, val_fraction=0.1):
     return LOADERS[scheme](path, seed=seed, val_fraction=val_fraction)
 
 
-def read_rows(path):
-    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped)."""
+def read_rows(path, note=None):
+    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped).
+
+    A CSV whose header has a ``label`` column (a file written for training) loses that column;
+    ``note`` (a function of one string), if given, is told so.
+    """
     from pathlib import Path
 
     path = Path(path)
@@ -152,11 +156,17 @@ def read_rows(path):
     try:
         with open(path) as f:
             first = f.readline()
+        header = [v.strip().strip('"') for v in first.split(",")]
         try:
-            [float(v) for v in first.split(",")]
-            skip = 0
+            [float(v) for v in header]
+            skip, columns = 0, None
         except ValueError:
-            skip = 1
-        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+            skip, columns = 1, None
+            if "label" in header:
+                columns = [j for j, name in enumerate(header) if name != "label"]
+                if note is not None:
+                    note(f"{path}: dropped its 'label' column (column {header.index('label') + 1}); "
+                         f"predicting from the other {len(columns)}")
+        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, usecols=columns)
     except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not a CSV of numbers ({e})") from None
