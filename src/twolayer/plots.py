@@ -14,13 +14,10 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure  # files only: no pyplot, so a notebook's own backend is left alone
 
-matplotlib.use("Agg")  # files only: no display is needed or wanted
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .errors import InputError  # noqa: E402
+from .errors import InputError
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
 DPI = 100
@@ -135,13 +132,13 @@ def weight_grid(W1, shape, padding=1):
 # -- figures ----------------------------------------------------------------------------
 def _save(fig, path):
     fig.savefig(path, dpi=DPI)
-    plt.close(fig)
     return Path(path)
 
 
 def plot_loss(history, path):
     """Loss per step (light) and mean loss per epoch (dark), against epochs."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     epochs, step_loss = history["epoch"], history.get("step_loss") or []
     if step_loss:
         per_epoch = len(step_loss) / max(len(epochs), 1)
@@ -156,7 +153,8 @@ def plot_loss(history, path):
 
 def plot_accuracy(history, path):
     """Train and validation accuracy per epoch (CS231n's classification accuracy history)."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label="train")
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
@@ -170,7 +168,8 @@ def plot_accuracy(history, path):
 def plot_weights(W1, shape, path):
     """First-layer weights, one tile per hidden unit (CS231n's show_net_weights)."""
     grid = weight_grid(W1, shape)
-    fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
+    fig = Figure(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
+    ax = fig.subplots()
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")
     ax.set_title(f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each")
     ax.axis("off")
@@ -181,7 +180,8 @@ def plot_confusion(cm, names, path, split="test"):
     """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
     c = len(names)
     size = min(3 + 0.35 * c, 14)
-    fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+    fig = Figure(figsize=(size + 1, size), layout="constrained")
+    ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, shrink=0.8)
     ticks = np.arange(c)

@@ -317,26 +317,24 @@ def save_best_model(study, trial, out, dataset=None):
 def plot_study(study, out):
     """history.png (value per trial, best so far) and search.png (CS231n's scatter of the search:
     validation accuracy coloured over learning rate × regularisation)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
 
     done = sorted(finished(study), key=lambda t: t.number)
     if not done:
         return
     numbers = [t.number for t in done]
     values = [100 * t.value for t in done]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     ax.plot(numbers, values, "o", alpha=0.6, label="trial")
     ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
     ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {study.study_name}")
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(out / "history.png", dpi=100)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
     points = ax.scatter([t.params["learning_rate"] for t in done], [t.params["reg"] for t in done],
                         c=values, cmap="viridis", s=60, edgecolors="k")
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
@@ -344,7 +342,6 @@ def plot_study(study, out):
     fig.colorbar(points, ax=ax, label="validation accuracy (%)")
     fig.tight_layout()
     fig.savefig(out / "search.png", dpi=100)
-    plt.close(fig)
 
 
 def top_rows(study, k=5):
