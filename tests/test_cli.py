@@ -1,5 +1,6 @@
 """The command line end to end: the main job, evaluate, predict, gradcheck, resume, errors."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -253,3 +254,21 @@ def test_evaluate_splits_data_as_the_training_run_did(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["val_accuracy"] == pytest.approx(m["val_accuracy"])
     assert result["test_accuracy"] == pytest.approx(m["test_accuracy"])
+
+
+def test_train_summary_final_loss_hint_and_a_title_that_keeps_its_path(tmp_path, capsys, monkeypatch):
+    import csv
+
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "a-fairly-long-folder-name" / "run-20260101-000000-000000"
+    assert main(["train", "--out", str(out), "--epochs", "2", "--hidden", "16"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert any(f"twolayer train — {out}" in line for line in lines)  # the whole path on one line
+    last_loss = float(list(csv.DictReader(open(out / "history.csv")))[-1]["loss"])
+    loss_row = next(line for line in lines if "final loss" in line)
+    assert f"{last_loss:.4f}" in loss_row
+    assert lines[-1] == f"next: twolayer report {out}"
+    val_row = next(line for line in lines if "validation accuracy" in line)
+    shown = re.search(r"done · val (\S+%)", captured.err).group(1)  # the bar's last word is the table's
+    assert shown in val_row

@@ -34,7 +34,7 @@ def _print_table(title, rows):
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, min_width=len(title) + 4)  # as wide as its title: a path never wraps
     table.add_column("")
     table.add_column("value", justify="right")
     for k, v in rows:
@@ -97,6 +97,8 @@ def train(
                                on_start=progress and _on_start(progress),
                                on_batch=progress and _on_batch(progress))
         ok = True
+        if progress is not None and progress.task_ids:  # the bar ends on the table's figure
+            progress.update(progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}")
     finally:
         _stop(progress, ok)
     if as_json:
@@ -108,8 +110,10 @@ def train(
             ("test accuracy", _pct(metrics["test_accuracy"])),
             ("epochs", f"{metrics['epochs']} ({metrics['stop_reason'].replace('_', ' ')}"
                        + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")")),
+            ("final loss", "-" if metrics.get("final_loss") is None else f"{metrics['final_loss']:.4f}"),
             ("seconds", f"{metrics['seconds']:.2f}"),
         ])
+        print(f"next: twolayer report {out}")
     if metrics["stop_reason"] == "interrupted":
         print("interrupted: the best weights so far were saved", file=sys.stderr)
         raise typer.Exit(130)
@@ -145,8 +149,8 @@ def _on_batch(progress):
     def batch(trainer):
         h = trainer.history
         status = f"epoch {trainer.epoch + 1}"
-        if h["val_acc"] and h["val_acc"][-1] is not None:
-            status += f" · val {100 * h['val_acc'][-1]:.1f}%"
+        if h["val_acc"] and h["val_acc"][-1] is not None:  # the last finished epoch's
+            status += f" · val (epoch {trainer.epoch}) {100 * h['val_acc'][-1]:.1f}%"
         progress.update(progress.task_ids[0], advance=1, status=status)
     return batch
 

@@ -183,6 +183,7 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
         "val_accuracy": accuracy(net, X_val, dataset.y_val, transform) if X_val is not None else None,
         "test_accuracy": (accuracy(net, transformed(net, dataset.X_test), dataset.y_test, transform)
                           if dataset.X_test is not None else None),
+        "final_loss": trainer.history["loss"][-1] if trainer.history["loss"] else None,
         "epochs": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "stop_reason": trainer.stop_reason,
