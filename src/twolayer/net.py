@@ -222,6 +222,12 @@ class TwoLayerNet:
             raise InputError(f"{path}: model metadata is not valid JSON; the file is damaged") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path}: not a twolayer model file")
+        version = meta.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InputError(f"{path}: model format version {version!r} is not a positive integer; the file is damaged")
+        if version > FORMAT_VERSION:  # a newer writer changed something this reader would misread
+            raise InputError(f"{path}: model format version {version} is newer than this twolayer reads "
+                             f"({FORMAT_VERSION}); upgrade twolayer")
         p = {k: arrays[k] for k in PARAM_NAMES}
         for k, v in p.items():
             if v.dtype not in (np.float32, np.float64):
