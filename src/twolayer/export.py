@@ -12,13 +12,11 @@ The graph computes in float32 whatever the model's dtype. Built with the ``onnx`
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
 from .errors import InputError
+from .io import atomic_write
+from .net import TwoLayerNet
 
 OPSET = 17
 IR_VERSION = 8
@@ -79,25 +77,5 @@ def to_onnx(net, name="twolayer"):
 
 def export(model_path, out):
     """Write the ONNX graph of the model at ``model_path`` to ``out`` (atomically); returns ``out``."""
-    from .net import TwoLayerNet
-
-    net = TwoLayerNet.load(model_path)
-    data = to_onnx(net).SerializeToString()
-    out = Path(out)
-    directory = out.parent if str(out.parent) else Path(".")
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=directory)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # the mode any new file gets, not mkstemp's 0600
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except OSError as e:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise InputError(f"{out}: cannot write the ONNX model ({e.strerror or e})") from None
-    return out
+    model = to_onnx(TwoLayerNet.load(model_path))
+    return atomic_write(out, lambda f: f.write(model.SerializeToString()))
