@@ -100,3 +100,26 @@ def test_export_errors_are_one_line(tmp_path, capsys):
     assert main(["export", str(tmp_path / "m.npz"), "--out", str(tmp_path / "no" / "dir" / "m.onnx")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "m.onnx: cannot write (No such file or directory)" in err
+
+
+@pytest.mark.parametrize("labels", ["int", "str"])
+def test_skl2onnx_exports_a_pipeline_ending_in_the_classifier(labels):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.datasets import load_digits
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from twolayer.estimator import TwoLayerClassifier
+    from twolayer.export import register_skl2onnx
+
+    X, y = load_digits(return_X_y=True)
+    if labels == "str":
+        y = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[y]
+    pipe = make_pipeline(MinMaxScaler(), TwoLayerClassifier(hidden_size=32, max_epochs=5, random_state=0))
+    pipe.fit(X[:1200], y[:1200])
+    register_skl2onnx()
+    model = skl2onnx.to_onnx(pipe, X[:1].astype(np.float32), options={TwoLayerClassifier: {"zipmap": False}})
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    label, proba = session.run(None, {session.get_inputs()[0].name: X[1200:].astype(np.float32)})
+    np.testing.assert_allclose(proba, pipe.predict_proba(X[1200:]), rtol=0, atol=1e-5)
+    assert label.tolist() == pipe.predict(X[1200:]).tolist()

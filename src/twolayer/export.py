@@ -30,42 +30,60 @@ def _onnx():
     return onnx
 
 
+def predictor_parts(params, offset, factor, classes, X="X", label="label", proba="probabilities",
+                    index="label_index", prefix=""):
+    """The predictor as plain data: ({initializer name: array}, [(op, inputs, outputs, attributes)]).
+
+    One description serves both the standalone graph (``to_onnx``) and the skl2onnx converter.
+    ``classes`` is what the label output gathers: an array of strings or of int64.
+    """
+    f32 = np.float32
+    n = lambda name: prefix + name  # noqa: E731 - names unique within a larger graph
+    init = {n("offset"): np.asarray(offset, f32), n("factor"): np.asarray(factor, f32),
+            **{n(k): np.asarray(params[k], f32) for k in ("W1", "b1", "W2", "b2")},
+            n("classes"): np.asarray(classes)}
+    nodes = [
+        ("Sub", [X, n("offset")], [n("centred")], {}),
+        ("Mul", [n("centred"), n("factor")], [n("x")], {}),  # (x − offset)·factor: the stored preprocessing
+        ("MatMul", [n("x"), n("W1")], [n("xW1")], {}),
+        ("Add", [n("xW1"), n("b1")], [n("a")], {}),
+        ("Relu", [n("a")], [n("h")], {}),
+        ("MatMul", [n("h"), n("W2")], [n("hW2")], {}),
+        ("Add", [n("hW2"), n("b2")], [n("scores")], {}),
+        ("Softmax", [n("scores")], [proba], {"axis": 1}),
+        ("ArgMax", [n("scores")], [index], {"axis": 1, "keepdims": 0}),
+        ("Gather", [n("classes"), index], [label], {"axis": 0}),
+    ]
+    return init, nodes
+
+
+def _tensor(name, array):
+    from onnx import TensorProto, helper, numpy_helper
+
+    if array.dtype.kind == "U":
+        return helper.make_tensor(name, TensorProto.STRING, array.shape, [v.encode() for v in array.ravel()])
+    return numpy_helper.from_array(array, name)
+
+
 def to_onnx(net, name="twolayer"):
     """The ONNX ModelProto of ``net`` (a TwoLayerNet), its preprocessing included."""
     onnx = _onnx()
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    f32 = np.float32
     d, c = net.input_size, net.output_size
     names = net.class_names or [str(i) for i in range(c)]
     if net.preprocessor is not None:
         offset, factor = net.preprocessor.offset_, net.preprocessor.factor_
     else:
         offset, factor = np.zeros(d), np.ones(d)
-    init = [
-        numpy_helper.from_array(np.asarray(offset, f32), "offset"),
-        numpy_helper.from_array(np.asarray(factor, f32), "factor"),
-        *(numpy_helper.from_array(np.asarray(net.params[k], f32), k) for k in ("W1", "b1", "W2", "b2")),
-        helper.make_tensor("class_names", TensorProto.STRING, [c], [n.encode() for n in names]),
-    ]
-    nodes = [
-        helper.make_node("Sub", ["X", "offset"], ["centred"]),
-        helper.make_node("Mul", ["centred", "factor"], ["x"]),
-        helper.make_node("MatMul", ["x", "W1"], ["xW1"]),
-        helper.make_node("Add", ["xW1", "b1"], ["a"]),
-        helper.make_node("Relu", ["a"], ["h"]),
-        helper.make_node("MatMul", ["h", "W2"], ["hW2"]),
-        helper.make_node("Add", ["hW2", "b2"], ["scores"]),
-        helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1),
-        helper.make_node("ArgMax", ["scores"], ["label_index"], axis=1, keepdims=0),
-        helper.make_node("Gather", ["class_names", "label_index"], ["label"], axis=0),
-    ]
+    init, nodes = predictor_parts(net.params, offset, factor, np.array(names, dtype=str))
     graph = helper.make_graph(
-        nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", d])],
+        [helper.make_node(op, i, o, **attrs) for op, i, o, attrs in nodes], name,
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", d])],
         [helper.make_tensor_value_info("label", TensorProto.STRING, ["N"]),
          helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", c]),
          helper.make_tensor_value_info("label_index", TensorProto.INT64, ["N"])],
-        initializer=init)
+        initializer=[_tensor(k, v) for k, v in init.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="twolayer",
                               doc_string="two-layer net: preprocessing, affine, ReLU, affine, softmax")
     model.ir_version = IR_VERSION
@@ -73,6 +91,50 @@ def to_onnx(net, name="twolayer"):
                                    "preprocess": net.preprocessor.mode if net.preprocessor else "none"})
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+# -- skl2onnx: TwoLayerClassifier inside a scikit-learn Pipeline ------------------------------
+def register_skl2onnx():
+    """Teach skl2onnx to convert ``TwoLayerClassifier``, so that ``skl2onnx.to_onnx(pipeline, X)``
+    exports a Pipeline ending in one. Outputs: ``label`` (classes_ values) and ``probabilities``
+    (a ZipMap of them unless ``options={TwoLayerClassifier: {"zipmap": False}}``)."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    from .estimator import TwoLayerClassifier
+
+    update_registered_converter(TwoLayerClassifier, "TwoLayerTwoLayerClassifier",
+                                calculate_linear_classifier_output_shapes, _skl2onnx_convert,
+                                options={"zipmap": [True, False, "columns"], "nocl": [True, False]})
+
+
+def _skl2onnx_convert(scope, operator, container):
+    from onnx import TensorProto
+
+    clf = operator.raw_operator
+    classes = clf.classes_
+    if classes.dtype.kind in "iub":
+        classes = classes.astype(np.int64)
+    elif classes.dtype.kind in "OUS":
+        classes = np.array([str(c) for c in classes], dtype=str)
+    else:
+        raise InputError(f"TwoLayerClassifier: classes of dtype {classes.dtype} cannot be ONNX labels")
+    prefix = scope.get_unique_variable_name("twolayer_") + "_"
+    x = prefix + "X32"
+    container.add_node("Cast", [operator.inputs[0].full_name], [x], to=TensorProto.FLOAT,
+                       name=scope.get_unique_operator_name("Cast"))
+    pre = clf.preprocessor_
+    init, nodes = predictor_parts(clf.net_.params, pre.offset_, pre.factor_, classes, X=x,
+                                  label=operator.outputs[0].full_name, proba=operator.outputs[1].full_name,
+                                  index=prefix + "index", prefix=prefix)
+    for name, array in init.items():
+        if array.dtype.kind == "U":
+            container.add_initializer(name, TensorProto.STRING, list(array.shape), [v.encode() for v in array])
+        else:
+            container.add_initializer(name, TensorProto.INT64 if array.dtype == np.int64 else TensorProto.FLOAT,
+                                      list(array.shape), array.ravel().tolist())
+    for op, inputs, outputs, attrs in nodes:
+        container.add_node(op, inputs, outputs, name=scope.get_unique_operator_name(op), **attrs)
 
 
 def export(model_path, out):
