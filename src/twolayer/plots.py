@@ -14,8 +14,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure  # files only: no pyplot, so a notebook's own backend is left alone
-from matplotlib.ticker import MaxNLocator
 
 from .errors import InputError
 from .io import read_json, save_figure, write_json
@@ -135,6 +133,20 @@ def weight_grid(W1, shape, padding=1):
 
 
 # -- figures ----------------------------------------------------------------------------
+def Figure(**kw):  # noqa: N802 - stands for matplotlib's class
+    """A matplotlib Figure, imported on the first picture (matplotlib is slow to import). Figures
+    are drawn without pyplot, so a notebook's or an application's pyplot backend is left alone."""
+    from matplotlib.figure import Figure as MplFigure
+
+    return MplFigure(**kw)
+
+
+def _integer_ticks(axis):
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _save(fig, path):
     return save_figure(fig, path, dpi=DPI)
 
@@ -150,7 +162,7 @@ def plot_loss(history, path):
         ax.plot(x, step_loss, color="tab:blue", alpha=0.35, linewidth=0.8, label="per step")
     ax.plot(epochs, history["loss"], "o-", color="tab:blue", markersize=3, label="epoch mean")
     ax.set(title="Loss history", xlabel="epoch", ylabel="loss")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax.xaxis)
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
@@ -169,7 +181,7 @@ def plot_accuracy(history, path, augmented=False):
     if val:
         ax.plot(*zip(*val), "o-", markersize=3, label="validation")
     ax.set(title="Classification accuracy history", xlabel="epoch", ylabel="accuracy")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax.xaxis)
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
