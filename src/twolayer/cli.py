@@ -1,6 +1,7 @@
 """The command line: parse, call the library, print. Heavy modules are imported inside commands."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -25,6 +26,26 @@ _R = RunSettings()
 # How the command line spells each setting, for error messages ("--lr must be ...").
 FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "--warmup"}
 _ARGV: list = []  # this invocation's arguments, for advice that repeats the command
+
+
+class Interrupted(Exception):
+    """A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP via runs.stop_signals) leaving a command;
+    carried past Typer, which would turn it into a bare exit 130."""
+
+    def __init__(self, interrupt):
+        super().__init__(interrupt.args[0] if interrupt.args else "SIGINT")
+        self.status = runs.exit_status(interrupt)
+
+
+def command(f):
+    """app.command(), with interruptions carried out as Interrupted."""
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except KeyboardInterrupt as e:
+            raise Interrupted(e) from None
+    return app.command()(run)
 
 
 def _flag(name):
@@ -78,7 +99,7 @@ def _pct(v):
     return "-" if v is None else f"{100 * v:.2f}%"
 
 
-@app.command()
+@command
 def train(
     ctx: typer.Context,
     data: str = typer.Option(_R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."),
@@ -208,7 +229,7 @@ def _on_batch(progress):
     return batch
 
 
-@app.command()
+@command
 def evaluate(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
     data: Optional[str] = typer.Option(None, help="Data SPEC to evaluate on (default: the model's own)."),
@@ -225,7 +246,7 @@ def evaluate(
                       if f"{s}_accuracy" in result])
 
 
-@app.command()
+@command
 def predict(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
     input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is "
@@ -251,7 +272,7 @@ def export(
     stdout_write(f"{export_onnx(model, out)}\n")
 
 
-@app.command()
+@command
 def gradcheck(
     seed: int = typer.Option(0, help="Seed of the random problem."),
     reg: float = typer.Option(0.05, help="Regularisation strength of the checked loss."),
@@ -273,7 +294,7 @@ def gradcheck(
         raise typer.Exit(1)
 
 
-@app.command()
+@command
 def tune(
     data: str = typer.Option("digits", help="Data SPEC to tune on (the validation split chooses, never test)."),
     trials: int = typer.Option(20, help="Trials this worker runs; workers on one study add up."),
@@ -340,7 +361,7 @@ def tune(
         print("no trial has finished yet: nothing to save", file=sys.stderr)
 
 
-@app.command()
+@command
 def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
 ):
@@ -350,7 +371,7 @@ def report(
     stdout_write(f"{write_report(run_dir)}\n")
 
 
-@app.command()
+@command
 def diagram(
     out: Path = typer.Option(..., help="Output file: .svg or .png."),
     model: Optional[Path] = typer.Option(None, help="A model.npz; default: a freshly initialised network."),
@@ -392,9 +413,10 @@ def main(argv=None):
         return e.exit_code
     except typer.Abort:
         return _fail("interrupted", 130)
-    except KeyboardInterrupt as e:
-        return _fail(f"interrupted ({getattr(e, 'args', None) and e.args[0] or 'SIGINT'}); nothing was left "
-                     "half-written", runs.exit_status(e))
+    except Interrupted as e:
+        return _fail(f"interrupted ({e}); every file written so far is complete", e.status)
+    except KeyboardInterrupt as e:  # between commands: before Typer has started or after it finished
+        return _fail("interrupted", runs.exit_status(e))
     except SettingError as e:
         if debug:
             raise

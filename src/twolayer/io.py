@@ -24,13 +24,11 @@ import numpy as np
 from .errors import InputError
 
 
-def _umask():
-    mask = os.umask(0)
+def file_mode():
+    """The mode open() gives a new file under the current umask (0644 under umask 022)."""
+    mask = os.umask(0o022)
     os.umask(mask)
-    return mask
-
-
-FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file in this process
+    return 0o666 & ~mask
 
 
 def os_error(path, e, doing="cannot write"):
@@ -54,7 +52,7 @@ def atomic_write(path, write, binary=True):
                 write(f)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, FILE_MODE)
+            os.chmod(tmp, file_mode())
             os.replace(tmp, path)
         except OSError as e:
             raise os_error(path, e) from None

@@ -70,13 +70,11 @@ def run_lock(folder, command, shared=False):
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
             raise InputError(f"{folder}: in use by {holder}; wait for it to finish or stop it") from None
-        if not shared:  # a shared holder leaves its own description in place
-            note = f"process {os.getpid()} on {socket.gethostname()} (twolayer {command}, since " \
-                   f"{datetime.now().strftime('%H:%M:%S')})"
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, note.encode(), 0)
-        elif os.fstat(fd).st_size == 0:
-            os.pwrite(fd, f"tune workers (process {os.getpid()} on {socket.gethostname()})".encode(), 0)
+        who = f"process {os.getpid()} on {socket.gethostname()}"
+        note = f"tune workers ({who}, ...)" if shared else \
+            f"{who} (twolayer {command}, since {datetime.now().strftime('%H:%M:%S')})"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, note.encode(), 0)
         yield folder
     finally:
         os.close(fd)  # closing releases the flock
