@@ -186,7 +186,7 @@ def test_recorded_hashes_are_the_canonical_ones():
     assert fetch_mod.SOURCES["cifar10"].files["cifar-10-python.tar.gz"].startswith("6d958be074577803")
 
 
-def test_the_progress_bar_follows_the_transfer(mirror, monkeypatch):
+def test_the_progress_bar_follows_the_transfer(mirror, monkeypatch, capsys):
     seen = []
 
     class Recorder(fetch_mod.RichBar):
@@ -198,6 +198,10 @@ def test_the_progress_bar_follows_the_transfer(mirror, monkeypatch):
     fetch_mod.fetch("mnist", progress=True)
     sizes = sorted((mirror.root / "mnist" / f).stat().st_size for f in fetch_mod.SOURCES["mnist"].files)
     assert {(t, c) for t, c in seen if t} == {(s, s) for s in sizes}
+    assert capsys.readouterr().err.endswith(f"mnist: 4 file(s) downloaded and verified into {mirror.cache / 'mnist'}\n")
+    before = len(seen)
+    fetch_mod.fetch("mnist", progress=True)  # all cached: no bar, no note
+    assert capsys.readouterr().err == "" and len(seen) == before
 
 
 def test_cli_trains_on_a_downloaded_set(mirror, tmp_path, capsys):

@@ -80,9 +80,10 @@ def fetch(name, progress=None):
     if progress is None:
         progress = sys.stderr.isatty()
     pooch.get_logger().setLevel("WARNING")  # no "Downloading ..." lines: the bar says it
+    missing = [f for f in source.files if not (folder / f).exists()]
     for fname, sha256 in source.files.items():
         url = base_url(name) + fname
-        bar = RichBar(fname) if progress else False
+        bar = RichBar(fname) if progress and fname in missing else False
         try:
             path = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=fname, path=folder,
                                   downloader=pooch.HTTPDownloader(progressbar=bar, timeout=60))
@@ -93,6 +94,8 @@ def fetch(name, progress=None):
                 bar.close()
         if source.unpack and not (folder / source.unpack).is_dir():
             unpack(path, folder, source.unpack)
+    if progress and missing:  # the bars were transient: say once where the files are now
+        print(f"{name}: {len(missing)} file(s) downloaded and verified into {folder}", file=sys.stderr)
     return folder / source.unpack if source.unpack else folder
 
 
