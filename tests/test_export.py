@@ -110,7 +110,7 @@ def test_skl2onnx_exports_a_pipeline_ending_in_the_classifier(labels):
     from sklearn.preprocessing import MinMaxScaler
 
     from twolayer.estimator import TwoLayerClassifier
-    from twolayer.export import register_skl2onnx
+    from twolayer.estimator import register_skl2onnx
 
     X, y = load_digits(return_X_y=True)
     if labels == "str":

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 optuna = pytest.importorskip("optuna")
+pytestmark = pytest.mark.slow  # every test here runs Optuna studies
 
 from twolayer import data as data_mod  # noqa: E402
 from twolayer import tune as tuning  # noqa: E402

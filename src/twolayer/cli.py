@@ -12,9 +12,15 @@ from typing import Optional
 import typer
 
 from . import runs
+from . import tune as tuning
+from .checks import check_nonnegative
+from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
+from .export import export as export_onnx
+from .gradcheck import check_net, random_problem
 from .io import stdout_write
-from .settings import RunSettings, SettingError, TrainConfig
+from .report import write_report
+from .settings import RunSettings, SettingError, TrainConfig, check_setting
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="twolayer: train, check, explain and tune a two-layer neural network classifier.")
@@ -267,8 +273,6 @@ def export(
     out: Path = typer.Option(..., help="The ONNX file to write, e.g. model.onnx."),
 ):
     """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer[onnx])."""
-    from .export import export as export_onnx
-
     stdout_write(f"{export_onnx(model, out)}\n")
 
 
@@ -279,10 +283,6 @@ def gradcheck(
     threshold: float = typer.Option(1e-7, help="Largest acceptable relative error."),
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
-    from .checks import check_nonnegative
-    from .gradcheck import check_net, random_problem
-    from .settings import check_setting
-
     check_nonnegative(threshold, "threshold")
     check_setting("seed", seed, "--seed")
     net, X, y = random_problem(seed=seed)
@@ -314,8 +314,6 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
-    from . import tune as tuning
-
     tuning.check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
     progress = None if quiet or as_json else _progress()
     callbacks = []
@@ -366,8 +364,6 @@ def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
 ):
     """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
-    from .report import write_report
-
     stdout_write(f"{write_report(run_dir)}\n")
 
 
@@ -382,9 +378,6 @@ def diagram(
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
-    from .checks import check_nonnegative
-    from .diagram import draw, minibatch
-
     net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
     reg = model_reg if reg is None else check_nonnegative(reg, "reg")
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
