@@ -13,14 +13,13 @@ import typer
 
 from . import runs
 from . import tune as tuning
-from .checks import check_nonnegative
 from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
 from .io import stdout_write
 from .report import write_report
-from .settings import RunSettings, SettingError, TrainConfig, check_setting
+from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="twolayer: train, check, explain and tune a two-layer neural network classifier.")
@@ -29,8 +28,6 @@ _T = TrainConfig()
 _R = RunSettings()
 
 
-# How the command line spells each setting, for error messages ("--lr must be ...").
-FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "--warmup"}
 _ARGV: list = []  # this invocation's arguments, for advice that repeats the command
 
 
@@ -52,10 +49,6 @@ def command(f):
         except KeyboardInterrupt as e:
             raise Interrupted(e) from None
     return app.command()(run)
-
-
-def _flag(name):
-    return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 def _stderr_console():
@@ -283,8 +276,8 @@ def gradcheck(
     threshold: float = typer.Option(1e-7, help="Largest acceptable relative error."),
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
-    check_nonnegative(threshold, "threshold")
-    check_setting("seed", seed, "--seed")
+    check_setting("threshold", threshold)
+    check_setting("seed", seed)
     net, X, y = random_problem(seed=seed)
     errors = check_net(net, X, y, reg=reg)
     _print_table("max relative error (numerical vs analytic)",
@@ -379,7 +372,7 @@ def diagram(
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
     net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
-    reg = model_reg if reg is None else check_nonnegative(reg, "reg")
+    reg = model_reg if reg is None else check_setting("reg", reg)
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
     stdout_write(f"{out}\n")
 
@@ -413,7 +406,7 @@ def main(argv=None):
     except SettingError as e:
         if debug:
             raise
-        return _fail(e.message(_flag(e.name)), 2)
+        return _fail(e.message(flag(e.name)), 2)
     except InputError as e:
         if debug:
             raise
