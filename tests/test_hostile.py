@@ -518,7 +518,7 @@ OPTIONS = [
 METADATA = [
     *[(["evaluate", f"{{md}}/{name}.npz", "--data", "{data}"], words) for name, words in (
         ("dtype5", "field 'dtype'"), ("dtypeint", "field 'dtype'"), ("namesstr", "field 'class_names'"),
-        ("namesint", "field 'class_names'"), ("version", "field 'version'"), ("imageshape0", "field 'image_shape'"),
+        ("namesint", "field 'class_names'"), ("version", "model format version '1' is not a positive integer"), ("imageshape0", "field 'image_shape'"),
         ("imageshapewrong", "field 'image_shape'"), ("prestr", "field 'preprocessor'"), ("premode", "field 'mode'"),
         ("premax", "field 'pixel_max'"), ("settingsstr", "field 'settings'"), ("settingsseed", "field 'seed'"),
         ("settingsvf", "field 'val_fraction'"), ("datanum", "field 'data'"), ("metalist", "not a twolayer model"),

@@ -154,15 +154,25 @@ class TwoLayerNet:
                 bad_scores(block, X[start:start + batch_size], self.dtype, name, first_row + start)
         return out
 
-    def predict_proba(self, X):
-        """Class probabilities, rows summing to one."""
-        X = check_X(X, self.input_size, self.dtype)
-        return layers.softmax(self.scores(X))
+    def predict_proba(self, X, *, name="X"):
+        """Class probabilities of raw rows X, rows summing to one.
 
-    def predict(self, X):
-        """Predicted class labels (indices into the output layer)."""
-        X = check_X(X, self.input_size, self.dtype)
-        return self.scores(X).argmax(axis=1)
+        A net with a preprocessor (every model trained by ``twolayer train`` or loaded from its
+        model.npz) applies it first, so the answer is the command line's. ``loss`` and ``scores``
+        take network inputs: ``net.loss(net.transform(X), y)``.
+        """
+        return layers.softmax(self.scores(self._network_input(X, name), name=name))
+
+    def predict(self, X, *, name="X"):
+        """Predicted class labels (indices into the output layer) of raw rows X; see predict_proba."""
+        return self.scores(self._network_input(X, name), name=name).argmax(axis=1)
+
+    def _network_input(self, X, name="X"):
+        if self.preprocessor is None:
+            return check_X(X, self.input_size, self.dtype, name=name)
+        # raw rows keep their dtype until the preprocessing has scaled them (float64 values beyond
+        # float32's range are fine if preprocessing brings them in)
+        return self.transform(check_X(X, self.input_size, name=name))
 
     def transform(self, X):
         """Raw inputs → network inputs: the stored preprocessing (if any), in the net's dtype."""
@@ -213,6 +223,12 @@ class TwoLayerNet:
             raise InputError(f"{path}: model metadata is not valid JSON; the file is damaged") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path}: not a twolayer model file")
+        version = meta.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InputError(f"{path}: model format version {version!r} is not a positive integer; the file is damaged")
+        if version > FORMAT_VERSION:  # a newer writer changed something this reader would misread
+            raise InputError(f"{path}: model format version {version} is newer than this twolayer reads "
+                             f"({FORMAT_VERSION}); upgrade twolayer")
         check_fields(meta, MODEL_META, f"{path}: meta")
         if meta.get("settings"):
             check_settings_dict(meta["settings"], f"{path}: meta: settings")

@@ -4,6 +4,8 @@ SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``
 
     cifar10:DIR   the cifar-10-batches-py folder (pickles, read by a restricted unpickler)
     mnist:DIR     the four idx files of MNIST or Fashion-MNIST, gzip or raw
+    fashion-mnist:DIR  the same, with Fashion-MNIST's class names
+    mnist, fashion-mnist, cifar10 (no folder): downloaded once into a cache (see fetch.py)
     npz:FILE      X_train, y_train and optionally X_val, y_val, X_test, y_test, class_names
     npy:DIR       the same names as .npy files, memory-mapped: training streams from disk
     csv:FILE      one row per example; the label is the column headed ``label``, else the last
@@ -24,7 +26,9 @@ from ..settings import check_setting
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
 from .dataset import Dataset, spill, split_validation
-from .idx import load_mnist
+from .fetch import SOURCES as DOWNLOADS
+from .fetch import fetch as download
+from .idx import load_fashion_mnist, load_mnist
 from .table import load_csv, read_rows_csv
 
 __all__ = ["Dataset", "load", "read_rows", "split_validation", "spill", "LOADERS"]
@@ -47,12 +51,16 @@ def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
 
 
 
-LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "npz": load_npz,
-           "npy": load_npy, "csv": load_csv}
+LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist,
+           "fashion-mnist": load_fashion_mnist, "npz": load_npz, "npy": load_npy, "csv": load_csv}
 
 
 def load(spec="digits", seed=0, val_fraction=0.1):
-    """Load a data set by its SPEC; see the module docstring."""
+    """Load a data set by its SPEC; see the module docstring.
+
+    ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the
+    cache (see ``twolayer.data.fetch``) and read from there.
+    """
     check_setting("seed", seed, "seed")
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
         raise InputTypeError(f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}")
@@ -60,18 +68,25 @@ def load(spec="digits", seed=0, val_fraction=0.1):
         raise InputTypeError(f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}")
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
-        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits or SCHEME:PATH with SCHEME "
+        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits, "
+                         f"{', '.join(DOWNLOADS)} (downloaded) or SCHEME:PATH with SCHEME "
                          f"one of {', '.join(s for s in LOADERS if s != 'digits')}")
     if scheme == "digits":
         if path:
             raise InputError(f"'digits' takes no path, got {spec!r}")
         return load_digits(seed=seed, val_fraction=val_fraction)
+    if not path and scheme in DOWNLOADS:
+        path = download(scheme)
     return LOADERS[scheme](path, seed=seed, val_fraction=val_fraction)
 
 
-def read_rows(path):
-    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped)."""
+def read_rows(path, note=None):
+    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped).
+
+    A CSV whose header has a ``label`` column (a file written for training) loses that column;
+    ``note`` (a function of one string), if given, is told so.
+    """
     path = check_file(path)
     if path.suffix == ".npy":
         return read_npy(path)
-    return read_rows_csv(path)
+    return read_rows_csv(path, note=note)

@@ -184,11 +184,20 @@ def _check_distinct(distinct, n, where, column):
                          "label column? Name the label column 'label'")
 
 
-def read_rows_csv(path, chunk_rows=CHUNK_ROWS):
-    """Rows to predict on from a CSV of numbers (an optional header is skipped)."""
+def read_rows_csv(path, chunk_rows=CHUNK_ROWS, note=None):
+    """Rows to predict on from a CSV of numbers (an optional header is skipped). A header's ``label``
+    column (a file written for training) is dropped; ``note`` (a function of one string) is told so."""
 
     def read(table):
-        chunks = [table.numbers(chunk, range(table.n_cols)) for chunk in table.chunks(chunk_rows)]
+        columns = list(range(table.n_cols))
+        lowered = [c.lower() for c in table.header] if table.header else []
+        if "label" in lowered:
+            j = lowered.index("label")
+            columns.remove(j)
+            if note is not None:
+                note(f"{table.path}: dropped its 'label' column (column {j + 1}); predicting from the other "
+                     f"{len(columns)}")
+        chunks = [table.numbers(chunk, columns) for chunk in table.chunks(chunk_rows)]
         if not chunks:
             raise InputError(f"{table.where}: no rows after the header")
         return np.concatenate(chunks)
