@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -17,7 +18,7 @@ from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
-from .io import check_output_file, stdout_write
+from .io import check_output_file, printable, stdout_write
 from .report import write_report
 from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
 
@@ -171,8 +172,8 @@ def train(
         stdout_write(f"next: twolayer report {out}\n")
     if metrics["stop_reason"] == "interrupted":
         name = metrics.get("signal", "SIGINT")
-        print(f"interrupted ({name}): the best weights so far were saved; continue with "
-              f"twolayer train --out {out} --resume", file=sys.stderr)
+        _err(f"interrupted ({name}): the best weights so far were saved; continue with "
+              f"twolayer train --out {out} --resume")
         raise typer.Exit(128 + signal.Signals[name].value)
 
 
@@ -261,7 +262,7 @@ def predict(
     """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
     if out is not None:
         check_output_file(out)  # before any work: writing into a FIFO would block
-    net, idx, probabilities = runs.predict_file(model, input, note=lambda m: print(m, file=sys.stderr))
+    net, idx, probabilities = runs.predict_file(model, input, note=_err)
     runs.write_predictions(net, idx, probabilities if proba else None, out)
 
 
@@ -289,7 +290,7 @@ def gradcheck(
     _print_table("max relative error (numerical vs analytic)",
                  [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()])
     if not all(v <= threshold for v in errors.values()):  # NaN (an overflowing reg) is a failure too
-        print(f"gradient check failed: relative error above {threshold:g}", file=sys.stderr)
+        _err(f"gradient check failed: relative error above {threshold:g}")
         raise typer.Exit(1)
 
 
@@ -353,9 +354,9 @@ def tune(
         table.add_row(*row)
     _print(table)
     if best:
-        print(f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)")
+        stdout_write(f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)\n")
     else:
-        print("no trial has finished yet: nothing to save", file=sys.stderr)
+        _err("no trial has finished yet: nothing to save")
 
 
 @command
@@ -383,9 +384,31 @@ def diagram(
     stdout_write(f"{out}\n")
 
 
+def _err(line):
+    """A line on stderr; nothing at all when stderr is closed (never on stdout, where print would put it)."""
+    if sys.stderr is not None:
+        try:
+            print(line, file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
+
+
 def _fail(message, code):
-    print(f"twolayer: error: {' '.join(str(message).split())}", file=sys.stderr)
+    _err(f"twolayer: error: {printable(' '.join(str(message).split()), backslash=False)}")
     return code
+
+
+def _reserve_std_fds():
+    """Started with stdin, stdout or stderr closed (``2>&-``), the next file opened would get that
+    descriptor, and anything written to fd 2 would land in it: hold them on /dev/null instead."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            held = os.open(os.devnull, os.O_RDWR)
+            if held != fd:
+                os.dup2(held, fd)
+                os.close(held)
 
 
 def main(argv=None):
@@ -396,8 +419,11 @@ def main(argv=None):
     if debug:
         argv.remove("--debug")
     _ARGV[:] = argv
+    _reserve_std_fds()
     try:
-        with runs.stop_signals():
+        with runs.stop_signals(), warnings.catch_warnings():
+            if not (debug or sys.warnoptions):  # the error is the only line: no NumPy or parser warnings
+                warnings.simplefilter("ignore")  # beside it (-W or --debug shows them; the API never hides them)
             rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
             _flush_stdout()
         return rv if isinstance(rv, int) else 0

@@ -18,6 +18,7 @@ from . import data as data_mod
 from . import layers, runs
 from .errors import InputError
 from .io import save_figure
+from .plots import figure_text
 from .settings import RunSettings, TrainConfig, check_setting
 
 FORWARD, BACKWARD = "black", "#d00000"
@@ -211,7 +212,7 @@ def draw_network(ax, sizes, captions, output_names=None, max_nodes=10):
             else:
                 ax.add_patch(_circle(x, y, colors[min(i, 2)]))
                 if i == len(columns) - 1 and output_names is not None:
-                    ax.text(x + 0.15, y, str(output_names[n]), va="center", fontsize=8)
+                    ax.text(x + 0.15, y, figure_text(output_names[n]), va="center", fontsize=8)
         ax.text(2.0 * i, -1.3, captions[i], ha="center", va="top", fontsize=9)
     for i, name in enumerate(("W1, b1", "W2, b2")[:len(sizes) - 1]):
         ax.text(2.0 * i + 1, 1.15, f"{name}\n{sizes[i]}×{sizes[i + 1]}", ha="center", va="bottom", fontsize=9)
@@ -246,7 +247,7 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
                                          f"output · softmax\n{c} classes"], output_names=names)
         top.set_title(f"Two-layer network: {d} → {hdim} → {c}", fontsize=12)
         draw_circuit(bottom, edges, f"Backpropagation through the loss circuit on a minibatch of {len(y)} "
-                                    f"rows of {data_name} (reg = {reg:g}, L = {loss:.4g})")
+                                    f"rows of {figure_text(data_name)} (reg = {reg:g}, L = {loss:.4g})")
         fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.01, hspace=0.08)
         save_figure(fig, path, dpi=100)
     return edges

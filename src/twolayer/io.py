@@ -41,7 +41,7 @@ def os_error(path, e, doing="cannot write"):
 
 def atomic_write(path, write, binary=True):
     """Call ``write(f)`` on a temp file beside ``path``, then rename it to ``path``."""
-    path = Path(path)
+    path = check_output_file(path)  # a rename over /dev/null or a FIFO would replace it (as root)
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -248,6 +248,33 @@ def read_npz(path, required=()):
     return arrays
 
 
+# -- text shown to people ---------------------------------------------------------------
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def printable(text, backslash=True):
+    """``text`` on one line with every character a terminal or a table would act on written as an
+    escape: newlines and tabs as \\n, \\r, \\t, other control and format characters (ESC, NUL,
+    U+2028, bidi overrides) as \\xNN or \\uNNNN. With ``backslash`` a backslash is doubled, so
+    that two different class names never print alike. The one escaping of names (class names
+    in predictions, pictures, tables and the report; JSON and .npy keep them as they are)."""
+    text = str(text)
+    if text.isprintable() and (not backslash or "\\" not in text):
+        return text
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\" if backslash else ch)
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
 def stdout_write(text):
     """Write to standard output; a closed or full stdout is one line (InputError), not a traceback."""
     import sys
@@ -266,4 +293,4 @@ def stdout_write(text):
 __all__ = ["atomic_write", "write_text", "write_json", "write_csv", "save_npz", "save_npy", "save_figure",
            "read_json", "read_text", "read_csv_rows", "read_npz", "npy_header", "meta_array", "check_file",
            "check_output_file", "os_error",
-           "stdout_write", "remove_stale_temps"]
+           "printable", "stdout_write", "remove_stale_temps"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .io import read_json, save_figure, write_json
+from .io import printable, read_json, save_figure, write_json
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
 DPI = 100
@@ -58,6 +58,12 @@ def image_shape(net, dataset=None):
 
 def class_names(net):
     return [str(c) for c in net.class_names] if net.class_names else [str(i) for i in range(net.output_size)]
+
+
+def figure_text(name):
+    """A class name as a picture's label: escaped like every shown name, and a '$' kept literal
+    (matplotlib would read '$...$' as mathematics and fail on a name it cannot parse)."""
+    return printable(name).replace("$", r"\$")
 
 
 def evaluation_split(dataset):
@@ -216,6 +222,7 @@ def plot_weights(W1, shape, path):
 
 def plot_confusion(cm, names, path, split="test"):
     """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
+    names = [figure_text(n) for n in names]
     c = len(names)
     size = min(3 + 0.35 * c, 14)
     fig = Figure(figsize=(size + 1, size), layout="constrained")

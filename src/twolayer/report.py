@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from .errors import InputError
-from .io import read_json, write_text
+from .io import printable, read_json, write_text
 from .plots import read_confusion
 from .runs import read_metrics, redraw, run_lock
 from .settings import check_settings_dict
@@ -138,7 +138,7 @@ def _per_class(confusion):
         support, correct, acc = sum(matrix[i]), matrix[i][i], accuracies[i]
         width = 0 if acc is None else BAR_PX * (acc - lo) / (1 - lo)
         bar = "" if acc is None else f'<span class="bar" style="width:{width:.0f}px"></span>'
-        rows.append(f"<tr><td>{escape(str(cls))}</td><td class=num>{support}</td><td class=num>{correct}</td>"
+        rows.append(f"<tr><td>{escape(printable(cls))}</td><td class=num>{support}</td><td class=num>{correct}</td>"
                     f"<td class=num>{_fmt(acc, 'accuracy')}</td><td>{bar}</td></tr>")
     return (f"<p>On the {escape(str(confusion['split']))} split. The bars run from {100 * lo:.0f}% "
             f"(empty) to 100% (full).</p>"

@@ -34,7 +34,7 @@ from .checks import check_fields, check_model_size, check_X, is_int, is_real, is
 from .data.augment import random_shift
 from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError
-from .io import os_error, read_json, remove_stale_temps, save_npy, stdout_write, write_json, write_text
+from .io import os_error, printable, read_json, remove_stale_temps, save_npy, stdout_write, write_json, write_text
 from .net import TwoLayerNet
 from .plots import FIGURES, plot_run
 from .settings import RunSettings, TrainConfig, check_setting, check_settings_dict
@@ -439,20 +439,20 @@ def write_predictions(net, idx, proba=None, out=None):
     the header 'label,<class names>'. An OUT ending in .npy holds the class names as a unicode
     array, or with ``proba`` the N×C probabilities in class-name order."""
     labels = class_labels(net, idx)
+    out = None if out is None else Path(out)
+    if out is not None and out.suffix == ".npy":  # an array keeps the names as they are
+        return save_npy(out, np.asarray(proba) if proba is not None else np.array(labels, dtype=str))
+    shown = [printable(n) for n in class_names(net)]  # text: one line per row, whatever the names hold
+    labels = [shown[i] for i in idx]
     if proba is None:
         text = "\n".join(labels) + "\n"
     else:
         buf = StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["label", *class_names(net)])
+        writer.writerow(["label", *shown])
         writer.writerows([label, *(f"{p:.6g}" for p in row)] for label, row in zip(labels, proba))
         text = buf.getvalue()
-    if out is None:
-        return stdout_write(text)
-    out = Path(out)
-    if out.suffix == ".npy":
-        return save_npy(out, np.asarray(proba) if proba is not None else np.array(labels, dtype=str))
-    return write_text(out, text)
+    return stdout_write(text) if out is None else write_text(out, text)
 
 
 def exit_status(error):

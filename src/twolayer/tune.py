@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import random
 import socket
@@ -49,6 +50,19 @@ SPACE = {
     "schedule": ("choice", ("constant", "step", "cosine")),
 }
 TRIAL_COLUMNS = ("number", "state", "val_accuracy", *SPACE, "epochs", "seconds", "worker")
+
+
+OBJECTIVE = "validation accuracy"  # what every study of twolayer tune maximises
+INSTALL = "pip install 'twolayer[tune]'"
+
+
+def require_optuna():
+    """Optuna, or one line saying how to install it (it is an optional part of twolayer)."""
+    try:
+        import optuna
+    except ImportError:
+        raise InputError(f"twolayer tune needs Optuna, an optional part: {INSTALL}") from None
+    return optuna
 
 
 def suggest(trial):
@@ -114,29 +128,48 @@ def make_objective(base, dataset, out):
     return objective
 
 
+def sqlite_path(url):
+    """The file of a sqlite URL; '' for an in-memory database (sqlite://, sqlite:///:memory:,
+    file::memory:, mode=memory), which every process and every run would see empty."""
+    rest = url.split(":", 1)[1]
+    path = rest[3:] if rest.startswith("///") else ""
+    path, _, query = path.partition("?")
+    if path in ("", ":memory:") or path.startswith("file::memory:") or "mode=memory" in query:
+        return ""
+    return path
+
+
 def open_storage(url, heartbeat=10):
     """An RDB storage with heartbeats: a trial whose worker is silent for 3 heartbeats is failed
     and retried once with the same parameters."""
-    import optuna
-
+    optuna = require_optuna()
     engine_kwargs = {}
-    if url.startswith("sqlite"):
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme.startswith("sqlite"):
         # several processes on one file: wait for the write lock instead of failing at once
         engine_kwargs = {"connect_args": {"timeout": 60}}
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:" and not Path(path).parent.is_dir():
+        path = sqlite_path(url)
+        if not path:
+            raise InputError(f"storage {url}: an in-memory database cannot be shared by workers or kept after "
+                             "the run; use sqlite:///FILE")
+        if not Path(path).parent.is_dir():
             raise InputError(f"storage {url}: the folder {Path(path).parent} does not exist")
-    elif not url.startswith(("postgresql", "mysql")):
-        raise InputError(f"storage must be a sqlite:///FILE or postgresql://... URL, got {url!r}")
+    elif scheme == "postgresql":  # the driver the tune extra installs (SQLAlchemy would pick psycopg2)
+        url = "postgresql+psycopg" + url[len(scheme):]
+    elif not scheme.startswith(("postgresql", "mysql")):
+        raise InputError(f"storage must be a sqlite:///FILE or postgresql://... URL, got {_redact(url)!r}")
     rng = random.Random()
     for attempt in range(6):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
-                                                  grace_period=3 * heartbeat, **_retry_once())
-        except (ImportError, ModuleNotFoundError) as e:
-            raise InputError(f"storage {url.split(':')[0]}: database driver missing ({e})") from None
+                return _storage_class()(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
+                                        grace_period=3 * heartbeat, **_retry_once())
+        except ImportError as e:
+            dialect = url.split(":", 1)[0]
+            driver = getattr(e, "name", None) or (dialect.split("+", 1)[1] if "+" in dialect else dialect)
+            advice = INSTALL if driver.startswith("psycopg") and "psycopg2" not in driver else f"pip install {driver}"
+            raise InputError(f"storage {scheme}: the database driver {driver} is not installed: {advice}") from None
         except Exception as e:  # SQLAlchemy: bad URL, unreachable server, refused password, a race
             if not type(e).__module__.startswith(("sqlalchemy", "optuna")):
                 raise
@@ -144,6 +177,23 @@ def open_storage(url, heartbeat=10):
                 raise InputError(f"storage {_redact(url)}: cannot open it ({type(e).__name__})") from None
             # workers started together race to create the tables: the loser waits and reopens
             time.sleep(rng.uniform(0.2, 1.0) * (attempt + 1))
+
+
+@functools.lru_cache(maxsize=None)
+def _storage_class():
+    """Optuna's RDBStorage whose heartbeat never raises. The heartbeat runs in a thread of its own:
+    an exception there (the database gone, a lost connection) would print a traceback beside the
+    one line of the command; the main thread meets the same storage and reports it once."""
+    import optuna
+
+    class Storage(optuna.storages.RDBStorage):
+        def record_heartbeat(self, trial_id):
+            try:
+                super().record_heartbeat(trial_id)
+            except Exception:  # noqa: BLE001 - reported by the main thread's next storage call
+                pass
+
+    return Storage
 
 
 def _retry_once():
@@ -207,6 +257,7 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
     check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
     if seed is not None:
         check_setting("seed", seed)
+    require_optuna()  # before loading data: a missing extra is said at once
     base = RunSettings(data=data, hidden_size=64,
                        train=TrainConfig(epochs=epochs, patience=patience or None, seed=0))
     out = Path(out)
@@ -241,18 +292,58 @@ def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported once, by the CLI
+    check_joined(storage, study_name, base)
     study = optuna.create_study(storage=storage, study_name=study_name,
                                 direction="maximize", load_if_exists=True,
                                 sampler=make_sampler(sampler, seed), pruner=make_pruner(pruner, epochs))
-    study.set_user_attr("data", data)  # so that best_model.npz can be retrained anywhere
-    study.set_user_attr("base", base.to_dict())
-    study.optimize(make_objective(base, dataset, out), n_trials=trials, timeout=timeout, n_jobs=n_jobs,
-                   callbacks=list(callbacks), gc_after_trial=False)
+    if "base" not in study.user_attrs:  # the study's creator says what it tunes, once
+        study.set_user_attr("objective", OBJECTIVE)
+        study.set_user_attr("data", data)  # so that best_model.npz can be retrained anywhere
+        study.set_user_attr("base", base.to_dict())
+    try:
+        study.optimize(make_objective(base, dataset, out), n_trials=trials, timeout=timeout, n_jobs=n_jobs,
+                       callbacks=list(callbacks), gc_after_trial=False)
+    except optuna.exceptions.StorageInternalError as e:
+        raise InputError(f"storage of study {study_name!r} failed during the study "
+                         f"({' '.join(str(e).split())[:200]})") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # a trial left RUNNING by a dead worker never counts
     write_results(study, out, dataset)
     return study
+
+
+JOIN_FIELDS = {"data": "--data", "epochs": "--epochs", "patience": "--patience"}
+
+
+def check_joined(storage, study_name, base):
+    """Joining an existing study: its direction and objective must be this worker's, else the
+    trials of both would be compared as if they measured the same thing. Refused by name."""
+    import optuna
+
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return  # a new study
+    directions = storage.get_study_directions(study_id)
+    if list(directions) != [optuna.study.StudyDirection.MAXIMIZE]:
+        shown = ", ".join(d.name.lower() for d in directions)
+        raise InputError(f"study {study_name!r} exists and its direction is {shown}; twolayer tune maximizes "
+                         f"{OBJECTIVE}: use another --study-name")
+    attrs = storage.get_study_user_attrs(study_id)
+    if "base" not in attrs:  # (studies of earlier versions have 'base' and no 'objective')
+        if storage.get_all_trials(study_id, deepcopy=False):
+            raise InputError(f"study {study_name!r} exists but was not created by twolayer tune (its objective "
+                             f"is unknown); use another --study-name")
+        return  # created a moment ago by another worker, which is writing its attributes
+    theirs = {**(attrs.get("base") or {}), **((attrs.get("base") or {}).get("train") or {})}
+    ours = {**base.to_dict(), **base.to_dict()["train"]}
+    differ = [f"{flag} {theirs.get(k)!r} (this worker: {ours.get(k)!r})" for k, flag in JOIN_FIELDS.items()
+              if theirs.get(k) != ours.get(k)]
+    if attrs.get("objective", OBJECTIVE) != OBJECTIVE or differ:
+        what = "; ".join(differ) or f"objective {attrs.get('objective')!r}"
+        raise InputError(f"study {study_name!r} tunes another objective: {what}; join it with the same options "
+                         "or use another --study-name")
 
 
 def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x"):
