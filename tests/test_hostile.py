@@ -479,6 +479,9 @@ NON_FINITE = [
      "values up to 4e307: scale them"),
     (["train", "--data", "npz:{nf}/overflow.npz", "--preprocess", "none", "--dtype", "float64", "--optimizer", "sgd",
       "--out", "{root}/o6", "-q"], "scale them"),
+    # with the progress bar (no -q): it is erased, and no blank line is left above the error
+    (["train", "--data", "npz:{nf}/overflow.npz", "--preprocess", "none", "--out", "{root}/o5b"], "scale them"),
+    (["train", "--data", "npz:{nf}/over32.npz", "--preprocess", "none", "--out", "{root}/o5c"], "values up to 1e39"),
 ]
 
 BIG = str(2 ** 64)
@@ -614,6 +617,7 @@ def _train(**kw):
     return _net().train(X6, Y3, X6, Y3, **{"num_iters": 2, **kw})
 
 
+RAGGED = [[1.0] * D, [1.0] * (D - 1)] * 6
 BAD_X = {"complex": X6 + 1j, "timedelta": (X6 * 10).astype("m8[s]"), "datetime": (X6 * 10).astype("i8").astype("M8[s]"),
          "bytes": X6.astype("S4"), "str": X6.astype("U4"), "void": np.zeros((12, D), "V8"),
          "structured": np.zeros((12, D), [("a", "f8")]), "object": X6.astype(object)}
@@ -691,6 +695,31 @@ API_CASES = [
     ("tune timeout", lambda w: __import__("twolayer.tune").tune.check_options(1, timeout=float("inf")), "timeout"),
     ("tune seed", lambda w: __import__("twolayer.tune").tune.tune("digits", 1, out=w["root"] / "t9", seed=-1),
      "seed must be"),
+    # ragged rows: NumPy's multi-line "setting an array element with a sequence ... inhomogeneous part"
+    *[(f"{what} ragged X", lambda w, f=f: f(RAGGED), "X is not a rectangular array: its rows have different lengths")
+      for what, f in (("predict", lambda X: _net().predict(X)), ("predict_proba", lambda X: _net().predict_proba(X)),
+                      ("loss", lambda X: _net().loss(X, Y3)), ("train", lambda X: _net().train(X, Y3, X6, Y3)),
+                      ("classifier fit", lambda X: _clf().fit(X, Y3[:len(X)])),
+                      ("classifier predict", lambda X: _clf().fit(X6, Y3).predict(X)))],
+    ("loss ragged y", lambda w: _net().loss(X6[:2], [[0], [1, 2]]), "y is not a rectangular array"),
+    ("train ragged X_val", lambda w: _net().train(X6, Y3, RAGGED, Y3[:len(RAGGED)]), "X_val is not a rectangular"),
+    # paths that are not paths, and targets that are not files (no IsADirectoryError naming a temp file)
+    *[(f"save to {k}", lambda w, p=p: _net().save(p), "a file path must be a str or pathlib.Path, got")
+      for k, p in (("None", None), ("int", 5), ("bytes", b"m.npz"), ("list", ["m.npz"]))],
+    *[(f"load from {k}", lambda w, p=p: TwoLayerNet.load(p), "a file path must be a str or pathlib.Path")
+      for k, p in (("None", None), ("int", 3), ("float", 1.5))],
+    ("save into a directory", lambda w: _net().save(w["root"] / "dir.npz"), "dir.npz: is a directory, not a file"),
+    ("save onto a FIFO", lambda w: _net().save(w["root"] / "fifo.npz"), "fifo.npz: is a FIFO, not a file"),
+    ("save onto a socket", lambda w: _net().save(w["root"] / "sock.npz"), "sock.npz: is a socket, not a file"),
+    ("save under a missing folder", lambda w: _net().save(w["root"] / "no" / "m.npz"),
+     "m.npz: cannot write (No such file or directory)"),
+    ("save under a file", lambda w: _net().save(w["root"] / "rows.npy" / "m.npz"), "cannot write (Not a directory)"),
+    *[(f"gradcheck random_problem seed {s!r}", lambda w, s=s: __import__("twolayer.gradcheck").gradcheck
+       .random_problem(seed=s), "seed must be an integer in 0..4294967295") for s in (-1, 2 ** 32, "1", 0.5)],
+    *[(f"classifier fit batch_size={v!r}", lambda w, v=v: _clf(batch_size=v).fit(X6, Y3), "batch_size must be")
+      for v in ("0", 0.0, -1, None)],
+    *[(f"classifier fit validation_fraction={v!r}", lambda w, v=v: _clf(early_stopping=True, validation_fraction=v)
+       .fit(X6, Y3), "validation_fraction must be") for v in ("0.2", b"0.1", [0.1], 0, 1.0)],
 ]
 
 

@@ -38,6 +38,17 @@ def test_printable_never_prints_two_names_alike():
     assert len({printable(n) for n in names}) == len(names)
 
 
+def test_string_labels_differing_by_a_trailing_nul_stay_two_classes(tmp_path):
+    """NumPy's fixed-width strings drop trailing NULs: 'a\\0' and 'a' would silently become one class."""
+    from twolayer.data import load
+
+    (tmp_path / "n.csv").write_text("a,label\n" + "1,a\x00\n2,a\n3,b\n" * 10, encoding="utf-8")
+    d = load(f"csv:{tmp_path / 'n.csv'}")
+    assert d.class_names == ["a", "a\x00", "b"]
+    ys = np.concatenate([d.y_train, d.y_val])
+    assert sorted(np.bincount(ys).tolist()) == [10, 10, 10]
+
+
 @pytest.fixture(scope="module")
 def named_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("names")
@@ -234,6 +245,7 @@ def test_joining_a_study_of_another_objective_is_refused_by_name(tmp_path, small
     assert study.user_attrs["data"] == small and len(study.trials) == 1  # nothing overwritten, nothing added
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # study.ask() with heartbeats: Optuna's own note
 def test_the_heartbeat_thread_never_prints_a_traceback(tmp_path, monkeypatch):
     """Optuna beats in a thread of its own; an exception there goes to threading.excepthook (a traceback
     on stderr). The storage is made to fail as a deleted or unreachable database does."""

@@ -114,13 +114,23 @@ def check_dtype(dtype):
     return dt
 
 
+def as_array(a, name="X"):
+    """np.asarray(a), with NumPy's multi-line complaint about ragged rows as one line of ours."""
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as e:
+        if "inhomogeneous" in str(e) or "sequence" in str(e):
+            raise InputError(f"{name} is not a rectangular array: its rows have different lengths") from None
+        raise InputError(f"{name} is not an array of numbers ({' '.join(str(e).split())[:120]})") from None
+
+
 def check_X(X, n_features=None, dtype=None, name="X", finite=True):
     """A finite 2-D float array with the expected number of columns.
 
     finite=False skips the O(N·D) finiteness scan; the caller must then call check_finite
     when its result is not finite (NaN and ±inf in X always propagate into the scores).
     """
-    X = np.asarray(X)
+    X = as_array(X, name)
     check_real_dtype(X.dtype, name)
     if X.ndim != 2:
         raise InputError(f"{name} must be 2-D (samples × features), got {X.ndim}-D with shape {X.shape}")
@@ -155,7 +165,7 @@ def check_finite(X, name="X"):
 
 def check_y(y, n_samples, n_classes=None, name="y"):
     """Integer labels in [0, n_classes), one per sample."""
-    y = np.asarray(y)
+    y = as_array(y, name)
     if y.ndim != 1:
         raise InputError(f"{name} must be 1-D, got shape {y.shape}")
     if len(y) != n_samples:

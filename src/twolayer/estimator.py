@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .data import split_validation
 from .data.preprocess import Preprocessor
-from .checks import check_classes, check_real_dtype
+from .checks import as_array, check_classes, check_real_dtype
 from .errors import InputError
 from .export import predictor_parts
 from .layers import log_softmax, softmax
@@ -180,7 +180,7 @@ def _check_kinds(a, name, kinds):
     numbers or object arrays, which scikit-learn converts or refuses itself)."""
     dtype = getattr(a, "dtype", None)
     if dtype is None and isinstance(a, (list, tuple)):
-        dtype = np.asarray(a).dtype if len(a) < 1_000_000 else None
+        dtype = as_array(a, name).dtype if len(a) < 1_000_000 else None
     if isinstance(dtype, np.dtype) and dtype.kind in kinds:
         if name == "y":
             check_real_dtype(dtype, "y (the class labels)")

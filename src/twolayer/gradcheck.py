@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .net import TwoLayerNet
+from .settings import check_setting
 
 
 def numerical_gradient(f, x, h=1e-5):
@@ -50,6 +51,7 @@ def check_net(net, X, y, reg=0.0, h=1e-5):
 
 def random_problem(n=5, d=4, hidden=10, classes=3, seed=0):
     """A small float64 net and data set whose gradients are easy to check."""
+    check_setting("seed", seed)
     rng = np.random.default_rng(seed)
     net = TwoLayerNet(d, hidden, classes, std=1e-1, seed=rng)
     for b in ("b1", "b2"):

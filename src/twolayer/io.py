@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import check_elements, gib, limit
-from .errors import InputError
+from .errors import InputError, InputTypeError
 
 
 def file_mode():
@@ -114,9 +114,16 @@ def remove_stale_temps(folder):
 
 
 # -- reading our own files ----------------------------------------------------------------
+def as_path(path):
+    """A str or os.PathLike as a Path; anything else (None, a number, an open file) one line."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise InputTypeError(f"a file path must be a str or pathlib.Path, got {type(path).__name__}")
+    return Path(path)
+
+
 def check_file(path, what="file"):
     """A path that exists and is a regular file (not a directory, FIFO or device)."""
-    path = Path(path)
+    path = as_path(path)
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -137,7 +144,7 @@ def check_file(path, what="file"):
 
 def check_output_file(path):
     """An output path that, if it exists, is a regular file (writing into a FIFO would block)."""
-    path = Path(path)
+    path = as_path(path)
     if path.exists() or path.is_symlink():
         check_file(path)
     return path
@@ -292,5 +299,5 @@ def stdout_write(text):
 
 __all__ = ["atomic_write", "write_text", "write_json", "write_csv", "save_npz", "save_npy", "save_figure",
            "read_json", "read_text", "read_csv_rows", "read_npz", "npy_header", "meta_array", "check_file",
-           "check_output_file", "os_error",
+           "check_output_file", "as_path", "os_error",
            "printable", "stdout_write", "remove_stale_temps"]

@@ -168,7 +168,8 @@ def _labels(cells, where, column):
         distinct = len(np.unique(y[np.isfinite(y)])) if len(y) else 0
         _check_distinct(distinct, len(y), where, column)
         return y, None
-    classes, y = np.unique(np.array(cells, dtype=str), return_inverse=True)
+    # Python strings, not NumPy's fixed-width ones, which drop trailing NULs ('a\0' would merge with 'a')
+    classes, y = np.unique(np.array(cells, dtype=object), return_inverse=True)
     _check_distinct(len(classes), len(y), where, column)
     return y.astype(np.intp), [str(c) for c in classes]
 
