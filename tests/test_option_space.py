@@ -1,0 +1,160 @@
+"""Hypothesis where a class of hostile input is a space rather than a list (issue 12).
+
+Every numeric option of ``twolayer train`` against any int, float or string, and CSV files of any
+text: the command ends with exit 0, or with exit 2 and one line ``twolayer: error: ...``; never an
+internal error or a traceback. (Exit 1 is the documented outcome of a diverged run — an enormous
+learning rate is a valid value that does not train — and then the line must say so.)
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twolayer import data as data_mod
+from twolayer.cli import main
+from twolayer.data import read_rows
+from twolayer.errors import InputError
+
+SPACE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    root = tmp_path_factory.mktemp("space")
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    np.savez(root / "s.npz", X_train=X, y_train=np.arange(40) % 2)
+    return root
+
+
+def _cheap_ints(valid_hi):
+    """Integers of every kind, but valid ones only up to ``valid_hi`` (1e6 epochs or a 1e8-unit
+    hidden layer are valid and would merely be slow): negatives, zero, small, and past every limit."""
+    return st.one_of(st.integers(-2 ** 70, 0), st.integers(1, valid_hi), st.integers(10 ** 9 + 1, 2 ** 70),
+                     st.sampled_from([-1, 0, 2 ** 31, 2 ** 32, 2 ** 63, 2 ** 64]))
+
+
+def _reals():
+    return st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 2),
+                     st.sampled_from([0.0, -0.0, 1.0, 1e-320, 5e-324, 1e308, -1e-300]))
+
+
+_TEXT = st.lists(st.sampled_from(list("0123456789-+.eE_x ,") + ["nan", "inf", "∞", "١", "\u00a0", "0x1"]),
+                 max_size=8).map("".join)
+
+# option -> values worth throwing at it (each is rendered as the caller would type it)
+OPTIONS = {
+    "epochs": _cheap_ints(3),
+    "hidden": _cheap_ints(16),
+    "batch-size": _cheap_ints(128),
+    "warmup": _cheap_ints(5),
+    "patience": _cheap_ints(5),
+    "seed": st.one_of(st.integers(-2 ** 70, 2 ** 70), st.sampled_from([0, 2 ** 32 - 1, 2 ** 32])),
+    "lr": _reals(),
+    "reg": _reals(),
+    "lr-decay": _reals(),
+    "momentum": _reals(),
+    "weight-decay": _reals(),
+    "val-fraction": _reals(),
+}
+
+
+def _typed(value):
+    if isinstance(value, float):
+        return repr(value)  # 'nan', 'inf', '1e+300', '-0.0'
+    return str(value)
+
+
+@pytest.mark.slow  # ~10 s: every example is a real (tiny) training run with its pictures
+@SPACE
+@given(option=st.sampled_from(sorted(OPTIONS)), data=st.data())
+def test_any_value_of_any_numeric_train_option_is_exit_0_or_one_line(option, data, small, capsys):
+    value = data.draw(st.one_of(OPTIONS[option], _TEXT, _reals() if option not in ("lr", "reg") else _TEXT),
+                      label=option)
+    args = ["train", "--data", f"npz:{small / 's.npz'}", "--hidden", "4", "--out", str(small / "run"), "--force",
+            "-q", f"--{option}={_typed(value)}"]
+    if option != "epochs":
+        args += ["--epochs", "2"]
+    if option == "hidden":
+        args.remove("--hidden"), args.remove("4")
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "internal error" not in err, err
+    if code == 0:
+        return
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("twolayer: error: "), err
+    assert code == 2 or (code == 1 and "diverged" in lines[0]), (code, err)
+    if code == 2 and option not in ("val-fraction",):  # the line names the option as typed
+        assert option in lines[0] or "Invalid value" in lines[0] or "seed" in lines[0], lines[0]
+
+
+# -- CSV of any text ----------------------------------------------------------------------------------------
+CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-10 ** 20, 10 ** 20).map(str),
+    st.sampled_from(["", " ", "cat", "dog", '"a,b"', '"x""y"', '"', "1e999", "-", "NaN", "0x10", "1,5", "١٢",
+                     "\ufeff", "\ufeff1", "\x00", "\r", "é"]),
+    st.text(max_size=6),
+)
+
+
+@st.composite
+def csv_text(draw):
+    sep = draw(st.sampled_from([",", ";", "\t", "|", " "]))
+    n_cols = draw(st.integers(1, 4))
+    rows = draw(st.lists(st.lists(CELLS, min_size=max(0, n_cols - 1), max_size=n_cols + 1), max_size=12))
+    header = draw(st.booleans())
+    lines = ([sep.join(draw(st.sampled_from(["label", "a", "b", "x", "", "label"])) for _ in range(n_cols))]
+             if header else [])
+    lines += [sep.join(r) for r in rows]
+    text = draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines) + draw(st.sampled_from(["", "\n"]))
+    return (draw(st.sampled_from(["", "\ufeff"])) + text), draw(st.sampled_from(["utf-8", "latin-1", "utf-16"]))
+
+
+def _one_line(e):
+    message = str(e)
+    assert message and len(message.splitlines()) == 1, repr(message)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(csv_text(), st.tuples(st.text(max_size=200), st.just("utf-8"))))
+def test_any_csv_text_is_read_or_refused_with_one_line(content, tmp_path_factory):
+    text, encoding = content
+    folder = tmp_path_factory.mktemp("csv", numbered=True)
+    path = folder / "d.csv"
+    try:
+        path.write_bytes(text.encode(encoding, errors="replace"))
+    except UnicodeEncodeError:
+        return
+    try:
+        d = data_mod.load(f"csv:{path}")
+    except InputError as e:
+        _one_line(e)
+    else:  # what was read is a data set the rest of the program can trust
+        assert d.X_train.ndim == 2 and len(d.X_train) == len(d.y_train) > 0
+        assert np.isfinite(d.X_train).all()
+        ys = np.concatenate([d.y_train] + ([d.y_val] if d.y_val is not None else []))
+        assert ys.min() >= 0 and ys.max() < d.n_classes == len(d.class_names)
+    try:
+        rows = read_rows(path)
+    except InputError as e:
+        _one_line(e)
+    else:
+        assert rows.ndim == 2
+    os.remove(path)
+
+
+def test_the_option_space_covers_every_numeric_train_option():
+    """A numeric option added to train must be added here too."""
+    import typing
+
+    from twolayer import cli
+
+    hints = typing.get_type_hints(cli.train)
+    numeric = {name.replace("_", "-") for name, t in hints.items()
+               if t in (int, float) or set(typing.get_args(t)) & {int, float}}
+    assert numeric == set(OPTIONS), numeric ^ set(OPTIONS)
