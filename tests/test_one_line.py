@@ -106,6 +106,19 @@ def test_diagram_draws_names_with_dollars_and_control_characters(named_run):
     assert "\x1b" not in svg and "cat\\ndog" in svg
 
 
+def test_a_table_title_with_a_newline_in_the_path_stays_on_its_line(named_run, capsys):
+    import shutil
+
+    odd = named_run / "odd\nrun\x1b[2J"
+    odd.mkdir(exist_ok=True)
+    shutil.copy(named_run / "run" / "model.npz", odd / "model.npz")
+    capsys.readouterr()
+    assert main(["evaluate", str(odd / "model.npz"), "--data", f"csv:{named_run / 'd.csv'}"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "odd\\nrun\\x1b[2J" in out, out
+    assert sum("odd" in line for line in out.splitlines()) == 1
+
+
 def test_an_error_line_never_carries_a_control_character(tmp_path, capsys):
     bad = tmp_path / "evil\x1b[2J\x07.npz"
     assert main(["evaluate", str(bad)]) == 2
@@ -265,6 +278,39 @@ def test_the_heartbeat_thread_never_prints_a_traceback(tmp_path, monkeypatch):
     beat.start()
     beat.join()
     assert hooked == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n_jobs, sig", [(1, "SIGINT"), (2, "SIGINT"), (2, "SIGTERM")])
+def test_a_stopped_study_stops_at_once_with_one_line(n_jobs, sig, tmp_path):
+    """The loop absorbs Ctrl-C and keeps a run's best weights; in a study that used to mean the trial
+    finished as COMPLETE and the next one started: the study never stopped. Now the trial is failed,
+    the study ends, the other threads' trials end at their next epoch, and stderr has one line."""
+    import signal
+    import time
+
+    X = np.random.default_rng(0).standard_normal((3000, 20))
+    np.savez(tmp_path / "s.npz", X_train=X, y_train=(X[:, 0] > 0).astype(int))
+    out = tmp_path / "t"
+    proc = subprocess.Popen([sys.executable, "-m", "twolayer.cli", "tune", "--data", f"npz:{tmp_path / 's.npz'}",
+                             "--out", str(out), "--trials", "50", "--epochs", "1000", "--patience", "0", "--pruner",
+                             "none", "--heartbeat", "1", "--n-jobs", str(n_jobs), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while not list((out / "trials").glob("*")) and not (out / "study.db").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # inside a trial
+        proc.send_signal(getattr(signal, sig))
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    code = 128 + getattr(signal, sig)
+    assert proc.returncode == code and stderr == (f"twolayer: error: interrupted ({sig}); every file written so "
+                                                   "far is complete\n"), stderr
+    states = [t.state.name for t in optuna.load_study(study_name="twolayer",
+                                                      storage=f"sqlite:///{out / 'study.db'}").trials]
+    assert "FAIL" in states and "RUNNING" not in states and len(states) < 50, states
 
 
 # -- missing optional parts --------------------------------------------------------------------------------

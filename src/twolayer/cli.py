@@ -73,11 +73,12 @@ def _print(renderable):
 def _print_table(title, rows):
     from rich.table import Table
 
+    title = printable(title, backslash=False)  # a path or a name with a newline stays on its line
     table = Table(title=title, min_width=len(title) + 4)  # as wide as its title: a path never wraps
     table.add_column("")
     table.add_column("value", justify="right")
     for k, v in rows:
-        table.add_row(k, v)
+        table.add_row(printable(k, backslash=False), printable(v, backslash=False))
     _print(table)
 
 
@@ -346,7 +347,7 @@ def tune(
     from rich import box
     from rich.table import Table
 
-    table = Table(title=f"twolayer tune — {study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
+    table = Table(title=f"twolayer tune — {printable(study_name)}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
     for col in tuning.TOP_COLUMNS:
         table.add_column(col, justify="left" if col in ("optimizer", "schedule") else "right")
@@ -385,16 +386,17 @@ def diagram(
 
 
 def _err(line):
-    """A line on stderr; nothing at all when stderr is closed (never on stdout, where print would put it)."""
+    """A line on stderr, control characters escaped; nothing at all when stderr is closed (never on
+    stdout, where print would put it)."""
     if sys.stderr is not None:
         try:
-            print(line, file=sys.stderr, flush=True)
+            print(printable(line, backslash=False), file=sys.stderr, flush=True)
         except (OSError, ValueError):
             pass
 
 
 def _fail(message, code):
-    _err(f"twolayer: error: {printable(' '.join(str(message).split()), backslash=False)}")
+    _err(f"twolayer: error: {' '.join(str(message).split())}")
     return code
 
 

@@ -23,7 +23,9 @@ import fcntl
 import functools
 import os
 import random
+import signal
 import socket
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -94,11 +96,14 @@ def train_trial(params, base, dataset, on_epoch=None):
     except DivergedError:
         if trainer.best is None:  # nothing finite to keep: the worst possible score
             return run.net, trainer, 0.0
+    if trainer.interrupt is not None:  # the loop keeps a stopped run's best weights; a study must stop
+        raise trainer.interrupt
     return run.net, trainer, run.accuracy("val")
 
 
-def make_objective(base, dataset, out):
-    """The function Optuna maximises: validation accuracy after training (best epoch kept)."""
+def make_objective(base, dataset, out, stop=None):
+    """The function Optuna maximises: validation accuracy after training (best epoch kept).
+    ``stop`` (a threading.Event) set: the trials running in other threads end at their next epoch."""
     import optuna
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -113,6 +118,8 @@ def make_objective(base, dataset, out):
         trial.set_user_attr("worker", worker)
 
         def report(trainer):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt("stopped with the study")
             trial.report(trainer.history["val_acc"][-1], trainer.epoch)
             if trial.should_prune():
                 trial.set_user_attr("epochs", trainer.epoch)
@@ -300,9 +307,11 @@ def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout
         study.set_user_attr("objective", OBJECTIVE)
         study.set_user_attr("data", data)  # so that best_model.npz can be retrained anywhere
         study.set_user_attr("base", base.to_dict())
+    stop = threading.Event()
     try:
-        study.optimize(make_objective(base, dataset, out), n_trials=trials, timeout=timeout, n_jobs=n_jobs,
-                       callbacks=list(callbacks), gc_after_trial=False)
+        with _stop_trials_on_signals(stop):
+            study.optimize(make_objective(base, dataset, out, stop), n_trials=trials, timeout=timeout,
+                           n_jobs=n_jobs, callbacks=list(callbacks), gc_after_trial=False)
     except optuna.exceptions.StorageInternalError as e:
         raise InputError(f"storage of study {study_name!r} failed during the study "
                          f"({' '.join(str(e).split())[:200]})") from None
@@ -311,6 +320,32 @@ def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout
         optuna.storages.fail_stale_trials(study)  # a trial left RUNNING by a dead worker never counts
     write_results(study, out, dataset)
     return study
+
+
+@contextlib.contextmanager
+def _stop_trials_on_signals(stop):
+    """Ctrl-C, SIGTERM and SIGHUP reach only the main thread; with --n-jobs > 1 Optuna would wait for
+    the trials of the other threads to finish. The signal sets ``stop`` first, which they check
+    every epoch, then acts as before (a KeyboardInterrupt in the main thread)."""
+    previous = {}
+
+    def handler(signum, frame):
+        stop.set()
+        old = previous.get(signum)
+        if callable(old):
+            return old(signum, frame)
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 JOIN_FIELDS = {"data": "--data", "epochs": "--epochs", "patience": "--patience"}
