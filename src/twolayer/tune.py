@@ -348,7 +348,9 @@ def _stop_trials_on_signals(stop):
             signal.signal(sig, old)
 
 
-JOIN_FIELDS = {"data": "--data", "epochs": "--epochs", "patience": "--patience"}
+# what the objective measures: validation accuracy on this data set's validation split. (--epochs and
+# --patience are each trial's budget, and a worker may give its trials more or less of it.)
+JOIN_FIELDS = {"data": "--data", "val_fraction": "the validation fraction"}
 
 
 def check_joined(storage, study_name, base):
