@@ -13,12 +13,54 @@ try:  # recent Typer vendors its own copy of Click
 except ImportError:  # pragma: no cover - older Typer on top of Click
     from click.exceptions import UsageError
 
+from . import __version__
 from .errors import DivergedError, InputError
 from .runs import RunSettings
 from .train import TrainConfig
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+def _hide_flag_metavars(params):
+    # Recent Typer shows `<bool>` after every flag in rich help; a flag takes no value, so show none.
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx):
+        return _hide_flag_metavars(super().get_params(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _hide_flag_metavars(command.get_params(ctx))
+        return command
+
+
+app = typer.Typer(cls=_Group, add_completion=True, pretty_exceptions_enable=False,
                   help="twolayer: train, check, explain and tune a two-layer neural network classifier.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"twolayer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure (also accepted "
+                                                      "after the command)."),
+):
+    # --debug is read by main() wherever it stands; it is declared here so that --help lists it.
+    if ctx.invoked_subcommand is None:  # plain `twolayer`: the help, and success
+        text = ctx.get_help()  # Rich help prints itself and returns ""
+        if text:
+            print(text)
 
 _T = TrainConfig()
 _R = RunSettings()
@@ -176,6 +218,8 @@ def predict(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
     input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file."),
     out: Optional[Path] = typer.Option(None, help="Write labels here (.csv, .txt or .npy); default: stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines, one {row, label, index} per row; with "
+                                                       "--out, one {out, rows} line."),
 ):
     """Predict a class label for every row of INPUT."""
     import numpy as np
@@ -191,7 +235,10 @@ def predict(
     idx = net.scores(net.transform(X)).argmax(axis=1)
     names = net.class_names or [str(i) for i in range(net.output_size)]
     labels = [names[i] for i in idx]
-    if out is None:
+    if out is None and as_json:
+        sys.stdout.write("".join(json.dumps({"row": r, "label": label, "index": int(i)}) + "\n"
+                                 for r, (label, i) in enumerate(zip(labels, idx))))
+    elif out is None:
         sys.stdout.write("\n".join(labels) + "\n")
     else:
         try:
@@ -201,6 +248,8 @@ def predict(
                 out.write_text("\n".join(labels) + "\n")
         except OSError as e:
             raise InputError(f"{out}: cannot write the predictions ({e.strerror})") from None
+        if as_json:
+            print(json.dumps({"out": str(out), "rows": len(labels)}))
 
 
 @app.command()
@@ -208,6 +257,7 @@ def gradcheck(
     seed: int = typer.Option(0, help="Seed of the random problem."),
     reg: float = typer.Option(0.05, help="Regularisation strength of the checked loss."),
     threshold: float = typer.Option(1e-7, help="Largest acceptable relative error."),
+    as_json: bool = typer.Option(False, "--json", help="Print {errors, threshold, passed} as JSON."),
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
     from .checks import check_nonnegative
@@ -216,6 +266,13 @@ def gradcheck(
     check_nonnegative(threshold, "threshold")
     net, X, y = random_problem(seed=seed)
     errors = check_net(net, X, y, reg=reg)
+    passed = max(errors.values()) <= threshold
+    if as_json:
+        print(json.dumps({"errors": {k: float(v) for k, v in errors.items()}, "threshold": threshold,
+                          "passed": passed}))
+        if not passed:
+            raise typer.Exit(1)
+        return
     _print_table("max relative error (numerical vs analytic)",
                  [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()])
     if max(errors.values()) > threshold:
@@ -294,11 +351,13 @@ def tune(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
+    as_json: bool = typer.Option(False, "--json", help="Print {report, bytes} as JSON."),
 ):
     """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
     from .report import write_report
 
-    print(write_report(run_dir))
+    path = write_report(run_dir)
+    print(json.dumps({"report": str(path), "bytes": Path(path).stat().st_size}) if as_json else path)
 
 
 @app.command()
@@ -310,6 +369,7 @@ def diagram(
     reg: Optional[float] = typer.Option(None, help="L2 strength in the circuit; default: the model's, else 1e-4."),
     hidden: int = typer.Option(_R.hidden_size, help="Hidden size of the fresh network (without --model)."),
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
+    as_json: bool = typer.Option(False, "--json", help="Print {out, data, batch, reg, loss} as JSON."),
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
     from .checks import check_nonnegative
@@ -318,7 +378,11 @@ def diagram(
     net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
     reg = model_reg if reg is None else check_nonnegative(reg, "reg")
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
-    print(out)
+    if as_json:
+        loss, _ = net.loss(X, y, reg=reg)
+        print(json.dumps({"out": str(out), "data": spec, "batch": len(y), "reg": reg, "loss": float(loss)}))
+    else:
+        print(out)
 
 
 def _fail(message, code):
