@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .errors import InputError, InputTypeError
 
 
-def check_positive_int(value, name):
+def check_positive_int(value: Any, name: str) -> int:
     message = f"{name} must be a positive integer, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(message)
@@ -17,16 +19,16 @@ def check_positive_int(value, name):
     return int(value)
 
 
-def check_nonnegative(value, name):
+def check_nonnegative(value: Any, name: str) -> float:
     message = f"{name} must be a finite number >= 0, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputTypeError(message)
-    if not np.isfinite(value) or value < 0:
+    if not np.isfinite(float(value)) or value < 0:
         raise InputError(message)
     return float(value)
 
 
-def check_dtype(dtype):
+def check_dtype(dtype: DTypeLike) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -36,7 +38,8 @@ def check_dtype(dtype):
     return dt
 
 
-def check_X(X, n_features=None, dtype=None, name="X", finite=True):
+def check_X(X: ArrayLike, n_features: int | None = None, dtype: DTypeLike | None = None, name: str = "X",
+            finite: bool = True) -> np.ndarray:
     """A finite 2-D float array with the expected number of columns.
 
     finite=False skips the O(N·D) finiteness scan; the caller must then call check_finite
@@ -58,12 +61,12 @@ def check_X(X, n_features=None, dtype=None, name="X", finite=True):
     return X
 
 
-def check_finite(X, name="X"):
+def check_finite(X: np.ndarray, name: str = "X") -> None:
     if not np.isfinite(X).all():
         raise InputError(f"{name} contains NaN or infinite values")
 
 
-def check_y(y, n_samples, n_classes=None, name="y"):
+def check_y(y: ArrayLike, n_samples: int, n_classes: int | None = None, name: str = "y") -> np.ndarray:
     """Integer labels in [0, n_classes), one per sample."""
     y = np.asarray(y)
     if y.ndim != 1:

@@ -11,7 +11,7 @@ import typer
 try:  # recent Typer vendors its own copy of Click
     from typer._click.exceptions import UsageError
 except ImportError:  # pragma: no cover - older Typer on top of Click
-    from click.exceptions import UsageError
+    from click.exceptions import UsageError  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 from . import __version__
 from .errors import DivergedError, InputError

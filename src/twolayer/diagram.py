@@ -76,7 +76,7 @@ def circuit(net, X, y, reg):
 
 def parameter_gradients(edges):
     """dL/dW1, db1, dW2, db2: the sum of the gradients on every wire leaving the parameter."""
-    grads = {}
+    grads: dict[str, np.ndarray] = {}
     for e in edges:
         if e.src in ("W1", "b1", "W2", "b2"):
             grads[e.src] = grads.get(e.src, 0) + e.grad

@@ -1,7 +1,10 @@
 """TwoLayerClassifier: the network as a scikit-learn estimator, trained by the shared loop."""
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -51,7 +54,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
 
     # -- fitting ------------------------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> TwoLayerClassifier:
         """Train for up to max_epochs epochs (continuing from the last fit when warm_start)."""
         X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "net_")))
         if not (self.warm_start and hasattr(self, "net_")):
@@ -68,7 +71,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self._record(trainer, len(trainer.history["loss"]))
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: Sequence[Any] | np.ndarray | None = None) -> TwoLayerClassifier:
         """One more epoch over (X, y); ``classes`` is required on the first call."""
         first = not hasattr(self, "net_")
         X, y = self._validate(X, y, reset=first)
@@ -87,23 +90,23 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     # -- prediction ---------------------------------------------------------------------
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         return softmax(self._scores(X))
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         return log_softmax(self._scores(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         labels = self._scores(X).argmax(axis=1)  # checks fitting first
         return self.classes_[labels]
 
     @property
-    def coefs_(self):
+    def coefs_(self) -> list[np.ndarray]:
         check_is_fitted(self, "net_")
         return [self.net_.params["W1"], self.net_.params["W2"]]
 
     @property
-    def intercepts_(self):
+    def intercepts_(self) -> list[np.ndarray]:
         check_is_fitted(self, "net_")
         return [self.net_.params["b1"], self.net_.params["b2"]]
 
@@ -140,7 +143,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self.__dict__.pop("trainer_", None)
         self.loss_curve_ = []
-        self.validation_scores_ = [] if self.early_stopping else None
+        self.validation_scores_: list[float] | None = [] if self.early_stopping else None
         self.n_iter_ = 0
 
     def _encode(self, y):

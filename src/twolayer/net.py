@@ -12,8 +12,13 @@ import tokenize
 import zipfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+if TYPE_CHECKING:
+    from .data.preprocess import Preprocessor
 
 from . import layers
 from .checks import check_dtype, check_finite, check_nonnegative, check_positive_int, check_X, check_y
@@ -54,7 +59,13 @@ class TwoLayerNet:
     sqrt(2 / input_size) and W2 by sqrt(1 / hidden_size) instead (the command line's default).
     """
 
-    def __init__(self, input_size, hidden_size, output_size, std=1e-4, dtype=np.float64, seed=None):
+    params: dict[str, np.ndarray]
+    class_names: list[str] | None
+    preprocessor: Preprocessor | None
+    meta: dict[str, Any]
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, std: float | str = 1e-4,
+                 dtype: DTypeLike = np.float64, seed: int | np.random.Generator | None = None) -> None:
         input_size = check_positive_int(input_size, "input_size")
         hidden_size = check_positive_int(hidden_size, "hidden_size")
         output_size = check_positive_int(output_size, "output_size")
@@ -64,6 +75,7 @@ class TwoLayerNet:
         else:
             std1 = std2 = check_nonnegative(std, "std")
         self.dtype = check_dtype(dtype)
+        normal: Callable[..., np.ndarray]
         if seed is None:
             normal = np.random.randn
         else:
@@ -81,20 +93,26 @@ class TwoLayerNet:
 
     # -- shapes -------------------------------------------------------------------------
     @property
-    def input_size(self):
+    def input_size(self) -> int:
         return self.params["W1"].shape[0]
 
     @property
-    def hidden_size(self):
+    def hidden_size(self) -> int:
         return self.params["W1"].shape[1]
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         return self.params["W2"].shape[1]
 
     # -- the math -----------------------------------------------------------------------
+    @overload
+    def loss(self, X: ArrayLike, y: None = None, reg: float = 0.0) -> np.ndarray: ...
+    @overload
+    def loss(self, X: ArrayLike, y: ArrayLike, reg: float = 0.0) -> tuple[float, dict[str, np.ndarray]]: ...
+
     @np.errstate(over="ignore", invalid="ignore")
-    def loss(self, X, y=None, reg=0.0):
+    def loss(self, X: ArrayLike, y: ArrayLike | None = None,
+             reg: float = 0.0) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
         """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params."""
         # NaN or ±inf in X always reaches the scores, so X is scanned only when the result is
         # not finite: the scan would cost as much as a tenth of the step (benchmarks/bench_speed.py).
@@ -111,7 +129,8 @@ class TwoLayerNet:
             check_finite(X)
         return loss, grads
 
-    def forward_backward(self, X, y, reg, work=None):
+    def forward_backward(self, X: np.ndarray, y: np.ndarray, reg: float,
+                         work: Workspace | None = None) -> tuple[float, dict[str, np.ndarray], int]:
         """The circuit, gate by gate, on checked inputs. Returns (loss, grads, n_correct).
 
         With a Workspace the activations and gradients land in its buffers (the training
@@ -144,7 +163,7 @@ class TwoLayerNet:
                 g[name] += np.multiply(p[name], 2 * reg, out=work.scratch[name])
         return loss, g, n_correct
 
-    def scores(self, X, batch_size=4096):
+    def scores(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Class scores for already-checked X, computed in row blocks to bound memory."""
         p = self.params
         out = np.empty((X.shape[0], self.output_size), self.dtype)
@@ -154,25 +173,26 @@ class TwoLayerNet:
             layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])
         return out
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, rows summing to one."""
         X = check_X(X, self.input_size, self.dtype)
         return layers.softmax(self.scores(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels (indices into the output layer)."""
         X = check_X(X, self.input_size, self.dtype)
         return self.scores(X).argmax(axis=1)
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Raw inputs → network inputs: the stored preprocessing (if any), in the net's dtype."""
         if self.preprocessor is None:
             return np.asarray(X, dtype=self.dtype)
         return self.preprocessor.transform(X, self.dtype)
 
     # -- training -----------------------------------------------------------------------
-    def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95,
-              reg=5e-6, num_iters=100, batch_size=200, verbose=False):
+    def train(self, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike, learning_rate: float = 1e-3,
+              learning_rate_decay: float = 0.95, reg: float = 5e-6, num_iters: int = 100, batch_size: int = 200,
+              verbose: bool = False) -> dict[str, list[float]]:
         """Minibatch SGD, CS231n-style: batches drawn with replacement from NumPy's global
         random state, the learning rate multiplied by the decay once per epoch.
 
@@ -185,7 +205,7 @@ class TwoLayerNet:
                              batch_size=batch_size, verbose=verbose)
 
     # -- files --------------------------------------------------------------------------
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to an .npz (no pickles), atomically: write a temp file, then rename."""
         bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
         if bad:  # e.g. weights left by a diverged run: load() would refuse them, so never write them
@@ -206,7 +226,7 @@ class TwoLayerNet:
         atomic_savez(path, arrays)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> TwoLayerNet:
         """Read a model written by save(); never unpickles anything."""
         arrays, meta = read_npz(path, required=PARAM_NAMES + ("meta",))
         try:

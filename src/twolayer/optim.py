@@ -1,6 +1,8 @@
 """Update rules. Each optimizer updates parameters in place: given w, dw and its own state."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -8,39 +10,39 @@ class Optimizer:
     """Base: ``step(params, grads, lr)`` updates every array of ``params`` in place."""
 
     name = "base"
-    state_names: tuple = ()
+    state_names: tuple[str, ...] = ()
 
-    def __init__(self, weight_decay=0.0):
+    def __init__(self, weight_decay: float = 0.0) -> None:
         # Decoupled weight decay (Loshchilov & Hutter): w -= lr·wd·w, on weights only.
         self.weight_decay = weight_decay
-        self.state = {}
+        self.state: dict[str, np.ndarray] = {}
         self.t = 0
 
-    def step(self, params, grads, lr):
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
         self.t += 1
         for name, w in params.items():
             self.update(name, w, grads[name], lr)
             if self.weight_decay and name.startswith("W"):
                 w *= 1.0 - lr * self.weight_decay
 
-    def update(self, name, w, dw, lr):
+    def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
         raise NotImplementedError
 
-    def buffer(self, key, like):
+    def buffer(self, key: str, like: np.ndarray) -> np.ndarray:
         buf = self.state.get(key)
         if buf is None:
             buf = self.state[key] = np.zeros_like(like)
         return buf
 
-    def scratch(self, name, like):
+    def scratch(self, name: str, like: np.ndarray) -> np.ndarray:
         """A work buffer shaped like ``like``, so that updates allocate nothing; never saved."""
         return self.buffer("tmp_" + name, like)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Arrays and counters needed to resume exactly (work buffers excluded)."""
         return {"t": self.t, "arrays": {k: v for k, v in self.state.items() if not k.startswith("tmp_")}}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t = int(state["t"])
         self.state = {k: np.array(v) for k, v in state["arrays"].items()}
 
@@ -51,12 +53,12 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(weight_decay)
         self.momentum = momentum
         self.nesterov = nesterov
 
-    def update(self, name, w, dw, lr):
+    def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
         lr_dw = np.multiply(dw, lr, out=self.scratch(name, w))
         if not self.momentum:
             w -= lr_dw
@@ -78,11 +80,12 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
-    def update(self, name, w, dw, lr):
+    def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
         m = self.buffer("m_" + name, w)
         v = self.buffer("v_" + name, w)
         tmp = self.scratch(name, w)
@@ -105,7 +108,7 @@ class Adam(Optimizer):
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
 
-def make_optimizer(name, momentum=0.9, weight_decay=0.0):
+def make_optimizer(name: str, momentum: float = 0.9, weight_decay: float = 0.0) -> Optimizer:
     """Build an optimizer by its command-line name. ``weight_decay`` is AdamW's decoupled decay;
     the other rules regularise through the loss (reg)."""
     if name == "sgd":

@@ -231,5 +231,6 @@ def plot_saved_run(run_dir):
                 if col in history:
                     history[col].append(None if v == "" else (int(v) if col == "epoch" else float(v)))
     stream = isinstance(dataset.X_train, np.memmap)
-    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream and net.preprocessor else None
+    pre = net.preprocessor
+    transform = (lambda xb: pre.transform(xb, net.dtype)) if stream and pre is not None else None
     return plot_run(run_dir, net=net, history=history, dataset=dataset, transform=transform)

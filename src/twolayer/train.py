@@ -9,15 +9,18 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .checks import check_X, check_y
 from .errors import DivergedError, InputError
-from .net import Workspace, atomic_savez, meta_array, read_npz
+from .net import TwoLayerNet, Workspace, atomic_savez, meta_array, read_npz
 from .optim import OPTIMIZERS, make_optimizer
 from .schedules import SCHEDULES, learning_rate_at
 
@@ -86,10 +89,10 @@ class TrainConfig:
         for f in fields(self):
             check_setting(f.name, getattr(self, f.name))
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def resolve_epochs(self, n_train):
+    def resolve_epochs(self, n_train: int) -> int:
         """The epoch count: as set, or (auto) enough epochs for about AUTO_STEPS optimizer
         steps, kept within AUTO_EPOCHS — small sets get more passes, large sets fewer."""
         if self.epochs is not None:
@@ -99,7 +102,7 @@ class TrainConfig:
         return int(min(max(math.ceil(AUTO_STEPS / steps_per_epoch), lo), hi))
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -113,7 +116,7 @@ class History(dict):
         super().__init__({k: [] for k in self.KEYS})
         self.update(*args, **kwargs)
 
-    def write_csv(self, path):
+    def write_csv(self, path: str | os.PathLike[str]) -> None:
         """history.csv: one row per epoch."""
         cols = ("epoch", "loss", "train_acc", "val_acc", "lr", "seconds")
         lines = [",".join(cols)]
@@ -126,7 +129,8 @@ class Trainer:
     """Runs the loop on one net; keeps optimizer, schedule, random state and history so that
     training can continue (partial_fit, --resume) exactly where it stopped."""
 
-    def __init__(self, net, config=None, rng=None):
+    def __init__(self, net: TwoLayerNet, config: TrainConfig | None = None,
+                 rng: np.random.Generator | np.random.RandomState | None = None) -> None:
         self.net = net
         self.config = config or TrainConfig()
         c = self.config
@@ -136,15 +140,18 @@ class Trainer:
         self.history = History()
         self.epoch = 0  # completed epochs
         self.step_count = 0
-        self.best = None  # (val_acc, epoch, params copy)
+        self.best: tuple[float, int, dict[str, np.ndarray]] | None = None  # (val_acc, epoch, params copy)
         self.bad_epochs = 0
-        self.stop_reason = None
+        self.stop_reason: str | None = None
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
     @np.errstate(over="ignore", invalid="ignore")
-    def fit(self, X, y, X_val=None, y_val=None, *, epochs=None, on_epoch=None, on_batch=None,
-            checkpoint=None, transform=None, augment=None):
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, *,
+            epochs: int | None = None, on_epoch: Callable[[Trainer], object] | None = None,
+            on_batch: Callable[[Trainer], object] | None = None, checkpoint: Callable[[Trainer], object] | None = None,
+            transform: Callable[[np.ndarray], np.ndarray] | None = None,
+            augment: Callable[[np.ndarray, Any], object] | None = None) -> History:
         """Train until ``epochs`` (default config.epochs) epochs are complete, early stopping,
         max_steps, divergence or Ctrl-C. Returns the history.
 
@@ -235,7 +242,7 @@ class Trainer:
         h["val_acc"].append(val_acc)
         h["lr"].append(lr)
         h["seconds"].append(seconds)
-        score = val_acc if has_val else -loss
+        score = val_acc if val_acc is not None else -loss  # has_val ⇔ val_acc is not None
         if c.patience is not None:
             if self.best is None or score > self.best[0]:
                 self.best = (score, self.epoch, {k: v.copy() for k, v in self.net.params.items()})
@@ -256,16 +263,17 @@ class Trainer:
             f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
             f"Try a smaller --lr (now {self.config.learning_rate:g}).")
 
-    def restore_best(self):
+    def restore_best(self) -> None:
+        assert self.best is not None, "restore_best needs a best epoch"
         for k, v in self.best[2].items():
             self.net.params[k][...] = v
 
     @property
-    def best_epoch(self):
+    def best_epoch(self) -> int | None:
         return None if self.best is None else self.best[1]
 
     # -- checkpoints --------------------------------------------------------------------
-    def save_checkpoint(self, path):
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Everything needed to resume exactly, written atomically (temp file, then rename)."""
         arrays = {f"param_{k}": v for k, v in self.net.params.items()}
         opt = self.optimizer.state_dict()
@@ -285,7 +293,7 @@ class Trainer:
         arrays["state"] = np.array(json.dumps(state))
         atomic_savez(path, arrays)
 
-    def load_checkpoint(self, path):
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         arrays, _ = read_npz(path, required=("state",))
         try:
             state = json.loads(str(meta_array(arrays["state"], path)))
@@ -322,10 +330,11 @@ def blas_threads_for(work):
     return _controller.limit(limits=1, user_api="blas")
 
 
-_controller = None
+_controller: Any = None  # a threadpoolctl.ThreadpoolController, made on first use
 
 
-def accuracy(net, X, y, transform=None, batch_size=4096):
+def accuracy(net: TwoLayerNet, X: np.ndarray, y: np.ndarray,
+             transform: Callable[[np.ndarray], np.ndarray] | None = None, batch_size: int = 4096) -> float:
     """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly)."""
     correct = 0
     for start in range(0, len(X), batch_size):
@@ -359,8 +368,9 @@ def _set_rng_state(rng, saved):
         rng.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
-                  num_iters=100, batch_size=200, verbose=False):
+def classic_train(net: TwoLayerNet, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike,
+                  learning_rate: float = 1e-3, learning_rate_decay: float = 0.95, reg: float = 5e-6,
+                  num_iters: int = 100, batch_size: int = 200, verbose: bool = False) -> dict[str, list[float]]:
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
     NumPy's global random state, learning rate × decay after every epoch of max(N // B, 1) steps."""
     X = check_X(X, net.input_size, net.dtype)

@@ -54,7 +54,7 @@ TRIAL_COLUMNS = ("number", "state", "val_accuracy", *SPACE, "epochs", "seconds",
 
 def suggest(trial):
     """Draw one point of SPACE from an Optuna trial (or a FixedTrial)."""
-    params = {}
+    params: dict[str, object] = {}
     for name, (kind, arg) in SPACE.items():
         if kind == "log":
             low, high = arg[params["optimizer"]] if isinstance(arg, dict) else arg
@@ -362,7 +362,7 @@ TOP_COLUMNS = ("trial", "val", "lr", "reg", "hidden", "batch", "optimizer", "sch
 
 
 def state_counts(study):
-    counts = {}
+    counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name] = counts.get(t.state.name, 0) + 1
     return counts

@@ -14,6 +14,7 @@ naming the file and the problem. Without a validation split one is carved from t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -113,11 +114,11 @@ from .cifar import load_cifar10  # noqa: E402
 from .idx import load_mnist  # noqa: E402
 from .table import load_csv  # noqa: E402
 
-LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "npz": load_npz,
+LOADERS: dict[str, Callable[..., Dataset]] = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "npz": load_npz,
            "npy": load_npy, "csv": load_csv}
 
 
-def load(spec="digits", seed=0, val_fraction=0.1):
+def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Dataset:
     """Load a data set by its SPEC; see the module docstring."""
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:

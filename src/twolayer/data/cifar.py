@@ -29,7 +29,7 @@ def _reconstruct():
     try:
         from numpy._core.multiarray import _reconstruct as f
     except ImportError:  # NumPy < 2
-        from numpy.core.multiarray import _reconstruct as f
+        from numpy.core.multiarray import _reconstruct as f  # type: ignore[no-redef]
     return f
 
 

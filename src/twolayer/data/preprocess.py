@@ -22,8 +22,8 @@ class Preprocessor:
             raise InputError(f"preprocessing must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
         self.pixel_max = pixel_max
-        self.offset_ = None
-        self.factor_ = None
+        self.offset_: np.ndarray | None = None
+        self.factor_: np.ndarray | None = None
 
     def fit(self, X, batch_size=8192):
         """Per-feature statistics of the training data, accumulated in row blocks."""
@@ -50,6 +50,8 @@ class Preprocessor:
 
     def transform(self, X, dtype=np.float64):
         """A new array (X - offset) · factor of the given dtype."""
+        if self.offset_ is None or self.factor_ is None:
+            raise RuntimeError("Preprocessor.transform called before fit")
         out = np.array(X, dtype=dtype)
         out -= self.offset_.astype(dtype)
         out *= self.factor_.astype(dtype)
