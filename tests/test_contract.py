@@ -73,8 +73,8 @@ CASES = [
     (["train", "--hidden", "-3", "--out", "{root}/o1"], "hidden", ["o1/model.npz"]),
     (["train", "--epochs", "0", "--out", "{root}/o2"], "epochs", ["o2/model.npz"]),
     (["train", "--batch-size", "0", "--out", "{root}/o3"], "batch-size", ["o3"]),
-    (["train", "--lr", "0", "--out", "{root}/o4"], "learning-rate", ["o4"]),
-    (["train", "--lr", "nan", "--out", "{root}/o5"], "learning-rate", ["o5"]),
+    (["train", "--lr", "0", "--out", "{root}/o4"], "--lr must be", ["o4"]),
+    (["train", "--lr", "nan", "--out", "{root}/o5"], "--lr must be", ["o5"]),
     (["train", "--momentum", "1.5", "--out", "{root}/o6"], "momentum", ["o6"]),
     (["train", "--weight-decay", "-1", "--out", "{root}/o7"], "weight-decay", ["o7"]),
     (["train", "--lr-decay", "0", "--out", "{root}/o8"], "lr-decay", ["o8"]),
@@ -86,7 +86,7 @@ CASES = [
     (["train", "--preprocess", "whiten", "--out", "{root}/o14"], "preprocess", ["o14/model.npz"]),
     (["train", "--augment", "rotate", "--out", "{root}/o15"], "augment", ["o15"]),
     (["train", "--dtype", "float16", "--out", "{root}/o16"], "float32 or float64", ["o16"]),
-    (["train", "--val-fraction", "1.5", "--data", "{data4}", "--out", "{root}/o17"], "validation fraction",
+    (["train", "--val-fraction", "1.5", "--data", "{data4}", "--out", "{root}/o17"], "--val-fraction must be",
      ["o17/model.npz"]),
     (["train", "--augment", "shift", "--data", "{data4}", "--epochs", "1", "--out", "{root}/o18"], "image data",
      ["o18/model.npz", "o18/metrics.json"]),
@@ -219,7 +219,7 @@ API_CASES = [
      ValueError, "validation fraction"),
     ("classifier: hidden 0", lambda w: _clf(hidden_size=0).fit(X6, Y3), ValueError, "hidden_size"),
     ("classifier: optimizer", lambda w: _clf(optimizer="lbfgs").fit(X6, Y3), ValueError, "optimizer"),
-    ("classifier: lr < 0", lambda w: _clf(learning_rate=-1.0).fit(X6, Y3), ValueError, "learning-rate"),
+    ("classifier: lr < 0", lambda w: _clf(learning_rate=-1.0).fit(X6, Y3), ValueError, "learning_rate must be"),
     ("classifier: preprocess", lambda w: _clf(preprocess="whiten").fit(X6, Y3), ValueError, "preprocess"),
     ("classifier: predict other features", lambda w: _clf().fit(X6, Y3).predict(X6[:, :4]), ValueError,
      "features"),
@@ -248,7 +248,7 @@ def _boom(*args, **kwargs):
 
 
 def test_internal_failure_is_one_line_and_exit_1(monkeypatch, capsys):
-    monkeypatch.setattr("twolayer.gradcheck.check_net", _boom)
+    monkeypatch.setattr("twolayer.cli.check_net", _boom)
     assert main(["gradcheck"]) == 1
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
@@ -256,7 +256,7 @@ def test_internal_failure_is_one_line_and_exit_1(monkeypatch, capsys):
 
 
 def test_debug_gives_the_traceback(monkeypatch):
-    monkeypatch.setattr("twolayer.gradcheck.check_net", _boom)
+    monkeypatch.setattr("twolayer.cli.check_net", _boom)
     with pytest.raises(ZeroDivisionError, match="simulated bug"):
         main(["gradcheck", "--debug"])
 
@@ -267,6 +267,7 @@ def test_debug_also_raises_user_mistakes(world):
 
 
 # -- the real console script behaves the same --------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("args, code, words", [
     (["evaluate", "{object}", "--data", "{data}"], 2, "object arrays"),
     (["train", "--out", "{root}/afile/sub", "--epochs", "1"], 2, "cannot write"),

@@ -10,7 +10,6 @@ class Optimizer:
     """Base: ``step(params, grads, lr)`` updates every array of ``params`` in place."""
 
     name = "base"
-    state_names: tuple[str, ...] = ()
 
     def __init__(self, weight_decay: float = 0.0) -> None:
         # Decoupled weight decay (Loshchilov & Hutter): w -= lr·wd·w, on weights only.

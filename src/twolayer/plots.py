@@ -10,17 +10,13 @@ RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no display is needed or wanted
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .errors import InputError  # noqa: E402
+from .errors import InputError
+from .io import read_json, save_figure, write_json
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
 DPI = 100
@@ -89,8 +85,6 @@ def per_class_accuracy(cm):
 
 
 def write_confusion(path, cm, names, split):
-    from .runs import write_json
-
     write_json(path, {
         "split": split,
         "class_names": names,
@@ -103,12 +97,12 @@ def write_confusion(path, cm, names, split):
 
 
 def read_confusion(path):
+    d = read_json(path, "confusion data")
     try:
-        d = json.loads(Path(path).read_text())
         cm = np.asarray(d["matrix"], dtype=np.int64)
         if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or len(d["class_names"]) != cm.shape[0]:
             raise ValueError("matrix and class names do not fit together")
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path}: damaged confusion data ({e})") from None
     return d
 
@@ -133,15 +127,23 @@ def weight_grid(W1, shape, padding=1):
 
 
 # -- figures ----------------------------------------------------------------------------
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported when the first picture is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display is needed or wanted
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(fig, path):
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=DPI)
 
 
 def plot_loss(history, path):
     """Loss per step (light) and mean loss per epoch (dark), against epochs."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
     epochs, step_loss = history["epoch"], history.get("step_loss") or []
     if step_loss:
         per_epoch = len(step_loss) / max(len(epochs), 1)
@@ -156,7 +158,7 @@ def plot_loss(history, path):
 
 def plot_accuracy(history, path):
     """Train and validation accuracy per epoch (CS231n's classification accuracy history)."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
     ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label="train")
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
@@ -170,7 +172,7 @@ def plot_accuracy(history, path):
 def plot_weights(W1, shape, path):
     """First-layer weights, one tile per hidden unit (CS231n's show_net_weights)."""
     grid = weight_grid(W1, shape)
-    fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")
     ax.set_title(f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each")
     ax.axis("off")
@@ -181,7 +183,7 @@ def plot_confusion(cm, names, path, split="test"):
     """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
     c = len(names)
     size = min(3 + 0.35 * c, 14)
-    fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+    fig, ax = _pyplot().subplots(figsize=(size + 1, size), layout="constrained")
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, shrink=0.8)
     ticks = np.arange(c)
@@ -200,37 +202,28 @@ def plot_confusion(cm, names, path, split="test"):
     return _save(fig, path)
 
 
-# -- a finished run, pictures redrawn -----------------------------------------------------
-def plot_saved_run(run_dir):
-    """Redraw the pictures of a run from its files: model.npz, config.json, history.csv and its data."""
-    from . import data as data_mod
-    from .net import TwoLayerNet
-    from .train import History
+# -- a tuning study --------------------------------------------------------------------------
+def plot_study(trials, out, title):
+    """history.png (value per trial, best so far) and search.png (CS231n's scatter of the search:
+    validation accuracy coloured over learning rate × regularisation). ``trials``: finished
+    Optuna trials in order."""
+    if not trials:
+        return {}
+    out = Path(out)
+    numbers = [t.number for t in trials]
+    values = [100 * t.value for t in trials]
+    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
+    ax.plot(numbers, values, "o", alpha=0.6, label="trial")
+    ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
+    ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}")
+    ax.legend(loc="lower right")
+    written = {"history.png": _save(fig, out / "history.png")}
 
-    run_dir = Path(run_dir)
-    net = TwoLayerNet.load(run_dir / "model.npz")
-    settings = net.meta.get("settings") or {}
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        try:
-            settings = json.loads(config_path.read_text())
-        except ValueError:
-            raise InputError(f"{config_path}: not valid JSON") from None
-    spec = settings.get("data") or net.meta.get("data") or "digits"
-    seed = (settings.get("train") or {}).get("seed") or 0
-    dataset = data_mod.load(spec, seed=seed, val_fraction=settings.get("val_fraction", 0.1))
-    if dataset.n_features != net.input_size:
-        raise InputError(f"{spec}: data has {dataset.n_features} features but the model expects {net.input_size}")
-    history = History()
-    csv = run_dir / "history.csv"
-    if csv.exists():
-        lines = csv.read_text().splitlines()
-        cols = lines[0].split(",")
-        for line in lines[1:]:
-            for col, v in zip(cols, line.split(",")):
-                if col in history:
-                    history[col].append(None if v == "" else (int(v) if col == "epoch" else float(v)))
-    stream = isinstance(dataset.X_train, np.memmap)
-    pre = net.preprocessor
-    transform = (lambda xb: pre.transform(xb, net.dtype)) if stream and pre is not None else None
-    return plot_run(run_dir, net=net, history=history, dataset=dataset, transform=transform)
+    fig, ax = _pyplot().subplots(figsize=(6, 4.5), layout="constrained")
+    points = ax.scatter([t.params["learning_rate"] for t in trials], [t.params["reg"] for t in trials],
+                        c=values, cmap="viridis", s=60, edgecolors="k")
+    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
+           title="validation accuracy over the search")
+    fig.colorbar(points, ax=ax, label="validation accuracy (%)")
+    written["search.png"] = _save(fig, out / "search.png")
+    return written
