@@ -113,12 +113,13 @@ def test_report_json(tiny_run, capsys):
 
 def test_diagram_json(tmp_path, capsys):
     out = tmp_path / "net.svg"
-    assert main(["diagram", "--out", str(out), "--hidden", "8", "--json"]) == 0
+    assert main(["diagram", "--out", str(out), "--hidden", "8", "--reg", "0.01", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["out"] == str(out) and out.stat().st_size > 0
     assert result["data"] == "digits" and result["batch"] == 2
     # the loss of the drawn circuit, recomputed by hand on the same minibatch
-    net, X, y, reg, _, _ = minibatch(None, None, rows=2, hidden=8, seed=0)
+    net, X, y, _, _, _ = minibatch(None, None, rows=2, hidden=8, seed=0)
+    reg = 0.01
     p = {k: v.astype(np.float64) for k, v in net.params.items()}
     scores = np.maximum(X @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
     logp = scores - scores.max(axis=1, keepdims=True)
