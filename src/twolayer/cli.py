@@ -21,7 +21,6 @@ from .report import write_report
 from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
 
 
-
 def _hide_flag_metavars(params):
     # Recent Typer shows `<bool>` after every flag in rich help; a flag takes no value, so show none.
     for param in params:
@@ -64,6 +63,7 @@ def _root(
         text = ctx.get_help()  # Rich help prints itself and returns ""
         if text:
             stdout_write(text + "\n")
+
 
 _T = TrainConfig()
 _R = RunSettings()
