@@ -110,7 +110,7 @@ def rows_as_set(*arrays):
 
 # -- loaders --------------------------------------------------------------------------------
 def test_registry_names_every_scheme():
-    assert set(LOADERS) == {"digits", "cifar10", "mnist", "npz", "npy", "csv"}
+    assert set(LOADERS) == {"digits", "cifar10", "mnist", "fashion-mnist", "npz", "npy", "csv"}
 
 
 @pytest.mark.parametrize("py2", [False, True])

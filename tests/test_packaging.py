@@ -8,7 +8,8 @@ from importlib.resources import files
 from packaging.requirements import Requirement
 
 # Not in the plain install: the extras' and the tests' packages.
-EXTRAS_ONLY = ("optuna", "psycopg", "sqlalchemy", "pandas", "hypothesis", "pytest", "mypy")
+EXTRAS_ONLY = ("optuna", "psycopg", "sqlalchemy", "onnx", "onnxruntime", "skl2onnx", "pandas", "hypothesis",
+               "pytest", "mypy", "jupytext", "nbclient", "ipykernel")
 
 BLOCKER = """
 import importlib.abc, sys
@@ -46,6 +47,7 @@ def test_extras_match_their_use():
     assert not reqs[None] & set(EXTRAS_ONLY)
     assert "optuna" in reqs["tune"] and "psycopg" not in reqs["tune"]
     assert {"optuna", "psycopg"} <= reqs["postgres"]
+    assert reqs["onnx"] == {"onnx"}
     assert {"optuna", "psycopg", "pytest", "hypothesis", "mypy"} <= reqs["test"]
     binary = [Requirement(r) for r in requires("twolayer") if r.startswith("psycopg")]
     assert all("binary" in r.extras for r in binary)

@@ -15,6 +15,7 @@ from . import __version__, runs
 from . import tune as tuning
 from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
+from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
 from .io import stdout_write
 from .report import write_report
@@ -113,7 +114,7 @@ def _print(renderable):
 def _print_table(title, rows):
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, min_width=len(title) + 4)  # as wide as its title: a path never wraps
     table.add_column("")
     table.add_column("value", justify="right")
     for k, v in rows:
@@ -186,13 +187,13 @@ def train(
     out = out or runs.default_run_dir()
     progress = None if quiet or as_json else _progress()
     ok = False
-    try:
-        if progress is not None:
-            progress.start()
+    try:  # the bar starts with training (_on_start), after any download has shown its own
         metrics = runs.run_training(settings, out, resume=resume, force=force, given=_given(ctx, values),
                                     on_start=progress and _on_start(progress),
                                     on_batch=progress and _on_batch(progress))
         ok = True
+        if progress is not None and progress.task_ids:  # the bar ends on the table's figure
+            progress.update(progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}")
     except DivergedError as e:
         raise DivergedError(f"{e} Start again with: {_retry_command(lr)}") from None
     finally:
@@ -209,6 +210,7 @@ def train(
                        + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")")),
             ("seconds", f"{metrics['seconds']:.2f}"),
         ])
+        stdout_write(f"next: twolayer report {out}\n")
     if metrics["stop_reason"] == "interrupted":
         name = metrics.get("signal", "SIGINT")
         print(f"interrupted ({name}): the best weights so far were saved; continue with "
@@ -251,6 +253,7 @@ def _stop(progress, ok):
 
 def _on_start(progress):
     def start(trainer, dataset):
+        progress.start()
         n, c = len(dataset.y_train), trainer.config
         progress.add_task("training", total=c.resolve_epochs(n) * c.steps_for(n),
                           completed=trainer.epoch * c.steps_for(n), status="")
@@ -261,8 +264,8 @@ def _on_batch(progress):
     def batch(trainer):
         h = trainer.history
         status = f"epoch {trainer.epoch + 1}"
-        if h["val_acc"] and h["val_acc"][-1] is not None:
-            status += f" · val {100 * h['val_acc'][-1]:.1f}%"
+        if h["val_acc"] and h["val_acc"][-1] is not None:  # the last finished epoch's
+            status += f" · val (epoch {trainer.epoch}) {100 * h['val_acc'][-1]:.1f}%"
         progress.update(progress.task_ids[0], advance=1, status=status)
     return batch
 
@@ -287,21 +290,42 @@ def evaluate(
 @command
 def predict(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file."),
-    out: Optional[Path] = typer.Option(None, help="Write labels here (.csv, .txt or .npy); default: stdout."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines, one {row, label, index} per row; with "
-                                                       "--out, one {out, rows} line."),
+    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is "
+                                           "dropped)."),
+    out: Optional[Path] = typer.Option(None, help="Write here instead of stdout: .npy (a string array of class "
+                                                  "names, or with --proba an N×C float array), else text/CSV."),
+    proba: bool = typer.Option(False, "--proba", help="Write class probabilities: CSV with a header "
+                                                     "label,<class names…>, or an N×C array in class order."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines, one {row, label, index} per row (with "
+                                                       "--proba also {probabilities: {class: p}}); with --out, "
+                                                       "one {out, rows} line."),
 ):
-    """Predict a class label for every row of INPUT."""
-    net, idx = runs.predict_file(model, input)
-    labels = runs.class_labels(net, idx)
+    """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
+    net, idx, probabilities = runs.predict_file(model, input, note=lambda m: print(m, file=sys.stderr))
     if as_json and out is None:
-        stdout_write("".join(json.dumps({"row": r, "label": label, "index": int(i)}) + "\n"
-                             for r, (label, i) in enumerate(zip(labels, idx))))
+        names = runs.class_names(net)
+        rows = ({"row": r, "label": names[i], "index": int(i)} for r, i in enumerate(idx))
+        if proba:
+            rows = ({**row, "probabilities": dict(zip(names, map(float, p)))} for row, p in zip(rows, probabilities))
+        stdout_write("".join(json.dumps(row) + "\n" for row in rows))
         return
-    runs.write_predictions(labels, idx, out)
+    runs.write_predictions(net, idx, probabilities if proba else None, out)
     if as_json:
-        _print_json({"out": str(out), "rows": len(labels)})
+        _print_json({"out": str(out), "rows": len(idx)})
+
+
+@app.command()
+def export(
+    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    out: Path = typer.Option(..., help="The ONNX file to write, e.g. model.onnx."),
+    as_json: bool = typer.Option(False, "--json", help="Print {out, bytes} as JSON."),
+):
+    """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer[onnx])."""
+    path = export_onnx(model, out)
+    if as_json:
+        _print_json({"out": str(path), "bytes": Path(path).stat().st_size})
+    else:
+        stdout_write(f"{path}\n")
 
 
 @command

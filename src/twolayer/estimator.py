@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from .data import split_validation
 from .data.preprocess import Preprocessor
 from .errors import InputError
+from .export import predictor_parts
 from .layers import log_softmax, softmax
 from .net import TwoLayerNet
 from .train import TrainConfig, Trainer, check_setting
@@ -165,3 +166,45 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping and h["val_acc"]:
             self.validation_scores_ = list(h["val_acc"])
             self.best_validation_score_ = max(h["val_acc"])
+
+
+# -- skl2onnx: TwoLayerClassifier inside a scikit-learn Pipeline ------------------------------
+def register_skl2onnx():
+    """Teach skl2onnx to convert ``TwoLayerClassifier``, so that ``skl2onnx.to_onnx(pipeline, X)``
+    exports a Pipeline ending in one. Outputs: ``label`` (classes_ values) and ``probabilities``
+    (a ZipMap of them unless ``options={TwoLayerClassifier: {"zipmap": False}}``)."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    update_registered_converter(TwoLayerClassifier, "TwoLayerTwoLayerClassifier",
+                                calculate_linear_classifier_output_shapes, _skl2onnx_convert,
+                                options={"zipmap": [True, False, "columns"], "nocl": [True, False]})
+
+
+def _skl2onnx_convert(scope, operator, container):
+    from onnx import TensorProto
+
+    clf = operator.raw_operator
+    classes = clf.classes_
+    if classes.dtype.kind in "iub":
+        classes = classes.astype(np.int64)
+    elif classes.dtype.kind in "OUS":
+        classes = np.array([str(c) for c in classes], dtype=str)
+    else:
+        raise InputError(f"TwoLayerClassifier: classes of dtype {classes.dtype} cannot be ONNX labels")
+    prefix = scope.get_unique_variable_name("twolayer_") + "_"
+    x = prefix + "X32"
+    container.add_node("Cast", [operator.inputs[0].full_name], [x], to=TensorProto.FLOAT,
+                       name=scope.get_unique_operator_name("Cast"))
+    pre = clf.preprocessor_
+    init, nodes = predictor_parts(clf.net_.params, pre.offset_, pre.factor_, classes, X=x,
+                                  label=operator.outputs[0].full_name, proba=operator.outputs[1].full_name,
+                                  index=prefix + "index", prefix=prefix)
+    for name, array in init.items():
+        if array.dtype.kind == "U":
+            container.add_initializer(name, TensorProto.STRING, list(array.shape), [v.encode() for v in array])
+        else:
+            container.add_initializer(name, TensorProto.INT64 if array.dtype == np.int64 else TensorProto.FLOAT,
+                                      list(array.shape), array.ravel().tolist())
+    for op, inputs, outputs, attrs in nodes:
+        container.add_node(op, inputs, outputs, name=scope.get_unique_operator_name(op), **attrs)

@@ -98,9 +98,10 @@ def save_figure(fig, path, dpi=100):
         buf = _io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=dpi)
     finally:
-        import matplotlib.pyplot as plt
+        if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure; a bare Figure needs no closing
+            import matplotlib.pyplot as plt
 
-        plt.close(fig)
+            plt.close(fig)
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 

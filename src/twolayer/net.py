@@ -149,14 +149,21 @@ class TwoLayerNet:
         return out
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Class probabilities, rows summing to one."""
-        X = check_X(X, self.input_size, self.dtype)
-        return layers.softmax(self.scores(X))
+        """Class probabilities of raw rows X, rows summing to one.
+
+        A net with a preprocessor (every model trained by ``twolayer train`` or loaded from its
+        model.npz) applies it first, so the answer is the command line's. ``loss`` and ``scores``
+        take network inputs: ``net.loss(net.transform(X), y)``.
+        """
+        return layers.softmax(self.scores(self._network_input(X)))
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """Predicted class labels (indices into the output layer)."""
+        """Predicted class labels (indices into the output layer) of raw rows X; see predict_proba."""
+        return self.scores(self._network_input(X)).argmax(axis=1)
+
+    def _network_input(self, X: ArrayLike) -> np.ndarray:
         X = check_X(X, self.input_size, self.dtype)
-        return self.scores(X).argmax(axis=1)
+        return X if self.preprocessor is None else self.transform(X)
 
     def transform(self, X: ArrayLike) -> np.ndarray:
         """Raw inputs → network inputs: the stored preprocessing (if any), in the net's dtype."""
@@ -208,6 +215,12 @@ class TwoLayerNet:
             raise InputError(f"{path}: model metadata is not valid JSON; the file is damaged") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path}: not a twolayer model file")
+        version = meta.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InputError(f"{path}: model format version {version!r} is not a positive integer; the file is damaged")
+        if version > FORMAT_VERSION:  # a newer writer changed something this reader would misread
+            raise InputError(f"{path}: model format version {version} is newer than this twolayer reads "
+                             f"({FORMAT_VERSION}); upgrade twolayer")
         p = {k: arrays[k] for k in PARAM_NAMES}
         for k, v in p.items():
             if v.dtype not in (np.float32, np.float64):

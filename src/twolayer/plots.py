@@ -28,7 +28,7 @@ def plot_run(out, net, history, dataset, transform=None):
     written = {}
     if history.get("epoch"):
         written["loss.png"] = plot_loss(history, out / "loss.png")
-        written["accuracy.png"] = plot_accuracy(history, out / "accuracy.png")
+        written["accuracy.png"] = plot_accuracy(history, out / "accuracy.png", augmented=augmented(net, dataset))
     shape = image_shape(net, dataset)
     if shape is not None:
         written["weights.png"] = plot_weights(net.params["W1"], shape, out / "weights.png")
@@ -42,6 +42,12 @@ def plot_run(out, net, history, dataset, transform=None):
 
 
 # -- numbers ----------------------------------------------------------------------------
+def augmented(net, dataset=None):
+    """Whether the run trained on augmented batches (shift, or auto on image data)."""
+    mode = ((net.meta.get("settings") or {}).get("train") or {}).get("augment", "none")
+    return mode == "shift" or (mode == "auto" and image_shape(net, dataset) is not None)
+
+
 def image_shape(net, dataset=None):
     """(H, W) or (H, W, 3) when the inputs are images whose pixels fill the input layer, else None."""
     shape = net.meta.get("image_shape") or (getattr(dataset, "image_shape", None) if dataset is not None else None)
@@ -127,14 +133,18 @@ def weight_grid(W1, shape, padding=1):
 
 
 # -- figures ----------------------------------------------------------------------------
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend, imported when the first picture is drawn."""
-    import matplotlib
+def Figure(**kw):  # noqa: N802 - stands for matplotlib's class
+    """A matplotlib Figure, imported on the first picture (matplotlib is slow to import). Figures
+    are drawn without pyplot, so a notebook's or an application's pyplot backend is left alone."""
+    from matplotlib.figure import Figure as MplFigure
 
-    matplotlib.use("Agg")  # files only: no display is needed or wanted
-    import matplotlib.pyplot as plt
+    return MplFigure(**kw)
 
-    return plt
+
+def _integer_ticks(axis):
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _save(fig, path):
@@ -143,7 +153,8 @@ def _save(fig, path):
 
 def plot_loss(history, path):
     """Loss per step (light) and mean loss per epoch (dark), against epochs."""
-    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     epochs, step_loss = history["epoch"], history.get("step_loss") or []
     if step_loss:
         per_epoch = len(step_loss) / max(len(epochs), 1)
@@ -151,31 +162,54 @@ def plot_loss(history, path):
         ax.plot(x, step_loss, color="tab:blue", alpha=0.35, linewidth=0.8, label="per step")
     ax.plot(epochs, history["loss"], "o-", color="tab:blue", markersize=3, label="epoch mean")
     ax.set(title="Loss history", xlabel="epoch", ylabel="loss")
+    _integer_ticks(ax.xaxis)
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
 
 
-def plot_accuracy(history, path):
-    """Train and validation accuracy per epoch (CS231n's classification accuracy history)."""
-    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
-    ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label="train")
+def plot_accuracy(history, path, augmented=False):
+    """Train and validation accuracy per epoch (CS231n's classification accuracy history).
+
+    The train accuracy is counted on the batches as they were trained, so on augmented images
+    when the run augmented them; the legend says so."""
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    train_label = "train (on the augmented training batches)" if augmented else "train (on the training batches)"
+    ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label=train_label)
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
         ax.plot(*zip(*val), "o-", markersize=3, label="validation")
     ax.set(title="Classification accuracy history", xlabel="epoch", ylabel="accuracy")
+    _integer_ticks(ax.xaxis)
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
 
 
+WEIGHTS_PX = 600  # the grid is drawn at most about this wide, each weight as a whole k×k block of pixels
+TITLE_PX = 30
+MIN_WIDTH_PX = 420
+
+
+def weights_scale(grid):
+    """k: the whole number of pixels per weight (at least 1, so a large grid is never squeezed)."""
+    return max(1, WEIGHTS_PX // max(grid.shape[:2]))
+
+
 def plot_weights(W1, shape, path):
-    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights)."""
+    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights), pixel-exact:
+    each weight is a k×k block of the PNG, so no tile is resampled."""
     grid = weight_grid(W1, shape)
-    fig, ax = _pyplot().subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
-    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")
-    ax.set_title(f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each")
-    ax.axis("off")
+    k = weights_scale(grid)
+    img = np.repeat(np.repeat(grid, k, axis=0), k, axis=1)
+    h, w = img.shape[:2]
+    width = max(w, MIN_WIDTH_PX)
+    fig = Figure(figsize=(width / DPI, (h + TITLE_PX) / DPI), dpi=DPI)
+    fig.figimage(img, xo=(width - w) // 2, yo=0, origin="upper", cmap="gray" if img.ndim == 2 else None,
+                 vmin=0, vmax=1)
+    fig.text(0.5, 1 - TITLE_PX / 2 / (h + TITLE_PX), f"First-layer weights: {W1.shape[1]} hidden units, "
+             f"{'×'.join(map(str, shape))} each", ha="center", va="center", fontsize=10)
     return _save(fig, path)
 
 
@@ -183,7 +217,8 @@ def plot_confusion(cm, names, path, split="test"):
     """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
     c = len(names)
     size = min(3 + 0.35 * c, 14)
-    fig, ax = _pyplot().subplots(figsize=(size + 1, size), layout="constrained")
+    fig = Figure(figsize=(size + 1, size), layout="constrained")
+    ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, shrink=0.8)
     ticks = np.arange(c)
@@ -212,14 +247,16 @@ def plot_study(trials, out, title):
     out = Path(out)
     numbers = [t.number for t in trials]
     values = [100 * t.value for t in trials]
-    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     ax.plot(numbers, values, "o", alpha=0.6, label="trial")
     ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
     ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}")
     ax.legend(loc="lower right")
     written = {"history.png": _save(fig, out / "history.png")}
 
-    fig, ax = _pyplot().subplots(figsize=(6, 4.5), layout="constrained")
+    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.subplots()
     points = ax.scatter([t.params["learning_rate"] for t in trials], [t.params["reg"] for t in trials],
                         c=values, cmap="viridis", s=60, edgecolors="k")
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",

@@ -16,6 +16,7 @@ or a resumable folder.
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import hashlib
 import os
@@ -23,6 +24,7 @@ import signal
 import socket
 from dataclasses import dataclass
 from datetime import datetime
+from io import StringIO
 from pathlib import Path
 from typing import Callable
 
@@ -369,29 +371,47 @@ def evaluate_model(model_path, spec=None, seed=None):
     return result
 
 
-def predict_file(model, input):
-    """(net, class indices) for every row of an .npy or .csv file, preprocessed as in training."""
+def predict_file(model, input, note=None):
+    """(net, class indices, probabilities) for every row of an .npy or .csv file, preprocessed as in
+    training; ``note`` hears about a dropped label column."""
     net = TwoLayerNet.load(model)
-    X = check_X(data_mod.read_rows(input), name=str(input))
+    X = check_X(data_mod.read_rows(input, note=note), name=str(input))
     if X.shape[1] != net.input_size:
         raise InputError(f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}")
-    return net, net.scores(net.transform(X)).argmax(axis=1)
+    proba = net.predict_proba(X)  # raw rows: the model applies its preprocessing
+    return net, proba.argmax(axis=1), proba
+
+
+def class_names(net):
+    """The model's class names (the indices as strings for a model without names)."""
+    return net.class_names or [str(i) for i in range(net.output_size)]
 
 
 def class_labels(net, idx):
-    """Class names of output indices (the indices as strings for a model without names)."""
-    names = net.class_names or [str(i) for i in range(net.output_size)]
+    """Class names of output indices."""
+    names = class_names(net)
     return [names[i] for i in idx]
 
 
-def write_predictions(labels, idx, out=None):
-    """Labels to stdout, or to OUT: .npy holds the class indices, any other suffix one label per line."""
+def write_predictions(net, idx, proba=None, out=None):
+    """Class names, one per line, to stdout or OUT; with ``proba``, CSV rows 'label,p1,…,pC' under
+    the header 'label,<class names>'. An OUT ending in .npy holds the class names as a unicode
+    array, or with ``proba`` the N×C probabilities in class-name order."""
+    labels = class_labels(net, idx)
+    if proba is None:
+        text = "\n".join(labels) + "\n"
+    else:
+        buf = StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["label", *class_names(net)])
+        writer.writerows([label, *(f"{p:.6g}" for p in row)] for label, row in zip(labels, proba))
+        text = buf.getvalue()
     if out is None:
-        return stdout_write("\n".join(labels) + "\n")
+        return stdout_write(text)
     out = Path(out)
     if out.suffix == ".npy":
-        return save_npy(out, np.asarray(idx))
-    return write_text(out, "\n".join(labels) + "\n")
+        return save_npy(out, np.asarray(proba) if proba is not None else np.array(labels, dtype=str))
+    return write_text(out, text)
 
 
 def exit_status(error):

@@ -4,6 +4,8 @@ SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``
 
     cifar10:DIR   the cifar-10-batches-py folder (pickles, read by a restricted unpickler)
     mnist:DIR     the four idx files of MNIST or Fashion-MNIST, gzip or raw
+    fashion-mnist:DIR  the same, with Fashion-MNIST's class names
+    mnist, fashion-mnist, cifar10 (no folder): downloaded once into a cache (see fetch.py)
     npz:FILE      X_train, y_train and optionally X_val, y_val, X_test, y_test, class_names
     npy:DIR       the same names as .npy files, memory-mapped: training streams from disk
     csv:FILE      one row per example; the label is the column headed ``label``, else the last
@@ -21,7 +23,9 @@ from ..errors import InputError
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
 from .dataset import Dataset, spill, split_validation
-from .idx import load_mnist
+from .fetch import SOURCES as DOWNLOADS
+from .fetch import fetch as download
+from .idx import load_fashion_mnist, load_mnist
 from .table import load_csv
 
 __all__ = ["Dataset", "load", "read_rows", "split_validation", "spill", "LOADERS"]
@@ -44,25 +48,37 @@ def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
 
 
 
-LOADERS: dict[str, Callable[..., Dataset]] = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist,
-                                              "npz": load_npz, "npy": load_npy, "csv": load_csv}
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "fashion-mnist": load_fashion_mnist,
+    "npz": load_npz, "npy": load_npy, "csv": load_csv}
 
 
 def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Dataset:
-    """Load a data set by its SPEC; see the module docstring."""
+    """Load a data set by its SPEC; see the module docstring.
+
+    ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the
+    cache (see ``twolayer.data.fetch``) and read from there.
+    """
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
-        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits or SCHEME:PATH with SCHEME "
+        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits, "
+                         f"{', '.join(DOWNLOADS)} (downloaded) or SCHEME:PATH with SCHEME "
                          f"one of {', '.join(s for s in LOADERS if s != 'digits')}")
     if scheme == "digits":
         if path:
             raise InputError(f"'digits' takes no path, got {spec!r}")
         return load_digits(seed=seed, val_fraction=val_fraction)
+    if not path and scheme in DOWNLOADS:
+        path = download(scheme)
     return LOADERS[scheme](path, seed=seed, val_fraction=val_fraction)
 
 
-def read_rows(path):
-    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped)."""
+def read_rows(path, note=None):
+    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped).
+
+    A CSV whose header has a ``label`` column (a file written for training) loses that column;
+    ``note`` (a function of one string), if given, is told so.
+    """
     from pathlib import Path
 
     path = Path(path)
@@ -73,11 +89,17 @@ def read_rows(path):
     try:
         with open(path) as f:
             first = f.readline()
+        header = [v.strip().strip('"') for v in first.split(",")]
         try:
-            [float(v) for v in first.split(",")]
-            skip = 0
+            [float(v) for v in header]
+            skip, columns = 0, None
         except ValueError:
-            skip = 1
-        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+            skip, columns = 1, None
+            if "label" in header:
+                columns = [j for j, name in enumerate(header) if name != "label"]
+                if note is not None:
+                    note(f"{path}: dropped its 'label' column (column {header.index('label') + 1}); "
+                         f"predicting from the other {len(columns)}")
+        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, usecols=columns)
     except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not a CSV of numbers ({e})") from None

@@ -59,9 +59,18 @@ def read_idx(path, ndim):
     return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def load_mnist(path, seed=0, val_fraction=0.1):
+FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                 "Ankle boot"]
+
+
+def load_fashion_mnist(path, seed=0, val_fraction=0.1):
+    """Fashion-MNIST: the MNIST format with Zalando's ten class names."""
+    return load_mnist(path, seed=seed, val_fraction=val_fraction, name="fashion-mnist", class_names=FASHION_NAMES)
+
+
+def load_mnist(path, seed=0, val_fraction=0.1, name="mnist", class_names=None):
     """Images flattened to rows of H·W pixels; labels 0..9; class names '0'..'9'."""
-    root = require_dir(path, "mnist")
+    root = require_dir(path, name)
     found = {role: find_file(root, role) for role in FILES}
     missing = [FILES[role][0] for role, f in found.items() if f is None]
     if missing:
@@ -81,6 +90,7 @@ def load_mnist(path, seed=0, val_fraction=0.1):
         split = "train" if key.endswith("train") else "test"
         return str(found[f"{split}_images" if key.startswith("X") else f"{split}_labels"])
 
-    return assemble("mnist", splits, where, seed=seed, val_fraction=val_fraction,
-                    class_names=[str(c) for c in range(10)], image_shape=shape, pixel_max=pixel_max)
+    return assemble(name, splits, where, seed=seed, val_fraction=val_fraction,
+                    class_names=list(class_names or [str(c) for c in range(10)]), image_shape=shape,
+                    pixel_max=pixel_max)
 
