@@ -17,7 +17,7 @@ from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
-from .io import stdout_write
+from .io import check_output_file, stdout_write
 from .report import write_report
 from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
 
@@ -248,7 +248,10 @@ def _stop(progress, ok):
     """Stop the bar; after a failure erase it, so that the error stays the only line on stderr."""
     if progress is not None:
         progress.live.transient = not ok
-        progress.stop()
+        if ok:
+            progress.stop()
+        else:  # Progress.stop() would print a blank line on a non-terminal stderr, above the error
+            progress.live.stop()
 
 
 def _on_start(progress):
@@ -301,6 +304,8 @@ def predict(
                                                        "one {out, rows} line."),
 ):
     """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
+    if out is not None:
+        check_output_file(out)  # before any work: writing into a FIFO would block
     net, idx, probabilities = runs.predict_file(model, input, note=lambda m: print(m, file=sys.stderr))
     if as_json and out is None:
         names = runs.class_names(net)
@@ -337,6 +342,7 @@ def gradcheck(
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
     check_setting("threshold", threshold)
+    check_setting("reg", reg)
     check_setting("seed", seed)
     net, X, y = random_problem(seed=seed)
     errors = check_net(net, X, y, reg=reg)
@@ -348,7 +354,7 @@ def gradcheck(
         return
     _print_table("max relative error (numerical vs analytic)",
                  [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()])
-    if max(errors.values()) > threshold:
+    if not all(v <= threshold for v in errors.values()):  # NaN (an overflowing reg) is a failure too
         print(f"gradient check failed: relative error above {threshold:g}", file=sys.stderr)
         raise typer.Exit(1)
 
@@ -493,7 +499,7 @@ def main(argv=None):
         return _fail(e, 1)
     except Exception as e:
         if _is_usage_error(e):  # Click's own: a bad option, a missing argument
-            return _fail(e.format_message(), getattr(e, "exit_code", 2))  # type: ignore[attr-defined]
+            return _fail(e.format_message(), getattr(e, "exit_code", 2))
         if debug:  # an internal failure: still one line unless --debug
             raise
         return _fail(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1)

@@ -1,6 +1,7 @@
 """TwoLayerClassifier: the network as a scikit-learn estimator, trained by the shared loop."""
 from __future__ import annotations
 
+import numbers
 from typing import Any, Sequence
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .data import split_validation
 from .data.preprocess import Preprocessor
+from .checks import check_classes, check_real_dtype
 from .errors import InputError
 from .export import predictor_parts
 from .layers import log_softmax, softmax
@@ -118,6 +120,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     # -- internals ----------------------------------------------------------------------
     def _validate(self, X, y, reset):
+        _check_kinds(X, "X", "cmMSUV")  # object arrays of numbers are converted by scikit-learn
+        _check_kinds(y, "y", "cmMV")  # labels may be strings or objects (classes_)
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -125,6 +129,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self, "net_")
+        _check_kinds(X, "X", "cmMSUV")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
 
@@ -132,10 +137,14 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         return np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
 
     def _init(self, X, y, classes):
-        check_setting("epochs", self.max_epochs)
+        check_setting("epochs", self.max_epochs, "max_epochs")
         if self.early_stopping:
-            check_setting("patience", self.n_iter_no_change)
+            check_setting("patience", self.n_iter_no_change, "n_iter_no_change")
+            check_setting("val_fraction", self.validation_fraction, "validation_fraction")
+        if isinstance(self.random_state, numbers.Integral):
+            check_setting("seed", self.random_state, "random_state")
         self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+        check_classes(len(self.classes_), "y")
         self._label_encoder = LabelEncoder().fit(self.classes_)
         self.preprocessor_ = Preprocessor(self.preprocess).fit(X)
         net = TwoLayerNet(X.shape[1], self.hidden_size, len(self.classes_), std="he", dtype=self.dtype,
@@ -144,7 +153,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self.__dict__.pop("trainer_", None)
         self.loss_curve_ = []
-        self.validation_scores_: list[float] | None = [] if self.early_stopping else None
+        self.validation_scores_ = [] if self.early_stopping else None
         self.n_iter_ = 0
 
     def _encode(self, y):
@@ -166,6 +175,18 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping and h["val_acc"]:
             self.validation_scores_ = list(h["val_acc"])
             self.best_validation_score_ = max(h["val_acc"])
+
+
+def _check_kinds(a, name, kinds):
+    """The project's one-line refusal of complex, time, bytes, string and void arrays (not lists of
+    numbers or object arrays, which scikit-learn converts or refuses itself)."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is None and isinstance(a, (list, tuple)):
+        dtype = np.asarray(a).dtype if len(a) < 1_000_000 else None
+    if isinstance(dtype, np.dtype) and dtype.kind in kinds:
+        if name == "y":
+            check_real_dtype(dtype, "y (the class labels)")
+        check_real_dtype(dtype, name)
 
 
 # -- skl2onnx: TwoLayerClassifier inside a scikit-learn Pipeline ------------------------------

@@ -14,7 +14,8 @@ from pathlib import Path
 from .errors import InputError
 from .io import read_json, write_text
 from .plots import read_confusion
-from .runs import redraw, run_lock
+from .runs import read_metrics, redraw, run_lock
+from .settings import check_settings_dict
 
 CAPTIONS = {
     "loss.png": "Loss per step and per epoch",
@@ -63,8 +64,14 @@ def write_report(run_dir):
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: not a directory; give the run directory written by twolayer train")
     with run_lock(run_dir, "report"):
-        metrics = _read_json(run_dir / "metrics.json", required=True)
-        config = _read_json(run_dir / "config.json") or {}
+        if not (run_dir / "metrics.json").exists():
+            raise InputError(f"{run_dir / 'metrics.json'}: not found; is {run_dir} a run directory written by "
+                             "twolayer train?")
+        metrics = read_metrics(run_dir / "metrics.json")
+        config = {}
+        if (run_dir / "config.json").exists() or (run_dir / "config.json").is_symlink():
+            config = check_settings_dict(read_json(run_dir / "config.json", "run configuration"),
+                                         run_dir / "config.json")
         missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
                    if not _usable(run_dir / n)]
         if missing and (run_dir / "model.npz").exists():
@@ -170,11 +177,3 @@ def _fmt(value, key=""):
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def _read_json(path, required=False):
-    if not path.exists():
-        if required:
-            raise InputError(f"{path}: not found; is {path.parent} a run directory written by twolayer train?")
-        return None
-    return read_json(path)

@@ -15,18 +15,22 @@ naming the file and the problem. Without a validation split one is carved from t
 """
 from __future__ import annotations
 
+import numbers
+import os
 from typing import Callable
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
+from ..io import check_file
+from ..settings import check_setting
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
 from .dataset import Dataset, spill, split_validation
 from .fetch import SOURCES as DOWNLOADS
 from .fetch import fetch as download
 from .idx import load_fashion_mnist, load_mnist
-from .table import load_csv
+from .table import load_csv, read_rows_csv
 
 __all__ = ["Dataset", "load", "read_rows", "split_validation", "spill", "LOADERS"]
 
@@ -59,6 +63,11 @@ def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Data
     ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the
     cache (see ``twolayer.data.fetch``) and read from there.
     """
+    check_setting("seed", seed, "seed")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
+        raise InputTypeError(f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}")
+    if not isinstance(spec, (str, os.PathLike)):
+        raise InputTypeError(f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}")
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
         raise InputError(f"unknown data source {spec!r}: the SPEC must be digits, "
@@ -79,27 +88,7 @@ def read_rows(path, note=None):
     A CSV whose header has a ``label`` column (a file written for training) loses that column;
     ``note`` (a function of one string), if given, is told so.
     """
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
+    path = check_file(path)
     if path.suffix == ".npy":
         return read_npy(path)
-    try:
-        with open(path) as f:
-            first = f.readline()
-        header = [v.strip().strip('"') for v in first.split(",")]
-        try:
-            [float(v) for v in header]
-            skip, columns = 0, None
-        except ValueError:
-            skip, columns = 1, None
-            if "label" in header:
-                columns = [j for j, name in enumerate(header) if name != "label"]
-                if note is not None:
-                    note(f"{path}: dropped its 'label' column (column {header.index('label') + 1}); "
-                         f"predicting from the other {len(columns)}")
-        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, usecols=columns)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a CSV of numbers ({e})") from None
+    return read_rows_csv(path, note=note)

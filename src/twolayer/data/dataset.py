@@ -1,6 +1,7 @@
 """A data set's splits, and the validation split carved from training data."""
 from __future__ import annotations
 
+import numbers
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
 
 
 @dataclass
@@ -42,6 +43,8 @@ def split_validation(X, y, fraction, seed, name="training set"):
     """
     from sklearn.model_selection import train_test_split
 
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
+        raise InputTypeError(f"validation fraction must be a number in (0, 1), got {fraction!r}")
     if not 0 < fraction < 1:
         raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
     counts = np.bincount(y)
