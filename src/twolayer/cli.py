@@ -319,7 +319,7 @@ def predict(
         _print_json({"out": str(out), "rows": len(idx)})
 
 
-@app.command()
+@command
 def export(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
     out: Path = typer.Option(..., help="The ONNX file to write, e.g. model.onnx."),
@@ -443,7 +443,7 @@ def diagram(
     model: Optional[Path] = typer.Option(None, help="A model.npz; default: a freshly initialised network."),
     data: Optional[str] = typer.Option(None, help="Data SPEC of the minibatch; default: the model's, else digits."),
     batch: int = typer.Option(2, help="Rows in the minibatch pushed through the circuit."),
-    reg: Optional[float] = typer.Option(None, help="L2 strength in the circuit; default: the model's, else 1e-4."),
+    reg: Optional[float] = typer.Option(None, help="L2 strength in the circuit; default: the model's, else 0 (the training default)."),
     hidden: int = typer.Option(_R.hidden_size, help="Hidden size of the fresh network (without --model)."),
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
     as_json: bool = typer.Option(False, "--json", help="Print {out, data, batch, reg, loss} as JSON."),
