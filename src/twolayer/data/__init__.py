@@ -13,6 +13,7 @@ naming the file and the problem. Without a validation split one is carved from t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,22 +50,50 @@ def split_validation(X, y, fraction, seed, name="training set"):
 
     A memory map is split into two new memory maps (see ``spill``), so streaming data stays on disk.
     """
-    from sklearn.model_selection import train_test_split
-
     if not 0 < fraction < 1:
         raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 and round(fraction * len(y)) >= np.count_nonzero(counts) else None
-    try:
-        idx_train, idx_val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed,
-                                              stratify=stratify)
-    except ValueError as e:
-        raise InputError(f"{name}: cannot carve a validation split ({e})") from None
-    idx_train.sort()
-    idx_val.sort()
+    n_val = math.ceil(fraction * len(y))
+    if n_val >= len(y):
+        raise InputError(f"{name}: cannot carve a validation split ({len(y)} rows leave none for training "
+                         f"at fraction {fraction:g})")
+    idx_train, idx_val = stratified_split(y, n_val, seed)
     if isinstance(X, np.memmap):
         return spill(X, idx_train), y[idx_train], spill(X, idx_val), y[idx_val]
     return X[idx_train], y[idx_train], X[idx_val], y[idx_val]
+
+
+def stratified_split(y, n_test, seed):
+    """Sorted row indices (train, test) with ``n_test`` test rows, drawn with a seeded Generator.
+
+    Every class gives the test part its share of ``n_test`` (floor of count·n_test/N, the rows left
+    over going to the classes with the largest remainders) and keeps at least one training row.
+    When a class has a single row or there are fewer test rows than classes, the split is a plain
+    random one. (NumPy only: the command line never imports scikit-learn. The rows chosen differ
+    from scikit-learn's train_test_split, which twolayer used before 0.2.)
+    """
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if counts.min() < 2 or n_test < len(classes):
+        test = rng.permutation(n)[:n_test]
+    else:
+        exact = counts * (n_test / n)
+        take = np.minimum(np.floor(exact).astype(np.intp), counts - 1)
+        room = counts - 1 - take
+        # leftover rows: largest remainder first, ties broken by class order; only classes with room
+        for c in np.argsort(-(exact - take), kind="stable"):
+            if take.sum() >= n_test:
+                break
+            if room[c] > 0:
+                take[c] += 1
+                room[c] -= 1
+        by_class = np.argsort(inverse, kind="stable")  # rows grouped by class, in row order
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        test = np.concatenate([rng.permutation(by_class[starts[c]:starts[c + 1]])[:take[c]]
+                               for c in range(len(classes))])
+    mask = np.zeros(n, bool)
+    mask[test] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
 def spill(X, rows, block=8192):
@@ -94,18 +123,35 @@ def spill(X, rows, block=8192):
 
 def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
     """scikit-learn's 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
-    from sklearn.datasets import load_digits as sk_digits
-    from sklearn.model_selection import train_test_split
-
     if not 0 < val_fraction < 1 - test_fraction:
         raise InputError(f"validation fraction must be in (0, {1 - test_fraction:g}) for digits "
                          f"({test_fraction:g} is the test split), got {val_fraction}")
-    d = sk_digits()
-    X, y = d.data.astype(np.float64), d.target.astype(np.intp)
-    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
-    X_train, y_train, X_val, y_val = split_validation(X_rest, y_rest, val_fraction / (1 - test_fraction), seed)
-    return Dataset("digits", X_train, y_train, X_val, y_val, X_test, y_test,
-                   class_names=[str(c) for c in d.target_names], image_shape=(8, 8), pixel_max=16.0)
+    X, y = read_digits()
+    idx_rest, idx_test = stratified_split(y, math.ceil(test_fraction * len(y)), seed)
+    X_train, y_train, X_val, y_val = split_validation(X[idx_rest], y[idx_rest], val_fraction / (1 - test_fraction),
+                                                      seed)
+    return Dataset("digits", X_train, y_train, X_val, y_val, X[idx_test], y[idx_test],
+                   class_names=[str(c) for c in range(10)], image_shape=(8, 8), pixel_max=16.0)
+
+
+def read_digits():
+    """(X float64 (1797, 64), y intp) from the digits.csv.gz that scikit-learn ships (BSD-3-Clause),
+    read directly: importing scikit-learn (and SciPy) for it would cost a second at start-up."""
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    path = Path(next(iter(spec.submodule_search_locations or [])) if spec else "", "datasets", "data",
+                "digits.csv.gz")
+    if not path.is_file():  # a future scikit-learn may move the file: ask it the slow way
+        from sklearn.datasets import load_digits as sk_digits
+
+        d = sk_digits()
+        return d.data.astype(np.float64), d.target.astype(np.intp)
+    values = np.array(gzip.decompress(path.read_bytes()).replace(b"\n", b",").split(b",")[:-1], dtype=np.float64)
+    table = values.reshape(-1, 65)  # 64 pixels, then the label
+    return np.ascontiguousarray(table[:, :64]), table[:, 64].astype(np.intp)
 
 
 from .arrays import load_npy, load_npz, read_npy  # noqa: E402  (loaders need Dataset above)
