@@ -1,7 +1,8 @@
 """A training run on disk: data in, a run directory out.
 
 RUN_DIR/config.json   every setting, written first so that an interrupted run can resume
-RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (every epoch, atomic)
+RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (atomic; after the first
+                       and the last epoch and at most every CHECKPOINT_SECONDS between)
 RUN_DIR/model.npz     the trained model with its preprocessing and class names
 RUN_DIR/metrics.json  accuracies, epochs, seconds, hyperparameters
 RUN_DIR/history.csv   per epoch: loss, train and validation accuracy, learning rate
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from .checks import check_positive_int
 from .errors import DivergedError, InputError
 from .train import TrainConfig, Trainer, accuracy, check_setting
 
+CHECKPOINT_SECONDS = 0.5  # a kill loses at most this much training; each write costs an fsync
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "history.csv")
 
 
@@ -131,6 +134,21 @@ def transformed(net, X):
     return net.preprocessor.transform(X, net.dtype)
 
 
+def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
+    """The checkpoint callback for the loop: saves after the first epoch, the last one (``last_epoch``
+    or an early stop) and otherwise only when ``seconds`` have passed since the previous save."""
+    saved_at = None
+
+    def checkpoint(trainer):
+        nonlocal saved_at
+        now = time.monotonic()
+        if (saved_at is None or now - saved_at >= seconds or trainer.epoch >= last_epoch
+                or trainer.stop_reason is not None):
+            save(trainer)
+            saved_at = time.monotonic()
+    return checkpoint
+
+
 def run_training(settings, out, *, resume=False, force=False, dataset=None, on_batch=None, on_epoch=None,
                  on_start=None):
     """Train per ``settings`` into the run directory ``out``; returns the metrics dict.
@@ -165,10 +183,11 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
     X_train, X_val = transformed(net, dataset.X_train), transformed(net, dataset.X_val)
     if on_start is not None:
         on_start(trainer, dataset)
+    last_epoch = settings.train.resolve_epochs(len(dataset.y_train))
     error = None
     try:
         trainer.fit(X_train, dataset.y_train, X_val, dataset.y_val, on_batch=on_batch, on_epoch=on_epoch,
-                    checkpoint=lambda t: t.save_checkpoint(ckpt), transform=transform,
+                    checkpoint=throttled(lambda t: t.save_checkpoint(ckpt), last_epoch), transform=transform,
                     augment=augment)
     except DivergedError as e:
         error = e
