@@ -7,6 +7,9 @@ RUN_DIR/accuracy.png    train vs validation accuracy per epoch
 RUN_DIR/weights.png     first-layer weights as an image grid (image data sets only)
 RUN_DIR/confusion.png   confusion matrix on the test split (else validation), with class names
 RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
+
+The PNGs are drawn with NumPy (``raster.py``), not matplotlib: importing matplotlib and laying out
+four figures took longer than training on digits.
 """
 from __future__ import annotations
 
@@ -14,16 +17,12 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no display is needed or wanted
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .errors import InputError  # noqa: E402
+from .errors import InputError
+from .raster import Canvas, blues, line_chart, text_width
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
-DPI = 100
 
 
 def plot_run(out, net, history, dataset, transform=None):
@@ -133,71 +132,85 @@ def weight_grid(W1, shape, padding=1):
 
 
 # -- figures ----------------------------------------------------------------------------
-def _save(fig, path):
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+def _save(canvas, path):
+    Path(path).write_bytes(canvas.png())
     return Path(path)
 
 
 def plot_loss(history, path):
     """Loss per step (light) and mean loss per epoch (dark), against epochs."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     epochs, step_loss = history["epoch"], history.get("step_loss") or []
+    series = []
     if step_loss:
         per_epoch = len(step_loss) / max(len(epochs), 1)
-        x = (np.arange(len(step_loss)) + 1) / per_epoch
-        ax.plot(x, step_loss, color="tab:blue", alpha=0.35, linewidth=0.8, label="per step")
-    ax.plot(epochs, history["loss"], "o-", color="tab:blue", markersize=3, label="epoch mean")
-    ax.set(title="Loss history", xlabel="epoch", ylabel="loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+        series.append({"x": (np.arange(len(step_loss)) + 1) / per_epoch, "y": step_loss, "color": "blue",
+                       "alpha": 0.35, "width": 1, "label": "per step"})
+    series.append({"x": epochs, "y": history["loss"], "color": "blue", "markers": True, "label": "epoch mean"})
+    return _save(line_chart(series, "Loss history", "epoch", "loss"), path)
 
 
 def plot_accuracy(history, path):
     """Train and validation accuracy per epoch (CS231n's classification accuracy history)."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label="train")
+    series = [{"x": history["epoch"], "y": history["train_acc"], "color": "blue", "markers": True,
+               "label": "train"}]
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
-        ax.plot(*zip(*val), "o-", markersize=3, label="validation")
-    ax.set(title="Classification accuracy history", xlabel="epoch", ylabel="accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+        x, y = zip(*val)
+        series.append({"x": x, "y": y, "color": "orange", "markers": True, "label": "validation"})
+    return _save(line_chart(series, "Classification accuracy history", "epoch", "accuracy",
+                                legend_at="bottom"), path)
 
 
 def plot_weights(W1, shape, path):
-    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights)."""
+    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights), gray for one channel."""
     grid = weight_grid(W1, shape)
-    fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
-    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")
-    ax.set_title(f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each")
-    ax.axis("off")
-    return _save(fig, path)
+    gh, gw = grid.shape[:2]
+    scale = max(1, 560 // max(gw, gh))
+    title = f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each"
+    width = max(gw * scale, text_width(title)) + 40
+    c = Canvas(width, gh * scale + 50)
+    c.text(width / 2, 16, title, ha="center")
+    c.image(grid, (width - gw * scale) // 2, 34, scale)
+    return _save(c, path)
 
 
 def plot_confusion(cm, names, path, split="test"):
     """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
     c = len(names)
-    size = min(3 + 0.35 * c, 14)
-    fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    ticks = np.arange(c)
-    ax.set_xticks(ticks, names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if
-                  max(map(len, names)) > 2 else "center")
-    ax.set_yticks(ticks, names)
-    if c <= 20:
-        threshold = cm.max() / 2
-        for i in range(c):
-            for j in range(c):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if cm[i, j] > threshold else "black")
+    cell = int(min(max(440 // c, 4), 44))
+    label_w = max(text_width(n) for n in names)
+    rotate = max(map(len, names)) > 2
+    left, top = label_w + 40, 40
+    bottom_labels = label_w if rotate else 16
     acc = np.trace(cm) / max(cm.sum(), 1)
-    ax.set(title=f"Confusion matrix, {split} split ({cm.sum()} examples, accuracy {100 * acc:.2f}%)",
-           xlabel="predicted class", ylabel="true class")
-    return _save(fig, path)
+    title = f"Confusion matrix, {split} split ({cm.sum()} examples, accuracy {100 * acc:.2f}%)"
+    width = max(left + c * cell + 90, text_width(title) + 20)
+    canvas = Canvas(width, top + c * cell + bottom_labels + 40)
+    scaled = cm / max(cm.max(), 1)
+    colors = blues(np.repeat(np.repeat(scaled, cell, axis=0), cell, axis=1)) / 255
+    canvas.image(colors, left, top)
+    show_counts = c <= 20
+    for i in range(c):
+        y = top + i * cell + cell / 2
+        if cell >= 12 or i % max(1, 12 // cell) == 0:
+            canvas.text(left - 5, y, names[i], ha="right")
+            canvas.text(left + i * cell + cell / 2, top + c * cell + 5, names[i], ha="center", va="top",
+                        rotate=rotate)
+        if show_counts:
+            for j in range(c):
+                canvas.text(left + j * cell + cell / 2, y, str(cm[i, j]),
+                            color="white" if scaled[i, j] > 0.5 else "black", ha="center")
+    canvas.box(left - 1, top - 1, left + c * cell + 1, top + c * cell + 1, "gray")
+    bar_x = left + c * cell + 16
+    ramp = blues(np.linspace(1, 0, c * cell))[:, None, :] / 255
+    canvas.image(np.repeat(ramp, 12, axis=1), bar_x, top)
+    canvas.box(bar_x - 1, top - 1, bar_x + 13, top + c * cell + 1, "gray")
+    canvas.text(bar_x + 16, top + 4, str(cm.max()))
+    canvas.text(bar_x + 16, top + c * cell - 4, "0")
+    canvas.text(width / 2, 16, title, ha="center")
+    canvas.text(left + c * cell / 2, canvas.height - 12, "predicted class", ha="center")
+    canvas.text(12, top + c * cell / 2, "true class", ha="center", rotate=True)
+    return _save(canvas, path)
 
 
 # -- a finished run, pictures redrawn -----------------------------------------------------
