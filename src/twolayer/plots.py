@@ -187,8 +187,7 @@ def plot_confusion(cm, names, path, split="test"):
     width = max(left + c * cell + 90, text_width(title) + 20)
     canvas = Canvas(width, top + c * cell + bottom_labels + 40)
     scaled = cm / max(cm.max(), 1)
-    colors = blues(np.repeat(np.repeat(scaled, cell, axis=0), cell, axis=1)) / 255
-    canvas.image(colors, left, top)
+    canvas.image(blues(scaled) / 255, left, top, scale=cell)
     show_counts = c <= 20
     for i in range(c):
         y = top + i * cell + cell / 2

@@ -108,15 +108,22 @@ class Canvas:
         t = (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)) / np.repeat(counts, counts)
         px = xs[start] + t * np.diff(xs)[start]
         py = ys[start] + t * np.diff(ys)[start]
-        cov = self._splat(px, py, weight=seg[start] / counts[start])
-        if width > 1:  # thicken: the line's coverage spread over a width × width square
-            r = int(math.ceil((width - 1) / 2))
+        r = int(math.ceil((width - 1) / 2)) if width > 1 else 0
+        # work in the bounding box of the line only
+        bx0 = max(int(np.floor(px.min())) - r - 1, 0)
+        by0 = max(int(np.floor(py.min())) - r - 1, 0)
+        bx1 = min(int(np.ceil(px.max())) + r + 2, self.width)
+        by1 = min(int(np.ceil(py.max())) + r + 2, self.height)
+        if bx0 >= bx1 or by0 >= by1:
+            return
+        cov = _splat(px - bx0, py - by0, seg[start] / counts[start], bx1 - bx0, by1 - by0)
+        if r:  # thicken: the line's coverage spread over a width × width square
             thick = cov.copy()
             for dy in range(-r, r + 1):
                 for dx in range(-r, r + 1):
                     np.maximum(thick, np.roll(cov, (dy, dx), axis=(0, 1)), out=thick)
             cov = thick
-        self.blend(np.minimum(cov, 1) * alpha, color)
+        self.blend(np.minimum(cov, 1) * alpha, color, bx0, by0)
 
     def markers(self, xs, ys, color, radius=2.5):
         """Filled antialiased disks at the points."""
@@ -127,17 +134,6 @@ class Canvas:
             disk = np.clip(radius + 0.5 - np.hypot(xx - fx, yy - fy), 0, 1)
             self.blend(disk, color, int(round(x)) - r, int(round(y)) - r)
 
-    def _splat(self, px, py, weight):
-        h, w = self.height, self.width
-        x0, y0 = np.floor(px), np.floor(py)
-        fx, fy = px - x0, py - y0
-        cov = np.zeros(h * w)
-        for dx, dy, wt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-            xi, yi = (x0 + dx).astype(np.intp), (y0 + dy).astype(np.intp)
-            ok = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-            cov += np.bincount(yi[ok] * w + xi[ok], weights=(wt * weight)[ok], minlength=h * w)
-        return cov.reshape(h, w)
-
     def image(self, pixels, x0, y0, scale=1):
         """Paste an (h, w) gray or (h, w, 3) RGB array with values in [0, 1], each pixel scale × scale."""
         pixels = np.asarray(pixels, np.float64)
@@ -147,7 +143,20 @@ class Canvas:
         self.rgb[y0:y0 + big.shape[0], x0:x0 + big.shape[1]] = 255 * np.clip(big, 0, 1)
 
     def png(self):
-        return encode_png(np.clip(np.rint(self.rgb), 0, 255).astype(np.uint8))
+        rgb = np.rint(self.rgb, out=self.rgb.copy())
+        return encode_png(np.clip(rgb, 0, 255, out=rgb).astype(np.uint8))
+
+
+def _splat(px, py, weight, w, h):
+    """Coverage of an (h, w) box by sample points, each spread bilinearly over its four pixels."""
+    x0, y0 = np.floor(px), np.floor(py)
+    fx, fy = px - x0, py - y0
+    cov = np.zeros(h * w)
+    for dx, dy, wt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        xi, yi = (x0 + dx).astype(np.intp), (y0 + dy).astype(np.intp)
+        ok = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+        cov += np.bincount(yi[ok] * w + xi[ok], weights=(wt * weight)[ok], minlength=h * w)
+    return cov.reshape(h, w)
 
 
 def _rgb(color):

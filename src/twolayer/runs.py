@@ -150,8 +150,9 @@ def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
 
 
 def run_training(settings, out, *, resume=False, force=False, dataset=None, on_batch=None, on_epoch=None,
-                 on_start=None):
+                 on_start=None, plots=True):
     """Train per ``settings`` into the run directory ``out``; returns the metrics dict.
+    ``plots``: draw the pictures of the run (see plots.py) into ``out`` too.
 
     Raises DivergedError after writing what can be kept; KeyboardInterrupt is absorbed by the
     loop, which keeps the best weights, and reported as stop_reason 'interrupted'.
@@ -217,9 +218,10 @@ def run_training(settings, out, *, resume=False, force=False, dataset=None, on_b
     net.save(out / "model.npz")
     trainer.history.write_csv(out / "history.csv")
     write_json(out / "metrics.json", metrics)
-    from .plots import plot_run
+    if plots:
+        from .plots import plot_run
 
-    plot_run(out, net=net, history=trainer.history, dataset=dataset, transform=transform)
+        plot_run(out, net=net, history=trainer.history, dataset=dataset, transform=transform)
     if error is not None:
         raise error
     return metrics
