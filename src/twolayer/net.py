@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from . import layers
-from .checks import check_dtype, check_finite, check_nonnegative, check_positive_int, check_X, check_y
+from .checks import (check_dtype, check_finite, check_nonnegative, check_positive_int, check_sample_weight,
+                     check_X, check_y)
 from .errors import InputError
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -94,8 +95,9 @@ class TwoLayerNet:
 
     # -- the math -----------------------------------------------------------------------
     @np.errstate(over="ignore", invalid="ignore")
-    def loss(self, X, y=None, reg=0.0):
-        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params."""
+    def loss(self, X, y=None, reg=0.0, sample_weight=None):
+        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params.
+        ``sample_weight``: one weight >= 0 per row; the data loss is then their weighted mean."""
         # NaN or ±inf in X always reaches the scores, so X is scanned only when the result is
         # not finite: the scan would cost as much as a tenth of the step (benchmarks/bench_speed.py).
         X = check_X(X, self.input_size, self.dtype, finite=False)
@@ -106,13 +108,16 @@ class TwoLayerNet:
             return scores
         y = check_y(y, X.shape[0], self.output_size)
         reg = check_nonnegative(reg, "reg")
-        loss, grads, _ = self.forward_backward(X, y, reg)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        loss, grads, _ = self.forward_backward(X, y, reg, weights=sample_weight)
         if not np.isfinite(loss):
             check_finite(X)
         return loss, grads
 
-    def forward_backward(self, X, y, reg, work=None):
+    def forward_backward(self, X, y, reg, work=None, weights=None):
         """The circuit, gate by gate, on checked inputs. Returns (loss, grads, n_correct).
+        ``weights``: per-row weights of the data loss (see layers.softmax_loss), or None.
 
         With a Workspace the activations and gradients land in its buffers (the training
         loop's fast path); without one they are fresh arrays.
@@ -129,7 +134,7 @@ class TwoLayerNet:
         scores, cache2 = layers.affine_forward(h, p["W2"], p["b2"], out=scores_buf)
         predicted = scores.argmax(axis=1)
         n_correct = int(np.count_nonzero(predicted == y))
-        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted)
+        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted, weights=weights)
 
         dh, _, _ = layers.affine_backward(dscores, cache2, dx=dh_buf, dw=g["W2"], db=g["b2"])
         dh = layers.relu_backward(dh, cache_relu, inplace=True)
