@@ -10,7 +10,17 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from twolayer import TwoLayerClassifier
 
 
-@parametrize_with_checks([TwoLayerClassifier(), TwoLayerClassifier(optimizer="nesterov", early_stopping=True)])
+def _expected_failures(estimator):
+    # the held-out validation rows differ between weighted and repeated data, so the two fits differ
+    # (scikit-learn marks the same check for its MLPClassifier with early stopping)
+    if estimator.early_stopping:
+        return {"check_sample_weight_equivalence_on_dense_data":
+                "the validation split differs between weighted rows and repeated rows"}
+    return {}
+
+
+@parametrize_with_checks([TwoLayerClassifier(), TwoLayerClassifier(optimizer="nesterov", early_stopping=True)],
+                         expected_failed_checks=_expected_failures)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

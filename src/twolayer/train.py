@@ -34,6 +34,7 @@ _RULES = {
     "lr_decay": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
     "warmup_epochs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "patience": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer or None"),
+    "tol": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "sampling": (lambda v: v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
     "steps_per_epoch": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer or None"),
     "max_steps": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or None"),
@@ -76,6 +77,7 @@ class TrainConfig:
     lr_decay: float = 0.95
     warmup_epochs: int = 0
     patience: int | None = None
+    tol: float = 0.0  # with patience: an epoch counts as better only when it beats the best score by more than tol
     sampling: str = "shuffle"
     steps_per_epoch: int | None = None
     max_steps: int | None = None
@@ -136,7 +138,7 @@ class Trainer:
         self.history = History()
         self.epoch = 0  # completed epochs
         self.step_count = 0
-        self.best = None  # (val_acc, epoch, params copy)
+        self.best = None  # (score, epoch, params copy); no copy when stopping on the training loss
         self.bad_epochs = 0
         self.stop_reason = None
 
@@ -144,13 +146,14 @@ class Trainer:
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
     @np.errstate(over="ignore", invalid="ignore")
     def fit(self, X, y, X_val=None, y_val=None, *, epochs=None, on_epoch=None, on_batch=None,
-            checkpoint=None, transform=None, augment=None):
+            checkpoint=None, transform=None, augment=None, sample_weight=None):
         """Train until ``epochs`` (default config.epochs) epochs are complete, early stopping,
         max_steps, divergence or Ctrl-C. Returns the history.
 
         X may be a memory map: batches are gathered with np.take and, when ``transform`` is
         given (the model's preprocessing), transformed one batch at a time. ``augment(xb, rng)``,
         when given, alters each training batch in place (e.g. random pixel shifts).
+        ``sample_weight`` (one weight >= 0 per row of X) weights each batch's mean loss.
         """
         c, net = self.config, self.net
         n = X.shape[0]
@@ -169,6 +172,9 @@ class Trainer:
         xb_full = np.empty((bs, X.shape[1]), X.dtype)
         yb_full = np.empty(bs, np.intp)
         idx_full = np.empty(bs, np.intp)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, net.dtype)
+        wb_full = None if sample_weight is None else np.empty(bs, net.dtype)
         has_val = X_val is not None and len(X_val) > 0
         self.stop_reason = None
         with blas_threads_for(bs * X.shape[1] * net.hidden_size):
@@ -191,11 +197,12 @@ class Trainer:
                         xb, yb = xb_full[:m], yb_full[:m]
                         X.take(idx, axis=0, out=xb)  # gather into the preallocated batch buffers
                         y.take(idx, out=yb)
+                        wb = None if wb_full is None else sample_weight.take(idx, out=wb_full[:m])
                         if not direct:
                             xb = transform(xb) if transform is not None else xb.astype(net.dtype)
                         if augment is not None:
                             augment(xb, self.rng)
-                        loss, grads, n_correct = net.forward_backward(xb, yb, c.reg, work)
+                        loss, grads, n_correct = net.forward_backward(xb, yb, c.reg, work, weights=wb)
                         if not math.isfinite(loss):
                             self._diverged(loss)
                         self.optimizer.step(net.params, grads, lr)
@@ -219,7 +226,7 @@ class Trainer:
                         on_epoch(self)
             except KeyboardInterrupt:
                 self.stop_reason = "interrupted"
-        if self.best is not None and self.stop_reason != "diverged":
+        if self.best is not None and self.best[2] is not None and self.stop_reason != "diverged":
             self.restore_best()  # model selection on validation accuracy (patience is set)
         if self.stop_reason is None:
             self.stop_reason = "completed"
@@ -237,8 +244,14 @@ class Trainer:
         h["seconds"].append(seconds)
         score = val_acc if has_val else -loss
         if c.patience is not None:
+            # as scikit-learn's MLP: the count restarts only on a gain of more than tol
+            improved = self.best is None or score > self.best[0] + c.tol
             if self.best is None or score > self.best[0]:
-                self.best = (score, self.epoch, {k: v.copy() for k, v in self.net.params.items()})
+                # without validation data the loop stops on the training loss and keeps the last
+                # weights, as scikit-learn's MLP does
+                weights = {k: v.copy() for k, v in self.net.params.items()} if has_val else None
+                self.best = (score, self.epoch, weights)
+            if improved:
                 self.bad_epochs = 0
             else:
                 self.bad_epochs += 1
@@ -246,7 +259,7 @@ class Trainer:
                     self.stop_reason = "early_stopping"
 
     def _diverged(self, loss):
-        if self.best is not None:
+        if self.best is not None and self.best[2] is not None:
             self.restore_best()
             kept = f"the best weights (epoch {self.best[1]}) were kept"
         else:
@@ -270,7 +283,7 @@ class Trainer:
         arrays = {f"param_{k}": v for k, v in self.net.params.items()}
         opt = self.optimizer.state_dict()
         arrays.update({f"opt_{k}": v for k, v in opt["arrays"].items()})
-        if self.best is not None:
+        if self.best is not None and self.best[2] is not None:
             arrays.update({f"best_{k}": v for k, v in self.best[2].items()})
         state = {
             "epoch": self.epoch,
@@ -296,7 +309,8 @@ class Trainer:
                 "arrays": {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}})
             if state["best"] is not None:
                 self.best = (state["best"][0], state["best"][1],
-                             {k: arrays[f"best_{k}"].copy() for k in self.net.params})
+                             {k: arrays[f"best_{k}"].copy() for k in self.net.params}
+                             if "best_W1" in arrays else None)
             self.epoch = state["epoch"]
             self.step_count = state["step_count"]
             self.bad_epochs = state["bad_epochs"]

@@ -54,8 +54,8 @@ def split_validation(X, y, fraction, seed, name="training set"):
         raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
     n_val = math.ceil(fraction * len(y))
     if n_val >= len(y):
-        raise InputError(f"{name}: cannot carve a validation split ({len(y)} rows leave none for training "
-                         f"at fraction {fraction:g})")
+        raise InputError(f"{name}: cannot carve a validation split: {len(y)} sample{'s' * (len(y) != 1)} "
+                         f"would leave none for training at fraction {fraction:g}")
     idx_train, idx_val = stratified_split(y, n_val, seed)
     if isinstance(X, np.memmap):
         return spill(X, idx_train), y[idx_train], spill(X, idx_val), y[idx_val]
