@@ -29,8 +29,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         L2 strength: loss += reg·(ΣW1² + ΣW2²); biases are not regularised.
     optimizer : {'sgd', 'momentum', 'nesterov', 'adam', 'adamw'}, default='adamw'
         Update rule.
-    learning_rate : float, default=2e-3
-        Base step size.
+    learning_rate : float, default=0.02
+        Base step size. (Larger than the command line's 2e-3, together with a stronger
+        weight_decay: measured on digits, iris, wine and breast_cancer in benchmarks/bench_estimator.py,
+        this pair reaches a better accuracy in fewer epochs on small tabular sets.)
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is min(200, n_samples).
     max_epochs : int, default=200
@@ -39,8 +41,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         Learning-rate schedule over max_epochs.
     momentum : float, default=0.9
         Momentum of the 'momentum' and 'nesterov' optimizers.
-    weight_decay : float, default=0.05
-        AdamW's decoupled weight decay.
+    weight_decay : float, default=1.0
+        AdamW's decoupled weight decay: w -= learning_rate·weight_decay·w every step.
     early_stopping : bool, default=False
         Hold out validation_fraction of the training data (stratified) and stop when its
         accuracy has not improved by more than tol for n_iter_no_change epochs; the weights of
@@ -93,9 +95,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         The trained network, with the fitted preprocessing (``preprocessor_``).
     """
 
-    def __init__(self, hidden_size=100, reg=_T.reg, optimizer=_T.optimizer, learning_rate=_T.learning_rate,
+    def __init__(self, hidden_size=100, reg=_T.reg, optimizer=_T.optimizer, learning_rate=0.02,
                  batch_size="auto", max_epochs=200, schedule="constant", momentum=_T.momentum,
-                 weight_decay=_T.weight_decay, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 weight_decay=1.0, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, preprocess="standardize", random_state=None, dtype="float64", warm_start=False,
                  verbose=False):
         self.hidden_size = hidden_size
