@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from twolayer.net import PARAM_NAMES, TwoLayerNet, read_npz
+from twolayer.io import read_npz
+from twolayer.net import PARAM_NAMES, TwoLayerNet
 from twolayer.train import TrainConfig, Trainer
 
 TRAIN = ["--data", "digits", "--hidden", "1024", "--seed", "3", "--quiet"]
@@ -69,7 +70,7 @@ def damaged_files(out):
             bad.append(f"model.npz: {e}")
     if (out / "checkpoint.npz").exists():
         try:
-            arrays, _ = read_npz(out / "checkpoint.npz", required=("state",))
+            arrays = read_npz(out / "checkpoint.npz", required=("state",))
             config = TrainConfig.from_dict(json.loads(str(arrays["state"][()]))["config"])
             d, h = arrays["param_W1"].shape
             net = TwoLayerNet(d, h, arrays["param_W2"].shape[1], dtype=arrays["param_W1"].dtype)
@@ -112,7 +113,7 @@ def train_with_faults(out, epochs, faults, rng, ref, ref_seconds, log):
             damaged += bad
             ckpt = out / "checkpoint.npz"
             if ckpt.exists() and not bad:
-                epoch = json.loads(str(read_npz(ckpt)[0]["state"][()]))["epoch"]
+                epoch = json.loads(str(read_npz(ckpt)["state"][()]))["epoch"]
             log(f"  kill {injected}: checkpoint at epoch {epoch}, damaged files: {len(bad)}")
             continue
         if proc.wait() != 0:

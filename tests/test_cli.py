@@ -81,7 +81,7 @@ def test_existing_run_is_refused_without_force(main_run, capsys):
 
 @pytest.mark.parametrize("args, words", [
     (["train", "--hidden", "0"], "hidden"),
-    (["train", "--lr", "-1"], "learning-rate"),
+    (["train", "--lr", "-1"], "--lr must be"),
     (["train", "--reg", "-0.5"], "reg"),
     (["train", "--optimizer", "rmsprop"], "optimizer"),
     (["train", "--dtype", "int8"], "float32 or float64"),
@@ -116,12 +116,12 @@ def _cli(*args):
 
 
 def _wait_for_epochs(run, k, proc, timeout=60):
-    from twolayer.net import read_npz
+    from twolayer.io import read_npz
 
     t0 = time.time()
     while time.time() - t0 < timeout:
         if (run / "checkpoint.npz").exists():
-            state = json.loads(str(read_npz(run / "checkpoint.npz")[0]["state"][()]))
+            state = json.loads(str(read_npz(run / "checkpoint.npz")["state"][()]))
             if state["epoch"] >= k:
                 return state["epoch"]
         assert proc.poll() is None, "training ended before it could be interrupted"

@@ -104,7 +104,8 @@ def write(folder, name, data):
 
 
 def load_checkpoint(path):
-    Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(optimizer="adam", patience=1)).load_checkpoint(path)
+    Trainer(TwoLayerNet(3, 4, 2, seed=0),
+            TrainConfig(epochs=1, batch_size=4, patience=1, optimizer="adam", seed=0)).load_checkpoint(path)
 
 
 # -- the valid files parse --------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from twolayer import plots
+from twolayer import plots, runs
 from twolayer.data import Dataset
 from twolayer.net import TwoLayerNet
 from twolayer.runs import RunSettings, run_training
@@ -117,7 +117,7 @@ def test_plot_saved_run_redraws_from_files(run_dir, tmp_path):
     copy.mkdir()
     for name in ("model.npz", "config.json", "history.csv"):
         (copy / name).write_bytes((out / name).read_bytes())
-    written = plots.plot_saved_run(copy)
+    written = runs.redraw(copy)
     assert set(written) == set(plots.FIGURES) | {"confusion.json"}
     assert json.loads((copy / "confusion.json").read_text())["matrix"] == \
         json.loads((out / "confusion.json").read_text())["matrix"]

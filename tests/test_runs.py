@@ -1,9 +1,267 @@
-"""The run layer: how often a training run writes its checkpoint."""
+"""The run directory's guarantees: one writer at a time, resume continues the same run or refuses,
+every stop (Ctrl-C, SIGTERM, SIGHUP, a failed picture) leaves a finished or a resumable folder."""
+import json
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from types import SimpleNamespace
 
-from twolayer.runs import throttled
+import numpy as np
+import pytest
+
+from twolayer import runs
+from twolayer.cli import main
+from twolayer.io import read_json
+
+FAST = ["--hidden", "8", "--epochs", "2", "--quiet"]
 
 
+def one_error_line(capsys):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("twolayer: error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+# -- resume continues the same run or refuses ----------------------------------------------
+def test_resume_refuses_a_changed_option_by_name(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--out", out, *FAST]) == 0
+    assert main(["train", "--out", out, "--resume", "--lr", "0.1", "--quiet"]) == 2
+    line = one_error_line(capsys)
+    assert "--lr 0.1 differs from the run" in line and "only --epochs may change" in line
+    assert main(["train", "--out", out, "--resume", "--hidden", "9", "--quiet"]) == 2
+    assert "--hidden 9 differs" in one_error_line(capsys)
+    # the same values as stored, and a new epoch count, are accepted
+    assert main(["train", "--out", out, "--resume", "--hidden", "8", "--epochs", "3", "--quiet", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["epochs"] == 3
+
+
+def test_resume_refuses_a_foreign_checkpoint(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["train", "--out", str(a), *FAST]) == 0
+    assert main(["train", "--out", str(b), "--hidden", "16", "--epochs", "2", "--quiet"]) == 0
+    shutil.copy(b / "checkpoint.npz", a / "checkpoint.npz")
+    assert main(["train", "--out", str(a), "--resume", "--epochs", "3", "--quiet"]) == 2
+    assert "belongs to another run" in one_error_line(capsys)
+
+
+def test_resume_refuses_other_data(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)
+    out = str(tmp_path / "run")
+    assert main(["train", "--data", f"npz:{data}", "--out", out, *FAST]) == 0
+    np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)  # same shapes, other rows
+    assert main(["train", "--out", out, "--resume", "--epochs", "3", "--quiet"]) == 2
+    assert "other data" in one_error_line(capsys)
+
+
+def test_resume_refuses_a_checkpoint_trained_with_other_settings(tmp_path):
+    from twolayer.errors import InputError
+    from twolayer.net import TwoLayerNet
+    from twolayer.train import TrainConfig, Trainer
+
+    X, y = np.random.default_rng(0).standard_normal((20, 3)), np.arange(20) % 2
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=1, optimizer="adam"))
+    t.fit(X, y)
+    t.save_checkpoint(tmp_path / "c.npz")
+    with pytest.raises(InputError, match="optimizer='adam'.*another run"):
+        Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=2, optimizer="sgd")).load_checkpoint(tmp_path / "c.npz")
+    with pytest.raises(InputError, match="W1 is float64 \\(3, 4\\) but this run's model has float64 \\(3, 5\\)"):
+        Trainer(TwoLayerNet(3, 5, 2, seed=0), TrainConfig(epochs=2, optimizer="adam")).load_checkpoint(tmp_path / "c.npz")
+    # the same run, with more epochs, continues
+    Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=3, optimizer="adam")).load_checkpoint(tmp_path / "c.npz")
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("epoch", "3", "field 'epoch' should be int"),
+    ("epoch", -1, "field 'epoch' is negative"),
+    ("history", [], "field 'history' should be dict"),
+    ("config", None, "field 'config' should be dict"),
+    ("rng", {"kind": "generator", "state": 5}, "field 'rng' is damaged"),
+])
+def test_a_damaged_checkpoint_field_is_named(tmp_path, capsys, field, value, words):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == 0
+    arrays = dict(np.load(out / "checkpoint.npz"))
+    state = json.loads(str(arrays["state"][()]))
+    state[field] = value
+    arrays["state"] = np.array(json.dumps(state))
+    np.savez(out / "checkpoint.npz", **arrays)
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "3", "--quiet"]) == 2
+    line = one_error_line(capsys)
+    assert "checkpoint.npz" in line and words in line
+
+
+@pytest.mark.parametrize("content", ["", "{", '{"hidden_size": "big"}', '{"train": 3}', "[]"])
+def test_a_damaged_config_is_named(tmp_path, capsys, content):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == 0
+    (out / "config.json").write_text(content)
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 2
+    assert "config.json" in one_error_line(capsys)
+
+
+# -- every stop leaves a usable folder -------------------------------------------------------
+def test_ctrl_c_while_drawing_leaves_a_resumable_run(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs, "plot_run", interrupted)
+    assert main(["train", "--out", str(out), *FAST]) == 130
+    assert "interrupted" in one_error_line(capsys)
+    assert not (out / "metrics.json").exists()  # never "completed" with pictures missing
+    monkeypatch.undo()
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 0
+    assert read_json(out / "metrics.json")["stop_reason"] == "completed"
+    assert all((out / f).stat().st_size > 0 for f in ("loss.png", "accuracy.png", "confusion.png"))
+
+
+@pytest.mark.parametrize("stop, code", [(KeyboardInterrupt(), 130), (runs.Stopped(signal.SIGTERM), 143),
+                                        (runs.Stopped(signal.SIGHUP), 129)])
+def test_a_stop_during_start_up_is_one_line_and_leaves_no_run(tmp_path, capsys, monkeypatch, stop, code):
+    def interrupted(*a, **k):
+        raise stop
+
+    monkeypatch.setattr(runs.data_mod, "load", interrupted)
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == code
+    assert "interrupted" in one_error_line(capsys)
+    assert not any((out / f).exists() for f in runs.RUN_FILES)
+    monkeypatch.undo()
+    assert main(["train", "--out", str(out), *FAST]) == 0  # nothing blocks a new run
+
+
+def test_divergence_advice_works_as_printed(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    args = ["train", "--out", out, "--hidden", "8", "--epochs", "3", "--optimizer", "sgd", "--lr", "1e30", "--quiet"]
+    assert main(args) == 1
+    line = one_error_line(capsys)
+    assert "diverged" in line and "Start again with: " in line
+    retry = shlex.split(line.split("Start again with: ", 1)[1])
+    assert retry[0] == "twolayer" and "--force" in retry and retry[retry.index("--lr") + 1] == "1e+29"
+    code = main(retry[1:])
+    assert code != 2, capsys.readouterr().err  # not refused: the failed run does not block the advice
+
+
+def test_out_of_space_while_training_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == 0
+    before = (out / "checkpoint.npz").read_bytes()
+    real = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "full")
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "4", "--quiet"]) == 2
+    assert "cannot write (No space left on device)" in one_error_line(capsys)
+    monkeypatch.setattr(os, "fsync", real)
+    assert (out / "checkpoint.npz").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "4", "--quiet"]) == 0
+
+
+# -- real processes, real signals --------------------------------------------------------------
+def start_training(out, *extra):
+    proc = subprocess.Popen([sys.executable, "-m", "twolayer.cli", "train", "--out", str(out), "--epochs", "100000",
+                             "--hidden", "64", "--quiet", *extra], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out / "checkpoint.npz").exists():  # the first epoch is done: training is under way
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() < deadline
+        time.sleep(0.05)
+    return proc
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "twolayer.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_a_signal_saves_the_best_weights_and_leaves_a_resumable_run(tmp_path, sig, code):
+    out = tmp_path / "run"
+    proc = start_training(out)
+    proc.send_signal(sig)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"interrupted ({sig.name})" in lines[0] and "--resume" in lines[0], err
+    metrics = read_json(out / "metrics.json")
+    assert metrics["stop_reason"] == "interrupted" and metrics["signal"] == sig.name
+    epochs = metrics["epochs"]
+    r = cli("train", "--out", str(out), "--resume", "--epochs", str(epochs + 1), "--quiet", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["epochs"] == epochs + 1
+
+
+@pytest.mark.slow
+def test_one_writer_at_a_time(tmp_path):
+    out = tmp_path / "run"
+    proc = start_training(out)
+    try:
+        for args in (["train", "--out", str(out), "--resume", "--quiet"], ["train", "--out", str(out), "--force"],
+                     ["report", str(out)]):
+            r = cli(*args)
+            assert r.returncode == 2, r.stderr
+            assert f"in use by process {proc.pid}" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    # the lock died with its process: the run is free again
+    r = cli("report", str(out))
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / runs.LOCK_FILE).write_text("process 999999 on elsewhere (twolayer train, since 01:02:03)")
+    assert main(["train", "--out", str(out), *FAST]) == 0
+
+
+def test_the_lock_refuses_a_second_writer_in_process(tmp_path):
+    from twolayer.errors import InputError
+
+    with runs.run_lock(tmp_path, "train"):
+        with pytest.raises(InputError, match=r"in use by process \d+ on .*twolayer train"):
+            with runs.run_lock(tmp_path, "report"):
+                pass
+        with pytest.raises(InputError, match="in use by"):
+            with runs.run_lock(tmp_path, "tune", shared=True):
+                pass
+    with runs.run_lock(tmp_path, "tune", shared=True):  # workers of one study share the folder
+        with runs.run_lock(tmp_path, "tune", shared=True):
+            with pytest.raises(InputError, match="in use by tune workers"):
+                with runs.run_lock(tmp_path, "train"):
+                    pass
+
+
+@pytest.mark.slow
+def test_two_studies_never_share_an_output_folder(tmp_path):
+    pytest.importorskip("optuna")
+    out = tmp_path / "tune"
+    common = ["tune", "--out", str(out), "--trials", "1", "--epochs", "1", "--quiet", "--json"]
+    r = cli(*common, "--study-name", "a")
+    assert r.returncode == 0, r.stderr
+    r = cli(*common, "--study-name", "b")
+    assert r.returncode == 2 and "holds the results of study 'a'" in r.stderr, r.stderr
+    r = cli(*common, "--study-name", "a")  # the same study's workers are welcome
+    assert r.returncode == 0, r.stderr
+
+
+# -- how often the checkpoint is written ---------------------------------------------------
 def _epochs(checkpoint, n, stop_at=None):
     t = SimpleNamespace(epoch=0, stop_reason=None)
     for e in range(1, n + 1):
@@ -17,11 +275,11 @@ def _epochs(checkpoint, n, stop_at=None):
 
 def test_checkpoint_after_the_first_and_the_last_epoch_and_every_few_seconds():
     saved = []
-    _epochs(throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10)
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10)
     assert saved == [1, 10]
     saved.clear()
-    _epochs(throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10, stop_at=6)
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10, stop_at=6)
     assert saved == [1, 6]  # an early stop is the last epoch
     saved.clear()
-    _epochs(throttled(lambda t: saved.append(t.epoch), last_epoch=5, seconds=0), 5)
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=5, seconds=0), 5)
     assert saved == [1, 2, 3, 4, 5]

@@ -4,7 +4,7 @@ import pytest
 
 from twolayer import TwoLayerNet, layers
 from twolayer.gradcheck import check_net
-from twolayer.net import Workspace
+from twolayer.train import Workspace
 from twolayer.optim import make_optimizer
 
 

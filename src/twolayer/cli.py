@@ -1,21 +1,20 @@
 """The command line: parse, call the library, print. Heavy modules are imported inside commands."""
 from __future__ import annotations
 
+import functools
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-try:  # recent Typer vendors its own copy of Click
-    from typer._click.exceptions import UsageError
-except ImportError:  # pragma: no cover - older Typer on top of Click
-    from click.exceptions import UsageError
-
+from . import runs
 from .errors import DivergedError, InputError
-from .runs import RunSettings
-from .train import TrainConfig
+from .io import stdout_write
+from .settings import RunSettings, SettingError, TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="twolayer: train, check, explain and tune a two-layer neural network classifier.")
@@ -24,14 +23,54 @@ _T = TrainConfig()
 _R = RunSettings()
 
 
+# How the command line spells each setting, for error messages ("--lr must be ...").
+FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "--warmup"}
+_ARGV: list = []  # this invocation's arguments, for advice that repeats the command
+
+
+class Interrupted(Exception):
+    """A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP via runs.stop_signals) leaving a command;
+    carried past Typer, which would turn it into a bare exit 130."""
+
+    def __init__(self, interrupt):
+        super().__init__(interrupt.args[0] if interrupt.args else "SIGINT")
+        self.status = runs.exit_status(interrupt)
+
+
+def command(f):
+    """app.command(), with interruptions carried out as Interrupted."""
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except KeyboardInterrupt as e:
+            raise Interrupted(e) from None
+    return app.command()(run)
+
+
+def _flag(name):
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
 def _stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
 
 
-def _print_table(title, rows):
+def _print(renderable):
+    """A Rich renderable on stdout; a closed or full stdout is one line (exit 2)."""
+    if sys.stdout is None:
+        stdout_write("")  # raises the one-line error
     from rich.console import Console
+
+    console = Console()
+    with console.capture() as captured:
+        console.print(renderable)
+    stdout_write(captured.get())
+
+
+def _print_table(title, rows):
     from rich.table import Table
 
     table = Table(title=title)
@@ -39,15 +78,30 @@ def _print_table(title, rows):
     table.add_column("value", justify="right")
     for k, v in rows:
         table.add_row(k, v)
-    Console().print(table)
+    _print(table)
+
+
+def _print_json(obj):
+    stdout_write(json.dumps(obj) + "\n")
+
+
+def _given(ctx, names):
+    """{setting: (flag, value)} of the options typed on the command line (not defaults)."""
+    given = {}
+    for param, (setting, value) in names.items():
+        source = ctx.get_parameter_source(param)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            given[setting] = ("--" + param.replace("_", "-"), value)
+    return given
 
 
 def _pct(v):
     return "-" if v is None else f"{100 * v:.2f}%"
 
 
-@app.command()
+@command
 def train(
+    ctx: typer.Context,
     data: str = typer.Option(_R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."),
     hidden: int = typer.Option(_R.hidden_size, help="Hidden layer size H."),
     epochs: Optional[int] = typer.Option(None, help="Epochs to train (default: auto, about 2,000 steps within "
@@ -79,44 +133,67 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
-    """Train a network and write model.npz, metrics.json and history.csv to the run directory."""
-    from .checks import check_dtype
-    from .runs import default_run_dir, run_training
-
+    """Train a network and write model.npz, metrics.json, history.csv and pictures to the run directory."""
     if resume and out is None:
         raise InputError("--resume needs --out DIR: the run to continue")
-    check_dtype(dtype)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, reg=reg, optimizer=optimizer,
-                         schedule=schedule, lr_decay=lr_decay, momentum=momentum, weight_decay=weight_decay,
-                         warmup_epochs=warmup, patience=patience or None, seed=seed, augment=augment)
-    settings = RunSettings(data=data, hidden_size=hidden, dtype=dtype, preprocess=preprocess,
-                           val_fraction=val_fraction, train=config)
-    out = out or default_run_dir()
+    values = {"data": ("data", data), "hidden": ("hidden_size", hidden), "epochs": ("epochs", epochs),
+              "batch_size": ("batch_size", batch_size), "lr": ("learning_rate", lr), "reg": ("reg", reg),
+              "optimizer": ("optimizer", optimizer), "schedule": ("schedule", schedule),
+              "lr_decay": ("lr_decay", lr_decay), "momentum": ("momentum", momentum),
+              "weight_decay": ("weight_decay", weight_decay), "warmup": ("warmup_epochs", warmup),
+              "patience": ("patience", patience or None), "val_fraction": ("val_fraction", val_fraction),
+              "preprocess": ("preprocess", preprocess), "augment": ("augment", augment), "seed": ("seed", seed),
+              "dtype": ("dtype", dtype)}
+    settings = RunSettings().with_changes(**dict(values.values()))  # checks every value, by its rule
+    out = out or runs.default_run_dir()
     progress = None if quiet or as_json else _progress()
     ok = False
     try:
         if progress is not None:
             progress.start()
-        metrics = run_training(settings, out, resume=resume, force=force, plots=plots,
-                               on_start=progress and _on_start(progress),
-                               on_batch=progress and _on_batch(progress))
+        metrics = runs.run_training(settings, out, resume=resume, force=force, given=_given(ctx, values),
+                                    plots=plots, on_start=progress and _on_start(progress),
+                                    on_batch=progress and _on_batch(progress))
         ok = True
+    except DivergedError as e:
+        raise DivergedError(f"{e} Start again with: {_retry_command(lr)}") from None
     finally:
         _stop(progress, ok)
     if as_json:
-        print(json.dumps({**metrics, "run_dir": str(out)}))
+        _print_json({**metrics, "run_dir": str(out)})
     else:
         _print_table(f"twolayer train — {out}", [
             ("train accuracy", _pct(metrics["train_accuracy"])),
             ("validation accuracy", _pct(metrics["val_accuracy"])),
             ("test accuracy", _pct(metrics["test_accuracy"])),
+            ("final loss", "-" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}"),
             ("epochs", f"{metrics['epochs']} ({metrics['stop_reason'].replace('_', ' ')}"
                        + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")")),
             ("seconds", f"{metrics['seconds']:.2f}"),
         ])
     if metrics["stop_reason"] == "interrupted":
-        print("interrupted: the best weights so far were saved", file=sys.stderr)
-        raise typer.Exit(130)
+        name = metrics.get("signal", "SIGINT")
+        print(f"interrupted ({name}): the best weights so far were saved; continue with "
+              f"twolayer train --out {out} --resume", file=sys.stderr)
+        raise typer.Exit(128 + signal.Signals[name].value)
+
+
+def _retry_command(lr):
+    """This command again, with a tenth of the learning rate and --force (the failed run is in the way)."""
+    args, skip = [], False
+    for a in _ARGV:
+        if skip:
+            skip = False
+            continue
+        if a in ("--lr", "--force", "--resume"):
+            skip = a == "--lr"
+            continue
+        if a.startswith("--lr="):
+            continue
+        args.append(a)
+    import shlex
+
+    return shlex.join(["twolayer", *args, "--lr", f"{lr / 10:g}", "--force"])
 
 
 def _progress():
@@ -136,11 +213,9 @@ def _stop(progress, ok):
 
 def _on_start(progress):
     def start(trainer, dataset):
-        import math
-
-        n, bs = len(dataset.y_train), min(trainer.config.batch_size, len(dataset.y_train))
-        total = trainer.config.resolve_epochs(n) * math.ceil(n / bs)
-        progress.add_task("training", total=total, completed=trainer.epoch * math.ceil(n / bs), status="")
+        n, c = len(dataset.y_train), trainer.config
+        progress.add_task("training", total=c.resolve_epochs(n) * c.steps_for(n),
+                          completed=trainer.epoch * c.steps_for(n), status="")
     return start
 
 
@@ -154,58 +229,35 @@ def _on_batch(progress):
     return batch
 
 
-@app.command()
+@command
 def evaluate(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    data: str = typer.Option("digits", help="Data SPEC to evaluate on."),
+    data: Optional[str] = typer.Option(None, help="Data SPEC to evaluate on (default: the model's own)."),
     seed: Optional[int] = typer.Option(None, help="Seed of the data split (default: the training run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
     """Accuracy of a saved model on each split of a data set."""
-    from .runs import evaluate_model
-
-    result = evaluate_model(model, data, seed=seed)
+    result = runs.evaluate_model(model, data, seed=seed)
     if as_json:
-        print(json.dumps(result))
+        _print_json(result)
     else:
         _print_table(f"twolayer evaluate — {model}",
                      [(f"{s} accuracy", _pct(result[f"{s}_accuracy"])) for s in ("train", "val", "test")
                       if f"{s}_accuracy" in result])
 
 
-@app.command()
+@command
 def predict(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
     input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file."),
     out: Optional[Path] = typer.Option(None, help="Write labels here (.csv, .txt or .npy); default: stdout."),
 ):
     """Predict a class label for every row of INPUT."""
-    import numpy as np
-
-    from .checks import check_X
-    from .data import read_rows
-    from .net import TwoLayerNet
-
-    net = TwoLayerNet.load(model)
-    X = check_X(read_rows(input), name=str(input))
-    if X.shape[1] != net.input_size:
-        raise InputError(f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}")
-    idx = net.scores(net.transform(X)).argmax(axis=1)
-    names = net.class_names or [str(i) for i in range(net.output_size)]
-    labels = [names[i] for i in idx]
-    if out is None:
-        sys.stdout.write("\n".join(labels) + "\n")
-    else:
-        try:
-            if out.suffix == ".npy":
-                np.save(out, idx)
-            else:
-                out.write_text("\n".join(labels) + "\n")
-        except OSError as e:
-            raise InputError(f"{out}: cannot write the predictions ({e.strerror})") from None
+    net, idx = runs.predict_file(model, input)
+    runs.write_predictions(runs.class_labels(net, idx), idx, out)
 
 
-@app.command()
+@command
 def gradcheck(
     seed: int = typer.Option(0, help="Seed of the random problem."),
     reg: float = typer.Option(0.05, help="Regularisation strength of the checked loss."),
@@ -214,8 +266,10 @@ def gradcheck(
     """Compare analytic and numerical gradients on a random float64 problem."""
     from .checks import check_nonnegative
     from .gradcheck import check_net, random_problem
+    from .settings import check_setting
 
     check_nonnegative(threshold, "threshold")
+    check_setting("seed", seed, "--seed")
     net, X, y = random_problem(seed=seed)
     errors = check_net(net, X, y, reg=reg)
     _print_table("max relative error (numerical vs analytic)",
@@ -225,7 +279,7 @@ def gradcheck(
         raise typer.Exit(1)
 
 
-@app.command()
+@command
 def tune(
     data: str = typer.Option("digits", help="Data SPEC to tune on (the validation split chooses, never test)."),
     trials: int = typer.Option(20, help="Trials this worker runs; workers on one study add up."),
@@ -272,12 +326,11 @@ def tune(
     best = tuning.finished(study)
     counts = tuning.state_counts(study)
     if as_json:
-        print(json.dumps({"study": study_name, "out": str(out), "trials": counts,
+        _print_json({"study": study_name, "out": str(out), "trials": counts,
                           "best": None if not best else {"number": best[0].number, "val_accuracy": best[0].value,
-                                                         "params": best[0].params}}))
+                                                         "params": best[0].params}})
         return
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"twolayer tune — {study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
@@ -286,24 +339,24 @@ def tune(
         table.add_column(col, justify="left" if col in ("optimizer", "schedule") else "right")
     for row in tuning.top_rows(study):
         table.add_row(*row)
-    Console().print(table)
+    _print(table)
     if best:
         print(f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)")
     else:
         print("no trial has finished yet: nothing to save", file=sys.stderr)
 
 
-@app.command()
+@command
 def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
 ):
     """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
     from .report import write_report
 
-    print(write_report(run_dir))
+    stdout_write(f"{write_report(run_dir)}\n")
 
 
-@app.command()
+@command
 def diagram(
     out: Path = typer.Option(..., help="Output file: .svg or .png."),
     model: Optional[Path] = typer.Option(None, help="A model.npz; default: a freshly initialised network."),
@@ -320,7 +373,7 @@ def diagram(
     net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
     reg = model_reg if reg is None else check_nonnegative(reg, "reg")
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
-    print(out)
+    stdout_write(f"{out}\n")
 
 
 def _fail(message, code):
@@ -329,20 +382,30 @@ def _fail(message, code):
 
 
 def main(argv=None):
-    """Entry point: user mistakes → one line and exit 2; internal failures → one line and exit 1."""
+    """Entry point: user mistakes → one line and exit 2; internal failures → one line and exit 1;
+    a stop by Ctrl-C, SIGTERM or SIGHUP → one line and 128 + the signal number."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     if debug:
         argv.remove("--debug")
+    _ARGV[:] = argv
     try:
-        rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
+        with runs.stop_signals():
+            rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
+            _flush_stdout()
         return rv if isinstance(rv, int) else 0
     except typer.Exit as e:
         return e.exit_code
-    except UsageError as e:
-        return _fail(e.format_message(), 2)
-    except (typer.Abort, KeyboardInterrupt):
+    except typer.Abort:
         return _fail("interrupted", 130)
+    except Interrupted as e:
+        return _fail(f"interrupted ({e}); every file written so far is complete", e.status)
+    except KeyboardInterrupt as e:  # between commands: before Typer has started or after it finished
+        return _fail("interrupted", runs.exit_status(e))
+    except SettingError as e:
+        if debug:
+            raise
+        return _fail(e.message(_flag(e.name)), 2)
     except InputError as e:
         if debug:
             raise
@@ -351,10 +414,32 @@ def main(argv=None):
         if debug:
             raise
         return _fail(e, 1)
-    except Exception as e:  # an internal failure: still one line unless --debug
-        if debug:
+    except Exception as e:
+        if _is_usage_error(e):  # Click's own: a bad option, a missing argument
+            return _fail(e.format_message(), getattr(e, "exit_code", 2))
+        if debug:  # an internal failure: still one line unless --debug
             raise
         return _fail(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1)
+
+
+def _is_usage_error(e):
+    """Click's exceptions (vendored inside recent Typer, so matched by their public shape)."""
+    return callable(getattr(e, "format_message", None)) and isinstance(getattr(e, "exit_code", None), int)
+
+
+def _flush_stdout():
+    """Flush stdout now, so that a full or closed stdout is reported as one line; then point fd 1
+    at /dev/null so that Python's own flush at exit has nothing left to fail on."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as e:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.close(fd)
+        raise InputError(f"stdout: cannot write ({os.strerror(e.errno) if getattr(e, 'errno', None) else e})") \
+            from None
 
 
 if __name__ == "__main__":

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import layers
+from . import data as data_mod
+from . import layers, runs
 from .errors import InputError
+from .io import save_figure
+from .settings import RunSettings, TrainConfig, check_setting
 
 FORWARD, BACKWARD = "black", "#d00000"
 FORMATS = (".svg", ".png")
@@ -247,40 +250,25 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
         draw_circuit(bottom, edges, f"Backpropagation through the loss circuit on a minibatch of {len(y)} "
                                     f"rows of {data_name} (reg = {reg:g}, L = {loss:.4g})")
         fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.01, hspace=0.08)
-        try:
-            fig.savefig(path, dpi=100)
-        except OSError as e:
-            raise InputError(f"{path}: cannot write the diagram ({e.strerror or e})") from None
-        finally:
-            plt.close(fig)
+        save_figure(fig, path, dpi=100)
     return edges
 
 
 def minibatch(model=None, data=None, rows=2, hidden=256, seed=0):
     """(net, X, y, reg, data_name, image_shape): a saved model or a fresh network for the data set,
     and the first ``rows`` training rows, preprocessed as the network sees them."""
-    from . import data as data_mod
-    from .net import TwoLayerNet
-    from .runs import RunSettings, build
-    from .train import TrainConfig
-
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
         raise InputError(f"batch must be a positive integer, got {rows!r}")
+    check_setting("seed", seed)
     if model is not None:
-        net = TwoLayerNet.load(model)
-        spec = data or net.meta.get("data") or "digits"
-        dataset = data_mod.load(spec, seed=seed)
-        if dataset.n_features != net.input_size:
-            raise InputError(f"{spec}: data has {dataset.n_features} features but the model {model} "
-                             f"expects {net.input_size}")
-        reg = ((net.meta.get("settings") or {}).get("train") or {}).get("reg", TrainConfig().reg)
+        net, dataset, settings = runs.load_model_data(model, data, seed)
+        spec, reg = data or settings.data, settings.train.reg
     else:
         spec = data or "digits"
+        settings = RunSettings(data=spec, hidden_size=hidden, train=TrainConfig(seed=seed))
         dataset = data_mod.load(spec, seed=seed)
-        net = build(RunSettings(data=spec, hidden_size=hidden, train=TrainConfig(seed=seed)), dataset)
-        reg = TrainConfig().reg
-    if dataset.y_train.max(initial=0) >= net.output_size:
-        raise InputError(f"{spec}: labels reach {dataset.y_train.max()} but the model has {net.output_size} classes")
+        net = runs.build(settings, dataset)
+        reg = settings.train.reg
     X = net.transform(np.asarray(dataset.X_train[:rows]))
     y = np.asarray(dataset.y_train[:rows], dtype=np.intp)
     shape = net.meta.get("image_shape") or dataset.image_shape

@@ -5,45 +5,20 @@ Loss = mean cross-entropy + reg·(ΣW1² + ΣW2²); biases are not regularised.
 from __future__ import annotations
 
 import json
-import os
-import struct
-import tempfile
-import tokenize
-import zipfile
-import zlib
-from pathlib import Path
 
 import numpy as np
 
 from . import layers
 from .checks import (check_dtype, check_finite, check_nonnegative, check_positive_int, check_sample_weight,
                      check_X, check_y)
+from .data.preprocess import Preprocessor
 from .errors import InputError
+from .io import meta_array, read_npz, save_npz
+from .train import classic_train
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 FORMAT = "twolayer-model"
 FORMAT_VERSION = 1
-
-
-class Workspace:
-    """Buffers for one batch size, reused from step to step by the training loop."""
-
-    def __init__(self, params, batch_size):
-        dtype = params["W1"].dtype
-        hidden, classes = params["W2"].shape
-        self.batch_size = batch_size
-        self.a = np.empty((batch_size, hidden), dtype)
-        self.scores = np.empty((batch_size, classes), dtype)
-        self.dh = np.empty((batch_size, hidden), dtype)
-        self.mask = np.empty((batch_size, hidden), bool)
-        self.grads = {k: np.empty_like(v) for k, v in params.items()}
-        self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
-
-    def view(self, n):
-        """Buffers for a batch of n <= batch_size rows (the last, short batch of an epoch)."""
-        if n == self.batch_size:
-            return self.a, self.mask, self.scores, self.dh
-        return self.a[:n], self.mask[:n], self.scores[:n], self.dh[:n]
 
 
 class TwoLayerNet:
@@ -123,11 +98,13 @@ class TwoLayerNet:
         loop's fast path); without one they are fresh arrays.
         """
         p = self.params
-        n = X.shape[0]
-        if work is None:
-            work = Workspace(p, n)
-        a_buf, mask_buf, scores_buf, dh_buf = work.view(n)
-        g = work.grads
+        if work is None:  # fresh arrays
+            a_buf = mask_buf = scores_buf = dh_buf = None
+            g = {k: np.empty_like(v) for k, v in p.items()}
+            scratch = {k: np.empty_like(p[k]) for k in ("W1", "W2")}
+        else:
+            a_buf, mask_buf, scores_buf, dh_buf = work.view(X.shape[0])
+            g, scratch = work.grads, work.scratch
 
         a, cache1 = layers.affine_forward(X, p["W1"], p["b1"], out=a_buf)
         h, cache_relu = layers.relu_forward(a, inplace=True, mask=mask_buf)
@@ -146,7 +123,7 @@ class TwoLayerNet:
                 w = p[name].ravel()
                 loss += reg * float(np.dot(w, w))
                 # d(reg·ΣW²)/dW = 2·reg·W
-                g[name] += np.multiply(p[name], 2 * reg, out=work.scratch[name])
+                g[name] += np.multiply(p[name], 2 * reg, out=scratch[name])
         return loss, g, n_correct
 
     def scores(self, X, batch_size=4096):
@@ -183,8 +160,6 @@ class TwoLayerNet:
 
         Returns {'loss_history', 'train_acc_history', 'val_acc_history'}.
         """
-        from .train import classic_train
-
         return classic_train(self, X, y, X_val, y_val, learning_rate=learning_rate,
                              learning_rate_decay=learning_rate_decay, reg=reg, num_iters=num_iters,
                              batch_size=batch_size, verbose=verbose)
@@ -208,12 +183,12 @@ class TwoLayerNet:
             meta["preprocessor"] = self.preprocessor.get_config()
             arrays.update({f"pre_{k}": v for k, v in self.preprocessor.get_arrays().items()})
         arrays["meta"] = np.array(json.dumps(meta))
-        atomic_savez(path, arrays)
+        save_npz(path, arrays)
 
     @classmethod
     def load(cls, path):
         """Read a model written by save(); never unpickles anything."""
-        arrays, meta = read_npz(path, required=PARAM_NAMES + ("meta",))
+        arrays = read_npz(path, required=PARAM_NAMES + ("meta",))
         try:
             meta = json.loads(str(meta_array(arrays["meta"], path)))
         except json.JSONDecodeError:
@@ -243,8 +218,6 @@ class TwoLayerNet:
         pre = meta.pop("preprocessor", None)
         net.preprocessor = None
         if pre is not None:
-            from .data.preprocess import Preprocessor
-
             pre_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("pre_")}
             net.preprocessor = Preprocessor.from_config(pre, pre_arrays, net.input_size, path)
         for key in ("format", "version", "dtype"):
@@ -252,55 +225,3 @@ class TwoLayerNet:
         net.meta = meta
         return net
 
-
-def meta_array(value, path):
-    if value.dtype.kind != "U" or value.ndim != 0:
-        raise InputError(f"{path}: model metadata has the wrong type; the file is damaged")
-    return value[()]
-
-
-def read_npz(path, required=()):
-    """Load every array of an .npz with allow_pickle=False, with clear errors for bad files."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected an .npz file")
-    if not zipfile.is_zipfile(path):  # np.load would read it as a .npy or try to unpickle it
-        raise InputError(f"{path}: not a readable .npz file (it is not a zip archive)")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except ValueError as e:
-        if "allow_pickle" in str(e):  # object arrays need pickles, which are refused
-            raise InputError(f"{path}: holds object arrays, which are refused for safety ({e})") from None
-        raise InputError(f"{path}: not a readable .npz file (a damaged array: {e})") from None
-    # damage found by fuzzing: a broken .npy header fails in NumPy's parser (SyntaxError, TokenError);
-    # flipped zip flags make zipfile ask for a password or an unknown method (RuntimeError, zlib.error)
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, SyntaxError, tokenize.TokenError, RuntimeError,
-            zlib.error, struct.error) as e:
-        raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
-    missing = [k for k in required if k not in arrays]
-    if missing:
-        raise InputError(f"{path}: missing array(s) {', '.join(missing)}")
-    return arrays, arrays.get("meta")
-
-
-def atomic_savez(path, arrays):
-    """np.savez to a temporary file in the same folder, then rename over the target."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise InputError(f"{path}: cannot write here ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

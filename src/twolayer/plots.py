@@ -13,13 +13,13 @@ four figures took longer than training on digits.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .io import atomic_write, read_json, save_figure, write_json
 from .raster import Canvas, blues, line_chart, text_width
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
@@ -88,8 +88,6 @@ def per_class_accuracy(cm):
 
 
 def write_confusion(path, cm, names, split):
-    from .runs import write_json
-
     write_json(path, {
         "split": split,
         "class_names": names,
@@ -102,12 +100,12 @@ def write_confusion(path, cm, names, split):
 
 
 def read_confusion(path):
+    d = read_json(path, "confusion data")
     try:
-        d = json.loads(Path(path).read_text())
         cm = np.asarray(d["matrix"], dtype=np.int64)
         if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or len(d["class_names"]) != cm.shape[0]:
             raise ValueError("matrix and class names do not fit together")
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path}: damaged confusion data ({e})") from None
     return d
 
@@ -133,8 +131,8 @@ def weight_grid(W1, shape, padding=1):
 
 # -- figures ----------------------------------------------------------------------------
 def _save(canvas, path):
-    Path(path).write_bytes(canvas.png())
-    return Path(path)
+    png = canvas.png()
+    return atomic_write(Path(path), lambda f: f.write(png))
 
 
 def plot_loss(history, path):
@@ -212,36 +210,43 @@ def plot_confusion(cm, names, path, split="test"):
     return _save(canvas, path)
 
 
-# -- a finished run, pictures redrawn -----------------------------------------------------
-def plot_saved_run(run_dir):
-    """Redraw the pictures of a run from its files: model.npz, config.json, history.csv and its data."""
-    from . import data as data_mod
-    from .net import TwoLayerNet
-    from .train import History
+# -- a tuning study --------------------------------------------------------------------------
+# (a log-scale scatter with a colour bar: drawn with matplotlib, which tuning can afford)
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported when the first picture is drawn."""
+    import matplotlib
 
-    run_dir = Path(run_dir)
-    net = TwoLayerNet.load(run_dir / "model.npz")
-    settings = net.meta.get("settings") or {}
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        try:
-            settings = json.loads(config_path.read_text())
-        except ValueError:
-            raise InputError(f"{config_path}: not valid JSON") from None
-    spec = settings.get("data") or net.meta.get("data") or "digits"
-    seed = (settings.get("train") or {}).get("seed") or 0
-    dataset = data_mod.load(spec, seed=seed, val_fraction=settings.get("val_fraction", 0.1))
-    if dataset.n_features != net.input_size:
-        raise InputError(f"{spec}: data has {dataset.n_features} features but the model expects {net.input_size}")
-    history = History()
-    csv = run_dir / "history.csv"
-    if csv.exists():
-        lines = csv.read_text().splitlines()
-        cols = lines[0].split(",")
-        for line in lines[1:]:
-            for col, v in zip(cols, line.split(",")):
-                if col in history:
-                    history[col].append(None if v == "" else (int(v) if col == "epoch" else float(v)))
-    stream = isinstance(dataset.X_train, np.memmap)
-    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream and net.preprocessor else None
-    return plot_run(run_dir, net=net, history=history, dataset=dataset, transform=transform)
+    matplotlib.use("Agg")  # files only: no display is needed or wanted
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig, path):
+    return save_figure(fig, path, dpi=100)
+
+
+def plot_study(trials, out, title):
+    """history.png (value per trial, best so far) and search.png (CS231n's scatter of the search:
+    validation accuracy coloured over learning rate × regularisation). ``trials``: finished
+    Optuna trials in order."""
+    if not trials:
+        return {}
+    out = Path(out)
+    numbers = [t.number for t in trials]
+    values = [100 * t.value for t in trials]
+    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
+    ax.plot(numbers, values, "o", alpha=0.6, label="trial")
+    ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
+    ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}")
+    ax.legend(loc="lower right")
+    written = {"history.png": _save_figure(fig, out / "history.png")}
+
+    fig, ax = _pyplot().subplots(figsize=(6, 4.5), layout="constrained")
+    points = ax.scatter([t.params["learning_rate"] for t in trials], [t.params["reg"] for t in trials],
+                        c=values, cmap="viridis", s=60, edgecolors="k")
+    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
+           title="validation accuracy over the search")
+    fig.colorbar(points, ax=ax, label="validation accuracy (%)")
+    written["search.png"] = _save_figure(fig, out / "search.png")
+    return written

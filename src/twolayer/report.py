@@ -7,11 +7,13 @@ many images decoded (``data-images-loaded="k/n"`` on <body>), so a headless brow
 from __future__ import annotations
 
 import base64
-import json
 from html import escape
 from pathlib import Path
 
 from .errors import InputError
+from .io import read_json, write_text
+from .plots import read_confusion
+from .runs import redraw, run_lock
 
 CAPTIONS = {
     "loss.png": "Loss per step and per epoch",
@@ -57,24 +59,22 @@ def write_report(run_dir):
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: not a directory; give the run directory written by twolayer train")
-    metrics = _read_json(run_dir / "metrics.json", required=True)
-    config = _read_json(run_dir / "config.json") or {}
-    missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
-               if not (run_dir / n).exists()]
-    if missing and (run_dir / "model.npz").exists():
-        from .plots import plot_saved_run
+    with run_lock(run_dir, "report"):
+        metrics = _read_json(run_dir / "metrics.json", required=True)
+        config = _read_json(run_dir / "config.json") or {}
+        missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
+                   if not _usable(run_dir / n)]
+        if missing and (run_dir / "model.npz").exists():
+            redraw(run_dir)
+        confusion = read_confusion(run_dir / "confusion.json") if _usable(run_dir / "confusion.json") else None
+        figures = [run_dir / n for n in CAPTIONS if _usable(run_dir / n)]
+        figures += sorted(p for p in run_dir.glob("*.png") if p.name not in CAPTIONS and _usable(p))
+        return write_text(run_dir / "report.html", render(run_dir.name, metrics, config, figures, confusion))
 
-        plot_saved_run(run_dir)
-    confusion = None
-    if (run_dir / "confusion.json").exists():
-        from .plots import read_confusion
 
-        confusion = read_confusion(run_dir / "confusion.json")
-    figures = [run_dir / n for n in CAPTIONS if (run_dir / n).exists()]
-    figures += sorted(p for p in run_dir.glob("*.png") if p.name not in CAPTIONS)
-    path = run_dir / "report.html"
-    path.write_text(render(run_dir.name, metrics, config, figures, confusion), encoding="utf-8")
-    return path
+def _usable(path):
+    """A regular, non-empty file (an empty picture is never embedded)."""
+    return path.is_file() and path.stat().st_size > 0
 
 
 def render(name, metrics, config, figures, confusion):
@@ -153,7 +153,4 @@ def _read_json(path, required=False):
         if required:
             raise InputError(f"{path}: not found; is {path.parent} a run directory written by twolayer train?")
         return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
+    return read_json(path)

@@ -1,114 +1,125 @@
-"""A training run on disk: data in, a run directory out.
+"""The run layer: the one place that puts model, data and preprocessing together, and the run
+directory that nothing can corrupt.
 
-RUN_DIR/config.json   every setting, written first so that an interrupted run can resume
+RUN_DIR/config.json    every setting and the data's fingerprint, written first so that an interrupted run can resume
 RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (atomic; after the first
                        and the last epoch and at most every CHECKPOINT_SECONDS between)
-RUN_DIR/model.npz     the trained model with its preprocessing and class names
-RUN_DIR/metrics.json  accuracies, epochs, seconds, hyperparameters
-RUN_DIR/history.csv   per epoch: loss, train and validation accuracy, learning rate
+RUN_DIR/model.npz      the trained model with its preprocessing and class names
+RUN_DIR/history.csv    per epoch: loss, train and validation accuracy, learning rate
+RUN_DIR/*.png          the pictures (see plots.py)
+RUN_DIR/metrics.json   accuracies, epochs, seconds, settings — written last: it marks a finished run
+
+Guarantees: one writer at a time (``run_lock``, an flock the kernel releases when its process
+dies, so a dead process's lock is taken over); ``--resume`` continues the same run or refuses;
+every file is written atomically (io.py); every stop (Ctrl-C, SIGTERM, SIGHUP) leaves a finished
+or a resumable folder.
 """
 from __future__ import annotations
 
-import json
+import contextlib
+import fcntl
+import hashlib
 import os
-import tempfile
+import signal
+import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from .checks import check_positive_int
+from . import data as data_mod
+from .checks import check_X
+from .data.augment import random_shift
+from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError
-from .train import TrainConfig, Trainer, accuracy, check_setting
+from .io import os_error, read_json, remove_stale_temps, save_npy, stdout_write, write_json, write_text
+from .net import TwoLayerNet
+from .plots import plot_run
+from .settings import RunSettings, TrainConfig, check_setting
+from .train import History, Trainer, accuracy
 
 CHECKPOINT_SECONDS = 0.5  # a kill loses at most this much training; each write costs an fsync
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "history.csv")
+LOCK_FILE = ".twolayer.lock"
 
-
-@dataclass
-class RunSettings:
-    """What a run needs beyond the loop's TrainConfig: data, model shape, numerics."""
-
-    data: str = "digits"
-    hidden_size: int = 512
-    dtype: str = "float32"
-    preprocess: str = "auto"  # auto: standardize; scale+center for image sets
-    val_fraction: float = 0.1
-    std: float | None = None  # None: He initialisation
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self):
-        d = {k: getattr(self, k) for k in ("data", "hidden_size", "dtype", "preprocess", "val_fraction", "std")}
-        d["train"] = self.train.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d):
-        d = dict(d)
-        d["train"] = TrainConfig.from_dict(d.get("train", {}))
-        return cls(**d)
+__all__ = ["RunSettings", "TrainConfig", "build", "run_training", "evaluate_model", "predict_file",
+           "load_model_data", "run_lock", "stop_signals"]
 
 
 def default_run_dir():
     return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
-def write_json(path, obj):
-    """Atomic JSON write."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
-def prepare_run_dir(out, resume=False, force=False):
-    """Create or reopen a run directory. A finished run is never overwritten by accident."""
-    out = Path(out)
-    if resume and force:
-        raise InputError("--resume and --force contradict each other: pick one")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
-    if resume:
-        if not (out / "config.json").exists():
-            raise InputError(f"{out}: nothing to resume (no config.json); start a new run without --resume")
-        for tmp in out.glob(".*.tmp"):  # half-written files of a run killed before their rename
-            tmp.unlink(missing_ok=True)
-        return out
-    if out.exists() and any((out / f).exists() for f in RUN_FILES):
-        if not force:
-            raise InputError(f"{out}: already holds a run; use --resume to continue it or --force to overwrite it")
-        for f in RUN_FILES:
-            (out / f).unlink(missing_ok=True)
+# -- one writer at a time ------------------------------------------------------------------
+@contextlib.contextmanager
+def run_lock(folder, command, shared=False):
+    """Hold FOLDER's lock while writing into it: exclusive for train and report, shared for the
+    tune workers of one study. A second writer is refused at once, naming the holder."""
+    folder = Path(folder)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except FileExistsError:
+        raise InputError(f"{folder}: exists and is not a directory") from None
     except OSError as e:
-        raise InputError(f"{out}: cannot write to the output directory ({e.strerror})") from None
-    return out
+        raise os_error(folder, e, "cannot write to the output directory") from None
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise InputError(f"{folder}: in use by {holder}; wait for it to finish or stop it") from None
+        who = f"process {os.getpid()} on {socket.gethostname()}"
+        note = f"tune workers ({who}, ...)" if shared else \
+            f"{who} (twolayer {command}, since {datetime.now().strftime('%H:%M:%S')})"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, note.encode(), 0)
+        yield folder
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
+# -- signals: SIGTERM and SIGHUP stop a run the way Ctrl-C does ------------------------------
+class Stopped(KeyboardInterrupt):
+    """A stop asked for by a signal; ``signum`` gives the exit status 128 + signum."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """While inside, SIGTERM and SIGHUP raise Stopped (a KeyboardInterrupt) like Ctrl-C does, so that
+    the loop keeps the best weights and every write in progress is rolled back."""
+    def handler(signum, frame):
+        raise Stopped(signum)
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# -- model + data + preprocessing ------------------------------------------------------------
 def build(settings, dataset):
-    """The net, with preprocessing fitted on the training split, and the data it trains on."""
-    from .data.preprocess import Preprocessor
-    from .net import TwoLayerNet
-
-    check_setting("epochs", settings.train.epochs)
-    check_positive_int(settings.hidden_size, "hidden")
+    """The net for ``settings``, with preprocessing fitted on the training split."""
     mode = settings.preprocess
     if mode == "auto":  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
         mode = "scale" if dataset.pixel_max else "standardize"
     pre = Preprocessor(mode, pixel_max=dataset.pixel_max).fit(dataset.X_train)
-    dtype = np.dtype(settings.dtype)
-    std = settings.std
-    seed = settings.train.seed
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(settings.train.seed)
     net = TwoLayerNet(dataset.n_features, settings.hidden_size, dataset.n_classes,
-                      std="he" if std is None else std, dtype=dtype, seed=rng)
+                      std="he" if settings.std is None else settings.std, dtype=settings.dtype, seed=rng)
     net.preprocessor = pre
     net.class_names = list(dataset.class_names)
     net.meta = {"data": settings.data, "image_shape": dataset.image_shape, "settings": settings.to_dict()}
@@ -121,17 +132,135 @@ def make_augment(mode, net, dataset):
         return None
     if dataset.image_shape is None:
         raise InputError(f"--augment shift needs image data; {dataset.name} rows have no image shape")
-    from .data.augment import random_shift
-
     blank = net.transform(np.zeros((1, net.input_size)))[0]
     return random_shift(dataset.image_shape, fill=blank)
+
+
+def batch_transform(net, X):
+    """The per-batch preprocessing for streamed (memory-mapped) data; None for data in memory,
+    which ``transformed`` preprocesses once."""
+    if isinstance(X, np.memmap) and net.preprocessor is not None:
+        return lambda xb: net.preprocessor.transform(xb, net.dtype)
+    return None
 
 
 def transformed(net, X):
     """Preprocessed copy for in-memory data; memory maps stay on disk (transformed per batch)."""
     if X is None or isinstance(X, np.memmap):
         return X
-    return net.preprocessor.transform(X, net.dtype)
+    return net.transform(X)
+
+
+@dataclass
+class Prepared:
+    """A net and its data ready for the loop: network inputs, labels and the per-batch steps."""
+
+    net: TwoLayerNet
+    dataset: object
+    X_train: np.ndarray
+    X_val: np.ndarray | None
+    transform: object = None
+    augment: object = None
+
+    def fit(self, trainer, **kw):
+        d = self.dataset
+        return trainer.fit(self.X_train, d.y_train, self.X_val, d.y_val, transform=self.transform,
+                           augment=self.augment, **kw)
+
+    def accuracy(self, split):
+        d = self.dataset
+        X = {"train": self.X_train, "val": self.X_val}.get(split)
+        if X is None:
+            X = transformed(self.net, getattr(d, f"X_{split}"))
+        return None if X is None else accuracy(self.net, X, getattr(d, f"y_{split}"), self.transform)
+
+
+def prepare(settings, dataset, augment=False):
+    """Build the net for ``settings`` on ``dataset`` and preprocess its data (the one assembly
+    used by training runs and tuning trials)."""
+    net = build(settings, dataset)
+    aug = make_augment(settings.train.augment, net, dataset) if augment else None
+    return Prepared(net, dataset, transformed(net, dataset.X_train), transformed(net, dataset.X_val),
+                    batch_transform(net, dataset.X_train), aug)
+
+
+def fingerprint(settings, dataset):
+    """What identifies a run's data: the spec, the shapes and a hash of the first training rows."""
+    rows = np.ascontiguousarray(dataset.X_train[:64])
+    h = hashlib.sha256(rows.tobytes())
+    h.update(np.ascontiguousarray(dataset.y_train[:64], dtype=np.int64).tobytes())
+    return {"data": settings.data, "n_train": int(len(dataset.y_train)), "n_features": int(dataset.n_features),
+            "n_classes": int(dataset.n_classes), "rows_sha256": h.hexdigest()[:16]}
+
+
+def trained_settings(net):
+    """The RunSettings a saved model was trained with (defaults for a model without them)."""
+    stored = net.meta.get("settings")
+    if not stored:
+        return RunSettings(data=net.meta.get("data") or "digits")
+    try:
+        return RunSettings.from_dict(stored)
+    except (InputError, TypeError) as e:
+        raise InputError(f"model settings are damaged ({e})") from None
+
+
+def load_model_data(model, spec=None, seed=None, settings=None):
+    """(net, dataset, settings): a saved model and its data, loaded and split as its training run
+    did (spec, seed and validation fraction from the model) unless ``spec`` or ``seed`` are given."""
+    net = model if isinstance(model, TwoLayerNet) else TwoLayerNet.load(model)
+    settings = settings or trained_settings(net)
+    spec = spec or settings.data
+    seed = settings.train.seed or 0 if seed is None else check_setting("seed", seed)
+    dataset = data_mod.load(spec, seed=seed, val_fraction=settings.val_fraction)
+    where = "the model" + ("" if isinstance(model, TwoLayerNet) else f" {model}")
+    if dataset.n_features != net.input_size:
+        raise InputError(f"{spec}: data has {dataset.n_features} features but {where} expects {net.input_size}")
+    for split in ("train", "val", "test"):
+        y = getattr(dataset, f"y_{split}")
+        if y is not None and len(y) and y.max() >= net.output_size:
+            raise InputError(f"{spec}: {split} labels reach {y.max()} but {where} has {net.output_size} classes")
+    return net, dataset, settings
+
+
+# -- a training run ------------------------------------------------------------------------
+def _prepare_dir(out, resume, force):
+    """Check what OUT holds against --resume / --force (called with OUT's lock held)."""
+    if resume and force:
+        raise InputError("--resume and --force contradict each other: pick one")
+    if resume:
+        if not (out / "config.json").exists():
+            raise InputError(f"{out}: nothing to resume (no config.json); start a new run without --resume")
+        remove_stale_temps(out)
+        return
+    if any((out / f).exists() for f in RUN_FILES):
+        if not force:
+            raise InputError(f"{out}: already holds a run; use --resume to continue it or --force to overwrite it")
+        for f in RUN_FILES:
+            (out / f).unlink(missing_ok=True)
+    remove_stale_temps(out)
+
+
+def _resumed_settings(out, given):
+    """The stored run's settings; a given option that differs from them is refused by name
+    (only epochs may change). ``given``: {setting: (spelled, value)} of what the caller set."""
+    path = out / "config.json"
+    stored = read_json(path, "run configuration")
+    try:
+        settings = RunSettings.from_dict(stored)
+    except InputError as e:
+        raise InputError(f"{path}: damaged run configuration ({e})") from None
+    except TypeError as e:
+        raise InputError(f"{path}: damaged run configuration ({e})") from None
+    flat = settings.flat()
+    for name, (spelled, value) in (given or {}).items():
+        if name == "epochs" or name not in flat:
+            continue
+        if value != flat[name]:
+            raise InputError(f"{spelled} {value} differs from the run in {out} ({flat[name]}); on --resume only "
+                             "--epochs may change: drop the option, or start a new run with --force")
+    if "epochs" in (given or {}):
+        settings = settings.with_changes(epochs=given["epochs"][1])
+    return settings, stored.get("fingerprint")
 
 
 def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
@@ -149,104 +278,141 @@ def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
     return checkpoint
 
 
-def run_training(settings, out, *, resume=False, force=False, dataset=None, on_batch=None, on_epoch=None,
-                 on_start=None, plots=True):
+def run_training(settings, out, *, resume=False, force=False, given=None, dataset=None, on_batch=None,
+                 on_epoch=None, on_start=None, plots=True):
     """Train per ``settings`` into the run directory ``out``; returns the metrics dict.
-    ``plots``: draw the pictures of the run (see plots.py) into ``out`` too.
 
-    Raises DivergedError after writing what can be kept; KeyboardInterrupt is absorbed by the
-    loop, which keeps the best weights, and reported as stop_reason 'interrupted'.
+    With ``resume``, the stored settings are used; ``given`` names the settings the caller asked
+    for ({name: (spelled, value)}), which must agree with them (epochs may change).
+    Raises DivergedError after writing what can be kept; an interruption (Ctrl-C, SIGTERM, SIGHUP)
+    is absorbed by the loop, which keeps the best weights, and reported as stop_reason 'interrupted'.
     """
-    from . import data as data_mod
-
-    out = prepare_run_dir(out, resume, force)
-    requested_epochs = settings.train.epochs
-    if resume:
+    out = Path(out)
+    if resume and force:
+        raise InputError("--resume and --force contradict each other: pick one")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    if resume and not (out / "config.json").exists():
+        raise InputError(f"{out}: nothing to resume (no config.json); start a new run without --resume")
+    with run_lock(out, "train"):
+        _prepare_dir(out, resume, force)
+        stored_fp = None
+        if resume:
+            settings, stored_fp = _resumed_settings(out, given)
+        if dataset is None:
+            dataset = data_mod.load(settings.data, seed=settings.train.seed or 0, val_fraction=settings.val_fraction)
+        fp = fingerprint(settings, dataset)
+        if stored_fp is not None and stored_fp != fp:
+            raise InputError(f"{out}: the run was trained on other data than {settings.data} gives now "
+                             f"({stored_fp.get('n_train')} rows then, {fp['n_train']} now, or other rows); "
+                             "resume with the same data or start a new run with --force")
+        run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
+        write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
+        trainer = Trainer(run.net, settings.train)
+        ckpt = out / "checkpoint.npz"
+        if resume and ckpt.exists():
+            trainer.load_checkpoint(ckpt, fingerprint=fp)
+        if on_start is not None:
+            on_start(trainer, dataset)
+        error = None
         try:
-            saved = RunSettings.from_dict(json.loads((out / "config.json").read_text()))
-        except (ValueError, TypeError, KeyError) as e:
-            raise InputError(f"{out / 'config.json'}: damaged run configuration ({e})") from None
-        if requested_epochs is not None:
-            saved.train.epochs = requested_epochs
-        settings = saved
-    if dataset is None:
-        dataset = data_mod.load(settings.data, seed=settings.train.seed or 0, val_fraction=settings.val_fraction)
-    net = build(settings, dataset)
-    augment = make_augment(settings.train.augment, net, dataset)  # may refuse: before anything is written
-    write_json(out / "config.json", settings.to_dict())
-
-    trainer = Trainer(net, settings.train)
-    ckpt = out / "checkpoint.npz"
-    if resume and ckpt.exists():
-        trainer.load_checkpoint(ckpt)
-    stream = isinstance(dataset.X_train, np.memmap)
-    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream else None
-    X_train, X_val = transformed(net, dataset.X_train), transformed(net, dataset.X_val)
-    if on_start is not None:
-        on_start(trainer, dataset)
-    last_epoch = settings.train.resolve_epochs(len(dataset.y_train))
-    error = None
-    try:
-        trainer.fit(X_train, dataset.y_train, X_val, dataset.y_val, on_batch=on_batch, on_epoch=on_epoch,
-                    checkpoint=throttled(lambda t: t.save_checkpoint(ckpt), last_epoch), transform=transform,
-                    augment=augment)
-    except DivergedError as e:
-        error = e
-    seconds = sum(trainer.history["seconds"])  # every epoch's wall time, across resumes
-    if error is not None and trainer.best is None:
-        write_json(out / "metrics.json", {"stop_reason": "diverged", "error": str(error)})
-        raise error
-
-    metrics = {
-        **{k: v for k, v in settings.train.to_dict().items() if k not in ("steps_per_epoch", "max_steps")},
-        "train_accuracy": accuracy(net, X_train, dataset.y_train, transform),
-        "val_accuracy": accuracy(net, X_val, dataset.y_val, transform) if X_val is not None else None,
-        "test_accuracy": (accuracy(net, transformed(net, dataset.X_test), dataset.y_test, transform)
-                          if dataset.X_test is not None else None),
-        "epochs": trainer.epoch,
-        "best_epoch": trainer.best_epoch,
-        "stop_reason": trainer.stop_reason,
-        "seconds": round(seconds, 3),
-        "data": settings.data,
-        "n_train": int(len(dataset.y_train)),
-        "hidden_size": settings.hidden_size,
-        "dtype": settings.dtype,
-        "preprocess": settings.preprocess,
-    }
-    if error is not None:
-        metrics["error"] = str(error)
-    net.save(out / "model.npz")
-    trainer.history.write_csv(out / "history.csv")
-    write_json(out / "metrics.json", metrics)
-    if plots:
-        from .plots import plot_run
-
-        plot_run(out, net=net, history=trainer.history, dataset=dataset, transform=transform)
+            last_epoch = settings.train.resolve_epochs(len(dataset.y_train))
+            run.fit(trainer, on_batch=on_batch, on_epoch=on_epoch,
+                    checkpoint=throttled(lambda t: t.save_checkpoint(ckpt, fingerprint=fp), last_epoch))
+        except DivergedError as e:
+            error = e
+        if error is not None and trainer.best is None:
+            write_json(out / "metrics.json", {"stop_reason": "diverged", "error": str(error)})
+            raise error
+        metrics = _metrics(settings, run, trainer)
+        if error is not None:
+            metrics["error"] = str(error)
+        if trainer.interrupt is not None:
+            metrics["signal"] = str(trainer.interrupt) if isinstance(trainer.interrupt, Stopped) else "SIGINT"
+        # files first, metrics.json last: a folder with metrics.json is a finished run, pictures and all
+        run.net.save(out / "model.npz")
+        trainer.history.write_csv(out / "history.csv")
+        if plots:
+            plot_run(out, net=run.net, history=trainer.history, dataset=dataset, transform=run.transform)
+        write_json(out / "metrics.json", metrics)
     if error is not None:
         raise error
     return metrics
 
 
-def evaluate_model(model_path, spec, seed=None):
-    """Accuracy of a saved model on every split of a data set, split as in its training run
-    (seed and validation fraction from the model) unless ``seed`` is given."""
-    from . import data as data_mod
-    from .net import TwoLayerNet
+def _metrics(settings, run, trainer):
+    return {
+        **{k: v for k, v in settings.train.to_dict().items() if k not in ("steps_per_epoch", "max_steps")},
+        "train_accuracy": run.accuracy("train"),
+        "val_accuracy": run.accuracy("val"),
+        "test_accuracy": run.accuracy("test"),
+        "final_loss": trainer.history["loss"][-1] if trainer.history["loss"] else None,
+        "epochs": trainer.epoch,
+        "best_epoch": trainer.best_epoch,
+        "stop_reason": trainer.stop_reason,
+        "seconds": round(sum(trainer.history["seconds"]), 3),  # every epoch's wall time, across resumes
+        "data": settings.data,
+        "n_train": int(len(run.dataset.y_train)),
+        "hidden_size": settings.hidden_size,
+        "dtype": settings.dtype,
+        "preprocess": settings.preprocess,
+    }
 
-    net = TwoLayerNet.load(model_path)
-    trained = net.meta.get("settings") or {}
-    if seed is None:
-        seed = (trained.get("train") or {}).get("seed") or 0
-    dataset = data_mod.load(spec, seed=seed, val_fraction=trained.get("val_fraction", 0.1))
-    if dataset.n_features != net.input_size:
-        raise InputError(f"{spec}: data has {dataset.n_features} features but the model {model_path} "
-                         f"expects {net.input_size}")
-    result = {"model": str(model_path), "data": spec}
+
+def redraw(run_dir):
+    """Redraw the pictures of a finished run from its files (model.npz, config.json, history.csv)."""
+    run_dir = Path(run_dir)
+    settings = None
+    if (run_dir / "config.json").exists():
+        try:
+            settings = RunSettings.from_dict(read_json(run_dir / "config.json", "run configuration"))
+        except (InputError, TypeError) as e:
+            raise InputError(f"{run_dir / 'config.json'}: damaged run configuration ({e})") from None
+    net, dataset, _ = load_model_data(run_dir / "model.npz", settings=settings)
+    history = History.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").exists() else History()
+    return plot_run(run_dir, net=net, history=history, dataset=dataset,
+                    transform=batch_transform(net, dataset.X_train))
+
+
+# -- a saved model at work -------------------------------------------------------------------
+def evaluate_model(model_path, spec=None, seed=None):
+    """Accuracy of a saved model on every split of a data set — by default its own data set, split
+    as in its training run (seed and validation fraction from the model)."""
+    net, dataset, settings = load_model_data(model_path, spec, seed)
+    result = {"model": str(model_path), "data": spec or settings.data}
     for split in ("train", "val", "test"):
         X, y = getattr(dataset, f"X_{split}"), getattr(dataset, f"y_{split}")
-        if X is None:
-            continue
-        if y.max(initial=0) >= net.output_size:
-            raise InputError(f"{spec}: {split} labels reach {y.max()} but the model has {net.output_size} classes")
-        result[f"{split}_accuracy"] = accuracy(net, X, y, net.transform)
+        if X is not None:
+            result[f"{split}_accuracy"] = accuracy(net, X, y, net.transform)
     return result
+
+
+def predict_file(model, input):
+    """(net, class indices) for every row of an .npy or .csv file, preprocessed as in training."""
+    net = TwoLayerNet.load(model)
+    X = check_X(data_mod.read_rows(input), name=str(input))
+    if X.shape[1] != net.input_size:
+        raise InputError(f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}")
+    return net, net.scores(net.transform(X)).argmax(axis=1)
+
+
+def class_labels(net, idx):
+    """Class names of output indices (the indices as strings for a model without names)."""
+    names = net.class_names or [str(i) for i in range(net.output_size)]
+    return [names[i] for i in idx]
+
+
+def write_predictions(labels, idx, out=None):
+    """Labels to stdout, or to OUT: .npy holds the class indices, any other suffix one label per line."""
+    if out is None:
+        return stdout_write("\n".join(labels) + "\n")
+    out = Path(out)
+    if out.suffix == ".npy":
+        return save_npy(out, np.asarray(idx))
+    return write_text(out, "\n".join(labels) + "\n")
+
+
+def exit_status(error):
+    """128 + the signal number for a stop by signal (130 for Ctrl-C)."""
+    return 128 + getattr(error, "signum", signal.SIGINT)
+

@@ -10,100 +10,36 @@ import contextlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import numpy as np
 
 from .checks import check_X, check_y
 from .errors import DivergedError, InputError
-from .net import Workspace, atomic_savez, meta_array, read_npz
-from .optim import OPTIMIZERS, make_optimizer
-from .schedules import SCHEDULES, learning_rate_at
-
-# The one table of valid settings: name -> (check, words for the error message).
-_RULES = {
-    "epochs": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer (or None: auto)"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
-    "learning_rate": (lambda v: _is_real(v) and v > 0, "a finite number > 0"),
-    "reg": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "optimizer": (lambda v: v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
-    "momentum": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "weight_decay": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "schedule": (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES)),
-    "lr_decay": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "warmup_epochs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "patience": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer or None"),
-    "tol": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "sampling": (lambda v: v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
-    "steps_per_epoch": (lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer or None"),
-    "max_steps": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or None"),
-    "seed": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or None"),
-    "augment": (lambda v: v in ("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
-}
+from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
+from .optim import make_optimizer
+from .schedules import learning_rate_at
+from .settings import AUTO_EPOCHS, AUTO_STEPS, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
 
 
-def _is_int(v):
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+class Workspace:
+    """Buffers for one batch size, reused from step to step by the training loop."""
 
+    def __init__(self, params, batch_size):
+        dtype = params["W1"].dtype
+        hidden, classes = params["W2"].shape
+        self.batch_size = batch_size
+        self.a = np.empty((batch_size, hidden), dtype)
+        self.scores = np.empty((batch_size, classes), dtype)
+        self.dh = np.empty((batch_size, hidden), dtype)
+        self.mask = np.empty((batch_size, hidden), bool)
+        self.grads = {k: np.empty_like(v) for k, v in params.items()}
+        self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
 
-def _is_real(v):
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def check_setting(name, value):
-    ok, words = _RULES[name]
-    if not ok(value):
-        raise InputError(f"{name.replace('_', '-')} must be {words}, got {value!r}")
-    return value
-
-
-AUTO_STEPS = 2000
-AUTO_EPOCHS = (10, 100)
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides how the loop trains (the model's shape lives in the net)."""
-
-    epochs: int | None = None  # None: auto, about AUTO_STEPS optimizer steps (see resolve_epochs)
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    reg: float = 0.0
-    optimizer: str = "adamw"
-    momentum: float = 0.9
-    weight_decay: float = 0.05
-    schedule: str = "cosine"
-    lr_decay: float = 0.95
-    warmup_epochs: int = 0
-    patience: int | None = None
-    tol: float = 0.0  # with patience: an epoch counts as better only when it beats the best score by more than tol
-    sampling: str = "shuffle"
-    steps_per_epoch: int | None = None
-    max_steps: int | None = None
-    seed: int | None = 0
-    augment: str = "auto"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
-
-    def __post_init__(self):
-        for f in fields(self):
-            check_setting(f.name, getattr(self, f.name))
-
-    def to_dict(self):
-        return asdict(self)
-
-    def resolve_epochs(self, n_train):
-        """The epoch count: as set, or (auto) enough epochs for about AUTO_STEPS optimizer
-        steps, kept within AUTO_EPOCHS — small sets get more passes, large sets fewer."""
-        if self.epochs is not None:
-            return self.epochs
-        steps_per_epoch = self.steps_per_epoch or math.ceil(n_train / min(self.batch_size, n_train))
-        lo, hi = AUTO_EPOCHS
-        return int(min(max(math.ceil(AUTO_STEPS / steps_per_epoch), lo), hi))
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    def view(self, n):
+        """Buffers for a batch of n <= batch_size rows (the last, short batch of an epoch)."""
+        if n == self.batch_size:
+            return self.a, self.mask, self.scores, self.dh
+        return self.a[:n], self.mask[:n], self.scores[:n], self.dh[:n]
 
 
 class History(dict):
@@ -115,13 +51,28 @@ class History(dict):
         super().__init__({k: [] for k in self.KEYS})
         self.update(*args, **kwargs)
 
+    CSV_COLUMNS = ("epoch", "loss", "train_acc", "val_acc", "lr", "seconds")
+
     def write_csv(self, path):
         """history.csv: one row per epoch."""
-        cols = ("epoch", "loss", "train_acc", "val_acc", "lr", "seconds")
-        lines = [",".join(cols)]
-        for row in zip(*(self[c] for c in cols)):
-            lines.append(",".join("" if v is None else (str(v) if isinstance(v, int) else f"{v:.6g}") for v in row))
-        Path(path).write_text("\n".join(lines) + "\n")
+        fmt = lambda v: "" if v is None else (str(v) if isinstance(v, int) else f"{v:.6g}")  # noqa: E731
+        write_csv(path, self.CSV_COLUMNS, ([fmt(v) for v in row] for row in zip(*(self[c] for c in self.CSV_COLUMNS))))
+
+    @classmethod
+    def read_csv(cls, path):
+        """A history written by write_csv; a damaged file is one line naming it and the field."""
+        header, rows = read_csv_rows(path, "history")
+        history = cls()
+        for n, row in enumerate(rows, start=2):
+            for col, v in zip(header, row):
+                if col not in cls.CSV_COLUMNS:
+                    continue
+                try:
+                    value = None if v == "" else (int(v) if col == "epoch" else float(v))
+                except ValueError:
+                    raise InputError(f"{path}: line {n}: field {col!r} is not a number ({v!r})") from None
+                history[col].append(value)
+        return history
 
 
 class Trainer:
@@ -141,6 +92,8 @@ class Trainer:
         self.best = None  # (score, epoch, params copy); no copy when stopping on the training loss
         self.bad_epochs = 0
         self.stop_reason = None
+        self.interrupt = None  # the KeyboardInterrupt that stopped the last fit, if any
+        self.work = None  # the step's buffers (a Workspace), made by fit
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
@@ -155,68 +108,31 @@ class Trainer:
         when given, alters each training batch in place (e.g. random pixel shifts).
         ``sample_weight`` (one weight >= 0 per row of X) weights each batch's mean loss.
         """
-        c, net = self.config, self.net
+        c = self.config
         n = X.shape[0]
         if n == 0:
             raise InputError("the training set is empty")
         epochs = c.resolve_epochs(n) if epochs is None else epochs
-        bs = min(c.batch_size, n) if c.sampling == "shuffle" else c.batch_size
-        if c.steps_per_epoch is not None:
-            steps_per_epoch = c.steps_per_epoch
-        elif c.sampling == "shuffle":
-            steps_per_epoch = math.ceil(n / bs)
-        else:
-            steps_per_epoch = max(n // bs, 1)
-        work = Workspace(net.params, bs)
-        direct = X.dtype == net.dtype and transform is None
-        xb_full = np.empty((bs, X.shape[1]), X.dtype)
-        yb_full = np.empty(bs, np.intp)
-        idx_full = np.empty(bs, np.intp)
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, net.dtype)
-        wb_full = None if sample_weight is None else np.empty(bs, net.dtype)
+        bs = c.batch_for(n)
+        self.work = Workspace(self.net.params, bs)
+        batch = Batch(X, y, bs, self.net.dtype, transform, augment, sample_weight)
         has_val = X_val is not None and len(X_val) > 0
-        self.stop_reason = None
-        with blas_threads_for(bs * X.shape[1] * net.hidden_size):
+        self.stop_reason = self.interrupt = None
+        with blas_threads_for(bs * X.shape[1] * self.net.hidden_size):
             try:
                 while self.epoch < epochs and self.stop_reason is None:
                     t0 = time.perf_counter()
                     lr = learning_rate_at(self.epoch, base_lr=c.learning_rate, schedule=c.schedule,
                                           decay=c.lr_decay, epochs=epochs, warmup_epochs=c.warmup_epochs)
-                    order = self.rng.permutation(n) if c.sampling == "shuffle" else None
-                    loss_sum, correct, seen, steps = 0.0, 0, 0, 0
-                    for s in range(steps_per_epoch):
-                        if c.max_steps is not None and self.step_count >= c.max_steps:
-                            self.stop_reason = "max_steps"
-                            break
-                        if order is not None:
-                            idx = order[(s * bs) % n:(s * bs) % n + bs]
-                        else:
-                            idx = _draw(self.rng, n, bs, idx_full)
-                        m = len(idx)
-                        xb, yb = xb_full[:m], yb_full[:m]
-                        X.take(idx, axis=0, out=xb)  # gather into the preallocated batch buffers
-                        y.take(idx, out=yb)
-                        wb = None if wb_full is None else sample_weight.take(idx, out=wb_full[:m])
-                        if not direct:
-                            xb = transform(xb) if transform is not None else xb.astype(net.dtype)
-                        if augment is not None:
-                            augment(xb, self.rng)
-                        loss, grads, n_correct = net.forward_backward(xb, yb, c.reg, work, weights=wb)
-                        if not math.isfinite(loss):
-                            self._diverged(loss)
-                        self.optimizer.step(net.params, grads, lr)
-                        self.step_count += 1
-                        steps += 1
-                        loss_sum += loss * m
+                    loss_sum, correct, seen = 0.0, 0, 0
+                    for idx in self.batch_order(n, bs, c.steps_for(n)):
+                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr, batch.weights(idx))
+                        loss_sum += loss * len(idx)
                         correct += n_correct
-                        seen += m
-                        self.history["step_loss"].append(loss)
+                        seen += len(idx)
                         if on_batch is not None:
                             on_batch(self)
-                    if steps == 0:
-                        break
-                    if self.stop_reason == "max_steps" and steps < steps_per_epoch:
+                    if self.stop_reason == "max_steps":
                         break  # a partial epoch: no schedule step, no record
                     self._end_epoch(lr, loss_sum / seen, correct / seen, X_val, y_val, has_val, transform,
                                     time.perf_counter() - t0, epochs)
@@ -224,13 +140,39 @@ class Trainer:
                         checkpoint(self)
                     if on_epoch is not None:
                         on_epoch(self)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
                 self.stop_reason = "interrupted"
+                self.interrupt = e
         if self.best is not None and self.best[2] is not None and self.stop_reason != "diverged":
             self.restore_best()  # model selection on validation accuracy (patience is set)
         if self.stop_reason is None:
             self.stop_reason = "completed"
         return self.history
+
+    def batch_order(self, n, bs, steps):
+        """The row indices of each step of one epoch: slices of one permutation ('shuffle') or
+        draws with replacement (the classic API's 'replacement'). Stops early at max_steps."""
+        c = self.config
+        order = self.rng.permutation(n) if c.sampling == "shuffle" else None
+        for s in range(steps):
+            if c.max_steps is not None and self.step_count >= c.max_steps:
+                self.stop_reason = "max_steps"
+                return
+            if order is not None:
+                start = (s * bs) % n
+                yield order[start:start + bs]
+            else:
+                yield _draw(self.rng, n, bs)
+
+    def step(self, xb, yb, lr, weights=None):
+        """One optimizer step on one batch: (loss, grads) from the net, an update from the rule."""
+        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work, weights=weights)
+        if not math.isfinite(loss):
+            self._diverged(loss)
+        self.optimizer.step(self.net.params, grads, lr)
+        self.step_count += 1
+        self.history["step_loss"].append(loss)
+        return loss, n_correct
 
     def _end_epoch(self, lr, loss, train_acc, X_val, y_val, has_val, transform, seconds, epochs):
         c, h = self.config, self.history
@@ -248,7 +190,7 @@ class Trainer:
             improved = self.best is None or score > self.best[0] + c.tol
             if self.best is None or score > self.best[0]:
                 # without validation data the loop stops on the training loss and keeps the last
-                # weights, as scikit-learn's MLP does
+                # weights, as scikit-learn's MLP does: no copy to restore
                 weights = {k: v.copy() for k, v in self.net.params.items()} if has_val else None
                 self.best = (score, self.epoch, weights)
             if improved:
@@ -278,8 +220,9 @@ class Trainer:
         return None if self.best is None else self.best[1]
 
     # -- checkpoints --------------------------------------------------------------------
-    def save_checkpoint(self, path):
-        """Everything needed to resume exactly, written atomically (temp file, then rename)."""
+    def save_checkpoint(self, path, fingerprint=None):
+        """Everything needed to resume exactly, written atomically. ``fingerprint`` (of the
+        data) lets load_checkpoint refuse a checkpoint of another run."""
         arrays = {f"param_{k}": v for k, v in self.net.params.items()}
         opt = self.optimizer.state_dict()
         arrays.update({f"opt_{k}": v for k, v in opt["arrays"].items()})
@@ -294,30 +237,94 @@ class Trainer:
             "rng": _rng_state(self.rng),
             "history": dict(self.history),
             "config": self.config.to_dict(),
+            "fingerprint": fingerprint,
         }
         arrays["state"] = np.array(json.dumps(state))
-        atomic_savez(path, arrays)
+        save_npz(path, arrays)
 
-    def load_checkpoint(self, path):
-        arrays, _ = read_npz(path, required=("state",))
+    def load_checkpoint(self, path, fingerprint=None):
+        """Continue from a checkpoint of this same run; a foreign or mismatched one is refused
+        with one line (shapes, optimizer, settings other than epochs, data fingerprint)."""
+        arrays = read_npz(path, required=("state",))
         try:
             state = json.loads(str(meta_array(arrays["state"], path)))
-            for k in self.net.params:
-                self.net.params[k][...] = arrays[f"param_{k}"]
-            self.optimizer.load_state_dict({
-                "t": state["opt_t"],
-                "arrays": {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}})
-            if state["best"] is not None:
-                self.best = (state["best"][0], state["best"][1],
-                             {k: arrays[f"best_{k}"].copy() for k in self.net.params}
-                             if "best_W1" in arrays else None)
-            self.epoch = state["epoch"]
-            self.step_count = state["step_count"]
-            self.bad_epochs = state["bad_epochs"]
-            self.history = History(state["history"])
-            _set_rng_state(self.rng, state["rng"])
+        except ValueError as e:
+            raise InputError(f"{path}: damaged checkpoint (state is not valid JSON: {e})") from None
+        if not isinstance(state, dict):
+            raise InputError(f"{path}: damaged checkpoint (state is not an object)")
+        check = _Fields(path, state)
+        config = check.get("config", dict)
+        differ = [k for k, v in self.config.to_dict().items() if k != "epochs" and config.get(k, v) != v]
+        if differ:
+            k = differ[0]
+            raise InputError(f"{path}: the checkpoint was trained with {k}={config[k]!r}, this run has "
+                             f"{getattr(self.config, k)!r}: it belongs to another run")
+        saved_fp = state.get("fingerprint")
+        if fingerprint is not None and saved_fp is not None and saved_fp != fingerprint:
+            raise InputError(f"{path}: the checkpoint was trained on other data ({_describe(saved_fp)}; now "
+                             f"{_describe(fingerprint)}): it belongs to another run")
+        for k, v in self.net.params.items():
+            saved = arrays.get(f"param_{k}")
+            if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
+                got = "missing" if saved is None else f"{saved.dtype} {saved.shape}"
+                raise InputError(f"{path}: the checkpoint's {k} is {got} but this run's model has {v.dtype} "
+                                 f"{v.shape}: it belongs to another run")
+            if not np.isfinite(saved).all():
+                raise InputError(f"{path}: the checkpoint's {k} contains NaN or infinite values; the file is damaged")
+        opt_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
+        for k, v in opt_arrays.items():
+            param = k.rsplit("_", 1)[-1]
+            if param not in self.net.params or v.shape != self.net.params[param].shape:
+                raise InputError(f"{path}: optimizer state {k!r} does not fit the model; the file is damaged")
+        best = check.get("best", list, none=True)
+        kept = [f"best_{k}" in arrays for k in self.net.params]  # none kept: stopping on the training loss
+        if best is not None and (len(best) != 2 or (any(kept) and not all(kept))):
+            raise InputError(f"{path}: field 'best' is damaged")
+        epoch = check.count("epoch")
+        step_count = check.count("step_count")
+        bad_epochs = check.count("bad_epochs")
+        opt_t = check.count("opt_t")
+        history = check.get("history", dict)
+        if any(not isinstance(history.get(key, []), list) for key in History.KEYS):
+            raise InputError(f"{path}: field 'history' is damaged")
+        rng = check.get("rng", dict)
+        for k in self.net.params:
+            self.net.params[k][...] = arrays[f"param_{k}"]
+        self.optimizer.load_state_dict({"t": opt_t, "arrays": opt_arrays})
+        if best is not None:
+            self.best = (best[0], best[1],
+                         {k: arrays[f"best_{k}"].copy() for k in self.net.params} if all(kept) else None)
+        self.epoch, self.step_count, self.bad_epochs = epoch, step_count, bad_epochs
+        self.history = History(history)
+        try:
+            _set_rng_state(self.rng, rng)
         except (KeyError, ValueError, TypeError) as e:
-            raise InputError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
+            raise InputError(f"{path}: field 'rng' is damaged ({type(e).__name__}: {e})") from None
+
+
+class _Fields:
+    """Type- and range-checked reads of a JSON object from a file: one line naming file and field."""
+
+    def __init__(self, path, obj):
+        self.path, self.obj = path, obj
+
+    def get(self, name, kind, none=False):
+        if name not in self.obj:
+            raise InputError(f"{self.path}: field {name!r} is missing; the file is damaged")
+        v = self.obj[name]
+        if (v is None and none) or (isinstance(v, kind) and not isinstance(v, bool)):
+            return v
+        raise InputError(f"{self.path}: field {name!r} should be {kind.__name__}, got {type(v).__name__}")
+
+    def count(self, name):
+        v = self.get(name, int)
+        if v < 0:
+            raise InputError(f"{self.path}: field {name!r} is negative ({v})")
+        return v
+
+
+def _describe(fp):
+    return ", ".join(f"{k} {v}" for k, v in fp.items() if k != "rows_sha256") if isinstance(fp, dict) else str(fp)
 
 
 SMALL_GEMM = 4_000_000  # multiply-adds in X·W1 below which a second BLAS thread costs more than it gains
@@ -349,13 +356,51 @@ def accuracy(net, X, y, transform=None, batch_size=4096):
     return correct / len(X)
 
 
-def _draw(rng, n, size, out):
+def _draw(rng, n, size):
     """Indices drawn with replacement (the classic API's sampling)."""
     if isinstance(rng, np.random.Generator):
-        out[...] = rng.integers(0, n, size=size)
-    else:
-        out[...] = rng.randint(0, n, size=size)
-    return out
+        return rng.integers(0, n, size=size)
+    return rng.randint(0, n, size=size)
+
+
+class Batch:
+    """Gathers a training batch into preallocated buffers: rows, labels, the net's dtype, the
+    per-batch preprocessing of streamed data and the augmentation."""
+
+    def __init__(self, X, y, bs, dtype, transform=None, augment=None, sample_weight=None):
+        self.X, self.y, self.transform, self.augment, self.dtype = X, y, transform, augment, dtype
+        self.direct = X.dtype == dtype and transform is None
+        self.xb = np.empty((bs, X.shape[1]), X.dtype)
+        self.yb = np.empty(bs, np.intp)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype)
+        self.wb = None if sample_weight is None else np.empty(bs, dtype)
+
+    def weights(self, idx):
+        """The batch's sample weights, or None when the rows are unweighted."""
+        if self.sample_weight is None:
+            return None
+        return self.sample_weight.take(idx, out=self.wb[:len(idx)])
+
+    def gather(self, idx, rng):
+        m = len(idx)
+        xb, yb = self.xb[:m], self.yb[:m]
+        self.X.take(idx, axis=0, out=xb)
+        self.y.take(idx, out=yb)
+        if not self.direct:
+            xb = self.transform(xb) if self.transform is not None else xb.astype(self.dtype)
+        if self.augment is not None:
+            self.augment(xb, rng)
+        return xb, yb
+
+
+class GlobalRandomState:
+    """NumPy's legacy global random state (np.random.seed / np.random.randn), as an object: the
+    classic API draws its batches from it, as CS231n's code does, through public functions only."""
+
+    randint = staticmethod(np.random.randint)
+    permutation = staticmethod(np.random.permutation)
+    get_state = staticmethod(np.random.get_state)
+    set_state = staticmethod(np.random.set_state)
 
 
 def _rng_state(rng):
@@ -377,6 +422,11 @@ def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
                   num_iters=100, batch_size=200, verbose=False):
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
     NumPy's global random state, learning rate × decay after every epoch of max(N // B, 1) steps."""
+    check_setting("learning_rate", learning_rate, "learning_rate")
+    check_setting("lr_decay", learning_rate_decay, "learning_rate_decay")
+    check_setting("reg", reg, "reg")
+    check_setting("max_steps", num_iters, "num_iters")
+    check_setting("batch_size", batch_size, "batch_size")
     X = check_X(X, net.input_size, net.dtype)
     y = check_y(y, X.shape[0], net.output_size)
     X_val = check_X(X_val, net.input_size, net.dtype, name="X_val")
@@ -387,7 +437,7 @@ def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
         learning_rate=learning_rate, reg=reg, optimizer="sgd", schedule="step",
         lr_decay=learning_rate_decay, patience=None, sampling="replacement",
         steps_per_epoch=steps_per_epoch, max_steps=num_iters, seed=None)
-    trainer = Trainer(net, config, rng=np.random.mtrand._rand)
+    trainer = Trainer(net, config, rng=GlobalRandomState())
 
     def report(t):
         if verbose and t.step_count % 100 == 0:

@@ -18,21 +18,23 @@ OUT/search.png        validation accuracy against learning rate and regularisati
 """
 from __future__ import annotations
 
-import csv
+import contextlib
+import fcntl
 import os
-import shutil
 import random
 import socket
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
+from . import data as data_mod
+from .checks import check_positive_int
 from .errors import DivergedError, InputError
-from .runs import RunSettings, build, transformed
-from .train import TrainConfig, Trainer, accuracy
+from .io import atomic_write, read_json, read_npz, write_csv, write_json
+from .plots import plot_study
+from .runs import prepare, run_lock
+from .settings import RunSettings, TrainConfig, check_setting
+from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
 # depends on the update rule (Adam's useful steps are ~30x smaller than plain SGD's), so the
@@ -68,25 +70,20 @@ def suggest(trial):
 
 def settings_for(params, base):
     """RunSettings of one trial: the base settings with the trial's parameters in place."""
-    train = {k: v for k, v in params.items() if k != "hidden_size"}
-    return replace(base, hidden_size=int(params["hidden_size"]), train=replace(base.train, **train))
+    return base.with_changes(**{**params, "hidden_size": int(params["hidden_size"])})
 
 
 def train_trial(params, base, dataset, on_epoch=None):
     """Train one configuration with the library's loop; returns (net, trainer, val_accuracy)."""
     settings = settings_for(params, base)
-    net = build(settings, dataset)
-    trainer = Trainer(net, settings.train)
-    stream = isinstance(dataset.X_train, np.memmap)
-    transform = (lambda xb: net.preprocessor.transform(xb, net.dtype)) if stream else None
-    X_val = transformed(net, dataset.X_val)
+    run = prepare(settings, dataset)
+    trainer = Trainer(run.net, settings.train)
     try:
-        trainer.fit(transformed(net, dataset.X_train), dataset.y_train, X_val, dataset.y_val,
-                    on_epoch=on_epoch, transform=transform)
+        run.fit(trainer, on_epoch=on_epoch)
     except DivergedError:
         if trainer.best is None:  # nothing finite to keep: the worst possible score
-            return net, trainer, 0.0
-    return net, trainer, accuracy(net, X_val, dataset.y_val, transform)
+            return run.net, trainer, 0.0
+    return run.net, trainer, run.accuracy("val")
 
 
 def make_objective(base, dataset, out):
@@ -210,20 +207,42 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
 
     Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``.
     """
-    import optuna
-
-    from . import data as data_mod
-
     check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
+    if seed is not None:
+        check_setting("seed", seed)
     base = RunSettings(data=data, hidden_size=64,
                        train=TrainConfig(epochs=epochs, patience=patience or None, seed=0))
-    out = _prepare_out(out)
+    out = Path(out)
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    with run_lock(out, "tune", shared=True):  # the workers of one study share OUT; train and report wait
+        storage = open_storage(url, heartbeat)
+        _bind(out, study_name, url)
+        return _tune(data, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed,
+                     callbacks)
+
+
+def _bind(out, study_name, url):
+    """OUT belongs to one study: its trial files and best_model.npz are that study's. Another
+    study's workers are refused instead of overwriting them."""
+    path = out / "study.json"
+    here = {"study_name": study_name, "storage": _redact(url)}
+    if path.exists():
+        bound = read_json(path, "study binding")
+        if (bound.get("study_name"), bound.get("storage")) != (here["study_name"], here["storage"]):
+            raise InputError(f"{out}: holds the results of study {bound.get('study_name')!r} "
+                             f"({bound.get('storage')}); use another --out for study {study_name!r}")
+    else:
+        write_json(path, here)
+
+
+def _tune(data, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed, callbacks):
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported once, by the CLI
     dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
     if dataset.X_val is None:
         raise InputError(f"{data}: no validation split to tune on")
-    study = optuna.create_study(storage=open_storage(url, heartbeat), study_name=study_name,
+    study = optuna.create_study(storage=storage, study_name=study_name,
                                 direction="maximize", load_if_exists=True,
                                 sampler=make_sampler(sampler, seed), pruner=make_pruner(pruner, epochs))
     study.set_user_attr("data", data)  # so that best_model.npz can be retrained anywhere
@@ -239,8 +258,6 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
 
 def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x"):
     """The cheap checks, done before anything starts (a progress bar, a database, data loading)."""
-    from .checks import check_positive_int
-
     check_positive_int(trials, "trials")
     check_positive_int(n_jobs, "n-jobs")
     check_positive_int(heartbeat, "heartbeat")
@@ -254,17 +271,6 @@ def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median"
         raise InputError("study-name must not be empty")
 
 
-def _prepare_out(out):
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{out}: cannot create the output directory ({e.strerror})") from None
-    return out
-
-
 def finished(study):
     """Completed trials, best first."""
     import optuna
@@ -276,22 +282,30 @@ def finished(study):
 def write_results(study, out, dataset=None):
     """best_model.npz, trials.csv and the plots of the whole study (every worker's trials)."""
     out = Path(out)
-    write_trials_csv(study.get_trials(deepcopy=False), out / "trials.csv")
-    best = finished(study)
-    if best:
-        save_best_model(study, best[0], out, dataset)
-    plot_study(study, out)
+    with _results_lock(out):  # workers finishing together take turns
+        write_trials_csv(study.get_trials(deepcopy=False), out / "trials.csv")
+        best = finished(study)
+        if best:
+            save_best_model(study, best[0], out, dataset)
+        plot_study(sorted(best, key=lambda t: t.number), out, study.study_name)
+
+
+@contextlib.contextmanager
+def _results_lock(out):
+    """An exclusive lock on OUT's result files, waited for (workers of one study take turns)."""
+    fd = os.open(out / ".results.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_trials_csv(trials, path):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(TRIAL_COLUMNS)
-        for t in trials:
-            value = "" if t.value is None else f"{t.value:.6f}"
-            w.writerow([t.number, t.state.name, value, *(t.params.get(k, "") for k in SPACE),
-                        t.user_attrs.get("epochs", ""), t.user_attrs.get("seconds", ""),
-                        t.user_attrs.get("worker", "")])
+    write_csv(path, TRIAL_COLUMNS, [
+        [t.number, t.state.name, "" if t.value is None else f"{t.value:.6f}", *(t.params.get(k, "") for k in SPACE),
+         t.user_attrs.get("epochs", ""), t.user_attrs.get("seconds", ""), t.user_attrs.get("worker", "")]
+        for t in trials])
 
 
 def save_best_model(study, trial, out, dataset=None):
@@ -300,51 +314,15 @@ def save_best_model(study, trial, out, dataset=None):
     target = out / "best_model.npz"
     saved = out / "trials" / f"{trial.number}.npz"
     if saved.exists():
-        tmp = out / ".best_model.npz.tmp"
-        shutil.copyfile(saved, tmp)
-        os.replace(tmp, target)
-        return target
-    from . import data as data_mod
-
+        read_npz(saved, required=("meta",))  # a damaged trial file is refused, not copied
+        data = saved.read_bytes()
+        return atomic_write(target, lambda f: f.write(data))
     base = RunSettings.from_dict(study.user_attrs["base"])
     if dataset is None:
         dataset = data_mod.load(base.data, seed=0, val_fraction=base.val_fraction)
     net, _, _ = train_trial(trial.params, base, dataset)
     net.save(target)
     return target
-
-
-def plot_study(study, out):
-    """history.png (value per trial, best so far) and search.png (CS231n's scatter of the search:
-    validation accuracy coloured over learning rate × regularisation)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = sorted(finished(study), key=lambda t: t.number)
-    if not done:
-        return
-    numbers = [t.number for t in done]
-    values = [100 * t.value for t in done]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(numbers, values, "o", alpha=0.6, label="trial")
-    ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
-    ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {study.study_name}")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(out / "history.png", dpi=100)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    points = ax.scatter([t.params["learning_rate"] for t in done], [t.params["reg"] for t in done],
-                        c=values, cmap="viridis", s=60, edgecolors="k")
-    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
-           title="validation accuracy over the search")
-    fig.colorbar(points, ax=ax, label="validation accuracy (%)")
-    fig.tight_layout()
-    fig.savefig(out / "search.png", dpi=100)
-    plt.close(fig)
 
 
 def top_rows(study, k=5):

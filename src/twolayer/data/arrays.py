@@ -11,6 +11,7 @@ import tokenize
 import numpy as np
 
 from ..errors import InputError
+from ..io import read_npz
 from .validate import SPLITS, assemble, require_dir, require_file
 
 NAMES = ("class_names",)
@@ -42,10 +43,9 @@ def check_class_names(names, where):
 
 def load_npz(path, seed=0, val_fraction=0.1):
     """Arrays from one .npz (np.savez), loaded into memory with allow_pickle=False."""
-    from ..net import read_npz
 
     path = require_file(path, "npz")
-    arrays, _ = read_npz(path)
+    arrays = read_npz(path)
     typos = [k for k in arrays if k[:2] in ("X_", "y_") and k not in {f"{p}_{s}" for p in "Xy" for s in SPLITS}]
     if typos:
         raise InputError(f"{path}: unexpected array(s) {', '.join(typos)}; the names are X_train, y_train, "
