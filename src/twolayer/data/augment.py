@@ -10,23 +10,29 @@ _SHIFTS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0))
 def random_shift(image_shape, fill=None):
     """An ``augment(xb, rng)`` for the loop: each row moves one pixel up, down, left, right or
     not at all (chosen uniformly); the uncovered border takes the values of ``fill`` (an image:
-    the preprocessed blank pixel), zeros by default."""
+    the preprocessed blank pixel), zeros by default.
+
+    The rows that move are framed by a one-pixel border holding the fill values; a row shifted
+    by (dy, dx) is then the window of its frame starting at (1 - dy, 1 - dx).
+    """
     shape = tuple(image_shape)
+    h, w = shape[0], shape[1]
     fill = np.zeros(shape) if fill is None else np.asarray(fill).reshape(shape)
 
     def augment(xb, rng):
         imgs = xb.reshape((len(xb),) + shape)
         choice = rng.integers(0, len(_SHIFTS), size=len(xb))
+        moved = np.flatnonzero(choice)
+        framed = np.empty((len(moved), h + 2, w + 2) + shape[2:], xb.dtype)
+        framed[:, 1:-1, 1:-1] = imgs[moved]
+        framed[:, 0, 1:-1] = fill[0]
+        framed[:, -1, 1:-1] = fill[-1]
+        framed[:, 1:-1, 0] = fill[:, 0]
+        framed[:, 1:-1, -1] = fill[:, -1]
+        kind = choice[moved]
         for k, (dy, dx) in enumerate(_SHIFTS[1:], start=1):
-            rows = np.flatnonzero(choice == k)
-            if len(rows):
-                imgs[rows] = np.roll(imgs[rows], (dy, dx), axis=(1, 2))
-                edge_y = 0 if dy > 0 else -1
-                edge_x = 0 if dx > 0 else -1
-                if dy:
-                    imgs[rows, edge_y] = fill[edge_y]
-                if dx:
-                    imgs[rows, :, edge_x] = fill[:, edge_x]
+            sel = kind == k
+            imgs[moved[sel]] = framed[sel, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
         return xb
 
     return augment
