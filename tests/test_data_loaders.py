@@ -281,3 +281,24 @@ def test_digits_splits_are_stratified():
     assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (1257, 180, 360)
     counts = np.bincount(np.r_[ds.y_train, ds.y_val, ds.y_test])
     assert np.all(np.abs(np.bincount(ds.y_test) - counts * 0.2) < 1)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (4, 5, 3)])
+def test_random_shift_moves_each_row_one_pixel_and_fills_the_border(shape):
+    from twolayer.data.augment import _SHIFTS, random_shift
+
+    rng = np.random.default_rng(0)
+    fill = rng.standard_normal(shape)
+    X = rng.standard_normal((40, int(np.prod(shape))))
+    out = random_shift(shape, fill)(X.copy(), np.random.default_rng(5))
+    choice = np.random.default_rng(5).integers(0, 5, size=40)  # the draw the augmentation makes
+    for row, k in enumerate(choice):
+        dy, dx = _SHIFTS[k]
+        img = X[row].reshape(shape)
+        expected = np.roll(img, (dy, dx), axis=(0, 1))  # reference: roll, then the uncovered edge
+        if dy:
+            expected[0 if dy > 0 else -1] = fill[0 if dy > 0 else -1]
+        if dx:
+            expected[:, 0 if dx > 0 else -1] = fill[:, 0 if dx > 0 else -1]
+        np.testing.assert_array_equal(out[row].reshape(shape), expected)
+    assert len(set(choice)) == 5
