@@ -54,6 +54,12 @@ def held_out_sets():
     yield "make_moons noise 0.25", *datasets.make_moons(n_samples=600, noise=0.25, random_state=404)
     yield "make_blobs 6 centres std 2.5", *datasets.make_blobs(n_samples=900, centers=6, n_features=8,
                                                               cluster_std=2.5, random_state=505)
+    # added after the defaults were fixed, looked at once (the five above were seen while choosing)
+    yield "make_gaussian_quantiles 4f/3c", *datasets.make_gaussian_quantiles(n_samples=600, n_features=4,
+                                                                             n_classes=3, random_state=606)
+    yield "make_classification 30f/8c", *mc(n_samples=1500, n_features=30, n_informative=12, n_classes=8,
+                                           random_state=707)
+    yield "make_circles noise 0.1", *datasets.make_circles(n_samples=500, noise=0.1, factor=0.5, random_state=808)
 
 
 def cv(estimator, X, y):

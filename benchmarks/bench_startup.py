@@ -2,6 +2,7 @@
 
     python benchmarks/bench_startup.py            # 9 rounds
     python benchmarks/bench_startup.py --rounds 3 # quicker, noisier
+    python benchmarks/bench_startup.py --blas-threads 1   # every process on one BLAS thread
 
 Pairs compared (each figure: the median wall time over the rounds; in every round the commands
 run one after another in a rotating order, so that load from other processes falls on all alike):
@@ -10,6 +11,11 @@ run one after another in a rotating order, so that load from other processes fal
       loads digits, splits 80/20 stratified, fits MLPClassifier() with defaults and scores it;
   twolayer train --no-plots                                  vs  the same script;
   twolayer predict / evaluate on the saved digits model      vs  python -c "import numpy".
+
+--blas-threads N sets OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS for every command
+alike: on a 2-core machine shared with other jobs, two-thread BLAS in MLPClassifier's fit spins
+waiting for a busy core and its time balloons (14-25 s instead of 1.6 s was seen), which would
+flatter twolayer; one thread each is the load-robust comparison.
 
 Goals (issue 13): train ≤ 0.6× the script; predict and evaluate within 0.3 s of importing NumPy.
 """
@@ -37,9 +43,9 @@ print(f"test accuracy {clf.score(X_test, y_test):.4f}")
 """
 
 
-def wall(cmd, cwd):
+def wall(cmd, cwd, env):
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd))} failed:\n{done.stderr}")
@@ -62,7 +68,12 @@ def machine():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--blas-threads", type=int, default=None, help="BLAS threads of every command (default: unset)")
     args = ap.parse_args()
+    env = dict(os.environ)
+    if args.blas_threads is not None:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(args.blas_threads)
     twolayer = [str(Path(sys.executable).with_name("twolayer"))]
     if not Path(twolayer[0]).exists():
         twolayer = [sys.executable, "-m", "twolayer.cli"]
@@ -83,10 +94,11 @@ def main():
     names = list(commands)
     times = {name: [] for name in names}
     print(f"machine: {machine()}")
+    print(f"BLAS threads: {args.blas_threads or 'library default'}")
     print(f"{args.rounds} rounds, commands interleaved in a rotating order; medians of whole-process wall time")
     for r in range(args.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            times[name].append(wall(commands[name], tmp))
+            times[name].append(wall(commands[name], tmp, env))
         print(f"  round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {times[n][-1]:.2f}" for n in names), flush=True)
     med = {name: statistics.median(v) for name, v in times.items()}
     print()

@@ -164,7 +164,8 @@ def _rgb(color):
 
 
 def encode_png(rgb):
-    """PNG bytes of an (h, w, 3) uint8 array: 8-bit RGB, no filter, zlib level 6."""
+    """PNG bytes of an (h, w, 3) uint8 array: 8-bit RGB, no filter, zlib level 1 (the pictures are
+    mostly flat colour: level 6 makes them ~20% smaller at twice the time)."""
     h, w, _ = rgb.shape
     raw = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1).tobytes()
 
@@ -172,7 +173,7 @@ def encode_png(rgb):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+            + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
 
 
 def nice_ticks(lo, hi, target=6):
