@@ -95,6 +95,7 @@ def test_early_stopping_records_validation_scores(iris):
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
+@pytest.mark.slow
 def test_pipeline_gridsearch_parallel_and_cross_val():
     X, y = load_digits(return_X_y=True)
     X, y = X[:600], y[:600]

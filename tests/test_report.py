@@ -118,6 +118,7 @@ def test_cli_report(run_dir, capsys):
     assert capsys.readouterr().out.strip() == str(out / "report.html")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (see README: manual browser check)")
 def test_report_loads_in_headless_chromium(run_dir, tmp_path):
     out, _ = run_dir

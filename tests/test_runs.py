@@ -224,6 +224,18 @@ def test_one_writer_at_a_time(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_force_leaves_nothing_of_the_old_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == 0  # digits: an image set, so weights.png is drawn
+    assert main(["report", str(out)]) == 0
+    assert (out / "weights.png").exists() and (out / "report.html").exists()
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)
+    assert main(["train", "--out", str(out), "--data", f"npz:{data}", "--force", *FAST]) == 0
+    assert not (out / "weights.png").exists() and not (out / "report.html").exists()
+
+
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

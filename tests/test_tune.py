@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 optuna = pytest.importorskip("optuna")
+pytestmark = pytest.mark.slow  # every test here runs Optuna studies
 
 from twolayer import data as data_mod  # noqa: E402
 from twolayer import tune as tuning  # noqa: E402
@@ -104,7 +105,7 @@ def test_search_space_stays_inside_the_training_rules():
 
 @pytest.mark.parametrize("kwargs, words", [
     ({"trials": 0}, "trials"), ({"sampler": "grid"}, "sampler"), ({"pruner": "sometimes"}, "pruner"),
-    ({"storage": "redis://x"}, "storage"), ({"n_jobs": 0}, "n-jobs"), ({"timeout": -1}, "timeout"),
+    ({"storage": "redis://x"}, "storage"), ({"n_jobs": 0}, "n_jobs"), ({"timeout": -1}, "timeout"),
 ])
 def test_bad_options_are_input_errors(tmp_path, kwargs, words):
     with pytest.raises(InputError, match=words):

@@ -13,9 +13,13 @@ from typing import Optional
 import typer
 
 from . import runs
+from . import tune as tuning
+from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
+from .gradcheck import check_net, random_problem
 from .io import stdout_write
-from .settings import RunSettings, SettingError, TrainConfig
+from .report import write_report
+from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="twolayer: train, check, explain and tune a two-layer neural network classifier.")
@@ -24,8 +28,6 @@ _T = TrainConfig()
 _R = RunSettings()
 
 
-# How the command line spells each setting, for error messages ("--lr must be ...").
-FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "--warmup"}
 _ARGV: list = []  # this invocation's arguments, for advice that repeats the command
 
 
@@ -47,10 +49,6 @@ def command(f):
         except KeyboardInterrupt as e:
             raise Interrupted(e) from None
     return app.command()(run)
-
-
-def _flag(name):
-    return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 def _stderr_console():
@@ -276,12 +274,8 @@ def gradcheck(
     threshold: float = typer.Option(1e-7, help="Largest acceptable relative error."),
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
-    from .checks import check_nonnegative
-    from .gradcheck import check_net, random_problem
-    from .settings import check_setting
-
-    check_nonnegative(threshold, "threshold")
-    check_setting("seed", seed, "--seed")
+    check_setting("threshold", threshold)
+    check_setting("seed", seed)
     net, X, y = random_problem(seed=seed)
     errors = check_net(net, X, y, reg=reg)
     _print_table("max relative error (numerical vs analytic)",
@@ -311,8 +305,6 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
-    from . import tune as tuning
-
     tuning.check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
     progress = None if quiet or as_json else _progress()
     callbacks = []
@@ -363,8 +355,6 @@ def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
 ):
     """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
-    from .report import write_report
-
     stdout_write(f"{write_report(run_dir)}\n")
 
 
@@ -379,11 +369,8 @@ def diagram(
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
-    from .checks import check_nonnegative
-    from .diagram import draw, minibatch
-
     net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
-    reg = model_reg if reg is None else check_nonnegative(reg, "reg")
+    reg = model_reg if reg is None else check_setting("reg", reg)
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
     stdout_write(f"{out}\n")
 
@@ -417,7 +404,7 @@ def main(argv=None):
     except SettingError as e:
         if debug:
             raise
-        return _fail(e.message(_flag(e.name)), 2)
+        return _fail(e.message(flag(e.name)), 2)
     except InputError as e:
         if debug:
             raise

@@ -257,8 +257,7 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
 def minibatch(model=None, data=None, rows=2, hidden=256, seed=0):
     """(net, X, y, reg, data_name, image_shape): a saved model or a fresh network for the data set,
     and the first ``rows`` training rows, preprocessed as the network sees them."""
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-        raise InputError(f"batch must be a positive integer, got {rows!r}")
+    check_setting("diagram_rows", rows, "rows")
     check_setting("seed", seed)
     if model is not None:
         net, dataset, settings = runs.load_model_data(model, data, seed)

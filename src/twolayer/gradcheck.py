@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .net import TwoLayerNet
+
 
 def numerical_gradient(f, x, h=1e-5):
     """df/dx for a scalar function f of the array x: (f(x + h) - f(x - h)) / 2h per element.
@@ -48,8 +50,6 @@ def check_net(net, X, y, reg=0.0, h=1e-5, sample_weight=None):
 
 def random_problem(n=5, d=4, hidden=10, classes=3, seed=0):
     """A small float64 net and data set whose gradients are easy to check."""
-    from .net import TwoLayerNet
-
     rng = np.random.default_rng(seed)
     net = TwoLayerNet(d, hidden, classes, std=1e-1, seed=rng)
     for b in ("b1", "b2"):

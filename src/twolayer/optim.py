@@ -8,7 +8,6 @@ class Optimizer:
     """Base: ``step(params, grads, lr)`` updates every array of ``params`` in place."""
 
     name = "base"
-    state_names: tuple = ()
 
     def __init__(self, weight_decay=0.0):
         # Decoupled weight decay (Loshchilov & Hutter): w -= lr·wd·w, on weights only.

@@ -36,7 +36,7 @@ from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError
 from .io import os_error, read_json, remove_stale_temps, save_npy, stdout_write, write_json, write_text
 from .net import TwoLayerNet
-from .plots import plot_run
+from .plots import FIGURES, plot_run
 from .settings import RunSettings, TrainConfig, check_setting
 from .train import History, Trainer, accuracy
 
@@ -235,7 +235,7 @@ def _prepare_dir(out, resume, force):
     if any((out / f).exists() for f in RUN_FILES):
         if not force:
             raise InputError(f"{out}: already holds a run; use --resume to continue it or --force to overwrite it")
-        for f in RUN_FILES:
+        for f in (*RUN_FILES, *FIGURES, "confusion.json", "report.html"):  # nothing of the old run survives
             (out / f).unlink(missing_ok=True)
     remove_stale_temps(out)
 

@@ -16,7 +16,9 @@ from .errors import InputError, InputTypeError
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 
-SEED_MAX = 2 ** 32 - 1  # NumPy's seeds are 32-bit; every seed the tool takes is in 0..SEED_MAX
+SEED_MAX = 2 ** 32 - 1
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")  # NumPy's seeds are 32-bit; every seed the tool takes is in 0..SEED_MAX
 
 
 def _is_int(v):
@@ -59,7 +61,24 @@ RULES = {
                    "one of auto, none, scale, center, standardize"),
     "val_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
     "std": (lambda v: v is None or (_is_real(v) and v >= 0), "a finite number >= 0 or None (He initialisation)"),
+    # the other commands
+    "trials": (_int_in(1, 10 ** 6), "an integer in 1..1,000,000"),
+    "n_jobs": (_int_in(1, 1024), "an integer in 1..1024"),
+    "heartbeat": (_int_in(1, 86_400), "a whole number of seconds in 1..86,400"),
+    "timeout": (lambda v: v is None or (_is_real(v) and 0 < v <= 10 ** 8), "a number of seconds > 0 (at most 1e8)"),
+    "sampler": (lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),
+    "pruner": (lambda v: v in PRUNERS, "one of " + ", ".join(PRUNERS)),
+    "study_name": (lambda v: isinstance(v, str) and 0 < len(v.strip()) and len(v) <= 256,
+                   "a non-empty name of at most 256 characters"),
+    "threshold": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
+    "diagram_rows": (_int_in(1, 10_000), "an integer in 1..10,000"),
 }
+FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "--warmup", "diagram_rows": "--batch"}
+
+
+def flag(name):
+    """How the command line spells a setting: --lr for learning_rate, --n-jobs for n_jobs."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 class SettingError(InputError):

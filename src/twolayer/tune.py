@@ -28,12 +28,11 @@ import warnings
 from pathlib import Path
 
 from . import data as data_mod
-from .checks import check_positive_int
 from .errors import DivergedError, InputError
 from .io import atomic_write, read_json, read_npz, write_csv, write_json
 from .plots import plot_study
 from .runs import prepare, run_lock
-from .settings import RunSettings, TrainConfig, check_setting
+from .settings import PRUNERS, SAMPLERS, RunSettings, TrainConfig, check_setting
 from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
@@ -49,8 +48,6 @@ SPACE = {
     "batch_size": ("choice", (32, 64, 128)),
     "schedule": ("choice", ("constant", "step", "cosine")),
 }
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")
 TRIAL_COLUMNS = ("number", "state", "val_accuracy", *SPACE, "epochs", "seconds", "worker")
 
 
@@ -258,17 +255,9 @@ def _tune(data, trials, storage, study_name, out, base, n_jobs, timeout, sampler
 
 def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x"):
     """The cheap checks, done before anything starts (a progress bar, a database, data loading)."""
-    check_positive_int(trials, "trials")
-    check_positive_int(n_jobs, "n-jobs")
-    check_positive_int(heartbeat, "heartbeat")
-    if timeout is not None and not timeout > 0:
-        raise InputError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-    if sampler not in SAMPLERS:
-        raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    if pruner not in PRUNERS:
-        raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
-    if not study_name:
-        raise InputError("study-name must not be empty")
+    for name, value in (("trials", trials), ("n_jobs", n_jobs), ("timeout", timeout), ("sampler", sampler),
+                        ("pruner", pruner), ("heartbeat", heartbeat), ("study_name", study_name)):
+        check_setting(name, value)
 
 
 def finished(study):

@@ -14,8 +14,6 @@ from ..errors import InputError
 from ..io import read_npz
 from .validate import SPLITS, assemble, require_dir, require_file
 
-NAMES = ("class_names",)
-
 
 def present_splits(keys, where):
     """The splits whose X and y are both present; a lone X_val or y_test is an error."""

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ..checks import check_X, check_y
 from ..errors import InputError
+from .dataset import Dataset, split_validation
 
 BLOCK = 8192
 SPLITS = ("train", "val", "test")
@@ -55,8 +54,6 @@ def assemble(name, splits, where, *, seed=0, val_fraction=0.1, class_names=None,
     splits: {"train": (X, y), "val": ..., "test": ...}; where(key) names the file behind
     "X_train", "y_val", ... for error messages.
     """
-    from . import Dataset, split_validation
-
     checked = {}
     for split in SPLITS:
         if split not in splits:
