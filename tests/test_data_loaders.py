@@ -110,7 +110,7 @@ def rows_as_set(*arrays):
 
 # -- loaders --------------------------------------------------------------------------------
 def test_registry_names_every_scheme():
-    assert set(LOADERS) == {"digits", "cifar10", "mnist", "npz", "npy", "csv"}
+    assert set(LOADERS) == {"digits", "cifar10", "mnist", "fashion-mnist", "npz", "npy", "csv"}
 
 
 @pytest.mark.parametrize("py2", [False, True])
@@ -229,7 +229,7 @@ def test_csv_reads_in_chunks(tmp_path):
 
     X, y = toy_arrays(n=55, d=3)
     write_csv(tmp_path / "d.csv", X, y)
-    X1, y1, names = read_csv(tmp_path / "d.csv", chunk_rows=7)
+    X1, y1, names, _ = read_csv(tmp_path / "d.csv", chunk_rows=7)
     np.testing.assert_array_equal(X1, X)
     np.testing.assert_array_equal(y1, y)
     assert names == ["f0", "f1", "f2"]

@@ -1,4 +1,6 @@
 """TwoLayerNet against the CS231n notebook's known values, numerical gradients and float32."""
+import re
+
 import numpy as np
 import pytest
 
@@ -119,6 +121,52 @@ def test_save_load_round_trip(tmp_path, toy):
     net32 = TwoLayerNet(3, 2, 2, dtype="float32")
     net32.save(tmp_path / "m32.npz")
     assert TwoLayerNet.load(tmp_path / "m32.npz").params["W2"].dtype == np.float32
+
+
+def test_model_file_matches_the_documented_format(tmp_path):
+    """The README's model.npz table: every key, shape, dtype and meta field."""
+    import json
+
+    from twolayer.data import load
+    from twolayer.runs import RunSettings, build
+    from twolayer.train import TrainConfig
+
+    ds = load("digits")
+    net = build(RunSettings(hidden_size=7, train=TrainConfig(epochs=1)), ds)
+    net.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    assert sorted(arrays) == ["W1", "W2", "b1", "b2", "meta", "pre_factor", "pre_offset"]
+    assert {k: (v.shape, v.dtype.name) for k, v in arrays.items() if k != "meta"} == {
+        "W1": ((64, 7), "float32"), "b1": ((7,), "float32"), "W2": ((7, 10), "float32"), "b2": ((10,), "float32"),
+        "pre_offset": ((64,), "float64"), "pre_factor": ((64,), "float64")}
+    assert arrays["meta"].shape == () and arrays["meta"].dtype.kind == "U"
+    meta = json.loads(str(arrays["meta"]))
+    assert sorted(meta) == ["class_names", "data", "dtype", "format", "image_shape", "preprocessor", "settings",
+                            "version"]
+    assert meta["format"] == "twolayer-model" and meta["version"] == 1 and meta["dtype"] == "float32"
+    assert meta["preprocessor"] == {"mode": "scale", "pixel_max": 16.0}
+    assert meta["image_shape"] == [8, 8] and meta["class_names"] == [str(i) for i in range(10)]
+    assert meta["settings"]["train"]["epochs"] == 1
+
+
+@pytest.mark.parametrize("version,words", [(2, "model format version 2 is newer than this twolayer reads (1); "
+                                               "upgrade twolayer"),
+                                           ("1", "model format version '1' is not a positive integer"),
+                                           (None, "model format version None is not a positive integer")])
+def test_a_newer_or_damaged_format_version_is_refused(tmp_path, toy, version, words):
+    import json
+
+    net, _, _ = toy
+    net.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["version"] = version
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "m.npz", **arrays)
+    with pytest.raises(InputError, match=re.escape(words)):
+        TwoLayerNet.load(tmp_path / "m.npz")
 
 
 def test_saved_model_has_no_pickles(tmp_path, toy):

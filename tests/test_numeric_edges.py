@@ -123,7 +123,7 @@ def test_constant_inputs_train_to_a_constant_prediction(tmp_path, capsys):
     code, out = train(tmp_path, "const", dict(X_train=const, y_train=Y))
     assert code == 0
     net = finite_model(out / "model.npz")
-    pred = net.predict(net.transform(const))
+    pred = net.predict(const)
     assert len(set(pred)) == 1  # nothing to tell rows apart: one class for all
     capsys.readouterr()
     np.save(tmp_path / "rows.npy", const[:4])
@@ -181,7 +181,7 @@ def test_class_missing_from_training_labels(tmp_path, capsys):
     assert code == 0
     net = finite_model(out / "model.npz")
     assert net.output_size == 3
-    assert 1 not in set(net.predict(net.transform(X[keep])))
+    assert 1 not in set(net.predict(X[keep]))
 
 
 def test_estimator_classes_missing_from_a_partial_fit_batch():

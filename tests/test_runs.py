@@ -78,10 +78,10 @@ def test_resume_refuses_a_checkpoint_trained_with_other_settings(tmp_path):
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("epoch", "3", "field 'epoch' should be int"),
-    ("epoch", -1, "field 'epoch' is negative"),
-    ("history", [], "field 'history' should be dict"),
-    ("config", None, "field 'config' should be dict"),
+    ("epoch", "3", "field 'epoch' must be an integer >= 0, got '3'"),
+    ("epoch", -1, "field 'epoch' must be an integer >= 0, got -1"),
+    ("history", [], "field 'history' must be an object of lists"),
+    ("config", None, "field 'config' must be an object"),
     ("rng", {"kind": "generator", "state": 5}, "field 'rng' is damaged"),
 ])
 def test_a_damaged_checkpoint_field_is_named(tmp_path, capsys, field, value, words):

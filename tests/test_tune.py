@@ -64,7 +64,7 @@ def test_small_study_writes_best_model_csv_and_plots(study_dir):
     # the saved best model, re-scored on the validation split independently of the study
     dataset = data_mod.load("digits", seed=0, val_fraction=0.1)
     net = TwoLayerNet.load(out / "best_model.npz")
-    val = np.mean(net.predict(net.transform(dataset.X_val)) == dataset.y_val)
+    val = np.mean(net.predict(dataset.X_val) == dataset.y_val)
     assert val == pytest.approx(study.best_value) == pytest.approx(float(best_row["val_accuracy"]), abs=1e-6)
     assert net.hidden_size == study.best_params["hidden_size"] == int(best_row["hidden_size"])
     assert study.best_value > 0.5  # digits has 10 classes: far above chance after 3 epochs

@@ -16,8 +16,9 @@ from . import runs
 from . import tune as tuning
 from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
+from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
-from .io import stdout_write
+from .io import check_output_file, stdout_write
 from .report import write_report
 from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
 
@@ -72,7 +73,7 @@ def _print(renderable):
 def _print_table(title, rows):
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, min_width=len(title) + 4)  # as wide as its title: a path never wraps
     table.add_column("")
     table.add_column("value", justify="right")
     for k, v in rows:
@@ -147,13 +148,13 @@ def train(
     out = out or runs.default_run_dir()
     progress = None if quiet or as_json else _progress()
     ok = False
-    try:
-        if progress is not None:
-            progress.start()
+    try:  # the bar starts with training (_on_start), after any download has shown its own
         metrics = runs.run_training(settings, out, resume=resume, force=force, given=_given(ctx, values),
                                     plots=plots, on_start=progress and _on_start(progress),
                                     on_batch=progress and _on_batch(progress))
         ok = True
+        if progress is not None and progress.task_ids:  # the bar ends on the table's figure
+            progress.update(progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}")
     except DivergedError as e:
         raise DivergedError(f"{e} Start again with: {_retry_command(lr)}") from None
     finally:
@@ -170,6 +171,7 @@ def train(
                        + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")")),
             ("seconds", f"{metrics['seconds']:.2f}"),
         ])
+        stdout_write(f"next: twolayer report {out}\n")
     if metrics["stop_reason"] == "interrupted":
         name = metrics.get("signal", "SIGINT")
         print(f"interrupted ({name}): the best weights so far were saved; continue with "
@@ -207,11 +209,15 @@ def _stop(progress, ok):
     """Stop the bar; after a failure erase it, so that the error stays the only line on stderr."""
     if progress is not None:
         progress.live.transient = not ok
-        progress.stop()
+        if ok:
+            progress.stop()
+        else:  # Progress.stop() would print a blank line on a non-terminal stderr, above the error
+            progress.live.stop()
 
 
 def _on_start(progress):
     def start(trainer, dataset):
+        progress.start()
         n, c = len(dataset.y_train), trainer.config
         progress.add_task("training", total=c.resolve_epochs(n) * c.steps_for(n),
                           completed=trainer.epoch * c.steps_for(n), status="")
@@ -232,8 +238,8 @@ def _on_batch(progress, every=0.05):
             return
         h = trainer.history
         status = f"epoch {trainer.epoch + 1}"
-        if h["val_acc"] and h["val_acc"][-1] is not None:
-            status += f" · val {100 * h['val_acc'][-1]:.1f}%"
+        if h["val_acc"] and h["val_acc"][-1] is not None:  # the last finished epoch's
+            status += f" · val (epoch {trainer.epoch}) {100 * h['val_acc'][-1]:.1f}%"
         progress.update(task.id, advance=pending, status=status)
         pending, last = 0, now
     return batch
@@ -259,12 +265,27 @@ def evaluate(
 @command
 def predict(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file."),
-    out: Optional[Path] = typer.Option(None, help="Write labels here (.csv, .txt or .npy); default: stdout."),
+    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is "
+                                           "dropped)."),
+    out: Optional[Path] = typer.Option(None, help="Write here instead of stdout: .npy (a string array of class "
+                                                  "names, or with --proba an N×C float array), else text/CSV."),
+    proba: bool = typer.Option(False, "--proba", help="Write class probabilities: CSV with a header "
+                                                     "label,<class names…>, or an N×C array in class order."),
 ):
-    """Predict a class label for every row of INPUT."""
-    net, idx = runs.predict_file(model, input)
-    runs.write_predictions(runs.class_labels(net, idx), idx, out)
+    """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
+    if out is not None:
+        check_output_file(out)  # before any work: writing into a FIFO would block
+    net, idx, probabilities = runs.predict_file(model, input, note=lambda m: print(m, file=sys.stderr))
+    runs.write_predictions(net, idx, probabilities if proba else None, out)
+
+
+@app.command()
+def export(
+    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    out: Path = typer.Option(..., help="The ONNX file to write, e.g. model.onnx."),
+):
+    """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer[onnx])."""
+    stdout_write(f"{export_onnx(model, out)}\n")
 
 
 @command
@@ -275,12 +296,13 @@ def gradcheck(
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
     check_setting("threshold", threshold)
+    check_setting("reg", reg)
     check_setting("seed", seed)
     net, X, y = random_problem(seed=seed)
     errors = check_net(net, X, y, reg=reg)
     _print_table("max relative error (numerical vs analytic)",
                  [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()])
-    if max(errors.values()) > threshold:
+    if not all(v <= threshold for v in errors.values()):  # NaN (an overflowing reg) is a failure too
         print(f"gradient check failed: relative error above {threshold:g}", file=sys.stderr)
         raise typer.Exit(1)
 

@@ -230,9 +230,7 @@ def _circle(x, y, color):
 def draw(net, X, y, reg, path, data_name="data", image_shape=None):
     """Both figures, one above the other, into ``path`` (.svg or .png). Returns the circuit's edges."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
 
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
@@ -241,8 +239,8 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
     d, hdim, c = net.input_size, net.hidden_size, net.output_size
     shape = f" ({'×'.join(map(str, image_shape))} image)" if image_shape else ""
     names = net.class_names or [str(i) for i in range(c)]
-    with plt.rc_context({"svg.fonttype": "none"}):  # keep labels as <text>, searchable and selectable
-        fig = plt.figure(figsize=(18, 11.5))
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # keep labels as <text>, searchable and selectable
+        fig = Figure(figsize=(18, 11.5))
         top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3.3, 7]})
         draw_network(top, [d, hdim, c], [f"input\n{d}{shape}", f"hidden · ReLU\n{hdim}",
                                          f"output · softmax\n{c} classes"], output_names=names)

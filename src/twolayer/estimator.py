@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -12,7 +13,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 
 from .data import split_validation
 from .data.preprocess import Preprocessor
+from .checks import check_classes, check_real_dtype
 from .errors import InputError
+from .export import predictor_parts
 from .layers import log_softmax, softmax
 from .net import TwoLayerNet
 from .train import TrainConfig, Trainer, check_setting
@@ -200,6 +203,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     # -- internals ----------------------------------------------------------------------
     def _validate(self, X, y, reset):
+        _check_kinds(X, "X", "cmMSUV")  # object arrays of numbers are converted by scikit-learn
+        _check_kinds(y, "y", "cmMV")  # labels may be strings or objects (classes_)
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -207,6 +212,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self, "net_")
+        _check_kinds(X, "X", "cmMSUV")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
 
@@ -214,9 +220,14 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         return np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
 
     def _init(self, X, y, classes, sample_weight=None):
-        check_setting("epochs", self.max_epochs)
-        check_setting("patience", self.n_iter_no_change)
+        check_setting("epochs", self.max_epochs, "max_epochs")
+        check_setting("patience", self.n_iter_no_change, "n_iter_no_change")
+        if self.early_stopping:
+            check_setting("val_fraction", self.validation_fraction, "validation_fraction")
+        if isinstance(self.random_state, numbers.Integral):
+            check_setting("seed", self.random_state, "random_state")
         self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+        check_classes(len(self.classes_), "y")
         self._label_encoder = LabelEncoder().fit(self.classes_)
         self.preprocessor_ = Preprocessor(self.preprocess).fit(X, sample_weight=sample_weight)
         net = TwoLayerNet(X.shape[1], self.hidden_size, len(self.classes_), std="he", dtype=self.dtype,
@@ -263,3 +274,57 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if h["val_acc"][-1] is not None:
             line += f", validation accuracy = {h['val_acc'][-1]:.4f}"
         print(line)
+
+
+def _check_kinds(a, name, kinds):
+    """The project's one-line refusal of complex, time, bytes, string and void arrays (not lists of
+    numbers or object arrays, which scikit-learn converts or refuses itself)."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is None and isinstance(a, (list, tuple)):
+        dtype = np.asarray(a).dtype if len(a) < 1_000_000 else None
+    if isinstance(dtype, np.dtype) and dtype.kind in kinds:
+        if name == "y":
+            check_real_dtype(dtype, "y (the class labels)")
+        check_real_dtype(dtype, name)
+
+
+# -- skl2onnx: TwoLayerClassifier inside a scikit-learn Pipeline ------------------------------
+def register_skl2onnx():
+    """Teach skl2onnx to convert ``TwoLayerClassifier``, so that ``skl2onnx.to_onnx(pipeline, X)``
+    exports a Pipeline ending in one. Outputs: ``label`` (classes_ values) and ``probabilities``
+    (a ZipMap of them unless ``options={TwoLayerClassifier: {"zipmap": False}}``)."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    update_registered_converter(TwoLayerClassifier, "TwoLayerTwoLayerClassifier",
+                                calculate_linear_classifier_output_shapes, _skl2onnx_convert,
+                                options={"zipmap": [True, False, "columns"], "nocl": [True, False]})
+
+
+def _skl2onnx_convert(scope, operator, container):
+    from onnx import TensorProto
+
+    clf = operator.raw_operator
+    classes = clf.classes_
+    if classes.dtype.kind in "iub":
+        classes = classes.astype(np.int64)
+    elif classes.dtype.kind in "OUS":
+        classes = np.array([str(c) for c in classes], dtype=str)
+    else:
+        raise InputError(f"TwoLayerClassifier: classes of dtype {classes.dtype} cannot be ONNX labels")
+    prefix = scope.get_unique_variable_name("twolayer_") + "_"
+    x = prefix + "X32"
+    container.add_node("Cast", [operator.inputs[0].full_name], [x], to=TensorProto.FLOAT,
+                       name=scope.get_unique_operator_name("Cast"))
+    pre = clf.preprocessor_
+    init, nodes = predictor_parts(clf.net_.params, pre.offset_, pre.factor_, classes, X=x,
+                                  label=operator.outputs[0].full_name, proba=operator.outputs[1].full_name,
+                                  index=prefix + "index", prefix=prefix)
+    for name, array in init.items():
+        if array.dtype.kind == "U":
+            container.add_initializer(name, TensorProto.STRING, list(array.shape), [v.encode() for v in array])
+        else:
+            container.add_initializer(name, TensorProto.INT64 if array.dtype == np.int64 else TensorProto.FLOAT,
+                                      list(array.shape), array.ravel().tolist())
+    for op, inputs, outputs, attrs in nodes:
+        container.add_node(op, inputs, outputs, name=scope.get_unique_operator_name(op), **attrs)

@@ -5,20 +5,33 @@ Loss = mean cross-entropy + reg·(ΣW1² + ΣW2²); biases are not regularised.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
 from . import layers
-from .checks import (check_dtype, check_finite, check_nonnegative, check_positive_int, check_sample_weight,
-                     check_X, check_y)
+from .checks import (check_dtype, check_fields, check_finite, check_model_size, check_nonnegative, check_positive_int,
+                     check_sample_weight, check_X, check_y, is_dict, is_int, is_str, list_of, one_of, optional)
 from .data.preprocess import Preprocessor
 from .errors import InputError
 from .io import meta_array, read_npz, save_npz
+from .settings import check_setting, check_settings_dict
 from .train import classic_train
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 FORMAT = "twolayer-model"
 FORMAT_VERSION = 1
+# model.npz's meta (JSON): every field read back is checked against this before use
+MODEL_META = {
+    "format": (is_str, "a string"),
+    "version": (is_int(1, FORMAT_VERSION), f"an integer in 1..{FORMAT_VERSION}"),
+    "dtype": (one_of("float32", "float64"), "'float32' or 'float64'"),
+    "class_names": (optional(list_of(is_str, 1)), "a list of strings or null"),
+    "preprocessor": (optional(is_dict), "an object or null"),
+    "data": (optional(is_str), "a data SPEC string or null"),
+    "image_shape": (optional(list_of(is_int(1), 2, 3)), "a list of 2 or 3 positive integers or null"),
+    "settings": (optional(is_dict), "an object or null"),
+}
 
 
 class TwoLayerNet:
@@ -40,10 +53,11 @@ class TwoLayerNet:
         else:
             std1 = std2 = check_nonnegative(std, "std")
         self.dtype = check_dtype(dtype)
+        check_model_size(input_size, hidden_size, output_size, self.dtype)  # before allocating anything
         if seed is None:
             normal = np.random.randn
         else:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_setting("seed", seed))
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
         self.params = {
             "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
@@ -77,9 +91,10 @@ class TwoLayerNet:
         # not finite: the scan would cost as much as a tenth of the step (benchmarks/bench_speed.py).
         X = check_X(X, self.input_size, self.dtype, finite=False)
         if y is None:
-            scores = self.scores(X)
+            scores = self.scores(X, check=False)
             if not np.isfinite(scores).all():
                 check_finite(X)
+                bad_scores(scores, X, self.dtype, "X", 0)
             return scores
         y = check_y(y, X.shape[0], self.output_size)
         reg = check_nonnegative(reg, "reg")
@@ -126,25 +141,42 @@ class TwoLayerNet:
                 g[name] += np.multiply(p[name], 2 * reg, out=scratch[name])
         return loss, g, n_correct
 
-    def scores(self, X, batch_size=4096):
-        """Class scores for already-checked X, computed in row blocks to bound memory."""
+    @np.errstate(over="ignore", invalid="ignore")
+    def scores(self, X, batch_size=4096, name="X", first_row=0, check=True):
+        """Class scores for already-checked X, computed in row blocks to bound memory.
+
+        A row whose scores are not finite (inputs so large that the products overflow the
+        dtype) is refused by name and number: its label would be garbage.
+        """
         p = self.params
         out = np.empty((X.shape[0], self.output_size), self.dtype)
         for start in range(0, X.shape[0], batch_size):
             xb = np.asarray(X[start:start + batch_size], dtype=self.dtype)
             h, _ = layers.relu_forward(layers.affine_forward(xb, p["W1"], p["b1"])[0], inplace=True)
-            layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])
+            block = layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])[0]
+            if check and not np.isfinite(block).all():
+                bad_scores(block, X[start:start + batch_size], self.dtype, name, first_row + start)
         return out
 
-    def predict_proba(self, X):
-        """Class probabilities, rows summing to one."""
-        X = check_X(X, self.input_size, self.dtype)
-        return layers.softmax(self.scores(X))
+    def predict_proba(self, X, *, name="X"):
+        """Class probabilities of raw rows X, rows summing to one.
 
-    def predict(self, X):
-        """Predicted class labels (indices into the output layer)."""
-        X = check_X(X, self.input_size, self.dtype)
-        return self.scores(X).argmax(axis=1)
+        A net with a preprocessor (every model trained by ``twolayer train`` or loaded from its
+        model.npz) applies it first, so the answer is the command line's. ``loss`` and ``scores``
+        take network inputs: ``net.loss(net.transform(X), y)``.
+        """
+        return layers.softmax(self.scores(self._network_input(X, name), name=name))
+
+    def predict(self, X, *, name="X"):
+        """Predicted class labels (indices into the output layer) of raw rows X; see predict_proba."""
+        return self.scores(self._network_input(X, name), name=name).argmax(axis=1)
+
+    def _network_input(self, X, name="X"):
+        if self.preprocessor is None:
+            return check_X(X, self.input_size, self.dtype, name=name)
+        # raw rows keep their dtype until the preprocessing has scaled them (float64 values beyond
+        # float32's range are fine if preprocessing brings them in)
+        return self.transform(check_X(X, self.input_size, name=name))
 
     def transform(self, X):
         """Raw inputs → network inputs: the stored preprocessing (if any), in the net's dtype."""
@@ -191,10 +223,19 @@ class TwoLayerNet:
         arrays = read_npz(path, required=PARAM_NAMES + ("meta",))
         try:
             meta = json.loads(str(meta_array(arrays["meta"], path)))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise InputError(f"{path}: model metadata is not valid JSON; the file is damaged") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path}: not a twolayer model file")
+        version = meta.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InputError(f"{path}: model format version {version!r} is not a positive integer; the file is damaged")
+        if version > FORMAT_VERSION:  # a newer writer changed something this reader would misread
+            raise InputError(f"{path}: model format version {version} is newer than this twolayer reads "
+                             f"({FORMAT_VERSION}); upgrade twolayer")
+        check_fields(meta, MODEL_META, f"{path}: meta")
+        if meta.get("settings"):
+            check_settings_dict(meta["settings"], f"{path}: meta: settings")
         p = {k: arrays[k] for k in PARAM_NAMES}
         for k, v in p.items():
             if v.dtype not in (np.float32, np.float64):
@@ -215,6 +256,10 @@ class TwoLayerNet:
                                             or not all(isinstance(c, str) for c in net.class_names)):
             raise InputError(f"{path}: class names do not match the model's {net.output_size} outputs; "
                              "the file is damaged")
+        shape = meta.get("image_shape")
+        if shape is not None and math.prod(shape) != net.input_size:
+            raise InputError(f"{path}: meta: field 'image_shape' {shape} does not match the model's {net.input_size} "
+                             "inputs; the file is damaged")
         pre = meta.pop("preprocessor", None)
         net.preprocessor = None
         if pre is not None:
@@ -225,3 +270,18 @@ class TwoLayerNet:
         net.meta = meta
         return net
 
+
+def bad_scores(scores, X, dtype, name, first_row):
+    """Raise for the first row of a block whose scores are not finite, saying why."""
+    i = int(np.flatnonzero(~np.isfinite(scores).all(axis=1))[0])
+    row = np.asarray(X[i], dtype=np.float64)
+    # callers check raw inputs for NaN and ±inf first, so a non-finite network input here comes from
+    # preprocessing values too large for the dtype
+    peak = float(np.max(np.abs(row), initial=0.0))
+    if peak <= 1e6:  # ordinary inputs: the weights are what overflows
+        raise InputError(f"{name}: row {first_row + i} gives non-finite class scores although its values are only up "
+                         f"to {peak:.3g}: the model's weights overflow {np.dtype(dtype).name} (a diverged or damaged "
+                         "model)")
+    size = f"(up to {peak:.3g}) " if np.isfinite(peak) else "(after preprocessing) "
+    raise InputError(f"{name}: row {first_row + i} gives non-finite class scores: its values {size}"
+                     f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize")

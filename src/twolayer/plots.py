@@ -8,8 +8,8 @@ RUN_DIR/weights.png     first-layer weights as an image grid (image data sets on
 RUN_DIR/confusion.png   confusion matrix on the test split (else validation), with class names
 RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
 
-The PNGs are drawn with NumPy (``raster.py``), not matplotlib: importing matplotlib and laying out
-four figures took longer than training on digits.
+The run's PNGs are drawn with NumPy (``raster.py``), not matplotlib: importing matplotlib and laying
+out four figures took longer than training on digits. The tuning study's plots use matplotlib.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from .io import atomic_write, read_json, save_figure, write_json
 from .raster import Canvas, blues, line_chart, text_width
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
+DPI = 100
 
 
 def plot_run(out, net, history, dataset, transform=None):
@@ -31,7 +32,7 @@ def plot_run(out, net, history, dataset, transform=None):
     written = {}
     if history.get("epoch"):
         written["loss.png"] = plot_loss(history, out / "loss.png")
-        written["accuracy.png"] = plot_accuracy(history, out / "accuracy.png")
+        written["accuracy.png"] = plot_accuracy(history, out / "accuracy.png", augmented=augmented(net, dataset))
     shape = image_shape(net, dataset)
     if shape is not None:
         written["weights.png"] = plot_weights(net.params["W1"], shape, out / "weights.png")
@@ -45,6 +46,12 @@ def plot_run(out, net, history, dataset, transform=None):
 
 
 # -- numbers ----------------------------------------------------------------------------
+def augmented(net, dataset=None):
+    """Whether the run trained on augmented batches (shift, or auto on image data)."""
+    mode = ((net.meta.get("settings") or {}).get("train") or {}).get("augment", "none")
+    return mode == "shift" or (mode == "auto" and image_shape(net, dataset) is not None)
+
+
 def image_shape(net, dataset=None):
     """(H, W) or (H, W, 3) when the inputs are images whose pixels fill the input layer, else None."""
     shape = net.meta.get("image_shape") or (getattr(dataset, "image_shape", None) if dataset is not None else None)
@@ -71,7 +78,8 @@ def predict(net, X, transform=None, batch_size=4096):
     transform = transform or net.transform
     out = np.empty(len(X), np.intp)
     for start in range(0, len(X), batch_size):
-        out[start:start + batch_size] = net.scores(transform(X[start:start + batch_size])).argmax(axis=1)
+        # a picture of the run as trained: non-finite scores (a diverged run) are drawn, not refused
+        out[start:start + batch_size] = net.scores(transform(X[start:start + batch_size]), check=False).argmax(axis=1)
     return out
 
 
@@ -129,7 +137,7 @@ def weight_grid(W1, shape, padding=1):
     return grid
 
 
-# -- figures ----------------------------------------------------------------------------
+# -- figures (drawn with NumPy: twolayer.raster) ------------------------------------------------
 def _save(canvas, path):
     png = canvas.png()
     return atomic_write(Path(path), lambda f: f.write(png))
@@ -144,31 +152,46 @@ def plot_loss(history, path):
         series.append({"x": (np.arange(len(step_loss)) + 1) / per_epoch, "y": step_loss, "color": "blue",
                        "alpha": 0.35, "width": 1, "label": "per step"})
     series.append({"x": epochs, "y": history["loss"], "color": "blue", "markers": True, "label": "epoch mean"})
-    return _save(line_chart(series, "Loss history", "epoch", "loss"), path)
+    return _save(line_chart(series, "Loss history", "epoch", "loss", integer_x=True), path)
 
 
-def plot_accuracy(history, path):
-    """Train and validation accuracy per epoch (CS231n's classification accuracy history)."""
+def plot_accuracy(history, path, augmented=False):
+    """Train and validation accuracy per epoch (CS231n's classification accuracy history).
+
+    The train accuracy is counted on the batches as they were trained, so on augmented images
+    when the run augmented them; the legend says so."""
+    train_label = "train (on the augmented training batches)" if augmented else "train (on the training batches)"
     series = [{"x": history["epoch"], "y": history["train_acc"], "color": "blue", "markers": True,
-               "label": "train"}]
+               "label": train_label}]
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
         x, y = zip(*val)
         series.append({"x": x, "y": y, "color": "orange", "markers": True, "label": "validation"})
-    return _save(line_chart(series, "Classification accuracy history", "epoch", "accuracy",
-                                legend_at="bottom"), path)
+    return _save(line_chart(series, "Classification accuracy history", "epoch", "accuracy", legend_at="bottom",
+                            integer_x=True), path)
+
+
+WEIGHTS_PX = 600  # the grid is drawn at most about this wide, each weight as a whole k×k block of pixels
+TITLE_PX = 30
+MIN_WIDTH_PX = 420
+
+
+def weights_scale(grid):
+    """k: the whole number of pixels per weight (at least 1, so a large grid is never squeezed)."""
+    return max(1, WEIGHTS_PX // max(grid.shape[:2]))
 
 
 def plot_weights(W1, shape, path):
-    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights), gray for one channel."""
+    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights), pixel-exact:
+    each weight is a k×k block of the PNG, so no tile is resampled; gray for one channel."""
     grid = weight_grid(W1, shape)
-    gh, gw = grid.shape[:2]
-    scale = max(1, 560 // max(gw, gh))
+    k = weights_scale(grid)
+    h, w = k * grid.shape[0], k * grid.shape[1]
     title = f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each"
-    width = max(gw * scale, text_width(title)) + 40
-    c = Canvas(width, gh * scale + 50)
-    c.text(width / 2, 16, title, ha="center")
-    c.image(grid, (width - gw * scale) // 2, 34, scale)
+    width = max(w, MIN_WIDTH_PX, text_width(title) + 20)
+    c = Canvas(width, h + TITLE_PX)
+    c.text(width / 2, TITLE_PX / 2, title, ha="center")
+    c.image(grid, (width - w) // 2, TITLE_PX, k)
     return _save(c, path)
 
 
@@ -210,22 +233,20 @@ def plot_confusion(cm, names, path, split="test"):
     return _save(canvas, path)
 
 
-# -- a tuning study --------------------------------------------------------------------------
-# (a log-scale scatter with a colour bar: drawn with matplotlib, which tuning can afford)
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend, imported when the first picture is drawn."""
-    import matplotlib
+# -- matplotlib, for the tuning study's log-scale scatter with a colour bar -------------------------
+def Figure(**kw):  # noqa: N802 - stands for matplotlib's class
+    """A matplotlib Figure, imported on the first picture (matplotlib is slow to import). Figures
+    are drawn without pyplot, so a notebook's or an application's pyplot backend is left alone."""
+    from matplotlib.figure import Figure as MplFigure
 
-    matplotlib.use("Agg")  # files only: no display is needed or wanted
-    import matplotlib.pyplot as plt
-
-    return plt
+    return MplFigure(**kw)
 
 
 def _save_figure(fig, path):
-    return save_figure(fig, path, dpi=100)
+    return save_figure(fig, path, dpi=DPI)
 
 
+# -- a tuning study --------------------------------------------------------------------------
 def plot_study(trials, out, title):
     """history.png (value per trial, best so far) and search.png (CS231n's scatter of the search:
     validation accuracy coloured over learning rate × regularisation). ``trials``: finished
@@ -235,14 +256,16 @@ def plot_study(trials, out, title):
     out = Path(out)
     numbers = [t.number for t in trials]
     values = [100 * t.value for t in trials]
-    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     ax.plot(numbers, values, "o", alpha=0.6, label="trial")
     ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
     ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}")
     ax.legend(loc="lower right")
     written = {"history.png": _save_figure(fig, out / "history.png")}
 
-    fig, ax = _pyplot().subplots(figsize=(6, 4.5), layout="constrained")
+    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.subplots()
     points = ax.scatter([t.params["learning_rate"] for t in trials], [t.params["reg"] for t in trials],
                         c=values, cmap="viridis", s=60, edgecolors="k")
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",

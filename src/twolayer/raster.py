@@ -176,15 +176,18 @@ def encode_png(rgb):
             + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
 
 
-def nice_ticks(lo, hi, target=6):
-    """Round tick values covering [lo, hi]: steps of 1, 2, 2.5 or 5 × a power of ten."""
+def nice_ticks(lo, hi, target=6, integer=False):
+    """Round tick values covering [lo, hi]: steps of 1, 2, 2.5 or 5 × a power of ten (whole
+    numbers only, with ``integer``: steps of at least 1 and no 2.5)."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return [0.0]
     if hi <= lo:
         return [lo]
     raw = (hi - lo) / target
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw and not (integer and m == 2.5))
+    if integer:
+        step = max(1, round(step))
     first = math.ceil(lo / step - 1e-9) * step
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
@@ -196,8 +199,9 @@ def tick_label(v, step):
     return f"{v:.{decimals}f}"
 
 
-def line_chart(series, title, xlabel, ylabel, size=(600, 400), legend_at="top"):
-    """A Canvas with axes, grid, ticks, labels, a legend (top or bottom right), one line per series.
+def line_chart(series, title, xlabel, ylabel, size=(600, 400), legend_at="top", integer_x=False):
+    """A Canvas with axes, grid, ticks, labels, a legend (top or bottom right), one line per series;
+    ``integer_x``: x ticks on whole numbers only (epochs).
 
     series: dicts with x, y, label, color, and optionally width, alpha, markers (bool).
     """
@@ -214,7 +218,7 @@ def line_chart(series, title, xlabel, ylabel, size=(600, 400), legend_at="top"):
     def Y(v):
         return bottom - (np.asarray(v, np.float64) - y_lo) / (y_hi - y_lo) * (bottom - top)
 
-    for ticks, horizontal in ((nice_ticks(x_lo, x_hi, 8), False), (nice_ticks(y_lo, y_hi, 6), True)):
+    for ticks, horizontal in ((nice_ticks(x_lo, x_hi, 8, integer_x), False), (nice_ticks(y_lo, y_hi, 6), True)):
         step = ticks[1] - ticks[0] if len(ticks) > 1 else 1
         for v in ticks:
             if horizontal:

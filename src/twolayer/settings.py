@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from .checks import check_fields, is_dict
 from .errors import InputError, InputTypeError
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
@@ -79,6 +80,19 @@ FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "-
 def flag(name):
     """How the command line spells a setting: --lr for learning_rate, --n-jobs for n_jobs."""
     return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+RUN_FIELDS = ("data", "hidden_size", "dtype", "preprocess", "val_fraction", "std")
+TRAIN_FIELDS = tuple(k for k in RULES if k not in RUN_FIELDS)
+
+
+def check_settings_dict(d, where):
+    """Settings read back from a file (config.json, a model's meta), checked field by field against
+    RULES before any is used: one line naming the file and the field."""
+    check_fields(d, {**{k: RULES[k] for k in RUN_FIELDS}, "train": (is_dict, "an object of training settings")},
+                 where)
+    check_fields(d.get("train", {}), {k: RULES[k] for k in TRAIN_FIELDS}, f"{where}: train")
+    return d
 
 
 class SettingError(InputError):

@@ -13,12 +13,12 @@ import time
 
 import numpy as np
 
-from .checks import check_X, check_y
-from .errors import DivergedError, InputError
+from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
+from .errors import DivergedError, InputError, InputTypeError
 from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
 from .optim import make_optimizer
 from .schedules import learning_rate_at
-from .settings import AUTO_EPOCHS, AUTO_STEPS, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
+from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
 
 
 class Workspace:
@@ -60,19 +60,34 @@ class History(dict):
 
     @classmethod
     def read_csv(cls, path):
-        """A history written by write_csv; a damaged file is one line naming it and the field."""
+        """A history written by write_csv; a damaged file is one line naming it, the line and the field."""
         header, rows = read_csv_rows(path, "history")
+        if "epoch" not in header:
+            raise InputError(f"{path}: no 'epoch' column in the header; the file is damaged")
         history = cls()
         for n, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise InputError(f"{path}: line {n} has {len(row)} fields, the header {len(header)}; the file is damaged")
             for col, v in zip(header, row):
-                if col not in cls.CSV_COLUMNS:
-                    continue
-                try:
-                    value = None if v == "" else (int(v) if col == "epoch" else float(v))
-                except ValueError:
-                    raise InputError(f"{path}: line {n}: field {col!r} is not a number ({v!r})") from None
-                history[col].append(value)
+                if col in cls.CSV_COLUMNS:
+                    history[col].append(_history_value(v, col, path, n))
         return history
+
+
+def _history_value(v, col, path, line):
+    """One field of history.csv: epoch an integer >= 1, the others finite numbers (val_acc, lr may be empty)."""
+    if v == "" and col not in ("epoch", "loss"):
+        return None
+    try:
+        x = int(v) if col == "epoch" else float(v)
+    except ValueError:
+        x = None
+    if x is None or (col == "epoch" and x < 1) or not math.isfinite(x):
+        words = "an integer >= 1" if col == "epoch" else "a finite number"
+        raise InputError(f"{path}: line {line}: field {col!r} must be {words}, got {v[:40]!r}; the file is damaged")
+    return x
 
 
 class Trainer:
@@ -114,6 +129,7 @@ class Trainer:
             raise InputError("the training set is empty")
         epochs = c.resolve_epochs(n) if epochs is None else epochs
         bs = c.batch_for(n)
+        check_batch_memory(bs, X.shape[1], self.net)
         self.work = Workspace(self.net.params, bs)
         batch = Batch(X, y, bs, self.net.dtype, transform, augment, sample_weight)
         has_val = X_val is not None and len(X_val) > 0
@@ -168,7 +184,7 @@ class Trainer:
         """One optimizer step on one batch: (loss, grads) from the net, an update from the rule."""
         loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work, weights=weights)
         if not math.isfinite(loss):
-            self._diverged(loss)
+            self._diverged(loss, xb)
         self.optimizer.step(self.net.params, grads, lr)
         self.step_count += 1
         self.history["step_loss"].append(loss)
@@ -176,7 +192,7 @@ class Trainer:
 
     def _end_epoch(self, lr, loss, train_acc, X_val, y_val, has_val, transform, seconds, epochs):
         c, h = self.config, self.history
-        val_acc = accuracy(self.net, X_val, y_val, transform) if has_val else None
+        val_acc = accuracy(self.net, X_val, y_val, transform, check=False) if has_val else None
         self.epoch += 1
         h["epoch"].append(self.epoch)
         h["loss"].append(loss)
@@ -200,13 +216,19 @@ class Trainer:
                 if self.bad_epochs >= c.patience and self.epoch < epochs:
                     self.stop_reason = "early_stopping"
 
-    def _diverged(self, loss):
+    def _diverged(self, loss, xb):
         if self.best is not None and self.best[2] is not None:
             self.restore_best()
             kept = f"the best weights (epoch {self.best[1]}) were kept"
         else:
             kept = "no finite weights from a finished epoch exist"
         self.stop_reason = "diverged"
+        with np.errstate(all="ignore"):
+            peak = float(np.max(np.abs(xb)))
+        if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
+            raise InputError(
+                f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have values up to "
+                f"{f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. --preprocess standardize; {kept}")
         raise DivergedError(
             f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
             f"Try a smaller --lr (now {self.config.learning_rate:g}).")
@@ -248,12 +270,12 @@ class Trainer:
         arrays = read_npz(path, required=("state",))
         try:
             state = json.loads(str(meta_array(arrays["state"], path)))
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise InputError(f"{path}: damaged checkpoint (state is not valid JSON: {e})") from None
         if not isinstance(state, dict):
             raise InputError(f"{path}: damaged checkpoint (state is not an object)")
-        check = _Fields(path, state)
-        config = check.get("config", dict)
+        check_fields(state, CHECKPOINT_STATE, path, required=tuple(CHECKPOINT_STATE))
+        config = state["config"]
         differ = [k for k, v in self.config.to_dict().items() if k != "epochs" and config.get(k, v) != v]
         if differ:
             k = differ[0]
@@ -276,18 +298,12 @@ class Trainer:
             param = k.rsplit("_", 1)[-1]
             if param not in self.net.params or v.shape != self.net.params[param].shape:
                 raise InputError(f"{path}: optimizer state {k!r} does not fit the model; the file is damaged")
-        best = check.get("best", list, none=True)
+        best = state["best"]
         kept = [f"best_{k}" in arrays for k in self.net.params]  # none kept: stopping on the training loss
-        if best is not None and (len(best) != 2 or (any(kept) and not all(kept))):
-            raise InputError(f"{path}: field 'best' is damaged")
-        epoch = check.count("epoch")
-        step_count = check.count("step_count")
-        bad_epochs = check.count("bad_epochs")
-        opt_t = check.count("opt_t")
-        history = check.get("history", dict)
-        if any(not isinstance(history.get(key, []), list) for key in History.KEYS):
-            raise InputError(f"{path}: field 'history' is damaged")
-        rng = check.get("rng", dict)
+        if best is not None and any(kept) and not all(kept):
+            raise InputError(f"{path}: field 'best' is damaged (best_* arrays missing)")
+        epoch, step_count, bad_epochs, opt_t = (state[k] for k in ("epoch", "step_count", "bad_epochs", "opt_t"))
+        history, rng = state["history"], state["rng"]
         for k in self.net.params:
             self.net.params[k][...] = arrays[f"param_{k}"]
         self.optimizer.load_state_dict({"t": opt_t, "arrays": opt_arrays})
@@ -302,29 +318,41 @@ class Trainer:
             raise InputError(f"{path}: field 'rng' is damaged ({type(e).__name__}: {e})") from None
 
 
-class _Fields:
-    """Type- and range-checked reads of a JSON object from a file: one line naming file and field."""
+def _is_history(v):
+    return isinstance(v, dict) and all(
+        k in History.KEYS and isinstance(xs, list)
+        and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in xs)
+        for k, xs in v.items())
 
-    def __init__(self, path, obj):
-        self.path, self.obj = path, obj
 
-    def get(self, name, kind, none=False):
-        if name not in self.obj:
-            raise InputError(f"{self.path}: field {name!r} is missing; the file is damaged")
-        v = self.obj[name]
-        if (v is None and none) or (isinstance(v, kind) and not isinstance(v, bool)):
-            return v
-        raise InputError(f"{self.path}: field {name!r} should be {kind.__name__}, got {type(v).__name__}")
-
-    def count(self, name):
-        v = self.get(name, int)
-        if v < 0:
-            raise InputError(f"{self.path}: field {name!r} is negative ({v})")
-        return v
+# The checkpoint's JSON state: every field is read back on --resume, so every field is checked first
+# (checks.check_fields, the one schema helper: one line naming the file and the field).
+CHECKPOINT_STATE = {
+    "epoch": (is_int(0), "an integer >= 0"),
+    "step_count": (is_int(0), "an integer >= 0"),
+    "bad_epochs": (is_int(0), "an integer >= 0"),
+    "opt_t": (is_int(0), "an integer >= 0"),
+    "best": (optional(lambda v: isinstance(v, list) and len(v) == 2 and is_real()(v[0]) and is_int(0)(v[1])),
+             "null or [score, epoch]"),
+    "history": (_is_history, "an object of lists of numbers keyed by " + ", ".join(History.KEYS)),
+    "rng": (is_dict, "an object (a random generator's state)"),
+    "config": (is_dict, "an object (the loop's settings)"),
+}
 
 
 def _describe(fp):
     return ", ".join(f"{k} {v}" for k, v in fp.items() if k != "rows_sha256") if isinstance(fp, dict) else str(fp)
+
+
+DATA_SCALE = 1e6  # a loss that overflows on inputs larger than this is the data's fault, not the step size's
+
+
+def check_batch_memory(batch_size, n_features, net, label="batch_size"):
+    """Refuse a minibatch whose buffers (X batch, activations, mask, scores) exceed MAX_BATCH_BYTES."""
+    per_row = (n_features + 2 * net.hidden_size + net.output_size) * net.dtype.itemsize + net.hidden_size
+    if batch_size * per_row > limit("MAX_BATCH_BYTES"):
+        raise InputError(f"{label} {batch_size} needs {gib(batch_size * per_row)} for one minibatch's buffers, more "
+                         f"than the limit of {gib(limit('MAX_BATCH_BYTES'))} (TWOLAYER_MAX_BATCH_BYTES)")
 
 
 SMALL_GEMM = 4_000_000  # multiply-adds in X·W1 below which a second BLAS thread costs more than it gains
@@ -346,13 +374,18 @@ def blas_threads_for(work):
 _controller = None
 
 
-def accuracy(net, X, y, transform=None, batch_size=4096):
-    """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly)."""
+def accuracy(net, X, y, transform=None, batch_size=4096, name="X", check=True):
+    """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly).
+
+    check=False (during and right after training): non-finite scores count as wrong, since
+    they come from the weights (divergence is reported from the loss), not from the data.
+    """
     correct = 0
     for start in range(0, len(X), batch_size):
         xb = X[start:start + batch_size]
         xb = transform(xb) if transform is not None else xb
-        correct += int(np.count_nonzero(net.scores(xb).argmax(axis=1) == y[start:start + batch_size]))
+        scores = net.scores(xb, name=name, first_row=start, check=check)
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == y[start:start + batch_size]))
     return correct / len(X)
 
 
@@ -425,15 +458,22 @@ def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
     check_setting("learning_rate", learning_rate, "learning_rate")
     check_setting("lr_decay", learning_rate_decay, "learning_rate_decay")
     check_setting("reg", reg, "reg")
+    if num_iters is None:  # max_steps may be None (no limit), num_iters may not
+        raise InputTypeError(f"num_iters must be {RULES['max_steps'][1].removesuffix(' or None')}, got None")
     check_setting("max_steps", num_iters, "num_iters")
     check_setting("batch_size", batch_size, "batch_size")
     X = check_X(X, net.input_size, net.dtype)
     y = check_y(y, X.shape[0], net.output_size)
+    check_batch_memory(batch_size, X.shape[1], net)
     X_val = check_X(X_val, net.input_size, net.dtype, name="X_val")
     y_val = check_y(y_val, X_val.shape[0], net.output_size, name="y_val")
     steps_per_epoch = max(X.shape[0] // batch_size, 1)
+    epochs = max(math.ceil(num_iters / steps_per_epoch), 1)
+    if not RULES["epochs"][0](epochs):
+        raise InputError(f"num_iters {num_iters} makes {epochs:,} epochs of {steps_per_epoch} steps; epochs must be "
+                         f"{RULES['epochs'][1].removesuffix(' (or None: auto)')}")
     config = TrainConfig(
-        epochs=max(math.ceil(num_iters / steps_per_epoch), 1), batch_size=batch_size,
+        epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, reg=reg, optimizer="sgd", schedule="step",
         lr_decay=learning_rate_decay, patience=None, sampling="replacement",
         steps_per_epoch=steps_per_epoch, max_steps=num_iters, seed=None)

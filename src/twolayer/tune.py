@@ -211,11 +211,15 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
                        train=TrainConfig(epochs=epochs, patience=patience or None, seed=0))
     out = Path(out)
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    # the data first: a bad --data must leave no study.json or database behind
+    dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
+    if dataset.X_val is None:
+        raise InputError(f"{data}: no validation split to tune on")
     with run_lock(out, "tune", shared=True):  # the workers of one study share OUT; train and report wait
         storage = open_storage(url, heartbeat)
         _bind(out, study_name, url)
-        return _tune(data, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed,
-                     callbacks)
+        return _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs,
+                     seed, callbacks)
 
 
 def _bind(out, study_name, url):
@@ -232,13 +236,11 @@ def _bind(out, study_name, url):
         write_json(path, here)
 
 
-def _tune(data, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed, callbacks):
+def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed,
+          callbacks):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported once, by the CLI
-    dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
-    if dataset.X_val is None:
-        raise InputError(f"{data}: no validation split to tune on")
     study = optuna.create_study(storage=storage, study_name=study_name,
                                 direction="maximize", load_if_exists=True,
                                 sampler=make_sampler(sampler, seed), pruner=make_pruner(pruner, epochs))

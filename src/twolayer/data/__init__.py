@@ -4,6 +4,8 @@ SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``
 
     cifar10:DIR   the cifar-10-batches-py folder (pickles, read by a restricted unpickler)
     mnist:DIR     the four idx files of MNIST or Fashion-MNIST, gzip or raw
+    fashion-mnist:DIR  the same, with Fashion-MNIST's class names
+    mnist, fashion-mnist, cifar10 (no folder): downloaded once into a cache (see fetch.py)
     npz:FILE      X_train, y_train and optionally X_val, y_val, X_test, y_test, class_names
     npy:DIR       the same names as .npy files, memory-mapped: training streams from disk
     csv:FILE      one row per example; the label is the column headed ``label``, else the last
@@ -14,15 +16,21 @@ naming the file and the problem. Without a validation split one is carved from t
 from __future__ import annotations
 
 import math
+import numbers
+import os
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
+from ..io import check_file
+from ..settings import check_setting
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
 from .dataset import Dataset, spill, split_validation, stratified_split
-from .idx import load_mnist
-from .table import load_csv
+from .fetch import SOURCES as DOWNLOADS
+from .fetch import fetch as download
+from .idx import load_fashion_mnist, load_mnist
+from .table import load_csv, read_rows_csv
 
 __all__ = ["Dataset", "load", "read_digits", "read_rows", "split_validation", "spill", "stratified_split", "LOADERS"]
 
@@ -60,40 +68,42 @@ def read_digits():
     return np.ascontiguousarray(table[:, :64]), table[:, 64].astype(np.intp)
 
 
-LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "npz": load_npz,
-           "npy": load_npy, "csv": load_csv}
+LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist,
+           "fashion-mnist": load_fashion_mnist, "npz": load_npz, "npy": load_npy, "csv": load_csv}
 
 
 def load(spec="digits", seed=0, val_fraction=0.1):
-    """Load a data set by its SPEC; see the module docstring."""
+    """Load a data set by its SPEC; see the module docstring.
+
+    ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the
+    cache (see ``twolayer.data.fetch``) and read from there.
+    """
+    check_setting("seed", seed, "seed")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
+        raise InputTypeError(f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}")
+    if not isinstance(spec, (str, os.PathLike)):
+        raise InputTypeError(f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}")
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
-        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits or SCHEME:PATH with SCHEME "
+        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits, "
+                         f"{', '.join(DOWNLOADS)} (downloaded) or SCHEME:PATH with SCHEME "
                          f"one of {', '.join(s for s in LOADERS if s != 'digits')}")
     if scheme == "digits":
         if path:
             raise InputError(f"'digits' takes no path, got {spec!r}")
         return load_digits(seed=seed, val_fraction=val_fraction)
+    if not path and scheme in DOWNLOADS:
+        path = download(scheme)
     return LOADERS[scheme](path, seed=seed, val_fraction=val_fraction)
 
 
-def read_rows(path):
-    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped)."""
-    from pathlib import Path
+def read_rows(path, note=None):
+    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped).
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
+    A CSV whose header has a ``label`` column (a file written for training) loses that column;
+    ``note`` (a function of one string), if given, is told so.
+    """
+    path = check_file(path)
     if path.suffix == ".npy":
         return read_npy(path)
-    try:
-        with open(path) as f:
-            first = f.readline()
-        try:
-            [float(v) for v in first.split(",")]
-            skip = 0
-        except ValueError:
-            skip = 1
-        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a CSV of numbers ({e})") from None
+    return read_rows_csv(path, note=note)

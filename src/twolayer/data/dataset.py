@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
 
 
 @dataclass
@@ -41,6 +42,8 @@ def split_validation(X, y, fraction, seed, name="training set"):
 
     A memory map is split into two new memory maps (see ``spill``), so streaming data stays on disk.
     """
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
+        raise InputTypeError(f"validation fraction must be a number in (0, 1), got {fraction!r}")
     if not 0 < fraction < 1:
         raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
     n_val = math.ceil(fraction * len(y))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..checks import check_X, check_y
 from ..errors import InputError
+from ..io import check_file
 from .dataset import Dataset, split_validation
 
 BLOCK = 8192
@@ -17,12 +18,7 @@ SPLITS = ("train", "val", "test")
 def require_file(path, scheme):
     if not str(path):
         raise InputError(f"'{scheme}' needs a file: {scheme}:FILE")
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if not path.is_file():
-        raise InputError(f"{path}: is not a file (the {scheme} source reads one file)")
-    return path
+    return check_file(Path(path).expanduser())
 
 
 def require_dir(path, scheme):
