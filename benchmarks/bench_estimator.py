@@ -6,7 +6,8 @@
 
 Goal sets (issue 13): digits, iris, wine, breast_cancer; 5-fold stratified CV (the split
 cross_validate uses by default; the two estimators fit fold by fold in alternating order, so that
-load from other processes falls on both), raw features for both estimators (each standardises or not by its own defaults).
+load from other processes falls on both), raw features for both estimators (each standardises
+or not by its own defaults).
 Goal: mean accuracy ≥ MLPClassifier's in at most half its fit time.
 
 Held-out sets, never used to choose the defaults: make_classification variants, make_moons,
@@ -100,8 +101,8 @@ def holdout(estimator, X, y, X_test, y_test):
 def row(name, ours, mlp):
     (a_acc, a_t), (b_acc, b_t) = ours, mlp
     verdict = "ok" if a_acc >= b_acc and a_t <= 0.5 * b_t else "MISSED"
-    print(f"{name:<34}{a_acc:>8.4f}{b_acc:>8.4f}{a_acc - b_acc:>+8.4f}{a_t:>9.3f}{b_t:>9.3f}{a_t / b_t:>8.2f}  {verdict}",
-          flush=True)
+    print(f"{name:<34}{a_acc:>8.4f}{b_acc:>8.4f}{a_acc - b_acc:>+8.4f}{a_t:>9.3f}{b_t:>9.3f}"
+          f"{a_t / b_t:>8.2f}  {verdict}", flush=True)
     return verdict == "ok"
 
 
@@ -130,8 +131,8 @@ def main():
             print(f"-- {title}")
             for name, X, y in sets():
                 ok.append(row(name, *mean_over_seeds(
-                    lambda s: cv_pair(lambda r: TwoLayerClassifier(random_state=r), lambda r: MLPClassifier(random_state=r),
-                                      X, y, s), args.seeds)))
+                    lambda s: cv_pair(lambda r: TwoLayerClassifier(random_state=r),
+                                      lambda r: MLPClassifier(random_state=r), X, y, s), args.seeds)))
         if args.only != "goal" and MNIST.is_dir():
             print("-- held out: MNIST sample, 8,000 train / 2,000 test")
             data = mnist_split()

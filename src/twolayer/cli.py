@@ -128,8 +128,9 @@ def train(
     out: Optional[Path] = typer.Option(None, help="Run directory (default: a new folder under runs/)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     force: bool = typer.Option(False, "--force", help="Overwrite a run already in --out."),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the run's pictures (loss, accuracy, "
-                                                                "weights, confusion); twolayer report draws them later."),
+    plots: bool = typer.Option(True, "--plots/--no-plots",
+                               help="Draw the run's pictures (loss, accuracy, weights, confusion); "
+                                    "twolayer report draws them later."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):

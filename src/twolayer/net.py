@@ -15,6 +15,7 @@ from .checks import (check_dtype, check_fields, check_finite, check_model_size, 
 from .data.preprocess import Preprocessor
 from .errors import InputError
 from .io import meta_array, read_npz, save_npz
+from .optim import packed
 from .settings import check_setting, check_settings_dict
 from .train import classic_train
 
@@ -59,12 +60,12 @@ class TwoLayerNet:
         else:
             rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_setting("seed", seed))
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-        self.params = {
+        self.params = packed({  # one buffer: the update rules can treat it as one array
             "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
             "b1": np.zeros(hidden_size, self.dtype),
             "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
             "b2": np.zeros(output_size, self.dtype),
-        }
+        })
         self.preprocessor = None  # fitted on training data; applied by transform()
         self.class_names = None
         self.meta = {}
@@ -249,7 +250,7 @@ class TwoLayerNet:
         dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
         net = cls.__new__(cls)
         net.dtype = dtype
-        net.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in p.items()}
+        net.params = packed({k: np.asarray(v, dtype=dtype) for k, v in p.items()})
         net.class_names = meta.pop("class_names", None)
         if net.class_names is not None and (not isinstance(net.class_names, list)
                                             or len(net.class_names) != net.output_size

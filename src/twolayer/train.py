@@ -16,7 +16,7 @@ import numpy as np
 from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
 from .errors import DivergedError, InputError, InputTypeError
 from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
-from .optim import make_optimizer
+from .optim import make_optimizer, packed
 from .schedules import learning_rate_at
 from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
 
@@ -32,7 +32,7 @@ class Workspace:
         self.scores = np.empty((batch_size, classes), dtype)
         self.dh = np.empty((batch_size, hidden), dtype)
         self.mask = np.empty((batch_size, hidden), bool)
-        self.grads = {k: np.empty_like(v) for k, v in params.items()}
+        self.grads = packed({k: np.empty_like(v) for k, v in params.items()})  # laid out like the params
         self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
 
     def view(self, n):
