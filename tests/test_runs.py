@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -270,3 +271,27 @@ def test_two_studies_never_share_an_output_folder(tmp_path):
     assert r.returncode == 2 and "holds the results of study 'a'" in r.stderr, r.stderr
     r = cli(*common, "--study-name", "a")  # the same study's workers are welcome
     assert r.returncode == 0, r.stderr
+
+
+# -- how often the checkpoint is written ---------------------------------------------------
+def _epochs(checkpoint, n, stop_at=None):
+    t = SimpleNamespace(epoch=0, stop_reason=None)
+    for e in range(1, n + 1):
+        t.epoch = e
+        if e == stop_at:
+            t.stop_reason = "early_stopping"
+        checkpoint(t)
+        if t.stop_reason:
+            break
+
+
+def test_checkpoint_after_the_first_and_the_last_epoch_and_every_few_seconds():
+    saved = []
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10)
+    assert saved == [1, 10]
+    saved.clear()
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10, stop_at=6)
+    assert saved == [1, 6]  # an early stop is the last epoch
+    saved.clear()
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=5, seconds=0), 5)
+    assert saved == [1, 2, 3, 4, 5]

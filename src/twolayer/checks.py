@@ -193,6 +193,19 @@ def check_y(y: ArrayLike, n_samples: int, n_classes: int | None = None, name: st
     return y.astype(np.intp, copy=False)
 
 
+def check_sample_weight(sample_weight, n, name="sample_weight"):
+    """A float64 vector of n finite weights >= 0 with a positive sum."""
+    w = np.asarray(sample_weight, dtype=np.float64) if not np.isscalar(sample_weight) else \
+        np.full(n, float(sample_weight))
+    if w.shape != (n,):
+        raise InputError(f"{name} must hold one weight per row ({n}), got shape {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InputError(f"{name} must be finite and >= 0")
+    if not w.sum() > 0:
+        raise InputError(f"{name} must not be all zero")
+    return w
+
+
 def _label(v):
     return f"{float(v):g}" if isinstance(v, np.floating) else str(int(v))
 

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -169,6 +170,9 @@ def train(
     out: Optional[Path] = typer.Option(None, help="Run directory (default: a new folder under runs/)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     force: bool = typer.Option(False, "--force", help="Overwrite a run already in --out."),
+    plots: bool = typer.Option(True, "--plots/--no-plots",
+                               help="Draw the run's pictures (loss, accuracy, weights, confusion); "
+                                    "twolayer report draws them later."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
@@ -189,7 +193,7 @@ def train(
     ok = False
     try:  # the bar starts with training (_on_start), after any download has shown its own
         metrics = runs.run_training(settings, out, resume=resume, force=force, given=_given(ctx, values),
-                                    on_start=progress and _on_start(progress),
+                                    plots=plots, on_start=progress and _on_start(progress),
                                     on_batch=progress and _on_batch(progress))
         ok = True
         if progress is not None and progress.task_ids:  # the bar ends on the table's figure
@@ -263,13 +267,24 @@ def _on_start(progress):
     return start
 
 
-def _on_batch(progress):
+def _on_batch(progress, every=0.05):
+    """Advance the bar by the steps done, at most every ``every`` seconds (a redraw is 10 per second
+    anyway; updating on each of thousands of steps cost ~5% of a digits run) and on the last step."""
+    pending, last = 0, 0.0
+
     def batch(trainer):
+        nonlocal pending, last
+        pending += 1
+        now = time.monotonic()
+        task = progress.tasks[0]
+        if now - last < every and task.completed + pending < task.total:
+            return
         h = trainer.history
         status = f"epoch {trainer.epoch + 1}"
         if h["val_acc"] and h["val_acc"][-1] is not None:  # the last finished epoch's
             status += f" · val (epoch {trainer.epoch}) {100 * h['val_acc'][-1]:.1f}%"
-        progress.update(progress.task_ids[0], advance=1, status=status)
+        progress.update(task.id, advance=pending, status=status)
+        pending, last = 0, now
     return batch
 
 

@@ -14,10 +14,11 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from . import layers
 from .checks import (check_dtype, check_fields, check_finite, check_model_size, check_nonnegative, check_positive_int,
-                     check_X, check_y, is_dict, is_int, is_str, list_of, one_of, optional)
+                     check_sample_weight, check_X, check_y, is_dict, is_int, is_str, list_of, one_of, optional)
 from .data.preprocess import Preprocessor
 from .errors import InputError
 from .io import meta_array, read_npz, save_npz
+from .optim import packed
 from .settings import check_setting, check_settings_dict
 from .train import Workspace, classic_train
 
@@ -69,12 +70,12 @@ class TwoLayerNet:
         else:
             rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_setting("seed", seed))
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-        self.params = {
+        self.params = packed({  # one buffer: the update rules can treat it as one array
             "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
             "b1": np.zeros(hidden_size, self.dtype),
             "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
             "b2": np.zeros(output_size, self.dtype),
-        }
+        })
         self.preprocessor = None  # fitted on training data; applied by transform()
         self.class_names = None
         self.meta = {}
@@ -94,14 +95,16 @@ class TwoLayerNet:
 
     # -- the math -----------------------------------------------------------------------
     @overload
-    def loss(self, X: ArrayLike, y: None = None, reg: float = 0.0) -> np.ndarray: ...
+    def loss(self, X: ArrayLike, y: None = None, reg: float = 0.0,
+             sample_weight: ArrayLike | None = None) -> np.ndarray: ...
     @overload
-    def loss(self, X: ArrayLike, y: ArrayLike, reg: float = 0.0) -> tuple[float, dict[str, np.ndarray]]: ...
+    def loss(self, X: ArrayLike, y: ArrayLike, reg: float = 0.0,
+             sample_weight: ArrayLike | None = None) -> tuple[float, dict[str, np.ndarray]]: ...
 
     @np.errstate(over="ignore", invalid="ignore")
-    def loss(self, X: ArrayLike, y: ArrayLike | None = None,
-             reg: float = 0.0) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
-        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params."""
+    def loss(self, X, y=None, reg=0.0, sample_weight=None):
+        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params.
+        ``sample_weight``: one weight >= 0 per row; the data loss is then their weighted mean."""
         # NaN or ±inf in X always reaches the scores, so X is scanned only when the result is
         # not finite: the scan would cost as much as a tenth of the step (benchmarks/bench_speed.py).
         X = check_X(X, self.input_size, self.dtype, finite=False)
@@ -113,14 +116,17 @@ class TwoLayerNet:
             return scores
         y = check_y(y, X.shape[0], self.output_size)
         reg = check_nonnegative(reg, "reg")
-        loss, grads, _ = self.forward_backward(X, y, reg)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        loss, grads, _ = self.forward_backward(X, y, reg, weights=sample_weight)
         if not np.isfinite(loss):
             check_finite(X)
         return loss, grads
 
-    def forward_backward(self, X: np.ndarray, y: np.ndarray, reg: float,
-                         work: Workspace | None = None) -> tuple[float, dict[str, np.ndarray], int]:
+    def forward_backward(self, X: np.ndarray, y: np.ndarray, reg: float, work: Workspace | None = None,
+                         weights: np.ndarray | None = None) -> tuple[float, dict[str, np.ndarray], int]:
         """The circuit, gate by gate, on checked inputs. Returns (loss, grads, n_correct).
+        ``weights``: per-row weights of the data loss (see layers.softmax_loss), or None.
 
         With a Workspace the activations and gradients land in its buffers (the training
         loop's fast path); without one they are fresh arrays.
@@ -139,7 +145,7 @@ class TwoLayerNet:
         scores, cache2 = layers.affine_forward(h, p["W2"], p["b2"], out=scores_buf)
         predicted = scores.argmax(axis=1)
         n_correct = int(np.count_nonzero(predicted == y))
-        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted)
+        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted, weights=weights)
 
         dh, _, _ = layers.affine_backward(dscores, cache2, dx=dh_buf, dw=g["W2"], db=g["b2"])
         dh = layers.relu_backward(dh, cache_relu, inplace=True)
@@ -264,7 +270,7 @@ class TwoLayerNet:
         dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
         net = cls.__new__(cls)
         net.dtype = dtype
-        net.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in p.items()}
+        net.params = packed({k: np.asarray(v, dtype=dtype) for k, v in p.items()})
         net.class_names = meta.pop("class_names", None)
         if net.class_names is not None and (not isinstance(net.class_names, list)
                                             or len(net.class_names) != net.output_size

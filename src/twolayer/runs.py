@@ -2,7 +2,8 @@
 directory that nothing can corrupt.
 
 RUN_DIR/config.json    every setting and the data's fingerprint, written first so that an interrupted run can resume
-RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (every epoch, atomic)
+RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (atomic; after the first
+                       and the last epoch and at most every CHECKPOINT_SECONDS between)
 RUN_DIR/model.npz      the trained model with its preprocessing and class names
 RUN_DIR/history.csv    per epoch: loss, train and validation accuracy, learning rate
 RUN_DIR/*.png          the pictures (see plots.py)
@@ -22,6 +23,7 @@ import hashlib
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from io import StringIO
@@ -41,6 +43,7 @@ from .plots import FIGURES, plot_run
 from .settings import RunSettings, TrainConfig, check_setting, check_settings_dict
 from .train import History, Trainer, accuracy
 
+CHECKPOINT_SECONDS = 0.5  # a kill loses at most this much training; each write costs an fsync
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "history.csv")
 LOCK_FILE = ".twolayer.lock"
 
@@ -302,6 +305,21 @@ def _resumed_settings(out, given):
     return settings, stored.get("fingerprint")
 
 
+def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
+    """The checkpoint callback for the loop: saves after the first epoch, the last one (``last_epoch``
+    or an early stop) and otherwise only when ``seconds`` have passed since the previous save."""
+    saved_at = None
+
+    def checkpoint(trainer):
+        nonlocal saved_at
+        now = time.monotonic()
+        if (saved_at is None or now - saved_at >= seconds or trainer.epoch >= last_epoch
+                or trainer.stop_reason is not None):
+            save(trainer)
+            saved_at = time.monotonic()
+    return checkpoint
+
+
 def run_training(settings, out, *, resume=False, force=False, given=None, dataset=None, on_batch=None,
                  on_epoch=None, on_start=None, plots=True):
     """Train per ``settings`` into the run directory ``out``; returns the metrics dict.
@@ -340,8 +358,9 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
             on_start(trainer, dataset)
         error = None
         try:
+            last_epoch = settings.train.resolve_epochs(len(dataset.y_train))
             run.fit(trainer, on_batch=on_batch, on_epoch=on_epoch,
-                    checkpoint=lambda t: t.save_checkpoint(ckpt, fingerprint=fp))
+                    checkpoint=throttled(lambda t: t.save_checkpoint(ckpt, fingerprint=fp), last_epoch))
         except DivergedError as e:
             error = e
         except InputError:  # data that cannot be trained on as it is (values that overflow): no run left behind

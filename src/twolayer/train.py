@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
 from .errors import DivergedError, InputError, InputTypeError
 from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
-from .optim import make_optimizer
+from .optim import make_optimizer, packed
 from .schedules import learning_rate_at
 from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
 
@@ -38,7 +38,7 @@ class Workspace:
         self.scores = np.empty((batch_size, classes), dtype)
         self.dh = np.empty((batch_size, hidden), dtype)
         self.mask = np.empty((batch_size, hidden), bool)
-        self.grads = {k: np.empty_like(v) for k, v in params.items()}
+        self.grads = packed({k: np.empty_like(v) for k, v in params.items()})  # laid out like the params
         self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
 
     def view(self, n):
@@ -111,7 +111,7 @@ class Trainer:
         self.history = History()
         self.epoch = 0  # completed epochs
         self.step_count = 0
-        self.best: tuple[float, int, dict[str, np.ndarray]] | None = None  # (val_acc, epoch, params copy)
+        self.best: tuple | None = None  # (score, epoch, params copy); no copy when stopping on the training loss
         self.bad_epochs = 0
         self.stop_reason: str | None = None
         self.interrupt: KeyboardInterrupt | None = None  # the KeyboardInterrupt that stopped the last fit, if any
@@ -124,13 +124,15 @@ class Trainer:
             epochs: int | None = None, on_epoch: Callable[[Trainer], object] | None = None,
             on_batch: Callable[[Trainer], object] | None = None, checkpoint: Callable[[Trainer], object] | None = None,
             transform: Callable[[np.ndarray], np.ndarray] | None = None,
-            augment: Callable[[np.ndarray, Any], object] | None = None) -> History:
+            augment: Callable[[np.ndarray, Any], object] | None = None,
+            sample_weight: np.ndarray | None = None) -> History:
         """Train until ``epochs`` (default config.epochs) epochs are complete, early stopping,
         max_steps, divergence or Ctrl-C. Returns the history.
 
         X may be a memory map: batches are gathered with np.take and, when ``transform`` is
         given (the model's preprocessing), transformed one batch at a time. ``augment(xb, rng)``,
         when given, alters each training batch in place (e.g. random pixel shifts).
+        ``sample_weight`` (one weight >= 0 per row of X) weights each batch's mean loss.
         """
         c = self.config
         n = X.shape[0]
@@ -140,7 +142,7 @@ class Trainer:
         bs = c.batch_for(n)
         check_batch_memory(bs, X.shape[1], self.net)
         self.work = Workspace(self.net.params, bs)
-        batch = Batch(X, y, bs, self.net.dtype, transform, augment)
+        batch = Batch(X, y, bs, self.net.dtype, transform, augment, sample_weight)
         has_val = X_val is not None and len(X_val) > 0
         self.stop_reason = self.interrupt = None
         with blas_threads_for(bs * X.shape[1] * self.net.hidden_size):
@@ -151,7 +153,7 @@ class Trainer:
                                           decay=c.lr_decay, epochs=epochs, warmup_epochs=c.warmup_epochs)
                     loss_sum, correct, seen = 0.0, 0, 0
                     for idx in self.batch_order(n, bs, c.steps_for(n)):
-                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr)
+                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr, batch.weights(idx))
                         loss_sum += loss * len(idx)
                         correct += n_correct
                         seen += len(idx)
@@ -168,7 +170,7 @@ class Trainer:
             except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
                 self.stop_reason = "interrupted"
                 self.interrupt = e
-        if self.best is not None and self.stop_reason != "diverged":
+        if self.best is not None and self.best[2] is not None and self.stop_reason != "diverged":
             self.restore_best()  # model selection on validation accuracy (patience is set)
         if self.stop_reason is None:
             self.stop_reason = "completed"
@@ -189,9 +191,10 @@ class Trainer:
             else:
                 yield _draw(self.rng, n, bs)
 
-    def step(self, xb: np.ndarray, yb: np.ndarray, lr: float) -> tuple[float, int]:
+    def step(self, xb: np.ndarray, yb: np.ndarray, lr: float,
+             weights: np.ndarray | None = None) -> tuple[float, int]:
         """One optimizer step on one batch: (loss, grads) from the net, an update from the rule."""
-        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work)
+        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work, weights=weights)
         if not math.isfinite(loss):
             self._diverged(loss, xb)
         self.optimizer.step(self.net.params, grads, lr)
@@ -211,8 +214,14 @@ class Trainer:
         h["seconds"].append(seconds)
         score = val_acc if has_val else -loss
         if c.patience is not None:
+            # as scikit-learn's MLP: the count restarts only on a gain of more than tol
+            improved = self.best is None or score > self.best[0] + c.tol
             if self.best is None or score > self.best[0]:
-                self.best = (score, self.epoch, {k: v.copy() for k, v in self.net.params.items()})
+                # without validation data the loop stops on the training loss and keeps the last
+                # weights, as scikit-learn's MLP does: no copy to restore
+                weights = {k: v.copy() for k, v in self.net.params.items()} if has_val else None
+                self.best = (score, self.epoch, weights)
+            if improved:
                 self.bad_epochs = 0
             else:
                 self.bad_epochs += 1
@@ -220,7 +229,7 @@ class Trainer:
                     self.stop_reason = "early_stopping"
 
     def _diverged(self, loss, xb):
-        if self.best is not None:
+        if self.best is not None and self.best[2] is not None:
             self.restore_best()
             kept = f"the best weights (epoch {self.best[1]}) were kept"
         else:
@@ -252,7 +261,7 @@ class Trainer:
         arrays = {f"param_{k}": v for k, v in self.net.params.items()}
         opt = self.optimizer.state_dict()
         arrays.update({f"opt_{k}": v for k, v in opt["arrays"].items()})
-        if self.best is not None:
+        if self.best is not None and self.best[2] is not None:
             arrays.update({f"best_{k}": v for k, v in self.best[2].items()})
         state = {
             "epoch": self.epoch,
@@ -303,15 +312,17 @@ class Trainer:
             if param not in self.net.params or v.shape != self.net.params[param].shape:
                 raise InputError(f"{path}: optimizer state {k!r} does not fit the model; the file is damaged")
         best = state["best"]
-        if best is not None and any(f"best_{k}" not in arrays for k in self.net.params):
-            raise InputError(f"{path}: field 'best' is damaged (no best_* arrays)")
+        kept = [f"best_{k}" in arrays for k in self.net.params]  # none kept: stopping on the training loss
+        if best is not None and any(kept) and not all(kept):
+            raise InputError(f"{path}: field 'best' is damaged (best_* arrays missing)")
         epoch, step_count, bad_epochs, opt_t = (state[k] for k in ("epoch", "step_count", "bad_epochs", "opt_t"))
         history, rng = state["history"], state["rng"]
         for k in self.net.params:
             self.net.params[k][...] = arrays[f"param_{k}"]
         self.optimizer.load_state_dict({"t": opt_t, "arrays": opt_arrays})
         if best is not None:
-            self.best = (best[0], best[1], {k: arrays[f"best_{k}"].copy() for k in self.net.params})
+            self.best = (best[0], best[1],
+                         {k: arrays[f"best_{k}"].copy() for k in self.net.params} if all(kept) else None)
         self.epoch, self.step_count, self.bad_epochs = epoch, step_count, bad_epochs
         self.history = History(history)
         try:
@@ -403,11 +414,19 @@ class Batch:
     """Gathers a training batch into preallocated buffers: rows, labels, the net's dtype, the
     per-batch preprocessing of streamed data and the augmentation."""
 
-    def __init__(self, X, y, bs, dtype, transform=None, augment=None):
+    def __init__(self, X, y, bs, dtype, transform=None, augment=None, sample_weight=None):
         self.X, self.y, self.transform, self.augment, self.dtype = X, y, transform, augment, dtype
         self.direct = X.dtype == dtype and transform is None
         self.xb = np.empty((bs, X.shape[1]), X.dtype)
         self.yb = np.empty(bs, np.intp)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype)
+        self.wb = None if sample_weight is None else np.empty(bs, dtype)
+
+    def weights(self, idx):
+        """The batch's sample weights, or None when the rows are unweighted."""
+        if self.sample_weight is None:
+            return None
+        return self.sample_weight.take(idx, out=self.wb[:len(idx)])
 
     def gather(self, idx: np.ndarray, rng: Any) -> tuple[np.ndarray, np.ndarray]:
         m = len(idx)
