@@ -55,6 +55,7 @@ def test_resume_refuses_other_data(tmp_path, capsys):
     np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)
     out = str(tmp_path / "run")
     assert main(["train", "--data", f"npz:{data}", "--out", out, *FAST]) == 0
+    capsys.readouterr()  # random labels: the first run's "learned nothing" warning
     np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)  # same shapes, other rows
     assert main(["train", "--out", out, "--resume", "--epochs", "3", "--quiet"]) == 2
     assert "other data" in one_error_line(capsys)
