@@ -197,7 +197,9 @@ def w(tmp_path_factory):
         f.write("a,b,label\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20)) + "1,2,1e12\n")
     with open(bombs / "labelbig.csv", "w") as f:
         f.write("a,b,label\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20)) + "1,2,1e300\n")
-    np.savez(bombs / "uint64max.npz", X_train=X, y_train=np.where(y == 2, np.iinfo(np.uint64).max, y).astype(np.uint64))
+    y_max = y.astype(np.uint64)
+    y_max[y == 2] = np.iinfo(np.uint64).max  # not np.where: NumPy < 2 would promote to float64 on the way
+    np.savez(bombs / "uint64max.npz", X_train=X, y_train=y_max)
     np.savez(bombs / "int64min.npz", X_train=X, y_train=np.where(y == 2, np.iinfo(np.int64).min, y))
     np.savez(bombs / "label1e12.npz", X_train=X, y_train=np.where(y == 2, 10 ** 12, y))
     np.savez(bombs / "manynames.npz", X_train=X, y_train=y, class_names=np.array([f"c{i}" for i in range(20_001)]))

@@ -228,3 +228,39 @@ def test_wrong_types_are_type_errors_with_the_same_words(toy):
         net.predict(np.array([["a", "b", "c", "d"]]))
     with pytest.raises(ValueError):  # every input error is also a ValueError
         TwoLayerNet(6, 5, 3.5)
+
+
+def test_weighted_loss_gradients_are_numerical_gradients():
+    for seed in range(3):
+        net, X, y = random_problem(n=9, d=6, hidden=8, classes=4, seed=seed)
+        w = np.random.default_rng(seed).uniform(0, 3, size=9)
+        w[seed] = 0.0  # a row that does not count
+        errors = check_net(net, X, y, reg=0.1, sample_weight=w)
+        # round-off on the smallest W1 entries reaches ~2e-7; a wrong weighting gives errors ~1e-1
+        assert max(errors.values()) < 1e-6, errors
+
+
+def test_integer_weights_equal_repeated_rows():
+    net, X, y = random_problem(n=6, d=5, hidden=7, classes=3, seed=4)
+    w = np.array([0, 1, 3, 2, 1, 4])
+    lw, gw = net.loss(X, y, reg=0.05, sample_weight=w)
+    gw = {k: v.copy() for k, v in gw.items()}
+    lr, gr = net.loss(np.repeat(X, w, axis=0), np.repeat(y, w), reg=0.05)
+    assert lw == pytest.approx(lr, rel=1e-12)
+    for k in gw:
+        np.testing.assert_allclose(gw[k], gr[k], rtol=1e-10, atol=1e-14)
+    # equal weights are no weights
+    lu, gu = net.loss(X, y, reg=0.05)
+    gu = {k: v.copy() for k, v in gu.items()}
+    l2, g2 = net.loss(X, y, reg=0.05, sample_weight=np.full(6, 2.5))
+    assert l2 == pytest.approx(lu, rel=1e-12)
+    for k in gu:
+        np.testing.assert_allclose(g2[k], gu[k], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("w, words", [([1, 2], "one weight per row"), ([1, -1, 1, 1, 1], ">= 0"),
+                                      ([0, 0, 0, 0, 0], "all zero"), ([1, np.nan, 1, 1, 1], "finite")])
+def test_bad_sample_weight(toy, w, words):
+    net, X, y = toy
+    with pytest.raises(InputError, match=words):
+        net.loss(X, y, sample_weight=w)

@@ -69,7 +69,8 @@ def test_huge_lr_classic_api_raises_diverged_and_saves_nothing_non_finite(tmp_pa
 def test_huge_lr_estimator_ends_in_diverged_or_finite_weights():
     from twolayer.estimator import TwoLayerClassifier
 
-    clf = TwoLayerClassifier(optimizer="sgd", learning_rate=1e9, max_epochs=60, random_state=0)
+    # n_iter_no_change=60: no stop on a stalled loss before the 60 epochs in which it must diverge
+    clf = TwoLayerClassifier(optimizer="sgd", learning_rate=1e9, max_epochs=60, n_iter_no_change=60, random_state=0)
     with pytest.raises(DivergedError, match="smaller --lr"):
         clf.fit(X, Y)
 

@@ -340,8 +340,9 @@ def test_onnx_export_without_onnx_names_the_extra(monkeypatch, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("url, words", [
-    ("postgresql://u:secret@localhost/db", "the database driver psycopg is not installed: pip install 'twolayer[tune]'"),
-    ("postgresql+psycopg://u:secret@localhost/db", "driver psycopg is not installed: pip install 'twolayer[tune]'"),
+    ("postgresql://u:secret@localhost/db", "the database driver psycopg is not installed: "
+                                           "pip install 'twolayer[postgres]'"),
+    ("postgresql+psycopg://u:secret@localhost/db", "driver psycopg is not installed: pip install 'twolayer[postgres]'"),
     ("postgresql+psycopg2://u:secret@localhost/db", "driver psycopg2 is not installed: pip install psycopg2"),
 ])
 def test_postgresql_without_its_driver_names_how_to_install_it(url, words, monkeypatch, tmp_path, small, capsys):

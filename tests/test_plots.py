@@ -145,33 +145,41 @@ def test_weights_png_draws_every_weight_as_a_whole_pixel_block(tmp_path, shape, 
     np.testing.assert_allclose(drawn, expected, atol=3 / 255)
 
 
-def test_accuracy_picture_says_train_is_on_augmented_batches(tmp_path, monkeypatch):
-    from matplotlib.axes import Axes
+def _recording_charts(monkeypatch):
+    """Record the series and options of every line chart plot_run draws (and still draw it)."""
+    from twolayer import raster
 
-    labels = []
-    monkeypatch.setattr(Axes, "legend", lambda self, *a, **k: labels.extend(self.get_legend_handles_labels()[1]))
+    charts = []
+
+    def record(series, *args, **kwargs):
+        charts.append((series, kwargs))
+        return raster.line_chart(series, *args, **kwargs)
+    monkeypatch.setattr(plots, "line_chart", record)
+    return charts
+
+
+def test_accuracy_picture_says_train_is_on_augmented_batches(tmp_path, monkeypatch):
+    charts = _recording_charts(monkeypatch)
     net, data, history = _net_and_data((2, 6))
     net.meta["settings"] = {"train": {"augment": "auto"}}
     plots.plot_run(tmp_path, net=net, history=history, dataset=data)
+    labels = [s["label"] for series, _ in charts for s in series]
     assert "train (on the augmented training batches)" in labels
-    labels.clear()
+    charts.clear()
     net.meta["settings"] = {"train": {"augment": "none"}}
     plots.plot_run(tmp_path, net=net, history=history, dataset=data)
+    labels = [s["label"] for series, _ in charts for s in series]
     assert "train (on the training batches)" in labels
 
 
 def test_epoch_ticks_are_whole_numbers(tmp_path, monkeypatch):
-    from matplotlib.figure import Figure
+    from twolayer.raster import nice_ticks
 
-    ticks = []
-    real_save = Figure.savefig
-
-    def record(self, *a, **k):
-        real_save(self, *a, **k)
-        for ax in self.axes:
-            if ax.get_xlabel() == "epoch":
-                ticks.append([t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]])
-    monkeypatch.setattr(Figure, "savefig", record)
-    net, data, history = _net_and_data(None)  # two epochs: matplotlib would tick 1.0, 1.2, … 2.0
+    charts = _recording_charts(monkeypatch)
+    net, data, history = _net_and_data(None)  # two epochs: plain round ticks would be 1.0, 1.25, … 2.0
     plots.plot_run(tmp_path, net=net, history=history, dataset=data)
-    assert len(ticks) == 2 and all(t and all(float(v).is_integer() for v in t) for t in ticks)
+    assert len(charts) == 2 and all(kwargs.get("integer_x") for _, kwargs in charts)
+    assert nice_ticks(1, 2, 8) != [1, 2]  # without the option the ticks are not whole
+    for lo, hi in [(1, 2), (0.9, 3.1), (1, 7), (0.5, 100), (1, 1000)]:
+        ticks = nice_ticks(lo, hi, 8, integer=True)
+        assert ticks and all(float(t).is_integer() and lo <= t <= hi for t in ticks)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .errors import InputError, InputTypeError
 
@@ -86,7 +88,7 @@ def check_elements(shape, where, itemsize=None):
     return n
 
 
-def check_positive_int(value, name):
+def check_positive_int(value: Any, name: str) -> int:
     message = f"{name} must be a positive integer, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(message)
@@ -95,16 +97,16 @@ def check_positive_int(value, name):
     return int(value)
 
 
-def check_nonnegative(value, name):
+def check_nonnegative(value: Any, name: str) -> float:
     message = f"{name} must be a finite number >= 0, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputTypeError(message)
-    if not np.isfinite(value) or value < 0:
+    if not np.isfinite(float(value)) or value < 0:
         raise InputError(message)
     return float(value)
 
 
-def check_dtype(dtype):
+def check_dtype(dtype: DTypeLike) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -114,7 +116,7 @@ def check_dtype(dtype):
     return dt
 
 
-def as_array(a, name="X"):
+def as_array(a: ArrayLike, name: str = "X") -> np.ndarray:
     """np.asarray(a), with NumPy's multi-line complaint about ragged rows as one line of ours."""
     try:
         return np.asarray(a)
@@ -124,7 +126,8 @@ def as_array(a, name="X"):
         raise InputError(f"{name} is not an array of numbers ({' '.join(str(e).split())[:120]})") from None
 
 
-def check_X(X, n_features=None, dtype=None, name="X", finite=True):
+def check_X(X: ArrayLike, n_features: int | None = None, dtype: DTypeLike | None = None, name: str = "X",
+            finite: bool = True) -> np.ndarray:
     """A finite 2-D float array with the expected number of columns.
 
     finite=False skips the O(N·D) finiteness scan; the caller must then call check_finite
@@ -158,12 +161,12 @@ def check_real_dtype(dtype, name="X"):
         raise InputTypeError(f"{name} must hold numbers, got dtype {dtype} ({words})")
 
 
-def check_finite(X, name="X"):
+def check_finite(X: np.ndarray, name: str = "X") -> None:
     if not np.isfinite(X).all():
         raise InputError(f"{name} contains NaN or infinite values")
 
 
-def check_y(y, n_samples, n_classes=None, name="y"):
+def check_y(y: ArrayLike, n_samples: int, n_classes: int | None = None, name: str = "y") -> np.ndarray:
     """Integer labels in [0, n_classes), one per sample."""
     y = as_array(y, name)
     if y.ndim != 1:
@@ -198,6 +201,19 @@ def check_y(y, n_samples, n_classes=None, name="y"):
         raise InputError(f"{name} has label {_label(hi)} (row {i}), beyond the limit of {cap:,} classes — are these "
                          "class labels? (TWOLAYER_MAX_CLASSES raises the limit)")
     return y.astype(np.intp, copy=False)
+
+
+def check_sample_weight(sample_weight, n, name="sample_weight"):
+    """A float64 vector of n finite weights >= 0 with a positive sum."""
+    w = np.asarray(sample_weight, dtype=np.float64) if not np.isscalar(sample_weight) else \
+        np.full(n, float(sample_weight))
+    if w.shape != (n,):
+        raise InputError(f"{name} must hold one weight per row ({n}), got shape {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InputError(f"{name} must be finite and >= 0")
+    if not w.sum() > 0:
+        raise InputError(f"{name} must not be all zero")
+    return w
 
 
 def _label(v):

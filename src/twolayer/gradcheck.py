@@ -38,13 +38,13 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
-def check_net(net, X, y, reg=0.0, h=1e-5):
+def check_net(net, X, y, reg=0.0, h=1e-5, sample_weight=None):
     """Max relative error between analytic and numerical gradients, per parameter."""
-    _, grads = net.loss(X, y, reg=reg)
+    _, grads = net.loss(X, y, reg=reg, sample_weight=sample_weight)
     grads = {k: v.copy() for k, v in grads.items()}
     errors = {}
     for name, param in net.params.items():
-        num = numerical_gradient(lambda _: net.loss(X, y, reg=reg)[0], param, h)
+        num = numerical_gradient(lambda _: net.loss(X, y, reg=reg, sample_weight=sample_weight)[0], param, h)
         errors[name] = rel_error(num, grads[name])
     return errors
 

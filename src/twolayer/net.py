@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from typing import Any, Callable, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import layers
 from .checks import (check_dtype, check_fields, check_finite, check_model_size, check_nonnegative, check_positive_int,
-                     check_X, check_y, is_dict, is_int, is_str, list_of, one_of, optional)
+                     check_sample_weight, check_X, check_y, is_dict, is_int, is_str, list_of, one_of, optional)
 from .data.preprocess import Preprocessor
 from .errors import InputError
 from .io import meta_array, read_npz, save_npz
+from .optim import packed
 from .settings import check_setting, check_settings_dict
-from .train import classic_train
+from .train import Workspace, classic_train
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 FORMAT = "twolayer-model"
@@ -43,7 +47,13 @@ class TwoLayerNet:
     sqrt(2 / input_size) and W2 by sqrt(1 / hidden_size) instead (the command line's default).
     """
 
-    def __init__(self, input_size, hidden_size, output_size, std=1e-4, dtype=np.float64, seed=None):
+    params: dict[str, np.ndarray]
+    class_names: list[str] | None
+    preprocessor: Preprocessor | None
+    meta: dict[str, Any]
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, std: float | str = 1e-4,
+                 dtype: DTypeLike = np.float64, seed: int | np.random.Generator | None = None) -> None:
         input_size = check_positive_int(input_size, "input_size")
         hidden_size = check_positive_int(hidden_size, "hidden_size")
         output_size = check_positive_int(output_size, "output_size")
@@ -54,38 +64,47 @@ class TwoLayerNet:
             std1 = std2 = check_nonnegative(std, "std")
         self.dtype = check_dtype(dtype)
         check_model_size(input_size, hidden_size, output_size, self.dtype)  # before allocating anything
+        normal: Callable[..., np.ndarray]
         if seed is None:
             normal = np.random.randn
         else:
             rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_setting("seed", seed))
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-        self.params = {
+        self.params = packed({  # one buffer: the update rules can treat it as one array
             "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
             "b1": np.zeros(hidden_size, self.dtype),
             "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
             "b2": np.zeros(output_size, self.dtype),
-        }
+        })
         self.preprocessor = None  # fitted on training data; applied by transform()
         self.class_names = None
         self.meta = {}
 
     # -- shapes -------------------------------------------------------------------------
     @property
-    def input_size(self):
+    def input_size(self) -> int:
         return self.params["W1"].shape[0]
 
     @property
-    def hidden_size(self):
+    def hidden_size(self) -> int:
         return self.params["W1"].shape[1]
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         return self.params["W2"].shape[1]
 
     # -- the math -----------------------------------------------------------------------
+    @overload
+    def loss(self, X: ArrayLike, y: None = None, reg: float = 0.0,
+             sample_weight: ArrayLike | None = None) -> np.ndarray: ...
+    @overload
+    def loss(self, X: ArrayLike, y: ArrayLike, reg: float = 0.0,
+             sample_weight: ArrayLike | None = None) -> tuple[float, dict[str, np.ndarray]]: ...
+
     @np.errstate(over="ignore", invalid="ignore")
-    def loss(self, X, y=None, reg=0.0):
-        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params."""
+    def loss(self, X, y=None, reg=0.0, sample_weight=None):
+        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params.
+        ``sample_weight``: one weight >= 0 per row; the data loss is then their weighted mean."""
         # NaN or ±inf in X always reaches the scores, so X is scanned only when the result is
         # not finite: the scan would cost as much as a tenth of the step (benchmarks/bench_speed.py).
         X = check_X(X, self.input_size, self.dtype, finite=False)
@@ -97,13 +116,17 @@ class TwoLayerNet:
             return scores
         y = check_y(y, X.shape[0], self.output_size)
         reg = check_nonnegative(reg, "reg")
-        loss, grads, _ = self.forward_backward(X, y, reg)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        loss, grads, _ = self.forward_backward(X, y, reg, weights=sample_weight)
         if not np.isfinite(loss):
             check_finite(X)
         return loss, grads
 
-    def forward_backward(self, X, y, reg, work=None):
+    def forward_backward(self, X: np.ndarray, y: np.ndarray, reg: float, work: Workspace | None = None,
+                         weights: np.ndarray | None = None) -> tuple[float, dict[str, np.ndarray], int]:
         """The circuit, gate by gate, on checked inputs. Returns (loss, grads, n_correct).
+        ``weights``: per-row weights of the data loss (see layers.softmax_loss), or None.
 
         With a Workspace the activations and gradients land in its buffers (the training
         loop's fast path); without one they are fresh arrays.
@@ -122,7 +145,7 @@ class TwoLayerNet:
         scores, cache2 = layers.affine_forward(h, p["W2"], p["b2"], out=scores_buf)
         predicted = scores.argmax(axis=1)
         n_correct = int(np.count_nonzero(predicted == y))
-        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted)
+        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted, weights=weights)
 
         dh, _, _ = layers.affine_backward(dscores, cache2, dx=dh_buf, dw=g["W2"], db=g["b2"])
         dh = layers.relu_backward(dh, cache_relu, inplace=True)
@@ -138,7 +161,8 @@ class TwoLayerNet:
         return loss, g, n_correct
 
     @np.errstate(over="ignore", invalid="ignore")
-    def scores(self, X, batch_size=4096, name="X", first_row=0, check=True):
+    def scores(self, X: np.ndarray, batch_size: int = 4096, name: str = "X", first_row: int = 0,
+               check: bool = True) -> np.ndarray:
         """Class scores for already-checked X, computed in row blocks to bound memory.
 
         A row whose scores are not finite (inputs so large that the products overflow the
@@ -154,7 +178,7 @@ class TwoLayerNet:
                 bad_scores(block, X[start:start + batch_size], self.dtype, name, first_row + start)
         return out
 
-    def predict_proba(self, X, *, name="X"):
+    def predict_proba(self, X: ArrayLike, *, name: str = "X") -> np.ndarray:
         """Class probabilities of raw rows X, rows summing to one.
 
         A net with a preprocessor (every model trained by ``twolayer train`` or loaded from its
@@ -163,26 +187,27 @@ class TwoLayerNet:
         """
         return layers.softmax(self.scores(self._network_input(X, name), name=name))
 
-    def predict(self, X, *, name="X"):
+    def predict(self, X: ArrayLike, *, name: str = "X") -> np.ndarray:
         """Predicted class labels (indices into the output layer) of raw rows X; see predict_proba."""
         return self.scores(self._network_input(X, name), name=name).argmax(axis=1)
 
-    def _network_input(self, X, name="X"):
+    def _network_input(self, X: ArrayLike, name: str = "X") -> np.ndarray:
         if self.preprocessor is None:
             return check_X(X, self.input_size, self.dtype, name=name)
         # raw rows keep their dtype until the preprocessing has scaled them (float64 values beyond
         # float32's range are fine if preprocessing brings them in)
         return self.transform(check_X(X, self.input_size, name=name))
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Raw inputs → network inputs: the stored preprocessing (if any), in the net's dtype."""
         if self.preprocessor is None:
             return np.asarray(X, dtype=self.dtype)
         return self.preprocessor.transform(X, self.dtype)
 
     # -- training -----------------------------------------------------------------------
-    def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95,
-              reg=5e-6, num_iters=100, batch_size=200, verbose=False):
+    def train(self, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike, learning_rate: float = 1e-3,
+              learning_rate_decay: float = 0.95, reg: float = 5e-6, num_iters: int = 100, batch_size: int = 200,
+              verbose: bool = False) -> dict[str, list[float]]:
         """Minibatch SGD, CS231n-style: batches drawn with replacement from NumPy's global
         random state, the learning rate multiplied by the decay once per epoch.
 
@@ -193,7 +218,7 @@ class TwoLayerNet:
                              batch_size=batch_size, verbose=verbose)
 
     # -- files --------------------------------------------------------------------------
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to an .npz (no pickles), atomically: write a temp file, then rename."""
         bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
         if bad:  # e.g. weights left by a diverged run: load() would refuse them, so never write them
@@ -214,7 +239,7 @@ class TwoLayerNet:
         save_npz(path, arrays)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> TwoLayerNet:
         """Read a model written by save(); never unpickles anything."""
         arrays = read_npz(path, required=PARAM_NAMES + ("meta",))
         try:
@@ -245,7 +270,7 @@ class TwoLayerNet:
         dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
         net = cls.__new__(cls)
         net.dtype = dtype
-        net.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in p.items()}
+        net.params = packed({k: np.asarray(v, dtype=dtype) for k, v in p.items()})
         net.class_names = meta.pop("class_names", None)
         if net.class_names is not None and (not isinstance(net.class_names, list)
                                             or len(net.class_names) != net.output_size

@@ -7,6 +7,9 @@ RUN_DIR/accuracy.png    train vs validation accuracy per epoch
 RUN_DIR/weights.png     first-layer weights as an image grid (image data sets only)
 RUN_DIR/confusion.png   confusion matrix on the test split (else validation), with class names
 RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
+
+The run's PNGs are drawn with NumPy (``raster.py``), not matplotlib: importing matplotlib and laying
+out four figures took longer than training on digits. The tuning study's plots use matplotlib.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .io import printable, read_json, save_figure, write_json
+from .io import atomic_write, printable, read_json, save_figure, write_json
+from .raster import Canvas, blues, line_chart, text_width
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
 DPI = 100
@@ -61,8 +65,9 @@ def class_names(net):
 
 
 def figure_text(name):
-    """A class name as a picture's label: escaped like every shown name, and a '$' kept literal
-    (matplotlib would read '$...$' as mathematics and fail on a name it cannot parse)."""
+    """A name as a matplotlib label (the diagram, the study's scatter): escaped like every shown
+    name, and a '$' kept literal (matplotlib would read '$...$' as mathematics and fail on a name it
+    cannot parse)."""
     return printable(name).replace("$", r"\$")
 
 
@@ -139,40 +144,22 @@ def weight_grid(W1, shape, padding=1):
     return grid
 
 
-# -- figures ----------------------------------------------------------------------------
-def Figure(**kw):  # noqa: N802 - stands for matplotlib's class
-    """A matplotlib Figure, imported on the first picture (matplotlib is slow to import). Figures
-    are drawn without pyplot, so a notebook's or an application's pyplot backend is left alone."""
-    from matplotlib.figure import Figure as MplFigure
-
-    return MplFigure(**kw)
-
-
-def _integer_ticks(axis):
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _save(fig, path):
-    return save_figure(fig, path, dpi=DPI)
+# -- figures (drawn with NumPy: twolayer.raster) ------------------------------------------------
+def _save(canvas, path):
+    png = canvas.png()
+    return atomic_write(Path(path), lambda f: f.write(png))
 
 
 def plot_loss(history, path):
     """Loss per step (light) and mean loss per epoch (dark), against epochs."""
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
     epochs, step_loss = history["epoch"], history.get("step_loss") or []
+    series = []
     if step_loss:
         per_epoch = len(step_loss) / max(len(epochs), 1)
-        x = (np.arange(len(step_loss)) + 1) / per_epoch
-        ax.plot(x, step_loss, color="tab:blue", alpha=0.35, linewidth=0.8, label="per step")
-    ax.plot(epochs, history["loss"], "o-", color="tab:blue", markersize=3, label="epoch mean")
-    ax.set(title="Loss history", xlabel="epoch", ylabel="loss")
-    _integer_ticks(ax.xaxis)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+        series.append({"x": (np.arange(len(step_loss)) + 1) / per_epoch, "y": step_loss, "color": "blue",
+                       "alpha": 0.35, "width": 1, "label": "per step"})
+    series.append({"x": epochs, "y": history["loss"], "color": "blue", "markers": True, "label": "epoch mean"})
+    return _save(line_chart(series, "Loss history", "epoch", "loss", integer_x=True), path)
 
 
 def plot_accuracy(history, path, augmented=False):
@@ -180,18 +167,15 @@ def plot_accuracy(history, path, augmented=False):
 
     The train accuracy is counted on the batches as they were trained, so on augmented images
     when the run augmented them; the legend says so."""
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
     train_label = "train (on the augmented training batches)" if augmented else "train (on the training batches)"
-    ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label=train_label)
+    series = [{"x": history["epoch"], "y": history["train_acc"], "color": "blue", "markers": True,
+               "label": train_label}]
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
-        ax.plot(*zip(*val), "o-", markersize=3, label="validation")
-    ax.set(title="Classification accuracy history", xlabel="epoch", ylabel="accuracy")
-    _integer_ticks(ax.xaxis)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+        x, y = zip(*val)
+        series.append({"x": x, "y": y, "color": "orange", "markers": True, "label": "validation"})
+    return _save(line_chart(series, "Classification accuracy history", "epoch", "accuracy", legend_at="bottom",
+                            integer_x=True), path)
 
 
 WEIGHTS_PX = 600  # the grid is drawn at most about this wide, each weight as a whole k×k block of pixels
@@ -206,43 +190,68 @@ def weights_scale(grid):
 
 def plot_weights(W1, shape, path):
     """First-layer weights, one tile per hidden unit (CS231n's show_net_weights), pixel-exact:
-    each weight is a k×k block of the PNG, so no tile is resampled."""
+    each weight is a k×k block of the PNG, so no tile is resampled; gray for one channel."""
     grid = weight_grid(W1, shape)
     k = weights_scale(grid)
-    img = np.repeat(np.repeat(grid, k, axis=0), k, axis=1)
-    h, w = img.shape[:2]
-    width = max(w, MIN_WIDTH_PX)
-    fig = Figure(figsize=(width / DPI, (h + TITLE_PX) / DPI), dpi=DPI)
-    fig.figimage(img, xo=(width - w) // 2, yo=0, origin="upper", cmap="gray" if img.ndim == 2 else None,
-                 vmin=0, vmax=1)
-    fig.text(0.5, 1 - TITLE_PX / 2 / (h + TITLE_PX), f"First-layer weights: {W1.shape[1]} hidden units, "
-             f"{'×'.join(map(str, shape))} each", ha="center", va="center", fontsize=10)
-    return _save(fig, path)
+    h, w = k * grid.shape[0], k * grid.shape[1]
+    title = f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each"
+    width = max(w, MIN_WIDTH_PX, text_width(title) + 20)
+    c = Canvas(width, h + TITLE_PX)
+    c.text(width / 2, TITLE_PX / 2, title, ha="center")
+    c.image(grid, (width - w) // 2, TITLE_PX, k)
+    return _save(c, path)
 
 
 def plot_confusion(cm, names, path, split="test"):
     """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
-    names = [figure_text(n) for n in names]
+    names = [printable(n) for n in names]  # one line each, whatever the names hold
     c = len(names)
-    size = min(3 + 0.35 * c, 14)
-    fig = Figure(figsize=(size + 1, size), layout="constrained")
-    ax = fig.subplots()
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    ticks = np.arange(c)
-    ax.set_xticks(ticks, names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if
-                  max(map(len, names)) > 2 else "center")
-    ax.set_yticks(ticks, names)
-    if c <= 20:
-        threshold = cm.max() / 2
-        for i in range(c):
-            for j in range(c):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if cm[i, j] > threshold else "black")
+    cell = int(min(max(440 // c, 4), 44))
+    label_w = max(text_width(n) for n in names)
+    rotate = max(map(len, names)) > 2
+    left, top = label_w + 40, 40
+    bottom_labels = label_w if rotate else 16
     acc = np.trace(cm) / max(cm.sum(), 1)
-    ax.set(title=f"Confusion matrix, {split} split ({cm.sum()} examples, accuracy {100 * acc:.2f}%)",
-           xlabel="predicted class", ylabel="true class")
-    return _save(fig, path)
+    title = f"Confusion matrix, {split} split ({cm.sum()} examples, accuracy {100 * acc:.2f}%)"
+    width = max(left + c * cell + 90, text_width(title) + 20)
+    canvas = Canvas(width, top + c * cell + bottom_labels + 40)
+    scaled = cm / max(cm.max(), 1)
+    canvas.image(blues(scaled) / 255, left, top, scale=cell)
+    show_counts = c <= 20
+    for i in range(c):
+        y = top + i * cell + cell / 2
+        if cell >= 12 or i % max(1, 12 // cell) == 0:
+            canvas.text(left - 5, y, names[i], ha="right")
+            canvas.text(left + i * cell + cell / 2, top + c * cell + 5, names[i], ha="center", va="top",
+                        rotate=rotate)
+        if show_counts:
+            for j in range(c):
+                canvas.text(left + j * cell + cell / 2, y, str(cm[i, j]),
+                            color="white" if scaled[i, j] > 0.5 else "black", ha="center")
+    canvas.box(left - 1, top - 1, left + c * cell + 1, top + c * cell + 1, "gray")
+    bar_x = left + c * cell + 16
+    ramp = blues(np.linspace(1, 0, c * cell))[:, None, :] / 255
+    canvas.image(np.repeat(ramp, 12, axis=1), bar_x, top)
+    canvas.box(bar_x - 1, top - 1, bar_x + 13, top + c * cell + 1, "gray")
+    canvas.text(bar_x + 16, top + 4, str(cm.max()))
+    canvas.text(bar_x + 16, top + c * cell - 4, "0")
+    canvas.text(width / 2, 16, title, ha="center")
+    canvas.text(left + c * cell / 2, canvas.height - 12, "predicted class", ha="center")
+    canvas.text(12, top + c * cell / 2, "true class", ha="center", rotate=True)
+    return _save(canvas, path)
+
+
+# -- matplotlib, for the tuning study's log-scale scatter with a colour bar -------------------------
+def Figure(**kw):  # noqa: N802 - stands for matplotlib's class
+    """A matplotlib Figure, imported on the first picture (matplotlib is slow to import). Figures
+    are drawn without pyplot, so a notebook's or an application's pyplot backend is left alone."""
+    from matplotlib.figure import Figure as MplFigure
+
+    return MplFigure(**kw)
+
+
+def _save_figure(fig, path):
+    return save_figure(fig, path, dpi=DPI)
 
 
 # -- a tuning study --------------------------------------------------------------------------
@@ -261,7 +270,7 @@ def plot_study(trials, out, title):
     ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
     ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}")
     ax.legend(loc="lower right")
-    written = {"history.png": _save(fig, out / "history.png")}
+    written = {"history.png": _save_figure(fig, out / "history.png")}
 
     fig = Figure(figsize=(6, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -270,5 +279,5 @@ def plot_study(trials, out, title):
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
            title="validation accuracy over the search")
     fig.colorbar(points, ax=ax, label="validation accuracy (%)")
-    written["search.png"] = _save(fig, out / "search.png")
+    written["search.png"] = _save_figure(fig, out / "search.png")
     return written

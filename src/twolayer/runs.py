@@ -2,7 +2,8 @@
 directory that nothing can corrupt.
 
 RUN_DIR/config.json    every setting and the data's fingerprint, written first so that an interrupted run can resume
-RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (every epoch, atomic)
+RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (atomic; after the first
+                       and the last epoch and at most every CHECKPOINT_SECONDS between)
 RUN_DIR/model.npz      the trained model with its preprocessing and class names
 RUN_DIR/history.csv    per epoch: loss, train and validation accuracy, learning rate
 RUN_DIR/*.png          the pictures (see plots.py)
@@ -22,10 +23,12 @@ import hashlib
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from io import StringIO
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -40,6 +43,7 @@ from .plots import FIGURES, plot_run
 from .settings import RunSettings, TrainConfig, check_setting, check_settings_dict
 from .train import History, Trainer, accuracy
 
+CHECKPOINT_SECONDS = 0.5  # a kill loses at most this much training; each write costs an fsync
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "history.csv")
 LOCK_FILE = ".twolayer.lock"
 
@@ -168,11 +172,11 @@ class Prepared:
     """A net and its data ready for the loop: network inputs, labels and the per-batch steps."""
 
     net: TwoLayerNet
-    dataset: object
+    dataset: data_mod.Dataset
     X_train: np.ndarray
     X_val: np.ndarray | None
-    transform: object = None
-    augment: object = None
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
+    augment: Callable[..., object] | None = None
 
     def fit(self, trainer, **kw):
         d = self.dataset
@@ -258,6 +262,7 @@ METRICS_SCHEMA = {
     "hidden_size": (is_int(1), "a positive integer"),
     "data": (is_str, "a string"),
     "error": (is_str, "a string"),
+    "warning": (is_str, "a string"),
 }
 
 
@@ -301,6 +306,21 @@ def _resumed_settings(out, given):
     return settings, stored.get("fingerprint")
 
 
+def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
+    """The checkpoint callback for the loop: saves after the first epoch, the last one (``last_epoch``
+    or an early stop) and otherwise only when ``seconds`` have passed since the previous save."""
+    saved_at = None
+
+    def checkpoint(trainer):
+        nonlocal saved_at
+        now = time.monotonic()
+        if (saved_at is None or now - saved_at >= seconds or trainer.epoch >= last_epoch
+                or trainer.stop_reason is not None):
+            save(trainer)
+            saved_at = time.monotonic()
+    return checkpoint
+
+
 def run_training(settings, out, *, resume=False, force=False, given=None, dataset=None, on_batch=None,
                  on_epoch=None, on_start=None, plots=True):
     """Train per ``settings`` into the run directory ``out``; returns the metrics dict.
@@ -339,8 +359,9 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
             on_start(trainer, dataset)
         error = None
         try:
+            last_epoch = settings.train.resolve_epochs(len(dataset.y_train))
             run.fit(trainer, on_batch=on_batch, on_epoch=on_epoch,
-                    checkpoint=lambda t: t.save_checkpoint(ckpt, fingerprint=fp))
+                    checkpoint=throttled(lambda t: t.save_checkpoint(ckpt, fingerprint=fp), last_epoch))
         except DivergedError as e:
             error = e
         except InputError:  # data that cannot be trained on as it is (values that overflow): no run left behind
@@ -368,7 +389,7 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
 
 
 def _metrics(settings, run, trainer):
-    return {
+    metrics = {
         **{k: v for k, v in settings.train.to_dict().items() if k not in ("steps_per_epoch", "max_steps")},
         "train_accuracy": run.accuracy("train"),
         "val_accuracy": run.accuracy("val"),
@@ -384,6 +405,27 @@ def _metrics(settings, run, trainer):
         "dtype": settings.dtype,
         "preprocess": settings.preprocess,
     }
+    warning = learned_nothing(run, metrics)
+    if warning:
+        metrics["warning"] = warning
+    return metrics
+
+
+def learned_nothing(run, metrics):
+    """A warning when the model does no better than always answering the most common class (on the
+    validation split, else the training split): the run 'completed' but learned nothing."""
+    split = "val" if metrics["val_accuracy"] is not None else "train"
+    y = getattr(run.dataset, f"y_{split}")
+    acc = metrics[f"{split}_accuracy"]
+    if acc is None or y is None or len(y) == 0:
+        return None
+    baseline = np.bincount(np.asarray(y, dtype=np.intp)).max() / len(y)
+    if run.net.output_size < 2 or acc > baseline + 0.01:
+        return None
+    name = "validation" if split == "val" else "training"
+    return (f"the model learned nothing: {name} accuracy {100 * acc:.1f}% is no better than always answering the "
+            f"most common class ({100 * baseline:.1f}%); check the labels and features, or try another --lr or "
+            "--preprocess standardize")
 
 
 def redraw(run_dir):

@@ -48,6 +48,7 @@ RULES = {
     "lr_decay": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
     "warmup_epochs": (_int_in(0, 10 ** 6), "an integer in 0..1,000,000"),
     "patience": (_int_in(1, 10 ** 6, none=True), "an integer in 1..1,000,000 or None"),
+    "tol": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "sampling": (lambda v: v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
     "steps_per_epoch": (_int_in(1, 10 ** 9, none=True), "a positive integer or None"),
     "max_steps": (_int_in(0, 10 ** 12, none=True), "an integer >= 0 or None"),
@@ -149,6 +150,7 @@ class TrainConfig:
     lr_decay: float = 0.95
     warmup_epochs: int = 0
     patience: int | None = None
+    tol: float = 0.0  # with patience: an epoch counts as better only when it beats the best score by more than tol
     sampling: str = "shuffle"
     steps_per_epoch: int | None = None
     max_steps: int | None = None

@@ -9,16 +9,22 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
 from .errors import DivergedError, InputError, InputTypeError
 from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
-from .optim import make_optimizer
+from .optim import make_optimizer, packed
 from .schedules import learning_rate_at
 from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:  # for annotations only: net.py imports this module
+    from .net import TwoLayerNet
 
 
 class Workspace:
@@ -32,7 +38,7 @@ class Workspace:
         self.scores = np.empty((batch_size, classes), dtype)
         self.dh = np.empty((batch_size, hidden), dtype)
         self.mask = np.empty((batch_size, hidden), bool)
-        self.grads = {k: np.empty_like(v) for k, v in params.items()}
+        self.grads = packed({k: np.empty_like(v) for k, v in params.items()})  # laid out like the params
         self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
 
     def view(self, n):
@@ -53,13 +59,13 @@ class History(dict):
 
     CSV_COLUMNS = ("epoch", "loss", "train_acc", "val_acc", "lr", "seconds")
 
-    def write_csv(self, path):
+    def write_csv(self, path: str | os.PathLike[str]) -> None:
         """history.csv: one row per epoch."""
         fmt = lambda v: "" if v is None else (str(v) if isinstance(v, int) else f"{v:.6g}")  # noqa: E731
         write_csv(path, self.CSV_COLUMNS, ([fmt(v) for v in row] for row in zip(*(self[c] for c in self.CSV_COLUMNS))))
 
     @classmethod
-    def read_csv(cls, path):
+    def read_csv(cls, path: str | os.PathLike[str]) -> History:
         """A history written by write_csv; a damaged file is one line naming it, the line and the field."""
         header, rows = read_csv_rows(path, "history")
         if "epoch" not in header:
@@ -94,7 +100,8 @@ class Trainer:
     """Runs the loop on one net; keeps optimizer, schedule, random state and history so that
     training can continue (partial_fit, --resume) exactly where it stopped."""
 
-    def __init__(self, net, config=None, rng=None):
+    def __init__(self, net: TwoLayerNet, config: TrainConfig | None = None,
+                 rng: np.random.Generator | GlobalRandomState | None = None) -> None:
         self.net = net
         self.config = config or TrainConfig()
         c = self.config
@@ -104,23 +111,28 @@ class Trainer:
         self.history = History()
         self.epoch = 0  # completed epochs
         self.step_count = 0
-        self.best = None  # (val_acc, epoch, params copy)
+        self.best: tuple | None = None  # (score, epoch, params copy); no copy when stopping on the training loss
         self.bad_epochs = 0
-        self.stop_reason = None
-        self.interrupt = None  # the KeyboardInterrupt that stopped the last fit, if any
-        self.work = None  # the step's buffers (a Workspace), made by fit
+        self.stop_reason: str | None = None
+        self.interrupt: KeyboardInterrupt | None = None  # the KeyboardInterrupt that stopped the last fit, if any
+        self.work: Workspace | None = None  # the step's buffers (a Workspace), made by fit
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
     @np.errstate(over="ignore", invalid="ignore")
-    def fit(self, X, y, X_val=None, y_val=None, *, epochs=None, on_epoch=None, on_batch=None,
-            checkpoint=None, transform=None, augment=None):
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, *,
+            epochs: int | None = None, on_epoch: Callable[[Trainer], object] | None = None,
+            on_batch: Callable[[Trainer], object] | None = None, checkpoint: Callable[[Trainer], object] | None = None,
+            transform: Callable[[np.ndarray], np.ndarray] | None = None,
+            augment: Callable[[np.ndarray, Any], object] | None = None,
+            sample_weight: np.ndarray | None = None) -> History:
         """Train until ``epochs`` (default config.epochs) epochs are complete, early stopping,
         max_steps, divergence or Ctrl-C. Returns the history.
 
         X may be a memory map: batches are gathered with np.take and, when ``transform`` is
         given (the model's preprocessing), transformed one batch at a time. ``augment(xb, rng)``,
         when given, alters each training batch in place (e.g. random pixel shifts).
+        ``sample_weight`` (one weight >= 0 per row of X) weights each batch's mean loss.
         """
         c = self.config
         n = X.shape[0]
@@ -130,7 +142,7 @@ class Trainer:
         bs = c.batch_for(n)
         check_batch_memory(bs, X.shape[1], self.net)
         self.work = Workspace(self.net.params, bs)
-        batch = Batch(X, y, bs, self.net.dtype, transform, augment)
+        batch = Batch(X, y, bs, self.net.dtype, transform, augment, sample_weight)
         has_val = X_val is not None and len(X_val) > 0
         self.stop_reason = self.interrupt = None
         with blas_threads_for(bs * X.shape[1] * self.net.hidden_size):
@@ -141,7 +153,7 @@ class Trainer:
                                           decay=c.lr_decay, epochs=epochs, warmup_epochs=c.warmup_epochs)
                     loss_sum, correct, seen = 0.0, 0, 0
                     for idx in self.batch_order(n, bs, c.steps_for(n)):
-                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr)
+                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr, batch.weights(idx))
                         loss_sum += loss * len(idx)
                         correct += n_correct
                         seen += len(idx)
@@ -158,7 +170,7 @@ class Trainer:
             except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
                 self.stop_reason = "interrupted"
                 self.interrupt = e
-        if self.best is not None and self.stop_reason != "diverged":
+        if self.best is not None and self.best[2] is not None and self.stop_reason != "diverged":
             self.restore_best()  # model selection on validation accuracy (patience is set)
         if self.stop_reason is None:
             self.stop_reason = "completed"
@@ -179,9 +191,10 @@ class Trainer:
             else:
                 yield _draw(self.rng, n, bs)
 
-    def step(self, xb, yb, lr):
+    def step(self, xb: np.ndarray, yb: np.ndarray, lr: float,
+             weights: np.ndarray | None = None) -> tuple[float, int]:
         """One optimizer step on one batch: (loss, grads) from the net, an update from the rule."""
-        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work)
+        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work, weights=weights)
         if not math.isfinite(loss):
             self._diverged(loss, xb)
         self.optimizer.step(self.net.params, grads, lr)
@@ -201,8 +214,14 @@ class Trainer:
         h["seconds"].append(seconds)
         score = val_acc if has_val else -loss
         if c.patience is not None:
+            # as scikit-learn's MLP: the count restarts only on a gain of more than tol
+            improved = self.best is None or score > self.best[0] + c.tol
             if self.best is None or score > self.best[0]:
-                self.best = (score, self.epoch, {k: v.copy() for k, v in self.net.params.items()})
+                # without validation data the loop stops on the training loss and keeps the last
+                # weights, as scikit-learn's MLP does: no copy to restore
+                weights = {k: v.copy() for k, v in self.net.params.items()} if has_val else None
+                self.best = (score, self.epoch, weights)
+            if improved:
                 self.bad_epochs = 0
             else:
                 self.bad_epochs += 1
@@ -210,7 +229,7 @@ class Trainer:
                     self.stop_reason = "early_stopping"
 
     def _diverged(self, loss, xb):
-        if self.best is not None:
+        if self.best is not None and self.best[2] is not None:
             self.restore_best()
             kept = f"the best weights (epoch {self.best[1]}) were kept"
         else:
@@ -226,22 +245,23 @@ class Trainer:
             f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
             f"Try a smaller --lr (now {self.config.learning_rate:g}).")
 
-    def restore_best(self):
+    def restore_best(self) -> None:
+        assert self.best is not None, "restore_best needs a best epoch"
         for k, v in self.best[2].items():
             self.net.params[k][...] = v
 
     @property
-    def best_epoch(self):
+    def best_epoch(self) -> int | None:
         return None if self.best is None else self.best[1]
 
     # -- checkpoints --------------------------------------------------------------------
-    def save_checkpoint(self, path, fingerprint=None):
+    def save_checkpoint(self, path: str | os.PathLike[str], fingerprint: str | None = None) -> None:
         """Everything needed to resume exactly, written atomically. ``fingerprint`` (of the
         data) lets load_checkpoint refuse a checkpoint of another run."""
         arrays = {f"param_{k}": v for k, v in self.net.params.items()}
         opt = self.optimizer.state_dict()
         arrays.update({f"opt_{k}": v for k, v in opt["arrays"].items()})
-        if self.best is not None:
+        if self.best is not None and self.best[2] is not None:
             arrays.update({f"best_{k}": v for k, v in self.best[2].items()})
         state = {
             "epoch": self.epoch,
@@ -257,7 +277,7 @@ class Trainer:
         arrays["state"] = np.array(json.dumps(state))
         save_npz(path, arrays)
 
-    def load_checkpoint(self, path, fingerprint=None):
+    def load_checkpoint(self, path: str | os.PathLike[str], fingerprint: str | None = None) -> None:
         """Continue from a checkpoint of this same run; a foreign or mismatched one is refused
         with one line (shapes, optimizer, settings other than epochs, data fingerprint)."""
         arrays = read_npz(path, required=("state",))
@@ -292,15 +312,17 @@ class Trainer:
             if param not in self.net.params or v.shape != self.net.params[param].shape:
                 raise InputError(f"{path}: optimizer state {k!r} does not fit the model; the file is damaged")
         best = state["best"]
-        if best is not None and any(f"best_{k}" not in arrays for k in self.net.params):
-            raise InputError(f"{path}: field 'best' is damaged (no best_* arrays)")
+        kept = [f"best_{k}" in arrays for k in self.net.params]  # none kept: stopping on the training loss
+        if best is not None and any(kept) and not all(kept):
+            raise InputError(f"{path}: field 'best' is damaged (best_* arrays missing)")
         epoch, step_count, bad_epochs, opt_t = (state[k] for k in ("epoch", "step_count", "bad_epochs", "opt_t"))
         history, rng = state["history"], state["rng"]
         for k in self.net.params:
             self.net.params[k][...] = arrays[f"param_{k}"]
         self.optimizer.load_state_dict({"t": opt_t, "arrays": opt_arrays})
         if best is not None:
-            self.best = (best[0], best[1], {k: arrays[f"best_{k}"].copy() for k in self.net.params})
+            self.best = (best[0], best[1],
+                         {k: arrays[f"best_{k}"].copy() for k in self.net.params} if all(kept) else None)
         self.epoch, self.step_count, self.bad_epochs = epoch, step_count, bad_epochs
         self.history = History(history)
         try:
@@ -362,10 +384,11 @@ def blas_threads_for(work):
     return _controller.limit(limits=1, user_api="blas")
 
 
-_controller = None
+_controller: Any = None  # a threadpoolctl.ThreadpoolController, made on first use
 
 
-def accuracy(net, X, y, transform=None, batch_size=4096, name="X", check=True):
+def accuracy(net: TwoLayerNet, X: np.ndarray, y: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None,
+             batch_size: int = 4096, name: str = "X", check: bool = True) -> float:
     """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly).
 
     check=False (during and right after training): non-finite scores count as wrong, since
@@ -391,13 +414,21 @@ class Batch:
     """Gathers a training batch into preallocated buffers: rows, labels, the net's dtype, the
     per-batch preprocessing of streamed data and the augmentation."""
 
-    def __init__(self, X, y, bs, dtype, transform=None, augment=None):
+    def __init__(self, X, y, bs, dtype, transform=None, augment=None, sample_weight=None):
         self.X, self.y, self.transform, self.augment, self.dtype = X, y, transform, augment, dtype
         self.direct = X.dtype == dtype and transform is None
         self.xb = np.empty((bs, X.shape[1]), X.dtype)
         self.yb = np.empty(bs, np.intp)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype)
+        self.wb = None if sample_weight is None else np.empty(bs, dtype)
 
-    def gather(self, idx, rng):
+    def weights(self, idx):
+        """The batch's sample weights, or None when the rows are unweighted."""
+        if self.sample_weight is None:
+            return None
+        return self.sample_weight.take(idx, out=self.wb[:len(idx)])
+
+    def gather(self, idx: np.ndarray, rng: Any) -> tuple[np.ndarray, np.ndarray]:
         m = len(idx)
         xb, yb = self.xb[:m], self.yb[:m]
         self.X.take(idx, axis=0, out=xb)
@@ -434,8 +465,9 @@ def _set_rng_state(rng, saved):
         rng.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
-                  num_iters=100, batch_size=200, verbose=False):
+def classic_train(net: TwoLayerNet, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike,
+                  learning_rate: float = 1e-3, learning_rate_decay: float = 0.95, reg: float = 5e-6,
+                  num_iters: int = 100, batch_size: int = 200, verbose: bool = False) -> dict[str, list[float]]:
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
     NumPy's global random state, learning rate × decay after every epoch of max(N // B, 1) steps."""
     check_setting("learning_rate", learning_rate, "learning_rate")

@@ -56,6 +56,7 @@ TRIAL_COLUMNS = ("number", "state", "val_accuracy", *SPACE, "epochs", "seconds",
 
 OBJECTIVE = "validation accuracy"  # what every study of twolayer tune maximises
 INSTALL = "pip install 'twolayer[tune]'"
+INSTALL_POSTGRES = "pip install 'twolayer[postgres]'"
 
 
 def require_optuna():
@@ -69,7 +70,7 @@ def require_optuna():
 
 def suggest(trial):
     """Draw one point of SPACE from an Optuna trial (or a FixedTrial)."""
-    params = {}
+    params: dict[str, object] = {}
     for name, (kind, arg) in SPACE.items():
         if kind == "log":
             low, high = arg[params["optimizer"]] if isinstance(arg, dict) else arg
@@ -161,7 +162,7 @@ def open_storage(url, heartbeat=10):
                              "the run; use sqlite:///FILE")
         if not Path(path).parent.is_dir():
             raise InputError(f"storage {url}: the folder {Path(path).parent} does not exist")
-    elif scheme == "postgresql":  # the driver the tune extra installs (SQLAlchemy would pick psycopg2)
+    elif scheme == "postgresql":  # the driver the postgres extra installs (SQLAlchemy would pick psycopg2)
         url = "postgresql+psycopg" + url[len(scheme):]
     elif not scheme.startswith(("postgresql", "mysql")):
         raise InputError(f"storage must be a sqlite:///FILE or postgresql://... URL, got {_redact(url)!r}")
@@ -175,7 +176,7 @@ def open_storage(url, heartbeat=10):
         except ImportError as e:
             dialect = url.split(":", 1)[0]
             driver = getattr(e, "name", None) or (dialect.split("+", 1)[1] if "+" in dialect else dialect)
-            advice = INSTALL if driver.startswith("psycopg") and "psycopg2" not in driver else f"pip install {driver}"
+            advice = INSTALL_POSTGRES if driver == "psycopg" else f"pip install {driver}"
             raise InputError(f"storage {scheme}: the database driver {driver} is not installed: {advice}") from None
         except Exception as e:  # SQLAlchemy: bad URL, unreachable server, refused password, a race
             if not type(e).__module__.startswith(("sqlalchemy", "optuna")):
@@ -459,7 +460,7 @@ TOP_COLUMNS = ("trial", "val", "lr", "reg", "hidden", "batch", "optimizer", "sch
 
 
 def state_counts(study):
-    counts = {}
+    counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name] = counts.get(t.state.name, 0) + 1
     return counts

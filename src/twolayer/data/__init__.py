@@ -15,8 +15,10 @@ naming the file and the problem. Without a validation split one is carved from t
 """
 from __future__ import annotations
 
+import math
 import numbers
 import os
+from typing import Callable
 
 import numpy as np
 
@@ -25,37 +27,54 @@ from ..io import check_file
 from ..settings import check_setting
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
-from .dataset import Dataset, spill, split_validation
+from .dataset import Dataset, spill, split_validation, stratified_split
 from .fetch import SOURCES as DOWNLOADS
 from .fetch import fetch as download
 from .idx import load_fashion_mnist, load_mnist
 from .table import load_csv, read_rows_csv
 
-__all__ = ["Dataset", "load", "read_rows", "split_validation", "spill", "LOADERS"]
+__all__ = ["Dataset", "load", "read_digits", "read_rows", "split_validation", "spill", "stratified_split", "LOADERS"]
 
 
 def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
     """scikit-learn's 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
-    from sklearn.datasets import load_digits as sk_digits
-    from sklearn.model_selection import train_test_split
-
     if not 0 < val_fraction < 1 - test_fraction:
         raise InputError(f"validation fraction must be in (0, {1 - test_fraction:g}) for digits "
                          f"({test_fraction:g} is the test split), got {val_fraction}")
-    d = sk_digits()
-    X, y = d.data.astype(np.float64), d.target.astype(np.intp)
-    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
-    X_train, y_train, X_val, y_val = split_validation(X_rest, y_rest, val_fraction / (1 - test_fraction), seed)
-    return Dataset("digits", X_train, y_train, X_val, y_val, X_test, y_test,
-                   class_names=[str(c) for c in d.target_names], image_shape=(8, 8), pixel_max=16.0)
+    X, y = read_digits()
+    idx_rest, idx_test = stratified_split(y, math.ceil(test_fraction * len(y)), seed)
+    X_train, y_train, X_val, y_val = split_validation(X[idx_rest], y[idx_rest], val_fraction / (1 - test_fraction),
+                                                      seed)
+    return Dataset("digits", X_train, y_train, X_val, y_val, X[idx_test], y[idx_test],
+                   class_names=[str(c) for c in range(10)], image_shape=(8, 8), pixel_max=16.0)
 
 
+def read_digits():
+    """(X float64 (1797, 64), y intp) from the digits.csv.gz that scikit-learn ships (BSD-3-Clause),
+    read directly: importing scikit-learn (and SciPy) for it would cost a second at start-up."""
+    import gzip
+    import importlib.util
+    from pathlib import Path
 
-LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist,
-           "fashion-mnist": load_fashion_mnist, "npz": load_npz, "npy": load_npy, "csv": load_csv}
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    path = Path(next(iter(spec.submodule_search_locations or [])) if spec else "", "datasets", "data",
+                "digits.csv.gz")
+    if not path.is_file():  # a future scikit-learn may move the file: ask it the slow way
+        from sklearn.datasets import load_digits as sk_digits
+
+        d = sk_digits()
+        return d.data.astype(np.float64), d.target.astype(np.intp)
+    values = np.array(gzip.decompress(path.read_bytes()).replace(b"\n", b",").split(b",")[:-1], dtype=np.float64)
+    table = values.reshape(-1, 65)  # 64 pixels, then the label
+    return np.ascontiguousarray(table[:, :64]), table[:, 64].astype(np.intp)
 
 
-def load(spec="digits", seed=0, val_fraction=0.1):
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "fashion-mnist": load_fashion_mnist,
+    "npz": load_npz, "npy": load_npy, "csv": load_csv}
+
+
+def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Dataset:
     """Load a data set by its SPEC; see the module docstring.
 
     ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the

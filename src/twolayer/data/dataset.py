@@ -1,6 +1,7 @@
 """A data set's splits, and the validation split carved from training data."""
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import tempfile
@@ -41,24 +42,52 @@ def split_validation(X, y, fraction, seed, name="training set"):
 
     A memory map is split into two new memory maps (see ``spill``), so streaming data stays on disk.
     """
-    from sklearn.model_selection import train_test_split
-
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
         raise InputTypeError(f"validation fraction must be a number in (0, 1), got {fraction!r}")
     if not 0 < fraction < 1:
         raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 and round(fraction * len(y)) >= np.count_nonzero(counts) else None
-    try:
-        idx_train, idx_val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed,
-                                              stratify=stratify)
-    except ValueError as e:
-        raise InputError(f"{name}: cannot carve a validation split ({e})") from None
-    idx_train.sort()
-    idx_val.sort()
+    n_val = math.ceil(fraction * len(y))
+    if n_val >= len(y):
+        raise InputError(f"{name}: cannot carve a validation split: {len(y)} sample{'s' * (len(y) != 1)} "
+                         f"would leave none for training at fraction {fraction:g}")
+    idx_train, idx_val = stratified_split(y, n_val, seed)
     if isinstance(X, np.memmap):
         return spill(X, idx_train), y[idx_train], spill(X, idx_val), y[idx_val]
     return X[idx_train], y[idx_train], X[idx_val], y[idx_val]
+
+
+def stratified_split(y, n_test, seed):
+    """Sorted row indices (train, test) with ``n_test`` test rows, drawn with a seeded Generator.
+
+    Every class gives the test part its share of ``n_test`` (floor of count·n_test/N, the rows left
+    over going to the classes with the largest remainders) and keeps at least one training row.
+    When a class has a single row or there are fewer test rows than classes, the split is a plain
+    random one. (NumPy only: the command line never imports scikit-learn. The rows chosen differ
+    from scikit-learn's train_test_split, which twolayer used before 0.2.)
+    """
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if counts.min() < 2 or n_test < len(classes):
+        test = rng.permutation(n)[:n_test]
+    else:
+        exact = counts * (n_test / n)
+        take = np.minimum(np.floor(exact).astype(np.intp), counts - 1)
+        room = counts - 1 - take
+        # leftover rows: largest remainder first, ties broken by class order; only classes with room
+        for c in np.argsort(-(exact - take), kind="stable"):
+            if take.sum() >= n_test:
+                break
+            if room[c] > 0:
+                take[c] += 1
+                room[c] -= 1
+        by_class = np.argsort(inverse, kind="stable")  # rows grouped by class, in row order
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        test = np.concatenate([rng.permutation(by_class[starts[c]:starts[c + 1]])[:take[c]]
+                               for c in range(len(classes))])
+    mask = np.zeros(n, bool)
+    mask[test] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
 def spill(X, rows, block=8192):

@@ -90,7 +90,7 @@ def fetch(name, progress=None):
         except Exception as e:  # noqa: BLE001 - every failure becomes one line naming the file
             raise InputError(failure_message(e, url, folder / fname, name, folder)) from None
         finally:
-            if bar:
+            if isinstance(bar, RichBar):
                 bar.close()
         if source.unpack and not (folder / source.unpack).is_dir():
             unpack(path, folder, source.unpack)

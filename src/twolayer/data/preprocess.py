@@ -26,8 +26,9 @@ class Preprocessor:
         self.offset_ = None
         self.factor_ = None
 
-    def fit(self, X, batch_size=8192):
-        """Per-feature statistics of the training data, accumulated in row blocks.
+    def fit(self, X, batch_size=8192, sample_weight=None):
+        """Per-feature statistics of the training data, accumulated in row blocks (weighted by
+        ``sample_weight`` when given, so that weight k counts as k copies of a row).
 
         Sums are taken of x / peak (peak: the feature's largest |x|), so that data of any finite
         magnitude (up to 1e308) gives finite statistics instead of overflowing.
@@ -42,9 +43,14 @@ class Preprocessor:
         total_sq = np.zeros(d)
         for start in range(0, len(X), batch_size):
             xb = np.asarray(X[start:start + batch_size], dtype=np.float64) / peak
-            total += xb.sum(axis=0)
-            total_sq += np.einsum("ij,ij->j", xb, xb)
-        n = len(X)
+            if sample_weight is None:
+                total += xb.sum(axis=0)
+                total_sq += np.einsum("ij,ij->j", xb, xb)
+            else:
+                wb = sample_weight[start:start + batch_size]
+                total += wb @ xb
+                total_sq += np.einsum("i,ij,ij->j", wb, xb, xb)
+        n = len(X) if sample_weight is None else float(np.sum(sample_weight))
         mean = total / n
         var = np.maximum(total_sq / n - mean ** 2, 0.0)
         unit = 1.0 / self.pixel_max if self.pixel_max else 1.0
