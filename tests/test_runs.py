@@ -55,6 +55,7 @@ def test_resume_refuses_other_data(tmp_path, capsys):
     np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)
     out = str(tmp_path / "run")
     assert main(["train", "--data", f"npz:{data}", "--out", out, *FAST]) == 0
+    capsys.readouterr()  # random labels: the first run's "learned nothing" warning
     np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)  # same shapes, other rows
     assert main(["train", "--out", out, "--resume", "--epochs", "3", "--quiet"]) == 2
     assert "other data" in one_error_line(capsys)
@@ -295,3 +296,20 @@ def test_checkpoint_after_the_first_and_the_last_epoch_and_every_few_seconds():
     saved.clear()
     _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=5, seconds=0), 5)
     assert saved == [1, 2, 3, 4, 5]
+
+
+def test_a_run_that_learns_nothing_warns(tmp_path, capsys):
+    # constant features carry no information: the best a model can do is the most common class
+    y = np.arange(90) % 3
+    y[:10] = 0
+    data = tmp_path / "flat.npz"
+    np.savez(data, X_train=np.ones((90, 4)), y_train=y)
+    out = tmp_path / "run"
+    assert main(["train", "--data", f"npz:{data}", "--out", str(out), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "twolayer: warning: the model learned nothing" in err
+    assert "learned nothing" in read_json(out / "metrics.json")["warning"]
+    # a run that learns gives no warning
+    assert main(["train", "--out", str(tmp_path / "ok"), *FAST]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert "warning" not in read_json(tmp_path / "ok" / "metrics.json")

@@ -215,6 +215,8 @@ def train(
             ("seconds", f"{metrics['seconds']:.2f}"),
         ])
         stdout_write(f"next: twolayer report {out}\n")
+    if metrics.get("warning"):
+        print(f"twolayer: warning: {metrics['warning']}", file=sys.stderr)
     if metrics["stop_reason"] == "interrupted":
         name = metrics.get("signal", "SIGINT")
         print(f"interrupted ({name}): the best weights so far were saved; continue with "

@@ -90,9 +90,9 @@ def fmt_values(v, k=3):
     """The second line of a label: the number itself, or the first k entries (row-major)."""
     v = np.asarray(v)
     if v.ndim == 0:
-        return f"{v.item():.4g}"
+        return f"{v.item() + 0.0:.4g}"  # + 0.0 turns -0.0 into 0.0: no "-0" on a label
     flat = v.ravel()
-    entries = ", ".join(str(int(x)) if v.dtype.kind in "iu" else f"{x:.3g}" for x in flat[:k])
+    entries = ", ".join(str(int(x)) if v.dtype.kind in "iu" else f"{x + 0.0:.3g}" for x in flat[:k])
     return f"[{entries}{', …' if flat.size > k else ''}]"
 
 
@@ -147,8 +147,17 @@ def _path(edge):
     return [(x0, y0)] + ROUTES.get((edge.src, edge.dst), []) + [(x1, y1)]
 
 
+def sum_labels(edges):
+    """The red totals for parameters used on two wires: ∂L/∂W = the sum over its wires."""
+    totals = parameter_gradients(edges)
+    wires = {k: [e for e in edges if e.src == k] for k in totals}
+    return {k: f"∂L/∂{k} = sum of its {len(w)} wires  {'×'.join(map(str, totals[k].shape))}\n{fmt_values(totals[k])}"
+            for k, w in wires.items() if len(w) > 1}
+
+
 def draw_circuit(ax, edges, title):
-    """Boxes for gates, plain names for inputs, arrows for wires, two labels per wire."""
+    """Boxes for gates, plain names for inputs, arrows for wires, two labels per wire, and the
+    total gradient of each parameter that feeds two wires."""
     for edge in edges:
         pts = _path(edge)
         xs, ys = zip(*pts)
@@ -167,6 +176,9 @@ def draw_circuit(ax, edges, title):
             ax.text(xm - 0.08, ym, fwd, color=FORWARD, ha="right", va="center", fontsize=7)
             if back:
                 ax.text(xm + 0.08, ym, back, color=BACKWARD, ha="left", va="center", fontsize=7)
+    for key, text in sum_labels(edges).items():  # W1 and W2 feed the matmul and the regulariser
+        x, y = NODES[key][:2]
+        ax.text(x + 0.25, y - 0.05, text, color=BACKWARD, ha="left", va="top", fontsize=7, fontweight="bold")
     for key, (x, y, label, kind) in NODES.items():
         if kind == "gate":
             ax.text(x, y, label, ha="center", va="center", fontsize=9, zorder=3,

@@ -35,6 +35,7 @@ METRICS = (
     ("seconds", "training seconds"),
     ("n_train", "training examples"),
     ("error", "error"),
+    ("warning", "warning"),
 )
 
 STYLE = """

@@ -262,6 +262,7 @@ METRICS_SCHEMA = {
     "hidden_size": (is_int(1), "a positive integer"),
     "data": (is_str, "a string"),
     "error": (is_str, "a string"),
+    "warning": (is_str, "a string"),
 }
 
 
@@ -388,7 +389,7 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
 
 
 def _metrics(settings, run, trainer):
-    return {
+    metrics = {
         **{k: v for k, v in settings.train.to_dict().items() if k not in ("steps_per_epoch", "max_steps")},
         "train_accuracy": run.accuracy("train"),
         "val_accuracy": run.accuracy("val"),
@@ -404,6 +405,27 @@ def _metrics(settings, run, trainer):
         "dtype": settings.dtype,
         "preprocess": settings.preprocess,
     }
+    warning = learned_nothing(run, metrics)
+    if warning:
+        metrics["warning"] = warning
+    return metrics
+
+
+def learned_nothing(run, metrics):
+    """A warning when the model does no better than always answering the most common class (on the
+    validation split, else the training split): the run 'completed' but learned nothing."""
+    split = "val" if metrics["val_accuracy"] is not None else "train"
+    y = getattr(run.dataset, f"y_{split}")
+    acc = metrics[f"{split}_accuracy"]
+    if acc is None or y is None or len(y) == 0:
+        return None
+    baseline = np.bincount(np.asarray(y, dtype=np.intp)).max() / len(y)
+    if run.net.output_size < 2 or acc > baseline + 0.01:
+        return None
+    name = "validation" if split == "val" else "training"
+    return (f"the model learned nothing: {name} accuracy {100 * acc:.1f}% is no better than always answering the "
+            f"most common class ({100 * baseline:.1f}%); check the labels and features, or try another --lr or "
+            "--preprocess standardize")
 
 
 def redraw(run_dir):
