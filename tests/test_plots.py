@@ -183,3 +183,41 @@ def test_epoch_ticks_are_whole_numbers(tmp_path, monkeypatch):
     for lo, hi in [(1, 2), (0.9, 3.1), (1, 7), (0.5, 100), (1, 1000)]:
         ticks = nice_ticks(lo, hi, 8, integer=True)
         assert ticks and all(float(t).is_integer() and lo <= t <= hi for t in ticks)
+
+
+def test_canvas_png_holds_the_drawn_pixels_and_lines_are_antialiased():
+    import io
+
+    import matplotlib.image as mpimg
+
+    from twolayer import raster
+
+    c = raster.Canvas(60, 40)
+    c.polyline([5, 55], [5, 30], "black", width=2)
+    c.fill(0, 35, 10, 40, "orange")
+    png = mpimg.imread(io.BytesIO(c.png()))[..., :3]
+    drawn = np.asarray(c.im) / 255
+    np.testing.assert_allclose(png, drawn, atol=1e-6)  # what was drawn is what the PNG holds
+    np.testing.assert_allclose(png[37, 5], np.array(raster.COLORS["orange"]) / 255, atol=1e-6)
+    assert png[5 + 25 * 25 // 50, 30].max() < 0.2  # on the line: dark
+    assert png[30, 10].min() == 1 and png[0, 59].min() == 1  # away from it: white
+    levels = np.unique(np.round(png[:30, :, 0] * 255))
+    assert len(levels) > 4, "a plain Pillow line has only two levels: it is not antialiased"
+
+
+def test_text_is_set_in_matplotlibs_dejavu_sans_or_pillows_default(monkeypatch):
+    from matplotlib import font_manager
+
+    from twolayer import raster
+
+    assert raster.font_path().samefile(font_manager.findfont("DejaVu Sans", fallback_to_default=False))
+    assert raster.font().getname() == ("DejaVu Sans", "Book")
+    c = raster.Canvas(80, 30)
+    c.text(40, 15, "acc 0.9", ha="center")
+    ink = np.flatnonzero((np.asarray(c.im)[..., 0] < 128).any(axis=0))
+    assert abs((ink.min() + ink.max()) / 2 - 40) <= 2 and ink.max() - ink.min() + 1 <= raster.text_width("acc 0.9")
+    monkeypatch.setattr(raster, "font_path", lambda: None)
+    monkeypatch.setattr(raster, "_font", None)
+    c = raster.Canvas(80, 30)
+    c.text(40, 15, "acc 0.9", ha="center", rotate=True)
+    assert (np.asarray(c.im) < 128).any() and raster.text_width("acc 0.9") > 20

@@ -165,7 +165,8 @@ def test_float32_training_step_stays_float32_and_learns(rng):
                                      ["evaluate", "{run}/model.npz"], ["predict", "{run}/model.npz", "{rows}"]])
 def test_command_line_paths_import_no_heavy_library(tmp_path, command):
     """The start-up budget of issue 13: train (pictures included), evaluate and predict never
-    import scikit-learn, SciPy, matplotlib or pandas (about a second of imports together)."""
+    import scikit-learn, SciPy, matplotlib or pandas (about a second of imports together), and
+    evaluate and predict draw nothing, so they do not import Pillow either."""
     import subprocess
     import sys
 
@@ -179,6 +180,7 @@ def test_command_line_paths_import_no_heavy_library(tmp_path, command):
     if args[0] == "train":
         args += ["--out", str(tmp_path / "again")]
     code = ("import sys\nfrom twolayer.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'pandas') if m in sys.modules))" % args)
+            "print(sorted(m for m in %r if m in sys.modules))"
+            % (args, ("sklearn", "scipy", "matplotlib", "pandas") + (("PIL",) if args[0] != "train" else ())))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

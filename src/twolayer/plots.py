@@ -8,7 +8,7 @@ RUN_DIR/weights.png     first-layer weights as an image grid (image data sets on
 RUN_DIR/confusion.png   confusion matrix on the test split (else validation), with class names
 RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
 
-The run's PNGs are drawn with NumPy (``raster.py``), not matplotlib: importing matplotlib and laying
+The run's PNGs are drawn with Pillow (``raster.py``), not matplotlib: importing matplotlib and laying
 out four figures took longer than training on digits. The tuning study's plots use matplotlib.
 """
 from __future__ import annotations
@@ -144,7 +144,7 @@ def weight_grid(W1, shape, padding=1):
     return grid
 
 
-# -- figures (drawn with NumPy: twolayer.raster) ------------------------------------------------
+# -- figures (drawn with Pillow: twolayer.raster) -----------------------------------------------
 def _save(canvas, path):
     png = canvas.png()
     return atomic_write(Path(path), lambda f: f.write(png))

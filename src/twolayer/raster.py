@@ -1,179 +1,183 @@
-"""Small pictures drawn with NumPy alone: a canvas, lines, boxes, text, and a PNG encoder.
+"""Small pictures drawn with Pillow: a canvas with lines, boxes, text and images, saved as PNG.
 
-The run pictures are simple (two line charts, a heat map and an image grid); drawing them here
-instead of with matplotlib keeps `twolayer train` from spending ~0.8 s importing and laying out
-figures. Text uses a bitmap of DejaVu Sans at 11 px (``_font.py``, made by tools/make_font.py).
-Coordinates are pixels, x to the right and y down, (0, 0) the top-left corner.
+The run pictures are simple (two line charts, a heat map and an image grid); drawing them with
+Pillow instead of matplotlib keeps `twolayer train` from spending ~0.8 s importing and laying out
+figures (Pillow imports in ~20 ms, and only when a picture is drawn). Text is DejaVu Sans at 11 px,
+read from the copy matplotlib ships (located without importing matplotlib). Pillow's lines are not
+antialiased, so lines and markers are drawn as a coverage mask at 4× size, reduced to 1× and
+painted through it. Coordinates are pixels, x to the right and y down, (0, 0) the top-left corner;
+a line through (x, y) is centred on pixel (x, y).
 """
 from __future__ import annotations
 
-import base64
+import importlib.util
+import io
 import math
-import struct
-import zlib
+from pathlib import Path
 
 import numpy as np
 
-from . import _font
-
 COLORS = {"blue": (31, 119, 180), "orange": (255, 127, 14), "black": (0, 0, 0), "gray": (128, 128, 128),
           "grid": (225, 225, 225), "white": (255, 255, 255)}
+FONT_PX = 11
+AA = 4  # lines and markers are drawn at AA× size and reduced: their antialiasing
 
-_atlas = None
-
-
-def _glyphs():
-    global _atlas
-    if _atlas is None:
-        flat = np.frombuffer(zlib.decompress(base64.b64decode("".join(_font.ATLAS))), np.uint8)
-        atlas = flat.reshape(_font.HEIGHT, -1).astype(np.float64) / 255
-        starts = np.concatenate(([0], np.cumsum(_font.WIDTHS)))
-        _atlas = {ch: (atlas[:, starts[i]:starts[i + 1]], _font.ADVANCES[i]) for i, ch in enumerate(_font.CHARS)}
-    return _atlas
+_font = None
 
 
-def text_mask(s):
-    """Coverage in [0, 1] of the string ``s`` set in one line: shape (font height, width)."""
-    glyphs = _glyphs()
-    pieces = [glyphs.get(ch, glyphs["?"]) for ch in s]
-    starts = np.cumsum([0] + [adv for _, adv in pieces])
-    width = max([int(x + g.shape[1]) for x, (g, _) in zip(starts, pieces)] + [int(starts[-1]), 1])
-    mask = np.zeros((_font.HEIGHT, width))
-    x = 0
-    for g, adv in pieces:
-        np.maximum(mask[:, x:x + g.shape[1]], g, out=mask[:, x:x + g.shape[1]])
-        x += adv
-    return mask
+def font_path():
+    """matplotlib's DejaVuSans.ttf, found without importing matplotlib; None when it is not there."""
+    try:
+        spec = importlib.util.find_spec("matplotlib")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if path.is_file():
+            return path
+    return None
+
+
+def font():
+    """The pictures' font: DejaVu Sans at FONT_PX, else Pillow's own default font at that size."""
+    global _font
+    if _font is None:
+        from PIL import ImageFont
+
+        path = font_path()
+        try:
+            _font = ImageFont.truetype(str(path), FONT_PX) if path else None
+        except OSError:
+            _font = None
+        if _font is None:
+            _font = ImageFont.load_default(size=FONT_PX)
+    return _font
 
 
 def text_width(s):
-    return text_mask(s).shape[1]
+    return int(math.ceil(font().getlength(s)))
 
 
 class Canvas:
-    """An RGB picture on a white background, drawn on in place, saved as PNG."""
+    """An RGB picture on a white background (a Pillow Image), drawn on in place, saved as PNG."""
 
     def __init__(self, width, height):
-        self.rgb = np.full((height, width, 3), 255.0)
+        from PIL import Image, ImageDraw
+
+        self.im = Image.new("RGB", (int(width), int(height)), "white")
+        self.draw = ImageDraw.Draw(self.im)
 
     @property
     def width(self):
-        return self.rgb.shape[1]
+        return self.im.width
 
     @property
     def height(self):
-        return self.rgb.shape[0]
-
-    def blend(self, mask, color, x0=0, y0=0):
-        """Paint ``color`` with opacity ``mask`` (a 2-D array in [0, 1]) placed at (x0, y0); clipped."""
-        h, w = mask.shape
-        xa, ya = max(x0, 0), max(y0, 0)
-        xb, yb = min(x0 + w, self.width), min(y0 + h, self.height)
-        if xa >= xb or ya >= yb:
-            return
-        m = mask[ya - y0:yb - y0, xa - x0:xb - x0, None]
-        region = self.rgb[ya:yb, xa:xb]
-        region += m * (np.asarray(_rgb(color), np.float64) - region)
+        return self.im.height
 
     def fill(self, x0, y0, x1, y1, color):
         """A filled rectangle covering pixels x0 <= x < x1, y0 <= y < y1."""
         x0, y0, x1, y1 = (int(round(v)) for v in (x0, y0, x1, y1))
-        self.rgb[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = _rgb(color)
+        if x1 > x0 and y1 > y0:
+            self.draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=_rgb(color))
 
     def box(self, x0, y0, x1, y1, color="black"):
-        """A 1-pixel rectangle outline."""
-        self.fill(x0, y0, x1, y0 + 1, color)
-        self.fill(x0, y1 - 1, x1, y1, color)
-        self.fill(x0, y0, x0 + 1, y1, color)
-        self.fill(x1 - 1, y0, x1, y1, color)
+        """A 1-pixel rectangle outline around pixels x0 <= x < x1, y0 <= y < y1."""
+        x0, y0, x1, y1 = (int(round(v)) for v in (x0, y0, x1, y1))
+        self.draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=_rgb(color))
 
     def text(self, x, y, s, color="black", ha="left", va="center", rotate=False):
         """Text anchored at (x, y): ha left/center/right, va top/center/bottom; rotate: reads upwards."""
-        mask = text_mask(s)
-        if rotate:
-            mask = np.rot90(mask)
-        h, w = mask.shape
+        if not rotate:
+            anchor = {"left": "l", "center": "m", "right": "r"}[ha] + {"top": "a", "center": "m", "bottom": "d"}[va]
+            self.draw.text((round(x), round(y)), s, fill=_rgb(color), font=font(), anchor=anchor)
+            return
+        from PIL import Image, ImageDraw
+
+        f = font()
+        left, _, right, _ = f.getbbox(s, anchor="ls")
+        ascent, descent = f.getmetrics()
+        left = min(left, 0)
+        mask = Image.new("L", (max(right - left, 1), ascent + descent))
+        ImageDraw.Draw(mask).text((-left, ascent), s, fill=255, font=f, anchor="ls")
+        mask = mask.transpose(Image.Transpose.ROTATE_90)
+        w, h = mask.size
         x0 = x - {"left": 0, "center": w / 2, "right": w}[ha]
         y0 = y - {"top": 0, "center": h / 2, "bottom": h}[va]
-        self.blend(mask, color, int(round(x0)), int(round(y0)))
+        self.im.paste(_rgb(color), (int(round(x0)), int(round(y0))), mask)
 
-    def polyline(self, xs, ys, color, width=1.0, alpha=1.0):
-        """An antialiased line through the points: samples every 0.25 px, splatted bilinearly."""
-        xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
-        if len(xs) == 1:
-            xs, ys = np.r_[xs, xs], np.r_[ys, ys]
-        seg = np.hypot(np.diff(xs), np.diff(ys))
-        counts = np.maximum(np.ceil(seg * 4).astype(np.intp), 1)
-        start = np.repeat(np.arange(len(seg)), counts)
-        t = (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)) / np.repeat(counts, counts)
-        px = xs[start] + t * np.diff(xs)[start]
-        py = ys[start] + t * np.diff(ys)[start]
-        r = int(math.ceil((width - 1) / 2)) if width > 1 else 0
-        # work in the bounding box of the line only
-        bx0 = max(int(np.floor(px.min())) - r - 1, 0)
-        by0 = max(int(np.floor(py.min())) - r - 1, 0)
-        bx1 = min(int(np.ceil(px.max())) + r + 2, self.width)
-        by1 = min(int(np.ceil(py.max())) + r + 2, self.height)
+    def _paint(self, color, points, paint):
+        """Paint ``color`` through an antialiased mask drawn by ``paint(draw, to_mask)`` at AA× size
+        over the bounding box of ``points`` (x, y pairs, margin included); clipped to the canvas."""
+        from PIL import Image, ImageDraw
+
+        xs, ys = points
+        bx0, by0 = max(int(math.floor(min(xs))), 0), max(int(math.floor(min(ys))), 0)
+        bx1, by1 = min(int(math.ceil(max(xs))) + 1, self.width), min(int(math.ceil(max(ys))) + 1, self.height)
         if bx0 >= bx1 or by0 >= by1:
             return
-        cov = _splat(px - bx0, py - by0, seg[start] / counts[start], bx1 - bx0, by1 - by0)
-        if r:  # thicken: the line's coverage spread over a width × width square
-            thick = cov.copy()
-            for dy in range(-r, r + 1):
-                for dx in range(-r, r + 1):
-                    np.maximum(thick, np.roll(cov, (dy, dx), axis=(0, 1)), out=thick)
-            cov = thick
-        self.blend(np.minimum(cov, 1) * alpha, color, bx0, by0)
+        mask = Image.new("L", ((bx1 - bx0) * AA, (by1 - by0) * AA))
 
-    def markers(self, xs, ys, color, radius=2.5):
-        """Filled antialiased disks at the points."""
-        r = int(math.ceil(radius)) + 1
-        yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-        for x, y in zip(xs, ys):
-            fx, fy = x - round(x), y - round(y)
-            disk = np.clip(radius + 0.5 - np.hypot(xx - fx, yy - fy), 0, 1)
-            self.blend(disk, color, int(round(x)) - r, int(round(y)) - r)
+        def to_mask(x, y):  # 1× pixel coordinates → the mask's, pixel centres on pixel centres
+            return (AA * (x - bx0) + (AA - 1) / 2, AA * (y - by0) + (AA - 1) / 2)
+        paint(ImageDraw.Draw(mask), to_mask)
+        self.im.paste(_rgb(color), (bx0, by0), mask.reduce(AA))
+
+    def polyline(self, xs, ys, color, width=1.0, alpha=1.0):
+        """An antialiased line through the points, ``width`` pixels wide, with opacity ``alpha``."""
+        pts = [(float(x), float(y)) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y)]
+        if not pts:
+            return
+        r = width / 2 + 1
+
+        def paint(draw, to_mask):
+            scaled = [to_mask(x, y) for x, y in pts]
+            value = int(round(255 * alpha))
+            if len(scaled) > 1:
+                draw.line(scaled, fill=value, width=max(1, int(round(width * AA))), joint="curve")
+            rr = width * AA / 2
+            for cx, cy in (scaled[0], scaled[-1]):  # round caps
+                draw.ellipse((cx - rr, cy - rr, cx + rr, cy + rr), fill=value)
+        self._paint(color, ([x - r for x, _ in pts] + [x + r for x, _ in pts],
+                            [y - r for _, y in pts] + [y + r for _, y in pts]), paint)
+
+    def markers(self, xs, ys, color, radius=3.0):
+        """Filled antialiased disks of ``radius`` pixels at the points."""
+        pts = [(float(x), float(y)) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y)]
+        if not pts:
+            return
+
+        def paint(draw, to_mask):
+            rr = radius * AA
+            for x, y in pts:
+                cx, cy = to_mask(x, y)
+                draw.ellipse((cx - rr, cy - rr, cx + rr, cy + rr), fill=255)
+        self._paint(color, ([x - radius - 1 for x, _ in pts] + [x + radius + 1 for x, _ in pts],
+                            [y - radius - 1 for _, y in pts] + [y + radius + 1 for _, y in pts]), paint)
 
     def image(self, pixels, x0, y0, scale=1):
         """Paste an (h, w) gray or (h, w, 3) RGB array with values in [0, 1], each pixel scale × scale."""
+        from PIL import Image
+
         pixels = np.asarray(pixels, np.float64)
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-        big = np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
-        self.rgb[y0:y0 + big.shape[0], x0:x0 + big.shape[1]] = 255 * np.clip(big, 0, 1)
+        im = Image.fromarray(np.rint(255 * np.clip(pixels, 0, 1)).astype(np.uint8), "RGB")
+        if scale != 1:
+            im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
+        self.im.paste(im, (int(x0), int(y0)))
 
     def png(self):
-        rgb = np.rint(self.rgb, out=self.rgb.copy())
-        return encode_png(np.clip(rgb, 0, 255, out=rgb).astype(np.uint8))
-
-
-def _splat(px, py, weight, w, h):
-    """Coverage of an (h, w) box by sample points, each spread bilinearly over its four pixels."""
-    x0, y0 = np.floor(px), np.floor(py)
-    fx, fy = px - x0, py - y0
-    cov = np.zeros(h * w)
-    for dx, dy, wt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-        xi, yi = (x0 + dx).astype(np.intp), (y0 + dy).astype(np.intp)
-        ok = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        cov += np.bincount(yi[ok] * w + xi[ok], weights=(wt * weight)[ok], minlength=h * w)
-    return cov.reshape(h, w)
+        """PNG bytes; zlib level 1 (the pictures are mostly flat colour: level 6 makes them ~20%
+        smaller at twice the time)."""
+        buf = io.BytesIO()
+        self.im.save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
 
 
 def _rgb(color):
-    return COLORS.get(color, color) if isinstance(color, str) else color
-
-
-def encode_png(rgb):
-    """PNG bytes of an (h, w, 3) uint8 array: 8-bit RGB, no filter, zlib level 1 (the pictures are
-    mostly flat colour: level 6 makes them ~20% smaller at twice the time)."""
-    h, w, _ = rgb.shape
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1).tobytes()
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
+    c = COLORS.get(color, color) if isinstance(color, str) else color
+    return tuple(int(round(v)) for v in c)
 
 
 def nice_ticks(lo, hi, target=6, integer=False):
@@ -232,7 +236,7 @@ def line_chart(series, title, xlabel, ylabel, size=(600, 400), legend_at="top", 
                 c.fill(x, bottom, x + 1, bottom + 4, "black")
                 c.text(x, bottom + 6, tick_label(v, step), ha="center", va="top")
     for s in series:
-        c.polyline(X(s["x"]), Y(s["y"]), s["color"], width=s.get("width", 1.5), alpha=s.get("alpha", 1.0))
+        c.polyline(X(s["x"]), Y(s["y"]), s["color"], width=s.get("width", 2.0), alpha=s.get("alpha", 1.0))
         if s.get("markers"):
             c.markers(X(s["x"]), Y(s["y"]), s["color"])
     c.box(left, top, right + 1, bottom + 1)
