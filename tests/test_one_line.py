@@ -299,10 +299,16 @@ def test_a_stopped_study_stops_at_once_with_one_line(n_jobs, sig, tmp_path):
                              "none", "--heartbeat", "1", "--n-jobs", str(n_jobs), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 60
-        while not list((out / "trials").glob("*")) and not (out / "study.db").exists() and time.time() < deadline:
-            time.sleep(0.2)
-        time.sleep(3)  # inside a trial
+        deadline, running = time.time() + 90, []
+        while not running and time.time() < deadline and proc.poll() is None:  # wait until a trial runs
+            time.sleep(0.3)
+            try:
+                study = optuna.load_study(study_name="twolayer", storage=f"sqlite:///{out / 'study.db'}")
+                running = [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+            except Exception:  # noqa: BLE001 - the database or the study is not there yet
+                pass
+        assert running, "no trial started"
+        time.sleep(0.5)  # inside it
         proc.send_signal(getattr(signal, sig))
         stdout, stderr = proc.communicate(timeout=30)
     finally:
