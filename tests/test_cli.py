@@ -196,7 +196,8 @@ def _wait_for_epochs(run, k, proc, timeout=60):
     raise AssertionError("no checkpoint appeared")
 
 
-ARGS = ["--hidden", "1024", "--epochs", "40", "--quiet", "--seed", "3"]
+# long enough (several seconds) that a signal always arrives mid-run
+ARGS = ["--hidden", "1024", "--epochs", "400", "--quiet", "--seed", "3"]
 
 
 @pytest.mark.slow
@@ -207,12 +208,12 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "model.npz").exists()
-    # the checkpoint left behind loads, and the run resumes to the requested 40 epochs
-    done = subprocess.run(_cli("train", "--out", str(killed), "--resume", "--epochs", "40", "--quiet"),
+    # the checkpoint left behind loads, and the run resumes to the requested 400 epochs
+    done = subprocess.run(_cli("train", "--out", str(killed), "--resume", "--epochs", "400", "--quiet"),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert subprocess.run(_cli("train", "--out", str(whole), *ARGS), capture_output=True).returncode == 0
-    assert json.loads((killed / "metrics.json").read_text())["epochs"] == 40
+    assert json.loads((killed / "metrics.json").read_text())["epochs"] == 400
     a, b = TwoLayerNet.load(killed / "model.npz"), TwoLayerNet.load(whole / "model.npz")
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
@@ -233,7 +234,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["stop_reason"] == "interrupted" and metrics["epochs"] < 40
+    assert metrics["stop_reason"] == "interrupted" and metrics["epochs"] < 400
     TwoLayerNet.load(run / "model.npz")
 
 
