@@ -34,7 +34,7 @@ from . import data as data_mod
 from .errors import DivergedError, InputError
 from .io import atomic_write, read_json, read_npz, write_csv, write_json
 from .plots import plot_study
-from .runs import prepare, run_lock
+from .runs import Stopped, prepare, run_lock
 from .settings import PRUNERS, SAMPLERS, RunSettings, TrainConfig, check_setting
 from .train import Trainer
 
@@ -87,13 +87,20 @@ def settings_for(params, base):
     return base.with_changes(**{**params, "hidden_size": int(params["hidden_size"])})
 
 
-def train_trial(params, base, dataset, on_epoch=None):
-    """Train one configuration with the library's loop; returns (net, trainer, val_accuracy)."""
+def train_trial(params, base, dataset, on_epoch=None, stop=None):
+    """Train one configuration with the library's loop; returns (net, trainer, val_accuracy).
+    ``stop``: an Event set by a signal (see _stop_trials_on_signals), checked after every epoch."""
     settings = settings_for(params, base)
     run = prepare(settings, dataset)
     trainer = Trainer(run.net, settings.train)
+
+    def epoch_done(t):
+        if stop is not None and stop.is_set():
+            raise Stopped(stop.signum)
+        if on_epoch is not None:
+            on_epoch(t)
     try:
-        run.fit(trainer, on_epoch=on_epoch)
+        run.fit(trainer, on_epoch=epoch_done)
     except DivergedError:
         if trainer.best is None:  # nothing finite to keep: the worst possible score
             return run.net, trainer, 0.0
@@ -119,14 +126,14 @@ def make_objective(base, dataset, out, stop=None):
         trial.set_user_attr("worker", worker)
 
         def report(trainer):
-            if stop is not None and stop.is_set():
-                raise KeyboardInterrupt("stopped with the study")
             trial.report(trainer.history["val_acc"][-1], trainer.epoch)
             if trial.should_prune():
                 trial.set_user_attr("epochs", trainer.epoch)
                 raise optuna.TrialPruned()
 
-        net, trainer, val = train_trial(params, base, dataset, on_epoch=report)
+        net, trainer, val = train_trial(params, base, dataset, on_epoch=report, stop=stop)
+        if stop is not None and stop.is_set():  # Optuna marks the trial FAIL and re-raises the stop
+            raise Stopped(stop.signum)
         trial.set_user_attr("epochs", trainer.epoch)
         trial.set_user_attr("seconds", round(sum(trainer.history["seconds"]), 3))
         trial.set_user_attr("stop_reason", trainer.stop_reason)
@@ -309,6 +316,7 @@ def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout
         study.set_user_attr("data", data)  # so that best_model.npz can be retrained anywhere
         study.set_user_attr("base", base.to_dict())
     stop = threading.Event()
+    stop.signum = signal.SIGINT  # set by the handler
     try:
         with _stop_trials_on_signals(stop):
             study.optimize(make_objective(base, dataset, out, stop), n_trials=trials, timeout=timeout,
@@ -326,16 +334,13 @@ def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout
 @contextlib.contextmanager
 def _stop_trials_on_signals(stop):
     """Ctrl-C, SIGTERM and SIGHUP reach only the main thread; with --n-jobs > 1 Optuna would wait for
-    the trials of the other threads to finish. The signal sets ``stop`` first, which they check
-    every epoch, then acts as before (a KeyboardInterrupt in the main thread)."""
+    the trials of the other threads to finish. The signal only sets ``stop``; every trial checks it
+    after each epoch and ends, failed, with the stop (runs.Stopped), which Optuna re-raises."""
     previous = {}
 
-    def handler(signum, frame):
+    def handler(signum, frame):  # raises nothing: an exception raised here could land anywhere (a weakref
+        stop.signum = signum      # callback swallows it with a traceback); every trial checks the flag
         stop.set()
-        old = previous.get(signum)
-        if callable(old):
-            return old(signum, frame)
-        raise KeyboardInterrupt
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
