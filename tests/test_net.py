@@ -180,3 +180,81 @@ def test_wrong_types_are_type_errors_with_the_same_words(toy):
         net.predict(np.array([["a", "b", "c", "d"]]))
     with pytest.raises(ValueError):  # every input error is also a ValueError
         TwoLayerNet(6, 5, 3.5)
+
+
+def test_save_load_keeps_meta_and_preprocessing(tmp_path, toy):
+    from twolayer.data.preprocess import Preprocessor
+
+    net, X, _ = toy
+    net.preprocessor = Preprocessor("standardize").fit(X)
+    net.meta = {"data": "digits", "image_shape": [2, 2]}
+    net.save(tmp_path / "m.npz")
+    back = TwoLayerNet.load(tmp_path / "m.npz")
+    assert back.meta == {"data": "digits", "image_shape": [2, 2]}  # format, version, dtype are the file's own
+    assert back.class_names is None and back.preprocessor.mode == "standardize"
+    np.testing.assert_allclose(back.transform(X), (X - X.mean(axis=0)) / X.std(axis=0), rtol=1e-10)
+    np.testing.assert_array_equal(back.predict(back.transform(X)), net.predict(net.transform(X)))
+    back.preprocessor = None
+    assert back.transform([[1, 2, 3, 4]]).dtype == np.float64
+
+
+def write_model(path, **changes):
+    """A valid model file (4 → 3 → 2) with some arrays replaced or removed (value None)."""
+    import json
+
+    arrays = {"W1": np.ones((4, 3)), "b1": np.zeros(3), "W2": np.ones((3, 2)), "b2": np.zeros(2),
+              "meta": np.array(json.dumps({"format": "twolayer-model", "version": 1, "dtype": "float64"}))}
+    arrays.update(changes)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+def meta(**fields):
+    import json
+
+    return np.array(json.dumps({"format": "twolayer-model", "version": 1, "dtype": "float64", **fields}))
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"meta": np.array("{not json")}, "model metadata is not valid JSON; the file is damaged"),
+    ({"meta": np.array('["twolayer-model"]')}, "not a twolayer model file"),
+    ({"meta": np.array('{"format": "keras"}')}, "not a twolayer model file"),
+    ({"b1": np.zeros(3, np.int64)}, "array b1 has dtype int64, expected float32 or float64"),
+    ({"W2": np.full((3, 2), np.nan)}, "array W2 contains NaN or infinite values"),
+    ({"b2": np.array([0.0, np.inf])}, "array b2 contains NaN or infinite values"),
+    ({"W1": np.ones(4)}, r"parameter shapes do not fit together \(W1 \(4,\), b1 \(3,\), W2 \(3, 2\), b2 \(2,\)\)"),
+    ({"W2": np.ones((3, 2, 1))}, "parameter shapes do not fit together"),
+    ({"b1": np.zeros(2)}, "parameter shapes do not fit together"),
+    ({"W2": np.ones((2, 2))}, "parameter shapes do not fit together"),
+    ({"b2": np.zeros(3)}, "parameter shapes do not fit together"),
+    ({"meta": meta(class_names="ab")}, "class names do not match the model's 2 outputs; the file is damaged"),
+    ({"meta": meta(class_names=["a", "b", "c"])}, "class names do not match the model's 2 outputs"),
+    ({"meta": meta(class_names=["a", 2])}, "class names do not match the model's 2 outputs"),
+    ({"meta": meta(dtype="int8")}, "dtype must be float32 or float64"),
+    ({"W2": None}, "missing array"),
+])
+def test_a_damaged_model_file_is_one_error_naming_it(tmp_path, changes, words):
+    path = write_model(tmp_path / "bad.npz", **changes)
+    with pytest.raises(InputError, match=f"^{tmp_path / 'bad.npz'}: .*{words}" if "missing" in words
+                       else f"^{tmp_path / 'bad.npz'}: {words}"):
+        TwoLayerNet.load(path)
+
+
+def test_a_model_file_of_either_float_dtype_loads_in_the_dtype_it_names(tmp_path):
+    path = write_model(tmp_path / "m.npz", W1=np.ones((4, 3), np.float32), meta=meta(class_names=["a", "b"]))
+    net = TwoLayerNet.load(path)
+    assert net.dtype == np.float64 and all(v.dtype == np.float64 for v in net.params.values())
+    assert all(v.flags.c_contiguous for v in net.params.values())
+    assert net.class_names == ["a", "b"] and net.preprocessor is None and net.meta == {}
+    assert (net.input_size, net.hidden_size, net.output_size) == (4, 3, 2)
+    np.testing.assert_allclose(net.loss(np.ones((1, 4))), [[12.0, 12.0]])  # relu(4·1)·3 per output
+
+
+def test_saving_non_finite_weights_names_them(tmp_path, toy):
+    net, _, _ = toy
+    net.params["b2"][0] = np.nan
+    net.params["W1"][0, 0] = np.inf
+    with pytest.raises(InputError, match=r"m.npz: not saved: W1, b2 contain NaN or infinite values \(did training "
+                                         r"diverge\? try a smaller learning rate\)$"):
+        net.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()

@@ -128,3 +128,87 @@ def test_bad_settings_are_named():
         TrainConfig(learning_rate=-0.1)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         TrainConfig(optimizer="lbfgs")
+
+
+def test_classic_train_defaults_are_cs231n_s():
+    # TwoLayerNet.train(X, y, X_val, y_val) = learning_rate 1e-3, decay 0.95, reg 5e-6, 100 iterations of 200
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((450, 3)), rng.integers(0, 2, 450)
+
+    def run(**kwargs):
+        net = TwoLayerNet(3, 4, 2, std=0.5, seed=0)
+        np.random.seed(3)
+        return net.train(X, y, X[:50], y[:50], **kwargs), net
+
+    (default, net_a), (explicit, net_b) = run(), run(learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
+                                                     num_iters=100, batch_size=200, verbose=False)
+    assert default == explicit
+    assert len(default["loss_history"]) == 100 and len(default["val_acc_history"]) == 50  # 2 steps per epoch
+    for k in net_a.params:
+        np.testing.assert_array_equal(net_a.params[k], net_b.params[k])
+
+
+def test_classic_train_prints_every_100_iterations_when_verbose(toy, capsys):
+    net, X, y = toy
+    np.random.seed(0)
+    stats = net.train(X, y, X, y, num_iters=250, verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"iteration {i} / 250: loss {stats['loss_history'][i - 1]:f}" for i in (100, 200)]
+    net.train(X, y, X, y, num_iters=150)
+    assert capsys.readouterr().out == ""
+
+
+def test_classic_train_steps_with_sgd_on_batches_drawn_with_replacement():
+    # an independent re-implementation of CS231n's loop for a few steps: same batches, same updates
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((30, 3)), rng.integers(0, 3, 30)
+    net, ref = TwoLayerNet(3, 5, 3, std=0.3, seed=1), TwoLayerNet(3, 5, 3, std=0.3, seed=1)
+    np.random.seed(9)
+    stats = net.train(X, y, X, y, learning_rate=0.2, learning_rate_decay=0.5, reg=0.01, num_iters=7, batch_size=8)
+    np.random.seed(9)
+    lr, losses = 0.2, []
+    for it in range(7):  # 30 // 8 = 3 steps per epoch: the rate halves after steps 3 and 6
+        idx = np.random.randint(0, 30, size=8)
+        loss, grads = ref.loss(X[idx], y[idx], reg=0.01)
+        losses.append(loss)
+        for k in ref.params:
+            ref.params[k] -= lr * grads[k]
+        if (it + 1) % 3 == 0:
+            lr *= 0.5
+    np.testing.assert_allclose(stats["loss_history"], losses, rtol=1e-12)
+    for k in ref.params:
+        np.testing.assert_allclose(net.params[k], ref.params[k], rtol=1e-12)
+    assert len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 2  # the 7th step starts epoch 3
+
+
+@pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
+def test_batch_order_is_a_permutation_or_draws_with_replacement(sampling):
+    t = Trainer(TwoLayerNet(2, 2, 2, seed=0), TrainConfig(batch_size=4, sampling=sampling, seed=7))
+    batches = [b.copy() for b in t.batch_order(10, 4, 3)]
+    ref = np.random.default_rng(7)
+    if sampling == "shuffle":  # slices of one permutation; the last batch is short
+        order = ref.permutation(10)
+        expected = [order[0:4], order[4:8], order[8:10]]
+    else:
+        expected = [ref.integers(0, 10, size=4) for _ in range(3)]
+    assert len(batches) == 3
+    for got, want in zip(batches, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_history_csv_round_trip_and_a_damaged_field(tmp_path):
+    from twolayer.train import History
+
+    h = History(epoch=[1, 2], loss=[0.5, 0.25], train_acc=[0.5, 0.75], val_acc=[None, 0.8], lr=[0.1, 0.05],
+                seconds=[1.5, 2.0])
+    h.write_csv(tmp_path / "history.csv")
+    assert (tmp_path / "history.csv").read_text().splitlines() == [
+        "epoch,loss,train_acc,val_acc,lr,seconds", "1,0.5,0.5,,0.1,1.5", "2,0.25,0.75,0.8,0.05,2"]
+    back = History.read_csv(tmp_path / "history.csv")
+    assert back == {**h, "step_loss": []}
+    assert isinstance(back["epoch"][0], int)
+    (tmp_path / "extra.csv").write_text("epoch,loss,note\n1,0.5,x\n")  # unknown columns are skipped
+    assert History.read_csv(tmp_path / "extra.csv")["loss"] == [0.5]
+    (tmp_path / "bad.csv").write_text("epoch,loss\n1,0.5\n2,lots\n")
+    with pytest.raises(ValueError, match=r"bad.csv: line 3: field 'loss' is not a number \('lots'\)$"):
+        History.read_csv(tmp_path / "bad.csv")

@@ -200,7 +200,10 @@ class TwoLayerNet:
                 and p["W2"].shape[0] == p["W1"].shape[1] and p["b2"].shape == (p["W2"].shape[1],)):
             shapes = ", ".join(f"{k} {v.shape}" for k, v in p.items())
             raise InputError(f"{path}: parameter shapes do not fit together ({shapes})")
-        dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
+        try:
+            dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
+        except InputError as e:  # a damaged "dtype" field: name the file, as for every other field
+            raise InputError(f"{path}: {e}") from None
         net = cls.__new__(cls)
         net.dtype = dtype
         net.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in p.items()}
