@@ -141,6 +141,8 @@ def test_bad_X_raises_value_error(toy, bad, words):
         net.loss(bad)
     with pytest.raises(ValueError, match=words):
         net.predict(bad)
+    with pytest.raises(ValueError, match=words):
+        net.predict_proba(bad)
 
 
 @pytest.mark.parametrize("bad_y, words", [
@@ -217,6 +219,7 @@ def meta(**fields):
 
 @pytest.mark.parametrize("changes, words", [
     ({"meta": np.array("{not json")}, "model metadata is not valid JSON; the file is damaged"),
+    ({"meta": np.array(5)}, "metadata has the wrong type; the file is damaged"),
     ({"meta": np.array('["twolayer-model"]')}, "not a twolayer model file"),
     ({"meta": np.array('{"format": "keras"}')}, "not a twolayer model file"),
     ({"b1": np.zeros(3, np.int64)}, "array b1 has dtype int64, expected float32 or float64"),

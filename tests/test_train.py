@@ -212,3 +212,60 @@ def test_history_csv_round_trip_and_a_damaged_field(tmp_path):
     (tmp_path / "bad.csv").write_text("epoch,loss\n1,0.5\n2,lots\n")
     with pytest.raises(ValueError, match=r"bad.csv: line 3: field 'loss' is not a number \('lots'\)$"):
         History.read_csv(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"learning_rate": 0.0}, "learning_rate must be a finite number > 0, got 0.0"),
+    ({"learning_rate_decay": 1.5}, r"learning_rate_decay must be a number in \(0, 1\], got 1.5"),
+    ({"reg": -1.0}, "reg must be a finite number >= 0, got -1.0"),
+    ({"num_iters": -1}, "num_iters must be an integer >= 0 or None, got -1"),
+    ({"batch_size": 0}, "batch_size must be an integer in 1..10,000,000, got 0"),
+    ({"X": np.ones((5, 3))}, "X has 3 features but the model expects 4"),
+    ({"y": np.array([0, 1, 2, 3, 1])}, r"y has label 3 but the model has 3 classes \(labels 0..2\)"),
+    ({"X_val": np.ones((2, 3))}, "X_val has 3 features but the model expects 4"),
+    ({"y_val": np.array([0, 1, 2, 2, 7])}, r"y_val has label 7 but the model has 3 classes \(labels 0..2\)"),
+    ({"y_val": np.array([0, 1])}, "y_val has 2 labels but X has 5 samples"),
+])
+def test_classic_train_names_a_bad_argument_as_spelled(toy, kwargs, words):
+    net, X, y = toy
+    args = {"X": X, "y": y, "X_val": X, "y_val": y, **kwargs}
+    with pytest.raises(ValueError, match=f"^{words}$"):
+        net.train(**args)
+
+
+def test_divergence_names_the_step_and_what_was_kept():
+    net = TwoLayerNet(2, 3, 2, std=1.0, seed=0)
+    # inputs so large (yet finite) that the first SGD update makes the weights overflow: step 2's loss is NaN
+    X, y = np.full((4, 2), 1e300), np.array([0, 1, 0, 1])
+    t = Trainer(net, TrainConfig(epochs=2, batch_size=2, learning_rate=0.25, optimizer="sgd"))
+    with pytest.raises(DivergedError, match=r"^training diverged: the loss became nan at step 2; no finite "
+                                            r"weights from a finished epoch exist\. Try a smaller --lr \(now 0.25\)\.$"):
+        t.fit(X, y)
+    assert t.stop_reason == "diverged" and t.step_count == 1 and t.history["step_loss"][0] > 1e290
+
+
+def test_divergence_after_an_epoch_keeps_the_best_weights(digits):
+    X, y, Xv, yv = digits
+    t = make(TrainConfig(epochs=3, batch_size=32, patience=2, seed=1, optimizer="sgd", learning_rate=0.1))
+    t.fit(X, y, Xv, yv, epochs=1)
+    kept = {k: v.copy() for k, v in t.net.params.items()}
+    X_bad = np.full_like(X, 1e300)  # the next epoch's updates overflow (see above)
+    with pytest.raises(DivergedError) as e:
+        t.fit(X_bad, y, Xv, yv)
+    assert f"at step {t.step_count + 1}; the best weights (epoch 1) were kept." in str(e.value)
+    for k in kept:
+        np.testing.assert_array_equal(t.net.params[k], kept[k])
+
+
+def test_a_classic_api_checkpoint_restores_numpy_s_global_random_state(toy, tmp_path):
+    from twolayer.train import GlobalRandomState
+
+    net, X, y = toy
+    np.random.seed(5)
+    np.random.randn(3)  # leave the state mid-stream
+    t = Trainer(net, TrainConfig(epochs=1, batch_size=2, sampling="replacement", seed=None), rng=GlobalRandomState())
+    t.save_checkpoint(tmp_path / "ckpt.npz")
+    expected = np.random.randint(0, 1000, size=20)
+    np.random.seed(99)
+    Trainer(net, t.config, rng=GlobalRandomState()).load_checkpoint(tmp_path / "ckpt.npz")
+    np.testing.assert_array_equal(np.random.randint(0, 1000, size=20), expected)
