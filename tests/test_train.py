@@ -269,3 +269,127 @@ def test_a_classic_api_checkpoint_restores_numpy_s_global_random_state(toy, tmp_
     np.random.seed(99)
     Trainer(net, t.config, rng=GlobalRandomState()).load_checkpoint(tmp_path / "ckpt.npz")
     np.testing.assert_array_equal(np.random.randint(0, 1000, size=20), expected)
+
+
+def _checkpoint(tmp_path, fingerprint=None, patience=2):
+    X, y = np.random.default_rng(0).standard_normal((20, 3)), np.arange(20) % 2
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=2, optimizer="adam", patience=patience, seed=1))
+    t.fit(X, y, X, y)
+    path = tmp_path / "c.npz"
+    t.save_checkpoint(path, fingerprint=fingerprint)
+    return t, path
+
+
+def _rewrite(path, state_changes=None, **array_changes):
+    import json
+
+    arrays = dict(np.load(path))
+    state = json.loads(str(arrays["state"][()]))
+    state.update(state_changes or {})
+    arrays["state"] = np.array(json.dumps(state))
+    arrays.update(array_changes)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+
+
+def _fresh(**config):
+    return Trainer(TwoLayerNet(3, 4, 2, seed=5), TrainConfig(**{"epochs": 4, "optimizer": "adam", "patience": 2,
+                                                                "seed": 1, **config}))
+
+
+def test_a_checkpoint_restores_the_whole_trainer(tmp_path):
+    t, path = _checkpoint(tmp_path)
+    back = _fresh()
+    back.load_checkpoint(path)
+    assert (back.epoch, back.step_count, back.bad_epochs, back.optimizer.t) == (t.epoch, t.step_count, t.bad_epochs,
+                                                                              t.optimizer.t)
+    assert back.best[:2] == t.best[:2] and back.best_epoch == t.best_epoch
+    for k in t.net.params:
+        np.testing.assert_array_equal(back.net.params[k], t.net.params[k])
+        np.testing.assert_array_equal(back.best[2][k], t.best[2][k])
+    for k, v in t.optimizer.state_dict()["arrays"].items():
+        np.testing.assert_array_equal(back.optimizer.state[k], v)
+    assert without_seconds(back.history) == without_seconds(t.history)
+    assert back.rng.integers(0, 10 ** 9) == t.rng.integers(0, 10 ** 9)
+
+
+def test_a_checkpoint_of_other_settings_or_data_is_refused_by_name(tmp_path):
+    fp = {"data": "digits", "n_train": 20, "rows_sha256": "ab"}
+    _, path = _checkpoint(tmp_path, fingerprint=fp)
+    with pytest.raises(ValueError, match=r"c.npz: the checkpoint was trained with learning_rate=0.002, this run has "
+                                         r"0.01: it belongs to another run$"):
+        _fresh(learning_rate=0.01).load_checkpoint(path)
+    with pytest.raises(ValueError, match=r"c.npz: the checkpoint was trained on other data \(data digits, n_train 20; "
+                                         r"now data digits, n_train 21\): it belongs to another run$"):
+        _fresh().load_checkpoint(path, fingerprint={**fp, "n_train": 21})
+    with pytest.raises(ValueError, match=r"other data \(data digits, n_train 20; now old\)"):
+        _fresh().load_checkpoint(path, fingerprint="old")
+    _fresh().load_checkpoint(path, fingerprint=fp)  # the same data
+    _fresh(epochs=9).load_checkpoint(path)  # no fingerprint to compare; only epochs changed
+    (tmp_path / "old").mkdir()
+    _, unmarked = _checkpoint(tmp_path / "old", fingerprint=None)
+    _fresh().load_checkpoint(unmarked, fingerprint=fp)  # an old checkpoint without a fingerprint
+
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"param_W2": None}, "the checkpoint's W2 is missing but this run's model has float64 (4, 2): it belongs to "
+                         "another run"),
+    ({"param_b1": np.zeros(4, np.float32)}, "the checkpoint's b1 is float32 (4,) but this run's model has float64 "
+                                            "(4,): it belongs to another run"),
+    ({"param_W1": np.full((3, 4), np.inf)}, "the checkpoint's W1 contains NaN or infinite values; the file is damaged"),
+    ({"opt_m_W9": np.zeros(2)}, "optimizer state 'm_W9' does not fit the model; the file is damaged"),
+    ({"opt_v_b2": np.zeros(3)}, "optimizer state 'v_b2' does not fit the model; the file is damaged"),
+    ({"best_b2": None}, "field 'best' is damaged"),
+])
+def test_a_checkpoint_with_foreign_or_damaged_arrays_is_refused(tmp_path, arrays, words):
+    _, path = _checkpoint(tmp_path)
+    _rewrite(path, **arrays)
+    fresh = _fresh()
+    before = {k: v.copy() for k, v in fresh.net.params.items()}
+    with pytest.raises(ValueError) as e:
+        fresh.load_checkpoint(path)
+    assert str(e.value) == f"{path}: {words}"
+    for k in before:  # nothing was changed by the refused checkpoint
+        np.testing.assert_array_equal(fresh.net.params[k], before[k])
+    assert fresh.epoch == 0 and fresh.optimizer.t == 0
+
+
+@pytest.mark.parametrize("state, words", [
+    ({"best": [0.5]}, "field 'best' is damaged"),
+    ({"best": "yes"}, "field 'best' should be list, got str"),
+    ({"epoch": True}, "field 'epoch' should be int, got bool"),
+    ({"step_count": -2}, "field 'step_count' is negative (-2)"),
+    ({"bad_epochs": 1.5}, "field 'bad_epochs' should be int, got float"),
+    ({"opt_t": None}, "field 'opt_t' should be int, got NoneType"),
+    ({"history": {"loss": 3}}, "field 'history' is damaged"),
+    ({"history": {"step_loss": {}}}, "field 'history' is damaged"),
+    ({"rng": {"kind": "randomstate", "state": [1]}}, "field 'rng' is damaged (ValueError: not enough values to "
+                                                      "unpack (expected 5, got 1))"),
+])
+def test_a_damaged_checkpoint_field_is_named_exactly(tmp_path, state, words):
+    _, path = _checkpoint(tmp_path)
+    _rewrite(path, state)
+    with pytest.raises(ValueError) as e:
+        _fresh().load_checkpoint(path)
+    assert str(e.value) == f"{path}: {words}"
+
+
+def test_a_missing_checkpoint_field_and_a_damaged_state(tmp_path):
+    import json
+
+    _, path = _checkpoint(tmp_path)
+    arrays = dict(np.load(path))
+    state = json.loads(str(arrays["state"][()]))
+    del state["step_count"]
+    np.savez(path, **{**arrays, "state": np.array(json.dumps(state))})
+    with pytest.raises(ValueError, match=r"c.npz: field 'step_count' is missing; the file is damaged$"):
+        _fresh().load_checkpoint(path)
+    np.savez(path, **{**arrays, "state": np.array("[1, 2]")})
+    with pytest.raises(ValueError, match=r"c.npz: damaged checkpoint \(state is not an object\)$"):
+        _fresh().load_checkpoint(path)
+    np.savez(path, **{**arrays, "state": np.array("{")})
+    with pytest.raises(ValueError, match=r"c.npz: damaged checkpoint \(state is not valid JSON: Expecting"):
+        _fresh().load_checkpoint(path)
+    t, path = _checkpoint(tmp_path, patience=None)  # no best weights: loads with best None
+    back = _fresh(patience=None)
+    back.load_checkpoint(path)
+    assert back.best is None and back.best_epoch is None and back.epoch == 2
