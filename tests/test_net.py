@@ -261,3 +261,14 @@ def test_saving_non_finite_weights_names_them(tmp_path, toy):
                                          r"diverge\? try a smaller learning rate\)$"):
         net.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_model_file_without_dtype_or_class_names_takes_the_arrays_dtype(tmp_path):
+    import json
+
+    f32 = {k: v.astype(np.float32) for k, v in
+           {"W1": np.ones((4, 3)), "b1": np.zeros(3), "W2": np.ones((3, 2)), "b2": np.zeros(2)}.items()}
+    path = write_model(tmp_path / "old.npz", **f32, meta=np.array(json.dumps({"format": "twolayer-model"})))
+    net = TwoLayerNet.load(path)
+    assert net.dtype == np.float32 and net.class_names is None and net.meta == {}
+    assert net.predict_proba(np.ones((1, 4))).dtype == np.float32

@@ -393,3 +393,28 @@ def test_a_missing_checkpoint_field_and_a_damaged_state(tmp_path):
     back = _fresh(patience=None)
     back.load_checkpoint(path)
     assert back.best is None and back.best_epoch is None and back.epoch == 2
+
+
+def test_a_checkpoint_without_state_or_with_a_bad_state_array_is_named(tmp_path):
+    _, path = _checkpoint(tmp_path)
+    _rewrite(path, state=np.array(5))
+    with pytest.raises(ValueError, match=r"c.npz: metadata has the wrong type; the file is damaged$"):
+        _fresh().load_checkpoint(path)
+    arrays = dict(np.load(path))
+    del arrays["state"]
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"c.npz: missing array\(s\) state$"):
+        _fresh().load_checkpoint(path)
+
+
+def test_a_checkpoint_from_before_a_setting_existed_still_loads(tmp_path):
+    import json
+
+    _, path = _checkpoint(tmp_path)
+    arrays = dict(np.load(path))
+    state = json.loads(str(arrays["state"][()]))
+    del state["config"]["augment"]  # a setting added later: the stored run used its default
+    _rewrite(path, {"config": state["config"]})
+    back = _fresh()
+    back.load_checkpoint(path)
+    assert back.epoch == 2
