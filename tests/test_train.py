@@ -418,3 +418,17 @@ def test_a_checkpoint_from_before_a_setting_existed_still_loads(tmp_path):
     back = _fresh()
     back.load_checkpoint(path)
     assert back.epoch == 2
+
+
+def test_a_momentum_checkpoint_resumes_its_velocity(tmp_path):
+    # SGD-momentum keeps its velocity under the bare parameter name ("W1", no prefix)
+    X, y = np.random.default_rng(0).standard_normal((20, 3)), np.arange(20) % 2
+    cfg = TrainConfig(epochs=1, optimizer="momentum", seed=1)
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), cfg)
+    t.fit(X, y)
+    t.save_checkpoint(tmp_path / "c.npz")
+    back = Trainer(TwoLayerNet(3, 4, 2, seed=5), cfg)
+    back.load_checkpoint(tmp_path / "c.npz")
+    assert set(back.optimizer.state) == set(t.net.params)
+    for k in t.net.params:
+        np.testing.assert_array_equal(back.optimizer.state[k], t.optimizer.state[k])
