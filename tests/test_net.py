@@ -272,3 +272,13 @@ def test_a_model_file_without_dtype_or_class_names_takes_the_arrays_dtype(tmp_pa
     net = TwoLayerNet.load(path)
     assert net.dtype == np.float32 and net.class_names is None and net.meta == {}
     assert net.predict_proba(np.ones((1, 4))).dtype == np.float32
+
+
+def test_scores_in_row_blocks_equal_one_pass(toy):
+    net, X, _ = toy
+    X = np.vstack([X, -X, 2 * X])  # 15 rows: blocks of 4 leave a short last block
+    h = np.maximum(X @ net.params["W1"] + net.params["b1"], 0)
+    ref = h @ net.params["W2"] + net.params["b2"]
+    for batch_size in (1, 4, 15, 4096):
+        np.testing.assert_allclose(net.scores(X, batch_size=batch_size), ref, rtol=1e-12)
+    np.testing.assert_allclose(net.scores(X), ref, rtol=1e-12)

@@ -432,3 +432,17 @@ def test_a_momentum_checkpoint_resumes_its_velocity(tmp_path):
     assert set(back.optimizer.state) == set(t.net.params)
     for k in t.net.params:
         np.testing.assert_array_equal(back.optimizer.state[k], t.optimizer.state[k])
+
+
+def test_accuracy_in_row_blocks_with_a_transform(toy):
+    from twolayer.train import accuracy
+
+    net, X, y = toy
+    X, y = np.vstack([X, X, X]), np.concatenate([y, y, y])
+    predicted = net.predict(X)
+    y_half = np.where(np.arange(15) % 2 == 0, predicted, (predicted + 1) % 3)  # 8 of 15 rows right
+    for batch_size in (1, 4, 4096):
+        assert accuracy(net, X, y_half, batch_size=batch_size) == 8 / 15
+        # the transform is applied to every block: doubling then halving changes nothing
+        assert accuracy(net, 2 * X, y_half, transform=lambda xb: xb / 2, batch_size=batch_size) == 8 / 15
+    assert accuracy(net, X, predicted) == 1.0
