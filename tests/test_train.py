@@ -446,3 +446,116 @@ def test_accuracy_in_row_blocks_with_a_transform(toy):
         # the transform is applied to every block: doubling then halving changes nothing
         assert accuracy(net, 2 * X, y_half, transform=lambda xb: xb / 2, batch_size=batch_size) == 8 / 15
     assert accuracy(net, X, predicted) == 1.0
+
+
+def _reference_fit(net, X, y, X_val, y_val, *, epochs, bs, lr, decay, reg, seed):
+    """The loop written out plainly: one permutation per epoch, slices of it, plain SGD, per-epoch
+    step decay; epoch loss and accuracy are means over samples."""
+    rng = np.random.default_rng(seed)
+    h = {"loss": [], "train_acc": [], "val_acc": [], "lr": [], "step_loss": []}
+    for epoch in range(epochs):
+        rate = lr * decay ** epoch
+        order = rng.permutation(len(X))
+        loss_sum = correct = 0
+        for start in range(0, len(X), bs):
+            idx = order[start:start + bs]
+            correct += np.sum(net.predict(X[idx]) == y[idx])
+            loss, grads = net.loss(X[idx], y[idx], reg=reg)
+            h["step_loss"].append(loss)
+            loss_sum += loss * len(idx)
+            for k in net.params:
+                net.params[k] -= rate * grads[k]
+        h["loss"].append(loss_sum / len(X))
+        h["train_acc"].append(correct / len(X))
+        h["val_acc"].append(np.mean(net.predict(X_val) == y_val))
+        h["lr"].append(rate)
+    return h
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_equals_the_loop_written_out(dtype):
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((23, 3)), rng.integers(0, 3, 23)  # 23 rows, batches of 5: a short last batch
+    Xv, yv = rng.standard_normal((9, 3)), rng.integers(0, 3, 9)
+    net = TwoLayerNet(3, 6, 3, std=0.5, seed=2, dtype=dtype)
+    ref = TwoLayerNet(3, 6, 3, std=0.5, seed=2, dtype=np.float64)
+    t = Trainer(net, TrainConfig(epochs=3, batch_size=5, learning_rate=0.3, optimizer="sgd", schedule="step",
+                                 lr_decay=0.5, reg=0.01, seed=8, augment="none"))
+    h = t.fit(X, y, Xv, yv)
+    want = _reference_fit(ref, X, y, Xv, yv, epochs=3, bs=5, lr=0.3, decay=0.5, reg=0.01, seed=8)
+    rtol = 1e-10 if dtype == np.float64 else 2e-4
+    for key in want:
+        np.testing.assert_allclose(h[key], want[key], rtol=rtol, err_msg=key)
+    assert h["epoch"] == [1, 2, 3] and len(h["seconds"]) == 3 and all(s >= 0 for s in h["seconds"])
+    for k in net.params:
+        np.testing.assert_allclose(net.params[k], ref.params[k], rtol=rtol, atol=1e-6 if dtype == np.float32 else 0)
+        assert net.params[k].dtype == dtype
+    assert (t.epoch, t.step_count, t.stop_reason, t.best) == (3, 15, "completed", None)
+
+
+def test_fit_calls_back_per_step_and_per_epoch_and_continues_where_it_stopped():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 2, 12)
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=5, batch_size=4, seed=0))
+    seen = []
+    t.fit(X, y, epochs=2, on_batch=lambda tr: seen.append(("b", tr.step_count)),
+          on_epoch=lambda tr: seen.append(("e", tr.epoch)), checkpoint=lambda tr: seen.append(("c", tr.epoch)))
+    assert seen == [("b", 1), ("b", 2), ("b", 3), ("c", 1), ("e", 1), ("b", 4), ("b", 5), ("b", 6), ("c", 2), ("e", 2)]
+    assert t.history["val_acc"] == [None, None]  # no validation set
+    t.fit(X, y)  # the config's 5 epochs: 3 more
+    assert t.epoch == 5 and t.step_count == 15 and t.stop_reason == "completed"
+    with pytest.raises(ValueError, match="^the training set is empty$"):
+        t.fit(X[:0], y[:0])
+
+
+def test_max_steps_stops_inside_an_epoch_without_recording_it():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 2, 12)
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=5, batch_size=4, max_steps=7, seed=0))
+    h = t.fit(X, y)
+    assert t.stop_reason == "max_steps" and t.step_count == 7 and t.epoch == 2
+    assert len(h["step_loss"]) == 7 and h["epoch"] == [1, 2]
+
+
+def test_ctrl_c_keeps_the_best_weights_and_says_interrupted(digits):
+    X, y, Xv, yv = digits
+    t = make(TrainConfig(epochs=10, batch_size=32, patience=5, seed=2, optimizer="sgd", learning_rate=0.5,
+                         schedule="constant"))
+    best_after, steps = {}, t.config.steps_for(len(X))
+
+    def stop(tr):
+        if tr.step_count == 3 * steps + 5:  # inside epoch 4
+            best_after.update({k: v.copy() for k, v in tr.best[2].items()})
+            raise KeyboardInterrupt
+
+    h = t.fit(X, y, Xv, yv, on_batch=stop)
+    assert t.stop_reason == "interrupted" and isinstance(t.interrupt, KeyboardInterrupt)
+    assert t.epoch == 3 and len(h["epoch"]) == 3
+    for k in best_after:
+        np.testing.assert_array_equal(t.net.params[k], best_after[k])
+    t.fit(X, y, Xv, yv, epochs=4)  # a new fit clears the interruption
+    assert t.interrupt is None and t.stop_reason in ("completed", "early_stopping")
+
+
+def test_patience_without_validation_watches_the_training_loss():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    # far too high a rate: the training loss stops improving, and the best epoch's weights come back
+    t = Trainer(TwoLayerNet(3, 8, 2, seed=0, std=1.0), TrainConfig(epochs=40, batch_size=40, patience=2,
+                                                                  optimizer="sgd", learning_rate=3.0,
+                                                                  schedule="constant", seed=0))
+    h = t.fit(X, y)
+    assert t.stop_reason == "early_stopping"
+    best = int(np.argmin(h["loss"])) + 1
+    assert t.best_epoch == best and t.epoch == best + 2 and t.bad_epochs == 2
+    assert t.best[0] == -h["loss"][best - 1]
+
+
+def test_patience_never_stops_the_last_epoch_early(digits):
+    X, y, Xv, yv = digits
+    # patience 1 with 2 epochs: even if epoch 2 is worse, the run completes (nothing was skipped)
+    for seed in range(3):
+        t = make(TrainConfig(epochs=2, batch_size=32, patience=1, seed=seed, optimizer="sgd", learning_rate=0.5,
+                             schedule="constant"))
+        t.fit(X, y, Xv, yv)
+        assert t.stop_reason == "completed" and t.epoch == 2
