@@ -282,3 +282,27 @@ def test_scores_in_row_blocks_equal_one_pass(toy):
     for batch_size in (1, 4, 15, 4096):
         np.testing.assert_allclose(net.scores(X, batch_size=batch_size), ref, rtol=1e-12)
     np.testing.assert_allclose(net.scores(X), ref, rtol=1e-12)
+
+
+def test_he_initialisation_and_generator_seeds():
+    net = TwoLayerNet(50, 40, 3, std="he", seed=np.random.default_rng(4))
+    rng = np.random.default_rng(4)  # the same draws, in order: W1 then W2, scaled by He's and LeCun's factors
+    np.testing.assert_array_equal(net.params["W1"], np.sqrt(2 / 50) * rng.standard_normal((50, 40)))
+    np.testing.assert_array_equal(net.params["W2"], np.sqrt(1 / 40) * rng.standard_normal((40, 3)))
+    np.testing.assert_array_equal(TwoLayerNet(50, 40, 3, std="he", seed=4).params["W1"], net.params["W1"])
+    small = TwoLayerNet(5, 4, 3, std=0.0, seed=1, dtype="float32")  # std 0: all-zero weights, in float32
+    assert all(not v.any() and v.dtype == np.float32 for v in small.params.values())
+    assert (small.input_size, small.hidden_size, small.output_size) == (5, 4, 3)
+    assert small.preprocessor is None and small.class_names is None and small.meta == {}
+
+
+def test_loss_names_non_finite_inputs_even_when_scores_only_are_asked(toy):
+    net, X, y = toy
+    X = X.copy()
+    X[2, 1] = np.inf
+    for call in (lambda: net.loss(X), lambda: net.loss(X, y)):
+        with pytest.raises(InputError, match="^X contains NaN or infinite values$"):
+            call()
+    big = TwoLayerNet(4, 3, 2, std=100.0, seed=0)
+    huge = np.full((2, 4), 1e308)  # finite, but the scores overflow: no input error
+    assert not np.isfinite(big.loss(huge)).all()

@@ -559,3 +559,40 @@ def test_patience_never_stops_the_last_epoch_early(digits):
                              schedule="constant"))
         t.fit(X, y, Xv, yv)
         assert t.stop_reason == "completed" and t.epoch == 2
+
+
+def test_batches_are_transformed_converted_and_augmented():
+    from twolayer.train import Batch
+
+    X = np.arange(20, dtype=np.float64).reshape(10, 2)
+    y = np.arange(10) % 3
+    rng = np.random.default_rng(0)
+    direct = Batch(X, y, 4, np.float64)
+    xb, yb = direct.gather(np.array([3, 1, 3]), rng)
+    np.testing.assert_array_equal(xb, X[[3, 1, 3]])
+    np.testing.assert_array_equal(yb, y[[3, 1, 3]])
+    assert yb.dtype == np.intp
+    as32 = Batch(X, y, 4, np.float32)
+    xb, _ = as32.gather(np.array([0, 9]), rng)
+    assert xb.dtype == np.float32 and xb.tolist() == [[0, 1], [18, 19]]
+    calls = []
+    both = Batch(X, y, 4, np.float32, transform=lambda xb: (xb / 2).astype(np.float32),
+                 augment=lambda xb, r: calls.append(r) or xb.__iadd__(1))
+    xb, _ = both.gather(np.array([2]), rng)
+    assert xb.tolist() == [[3, 3.5]] and calls == [rng]  # (x / 2) + 1, with the loop's random generator
+
+
+def test_small_problems_train_on_one_blas_thread():
+    from threadpoolctl import threadpool_info
+
+    from twolayer.train import SMALL_GEMM, blas_threads_for
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    with blas_threads_for(SMALL_GEMM - 1):
+        assert all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
+    with blas_threads_for(SMALL_GEMM):
+        assert blas_threads() == before
