@@ -587,8 +587,8 @@ def test_small_problems_train_on_one_blas_thread():
 
     from twolayer.train import SMALL_GEMM, blas_threads_for
 
-    def blas_threads():
-        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    def blas_threads():  # NumPy's BLAS (SciPy may bring its own, loaded after the limit was set up)
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas" and "numpy" in p["filepath"]]
 
     before = blas_threads()
     with blas_threads_for(SMALL_GEMM - 1):
