@@ -128,10 +128,10 @@ def test_log_softmax_matches_log_of_softmax_and_stays_finite(rng):
     ref = np.log(np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True))
     np.testing.assert_allclose(layers.log_softmax(scores), ref, rtol=1e-12)
     np.testing.assert_allclose(layers.softmax(scores), np.exp(ref), rtol=1e-12)
-    huge = np.array([[1e4, 0.0, -1e4]])
+    huge = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4]])  # rows of very different scale: shift per row
     with np.errstate(all="raise", under="ignore"):
-        np.testing.assert_allclose(layers.log_softmax(huge), [[0.0, -1e4, -2e4]])
-        np.testing.assert_allclose(layers.softmax(huge), [[1.0, 0.0, 0.0]])
+        np.testing.assert_allclose(layers.log_softmax(huge), [[0.0, -1e4, -2e4], [-np.log(3)] * 3])
+        np.testing.assert_allclose(layers.softmax(huge), [[1.0, 0.0, 0.0], [1 / 3] * 3])
 
 
 def test_affine_gates_write_into_the_given_buffers(rng):

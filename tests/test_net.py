@@ -197,7 +197,13 @@ def test_save_load_keeps_meta_and_preprocessing(tmp_path, toy):
     np.testing.assert_allclose(back.transform(X), (X - X.mean(axis=0)) / X.std(axis=0), rtol=1e-10)
     np.testing.assert_array_equal(back.predict(back.transform(X)), net.predict(net.transform(X)))
     back.preprocessor = None
-    assert back.transform([[1, 2, 3, 4]]).dtype == np.float64
+    plain = back.transform([[1, 2, 3, 4]])
+    assert plain.dtype == np.float64 and plain.tolist() == [[1, 2, 3, 4]]
+    net32 = TwoLayerNet(4, 3, 2, dtype="float32")
+    assert net32.transform([[1, 2, 3, 4]]).dtype == np.float32
+    net32.preprocessor = net.preprocessor
+    np.testing.assert_allclose(net32.transform(X), (X - X.mean(axis=0)) / X.std(axis=0), rtol=1e-5)
+    assert net32.transform(X).dtype == np.float32
 
 
 def write_model(path, **changes):
@@ -235,6 +241,7 @@ def meta(**fields):
     ({"meta": meta(class_names=["a", 2])}, "class names do not match the model's 2 outputs"),
     ({"meta": meta(dtype="int8")}, "dtype must be float32 or float64"),
     ({"W2": None}, "missing array"),
+    ({"meta": meta(preprocessor={"mode": "standardize"})}, r"damaged preprocessing data \('offset'\)"),
 ])
 def test_a_damaged_model_file_is_one_error_naming_it(tmp_path, changes, words):
     path = write_model(tmp_path / "bad.npz", **changes)

@@ -207,8 +207,13 @@ def test_history_csv_round_trip_and_a_damaged_field(tmp_path):
     back = History.read_csv(tmp_path / "history.csv")
     assert back == {**h, "step_loss": []}
     assert isinstance(back["epoch"][0], int)
-    (tmp_path / "extra.csv").write_text("epoch,loss,note\n1,0.5,x\n")  # unknown columns are skipped
+    (tmp_path / "extra.csv").write_text("epoch,note,loss\n1,x,0.5\n")  # unknown columns are skipped
     assert History.read_csv(tmp_path / "extra.csv")["loss"] == [0.5]
+    with pytest.raises(ValueError, match=r"missing.csv: history not found$"):
+        History.read_csv(tmp_path / "missing.csv")
+    History(epoch=[1_000_000], loss=[0.5], train_acc=[1.0], val_acc=[1.0], lr=[0.1],
+            seconds=[1.0]).write_csv(tmp_path / "long.csv")  # the largest epoch count is written as an integer
+    assert History.read_csv(tmp_path / "long.csv")["epoch"] == [1_000_000]
     (tmp_path / "bad.csv").write_text("epoch,loss\n1,0.5\n2,lots\n")
     with pytest.raises(ValueError, match=r"bad.csv: line 3: field 'loss' is not a number \('lots'\)$"):
         History.read_csv(tmp_path / "bad.csv")
@@ -596,3 +601,10 @@ def test_small_problems_train_on_one_blas_thread():
     assert blas_threads() == before
     with blas_threads_for(SMALL_GEMM):
         assert blas_threads() == before
+
+
+def test_classic_train_with_fewer_rows_than_a_batch_runs_one_step_per_epoch(toy):
+    net, X, y = toy  # 5 rows, batches of 200: CS231n's max(N // B, 1) = 1 step per epoch
+    np.random.seed(0)
+    stats = net.train(X, y, X, y, learning_rate=0.1, num_iters=6)
+    assert len(stats["loss_history"]) == len(stats["val_acc_history"]) == len(stats["train_acc_history"]) == 6
