@@ -585,6 +585,8 @@ def test_batches_are_transformed_converted_and_augmented():
                  augment=lambda xb, r: calls.append(r) or xb.__iadd__(1))
     xb, _ = both.gather(np.array([2]), rng)
     assert xb.tolist() == [[3, 3.5]] and calls == [rng]  # (x / 2) + 1, with the loop's random generator
+    same_dtype = Batch(X, y, 4, np.float64, transform=lambda xb: xb * 10)  # a transform is never skipped
+    assert same_dtype.gather(np.array([1]), rng)[0].tolist() == [[20, 30]]
 
 
 def test_small_problems_train_on_one_blas_thread():
