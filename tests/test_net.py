@@ -160,8 +160,14 @@ def test_bad_y_raises_value_error(toy, bad_y, words):
 @pytest.mark.parametrize("args, words", [
     ((0, 3, 2), "input_size"), ((4, -1, 2), "hidden_size"), ((4, 3, 2.5), "output_size")])
 def test_bad_sizes(args, words):
-    with pytest.raises(InputError, match=words):
+    with pytest.raises(InputError, match=f"^{words} must be a positive integer, got "):
         TwoLayerNet(*args)
+
+
+@pytest.mark.parametrize("std, words", [(-1.0, "got -1.0"), ("xavier", "got 'xavier'"), (np.inf, "got inf")])
+def test_bad_std(std, words):
+    with pytest.raises(InputError, match=f"^std must be a finite number >= 0, {words}$"):
+        TwoLayerNet(4, 3, 2, std=std)
 
 
 def test_bad_dtype_and_reg(toy):
@@ -286,9 +292,14 @@ def test_scores_in_row_blocks_equal_one_pass(toy):
     X = np.vstack([X, -X, 2 * X])  # 15 rows: blocks of 4 leave a short last block
     h = np.maximum(X @ net.params["W1"] + net.params["b1"], 0)
     ref = h @ net.params["W2"] + net.params["b2"]
-    for batch_size in (1, 4, 15, 4096):
-        np.testing.assert_allclose(net.scores(X, batch_size=batch_size), ref, rtol=1e-12)
-    np.testing.assert_allclose(net.scores(X), ref, rtol=1e-12)
+    # a different input per call, all references alive: a block left unwritten cannot hold a right answer
+    inputs = [X * (i + 1) + i for i in range(5)]
+    refs = [np.maximum(x @ net.params["W1"] + net.params["b1"], 0) @ net.params["W2"] + net.params["b2"]
+            for x in inputs]
+    np.testing.assert_allclose(refs[0], ref, rtol=1e-12)
+    for x, want, batch_size in zip(inputs, refs, (1, 4, 15, 4096, None)):
+        got = net.scores(x) if batch_size is None else net.scores(x, batch_size=batch_size)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_he_initialisation_and_generator_seeds():
@@ -297,6 +308,8 @@ def test_he_initialisation_and_generator_seeds():
     np.testing.assert_array_equal(net.params["W1"], np.sqrt(2 / 50) * rng.standard_normal((50, 40)))
     np.testing.assert_array_equal(net.params["W2"], np.sqrt(1 / 40) * rng.standard_normal((40, 3)))
     np.testing.assert_array_equal(TwoLayerNet(50, 40, 3, std="he", seed=4).params["W1"], net.params["W1"])
+    np.testing.assert_array_equal(TwoLayerNet(6, 5, 2, seed=3).params["W1"],  # CS231n's default std 1e-4
+                                  1e-4 * np.random.default_rng(3).standard_normal((6, 5)))
     small = TwoLayerNet(5, 4, 3, std=0.0, seed=1, dtype="float32")  # std 0: all-zero weights, in float32
     assert all(not v.any() and v.dtype == np.float32 for v in small.params.values())
     assert (small.input_size, small.hidden_size, small.output_size) == (5, 4, 3)

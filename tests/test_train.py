@@ -1,8 +1,12 @@
 """The training loop: determinism, early stopping, divergence, checkpoints and exact resume."""
+import dataclasses
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from twolayer import DivergedError, TwoLayerNet
+from twolayer.optim import SGD, Adam
 from twolayer.data import load
 from twolayer.train import TrainConfig, Trainer
 
@@ -448,8 +452,8 @@ def test_accuracy_in_row_blocks_with_a_transform(toy):
     y_half = np.where(np.arange(15) % 2 == 0, predicted, (predicted + 1) % 3)  # 8 of 15 rows right
     for batch_size in (1, 4, 4096):
         assert accuracy(net, X, y_half, batch_size=batch_size) == 8 / 15
-        # the transform is applied to every block: doubling then halving changes nothing
-        assert accuracy(net, 2 * X, y_half, transform=lambda xb: xb / 2, batch_size=batch_size) == 8 / 15
+        # the transform is applied to every block: shifting there and back changes nothing
+        assert accuracy(net, X + 100, y_half, transform=lambda xb: xb - 100, batch_size=batch_size) == 8 / 15
     assert accuracy(net, X, predicted) == 1.0
 
 
@@ -556,14 +560,58 @@ def test_patience_without_validation_watches_the_training_loss():
     assert t.best[0] == -h["loss"][best - 1]
 
 
-def test_patience_never_stops_the_last_epoch_early(digits):
+def test_patience_counts_ties_as_no_better_and_never_stops_the_last_epoch_early(digits):
     X, y, Xv, yv = digits
-    # patience 1 with 2 epochs: even if epoch 2 is worse, the run completes (nothing was skipped)
-    for seed in range(3):
-        t = make(TrainConfig(epochs=2, batch_size=32, patience=1, seed=seed, optimizer="sgd", learning_rate=0.5,
-                             schedule="constant"))
-        t.fit(X, y, Xv, yv)
-        assert t.stop_reason == "completed" and t.epoch == 2
+    # a learning rate so small that validation accuracy never changes: every later epoch ties with the first
+    cfg = TrainConfig(epochs=10, batch_size=32, patience=3, seed=0, optimizer="sgd", learning_rate=1e-12,
+                      schedule="constant")
+    t = make(cfg)
+    t.fit(X, y, Xv, yv)
+    assert len(set(t.history["val_acc"])) == 1
+    assert (t.stop_reason, t.epoch, t.best_epoch, t.bad_epochs) == ("early_stopping", 4, 1, 3)
+    # patience 3 with 4 epochs: the run ends at epoch 4 anyway, so it completed (nothing was skipped)
+    t = make(dataclasses.replace(cfg, epochs=4))
+    t.fit(X, y, Xv, yv)
+    assert (t.stop_reason, t.epoch, t.best_epoch) == ("completed", 4, 1)
+
+
+def test_validation_goes_through_the_transform_like_the_batches(digits):
+    X, y, Xv, yv = digits
+    cfg = TrainConfig(epochs=2, batch_size=32, seed=0, augment="none")
+    plain, streamed = make(cfg), make(cfg)
+    plain.fit(X, y, Xv, yv)
+    streamed.fit(X + 3, y, Xv + 3, yv, transform=lambda xb: xb - 3)  # raw data kept shifted, as from a file
+    np.testing.assert_allclose(streamed.history["val_acc"], plain.history["val_acc"])
+    np.testing.assert_allclose(streamed.history["loss"], plain.history["loss"], rtol=1e-9)
+
+
+def test_the_trainer_builds_the_configured_update_rule():
+    t = Trainer(TwoLayerNet(2, 2, 2, seed=0), TrainConfig(optimizer="momentum", momentum=0.5))
+    assert isinstance(t.optimizer, SGD) and t.optimizer.momentum == 0.5 and not t.optimizer.nesterov
+    t = Trainer(TwoLayerNet(2, 2, 2, seed=0), TrainConfig(optimizer="adamw", weight_decay=0.25))
+    assert isinstance(t.optimizer, Adam) and t.optimizer.weight_decay == 0.25
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_training_step_allocates_no_array_memory(dtype):
+    # the fast path's promise: after the first step, activations, gradients and updates reuse buffers.
+    # Every array is 256 × 256, far larger than NumPy's own casting buffers (8192 elements).
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((256, 256)).astype(dtype), rng.integers(0, 256, 256)
+    t = Trainer(TwoLayerNet(256, 256, 256, seed=0, std="he", dtype=dtype),
+                TrainConfig(epochs=1, batch_size=256, optimizer="adamw", reg=1e-3, seed=0, augment="none"))
+    t.fit(X, y)
+    smallest = 256 * 256 * np.dtype(dtype).itemsize
+    tracemalloc.start()
+    try:
+        t.step(X, y, 1e-3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < smallest / 2, peak
+    for buf in (t.work.a, t.work.scores, t.work.dh, *t.work.grads.values()):
+        assert buf.dtype == dtype
+    assert t.work.mask.dtype == bool
 
 
 def test_batches_are_transformed_converted_and_augmented():
@@ -597,10 +645,21 @@ def test_small_problems_train_on_one_blas_thread():
     def blas_threads():  # NumPy's BLAS (SciPy may bring its own, loaded after the limit was set up)
         return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas" and "numpy" in p["filepath"]]
 
-    before = blas_threads()
+    def openmp_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
+
+    import sklearn.utils  # noqa: F401 (loads scikit-learn's OpenMP runtime, which the limit must leave alone)
+
+    from twolayer import train
+
+    train._controller = None  # the first call builds the controller
+    before, omp = blas_threads(), openmp_threads()
     with blas_threads_for(SMALL_GEMM - 1):
         assert all(n == 1 for n in blas_threads())
+        assert openmp_threads() == omp
     assert blas_threads() == before
+    with blas_threads_for(SMALL_GEMM - 1):  # the second call reuses it
+        assert all(n == 1 for n in blas_threads())
     with blas_threads_for(SMALL_GEMM):
         assert blas_threads() == before
 
