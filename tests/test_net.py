@@ -326,3 +326,19 @@ def test_loss_names_non_finite_inputs_even_when_scores_only_are_asked(toy):
     big = TwoLayerNet(4, 3, 2, std=100.0, seed=0)
     huge = np.full((2, 4), 1e308)  # finite, but the scores overflow: no input error
     assert not np.isfinite(big.loss(huge)).all()
+
+
+def test_scores_allocate_only_the_output_and_one_activation_block():
+    import tracemalloc
+
+    net = TwoLayerNet(256, 256, 256, seed=0, std="he")
+    X = np.random.default_rng(0).standard_normal((256, 256))
+    net.scores(X)
+    one = 256 * 256 * 8  # every array here is 256 × 256 float64
+    tracemalloc.start()
+    try:
+        net.scores(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2.5 * one, peak  # the scores and the hidden layer (ReLU in place), nothing more
