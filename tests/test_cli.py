@@ -1,5 +1,6 @@
 """The command line end to end: the main job, evaluate, predict, gradcheck, resume, errors."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -26,7 +27,7 @@ def test_main_job_trains_digits_to_high_accuracy(main_run):
     for key in ("train_accuracy", "val_accuracy", "test_accuracy", "epochs", "seconds",
                 "learning_rate", "batch_size", "hidden_size", "reg", "optimizer"):
         assert key in m
-    assert m["test_accuracy"] >= 0.985  # MLPClassifier: 97.7% on the same split
+    assert m["test_accuracy"] >= 0.972  # MLPClassifier: 97.2% on this split (mean over seeds 0-4: 98.4% vs 98.2%)
     assert m["epochs"] == 100 and m["stop_reason"] == "completed"
     assert (out / "model.npz").exists() and (out / "checkpoint.npz").exists()
 
@@ -63,6 +64,72 @@ def test_predict_npy_and_csv(main_run, tmp_path, capsys):
     assert np.mean(labels == ds.y_test) == pytest.approx(m["test_accuracy"])
     assert main(["predict", str(out / "model.npz"), str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.txt")]) == 0
     np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.txt", dtype=int), labels)
+
+
+def test_loaded_model_predicts_raw_rows_like_the_command_line(main_run, tmp_path, capsys):
+    """TwoLayerNet.load(path).predict(X) applies the stored preprocessing: the CLI's answer, not 96.9%."""
+    from twolayer.data import load
+
+    out, m = main_run
+    ds = load("digits", seed=0)
+    net = TwoLayerNet.load(out / "model.npz")
+    assert net.preprocessor is not None and net.preprocessor.mode == "scale"
+    np.save(tmp_path / "rows.npy", ds.X_test)
+    capsys.readouterr()
+    assert main(["predict", str(out / "model.npz"), str(tmp_path / "rows.npy")]) == 0
+    cli = capsys.readouterr().out.split()
+    assert [net.class_names[i] for i in net.predict(ds.X_test)] == cli
+    assert np.mean(net.predict(ds.X_test) == ds.y_test) == pytest.approx(m["test_accuracy"])
+    # loss and scores take network inputs
+    np.testing.assert_allclose(net.predict_proba(ds.X_test),
+                               np.exp(s := net.loss(net.transform(ds.X_test))) / np.exp(s).sum(1, keepdims=True),
+                               rtol=1e-5)
+
+
+def test_predict_proba_and_class_names_in_every_output(main_run, tmp_path, capsys):
+    from twolayer.data import load
+
+    out, _ = main_run
+    model = str(out / "model.npz")
+    net = TwoLayerNet.load(model)
+    net.class_names = [f"digit {c}" for c in range(10)]  # names that differ from indices, one with a space
+    net.save(tmp_path / "named.npz")
+    X = load("digits", seed=0).X_test[:25]
+    np.save(tmp_path / "rows.npy", X)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "named.npz"), str(tmp_path / "rows.npy"), "--proba"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "label," + ",".join(net.class_names)
+    rows = [line.split(",") for line in lines[1:]]
+    proba = np.array([[float(v) for v in r[1:]] for r in rows])
+    np.testing.assert_allclose(proba, net.predict_proba(X), atol=1e-6)
+    expected = [net.class_names[i] for i in net.predict(X)]
+    assert [r[0] for r in rows] == expected
+    assert main(["predict", str(tmp_path / "named.npz"), str(tmp_path / "rows.npy"), "--out",
+                 str(tmp_path / "labels.npy")]) == 0
+    saved = np.load(tmp_path / "labels.npy", allow_pickle=False)
+    assert saved.dtype.kind == "U" and saved.tolist() == expected
+    assert main(["predict", str(tmp_path / "named.npz"), str(tmp_path / "rows.npy"), "--proba", "--out",
+                 str(tmp_path / "proba.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "proba.npy", allow_pickle=False), net.predict_proba(X))
+
+
+def test_predict_drops_a_label_column_with_a_note(main_run, tmp_path, capsys):
+    from twolayer.data import load
+
+    out, _ = main_run
+    ds = load("digits", seed=0)
+    X, y = ds.X_test[:30], ds.y_test[:30]
+    cols = [f"p{i}" for i in range(64)]
+    cols.insert(5, "label")
+    table = np.insert(X, 5, y, axis=1)
+    np.savetxt(tmp_path / "train-like.csv", table, delimiter=",", header=",".join(cols), comments="", fmt="%g")
+    capsys.readouterr()
+    assert main(["predict", str(out / "model.npz"), str(tmp_path / "train-like.csv")]) == 0
+    captured = capsys.readouterr()
+    net = TwoLayerNet.load(out / "model.npz")
+    assert captured.out.split() == [net.class_names[i] for i in net.predict(X)]
+    assert "dropped its 'label' column (column 6)" in captured.err
 
 
 def test_gradcheck_command_passes(capsys):
@@ -187,3 +254,21 @@ def test_evaluate_splits_data_as_the_training_run_did(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["val_accuracy"] == pytest.approx(m["val_accuracy"])
     assert result["test_accuracy"] == pytest.approx(m["test_accuracy"])
+
+
+def test_train_summary_final_loss_hint_and_a_title_that_keeps_its_path(tmp_path, capsys, monkeypatch):
+    import csv
+
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "a-fairly-long-folder-name" / "run-20260101-000000-000000"
+    assert main(["train", "--out", str(out), "--epochs", "2", "--hidden", "16"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert any(f"twolayer train — {out}" in line for line in lines)  # the whole path on one line
+    last_loss = float(list(csv.DictReader(open(out / "history.csv")))[-1]["loss"])
+    loss_row = next(line for line in lines if "final loss" in line)
+    assert f"{last_loss:.4f}" in loss_row
+    assert lines[-1] == f"next: twolayer report {out}"
+    val_row = next(line for line in lines if "validation accuracy" in line)
+    shown = re.search(r"done · val (\S+%)", captured.err).group(1)  # the bar's last word is the table's
+    assert shown in val_row

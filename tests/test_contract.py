@@ -248,7 +248,7 @@ def _boom(*args, **kwargs):
 
 
 def test_internal_failure_is_one_line_and_exit_1(monkeypatch, capsys):
-    monkeypatch.setattr("twolayer.gradcheck.check_net", _boom)
+    monkeypatch.setattr("twolayer.cli.check_net", _boom)
     assert main(["gradcheck"]) == 1
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
@@ -256,7 +256,7 @@ def test_internal_failure_is_one_line_and_exit_1(monkeypatch, capsys):
 
 
 def test_debug_gives_the_traceback(monkeypatch):
-    monkeypatch.setattr("twolayer.gradcheck.check_net", _boom)
+    monkeypatch.setattr("twolayer.cli.check_net", _boom)
     with pytest.raises(ZeroDivisionError, match="simulated bug"):
         main(["gradcheck", "--debug"])
 
@@ -267,6 +267,7 @@ def test_debug_also_raises_user_mistakes(world):
 
 
 # -- the real console script behaves the same --------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("args, code, words", [
     (["evaluate", "{object}", "--data", "{data}"], 2, "object arrays"),
     (["train", "--out", "{root}/afile/sub", "--epochs", "1"], 2, "cannot write"),

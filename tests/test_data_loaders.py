@@ -110,7 +110,7 @@ def rows_as_set(*arrays):
 
 # -- loaders --------------------------------------------------------------------------------
 def test_registry_names_every_scheme():
-    assert set(LOADERS) == {"digits", "cifar10", "mnist", "npz", "npy", "csv"}
+    assert set(LOADERS) == {"digits", "cifar10", "mnist", "fashion-mnist", "npz", "npy", "csv"}
 
 
 @pytest.mark.parametrize("py2", [False, True])
@@ -229,7 +229,7 @@ def test_csv_reads_in_chunks(tmp_path):
 
     X, y = toy_arrays(n=55, d=3)
     write_csv(tmp_path / "d.csv", X, y)
-    X1, y1, names = read_csv(tmp_path / "d.csv", chunk_rows=7)
+    X1, y1, names, _ = read_csv(tmp_path / "d.csv", chunk_rows=7)
     np.testing.assert_array_equal(X1, X)
     np.testing.assert_array_equal(y1, y)
     assert names == ["f0", "f1", "f2"]
@@ -245,3 +245,60 @@ def test_split_validation_keeps_plain_arrays_in_memory():
     X, y = toy_arrays()
     Xt, yt, Xv, yv = data.split_validation(X, y, 0.2, seed=0)
     assert type(Xt) is np.ndarray and len(yv) == 24
+
+
+def test_read_digits_equals_scikit_learns_loader():
+    from sklearn.datasets import load_digits as sk_digits
+
+    X, y = data.read_digits()
+    d = sk_digits()
+    np.testing.assert_array_equal(X, d.data)
+    np.testing.assert_array_equal(y, d.target)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_stratified_split_keeps_every_class_share(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.choice(5, size=503, p=[0.4, 0.3, 0.2, 0.07, 0.03])
+    train, test = data.stratified_split(y, 101, seed)
+    assert len(test) == 101 and len(train) == 402
+    np.testing.assert_array_equal(np.sort(np.r_[train, test]), np.arange(503))  # disjoint, covering
+    expected = np.bincount(y) * 101 / 503
+    assert np.all(np.abs(np.bincount(y[test], minlength=5) - expected) < 1)
+    # seeded: the same seed gives the same rows, another seed other rows
+    np.testing.assert_array_equal(data.stratified_split(y, 101, seed)[1], test)
+    assert not np.array_equal(data.stratified_split(y, 101, seed + 100)[1], test)
+
+
+def test_stratified_split_leaves_every_class_a_training_row():
+    y = np.array([0, 0, 1, 1, 2, 2, 2, 2])
+    train, test = data.stratified_split(y, 4, 0)
+    assert len(test) == 4 and set(y[train]) == {0, 1, 2}
+
+
+def test_digits_splits_are_stratified():
+    ds = load()
+    assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (1257, 180, 360)
+    counts = np.bincount(np.r_[ds.y_train, ds.y_val, ds.y_test])
+    assert np.all(np.abs(np.bincount(ds.y_test) - counts * 0.2) < 1)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (4, 5, 3)])
+def test_random_shift_moves_each_row_one_pixel_and_fills_the_border(shape):
+    from twolayer.data.augment import _SHIFTS, random_shift
+
+    rng = np.random.default_rng(0)
+    fill = rng.standard_normal(shape)
+    X = rng.standard_normal((40, int(np.prod(shape))))
+    out = random_shift(shape, fill)(X.copy(), np.random.default_rng(5))
+    choice = np.random.default_rng(5).integers(0, 5, size=40)  # the draw the augmentation makes
+    for row, k in enumerate(choice):
+        dy, dx = _SHIFTS[k]
+        img = X[row].reshape(shape)
+        expected = np.roll(img, (dy, dx), axis=(0, 1))  # reference: roll, then the uncovered edge
+        if dy:
+            expected[0 if dy > 0 else -1] = fill[0 if dy > 0 else -1]
+        if dx:
+            expected[:, 0 if dx > 0 else -1] = fill[:, 0 if dx > 0 else -1]
+        np.testing.assert_array_equal(out[row].reshape(shape), expected)
+    assert len(set(choice)) == 5

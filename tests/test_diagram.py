@@ -78,8 +78,13 @@ def test_svg_red_labels_are_the_gradients(problem, tmp_path):
         np.testing.assert_allclose(shown, expected, rtol=5e-3, atol=1e-12)
         if e.src in ("b1", "b2"):  # a bias feeds one wire: its red label is the library's gradient
             np.testing.assert_allclose(shown, ref[e.src][:3], rtol=5e-3)
-    # every red label in the file is one of the circuit's gradients
-    assert len(red) == 2 * sum(e.grad is not None for e in edges)
+    # W1 and W2 feed two wires: their totals are drawn too, and are the library's gradients
+    for k, label in diagram.sum_labels(edges).items():
+        head, values = label.split("\n")
+        assert head in red and values == red[red.index(head) + 1]
+        np.testing.assert_allclose(numbers(values), np.ravel(ref[k])[:3], rtol=5e-3, atol=1e-12)
+    # every red label in the file is one of the circuit's gradients or a parameter's total
+    assert len(red) == 2 * sum(e.grad is not None for e in edges) + 2 * 2
 
 
 def test_png_is_not_blank(problem, tmp_path):
@@ -126,3 +131,18 @@ def test_cli_diagram_mistakes(tmp_path, capsys):
     assert main(["diagram", "--out", str(tmp_path / "d.svg"), "--model", str(tmp_path / "none.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "file not found" in err
+
+
+def test_no_negative_zero_and_the_sum_of_two_wires(problem):
+    from twolayer.diagram import circuit, fmt_values, parameter_gradients, sum_labels
+
+    assert fmt_values(np.array([-0.0, 0.0, -1e-9])) == "[0, 0, -1e-09]"
+    assert fmt_values(np.array(-0.0)) == "0"
+    net, X, y = problem
+    edges, _ = circuit(net, X, y, reg=0.1)
+    labels = sum_labels(edges)
+    assert set(labels) == {"W1", "W2"}  # the biases feed one wire each
+    total = parameter_gradients(edges)["W1"]
+    _, grads = net.loss(X, y, reg=0.1)
+    np.testing.assert_allclose(total, grads["W1"], rtol=1e-10, atol=1e-12)
+    assert labels["W1"].startswith("∂L/∂W1 = sum of its 2 wires") and fmt_values(total) in labels["W1"]

@@ -69,7 +69,8 @@ def test_huge_lr_classic_api_raises_diverged_and_saves_nothing_non_finite(tmp_pa
 def test_huge_lr_estimator_ends_in_diverged_or_finite_weights():
     from twolayer.estimator import TwoLayerClassifier
 
-    clf = TwoLayerClassifier(optimizer="sgd", learning_rate=1e9, max_epochs=60, random_state=0)
+    # n_iter_no_change=60: no stop on a stalled loss before the 60 epochs in which it must diverge
+    clf = TwoLayerClassifier(optimizer="sgd", learning_rate=1e9, max_epochs=60, n_iter_no_change=60, random_state=0)
     with pytest.raises(DivergedError, match="smaller --lr"):
         clf.fit(X, Y)
 
@@ -122,7 +123,7 @@ def test_constant_inputs_train_to_a_constant_prediction(tmp_path, capsys):
     code, out = train(tmp_path, "const", dict(X_train=const, y_train=Y))
     assert code == 0
     net = finite_model(out / "model.npz")
-    pred = net.predict(net.transform(const))
+    pred = net.predict(const)
     assert len(set(pred)) == 1  # nothing to tell rows apart: one class for all
     capsys.readouterr()
     np.save(tmp_path / "rows.npy", const[:4])
@@ -180,7 +181,7 @@ def test_class_missing_from_training_labels(tmp_path, capsys):
     assert code == 0
     net = finite_model(out / "model.npz")
     assert net.output_size == 3
-    assert 1 not in set(net.predict(net.transform(X[keep])))
+    assert 1 not in set(net.predict(X[keep]))
 
 
 def test_estimator_classes_missing_from_a_partial_fit_batch():

@@ -162,3 +162,30 @@ def test_a_step_allocates_no_array_memory(make):
     finally:
         tracemalloc.stop()
     assert p["W1"] is w and peak < w.nbytes / 10
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_on_one_packed_buffer_equals_the_per_parameter_rule(name):
+    from twolayer.optim import packed
+
+    rng = np.random.default_rng(3)
+    shapes = {"W1": (6, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
+    start = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    grads = [{k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()} for _ in range(7)]
+    separate, one = {k: v.copy() for k, v in start.items()}, packed(start)
+    opt_a, opt_b = make_optimizer(name, weight_decay=0.1), make_optimizer(name, weight_decay=0.1)
+    work = packed({k: np.empty_like(v) for k, v in start.items()})
+    for i, g in enumerate(grads):
+        opt_a.step(separate, {k: v.copy() for k, v in g.items()}, 1e-2)
+        for k in work:
+            work[k][...] = g[k]
+        opt_b.step(one, work, 1e-2)
+        if i == 3:  # a reload in the middle (resume): the moments are laid out again
+            opt_b.load_state_dict(opt_b.state_dict())
+    assert opt_b._flat is not None  # the one-buffer path ran
+    for k in shapes:
+        np.testing.assert_array_equal(one[k], separate[k])
+    sa, sb = opt_a.state_dict(), opt_b.state_dict()
+    assert sa["t"] == sb["t"] and set(sa["arrays"]) == set(sb["arrays"])
+    for k in sa["arrays"]:
+        np.testing.assert_array_equal(sa["arrays"][k], sb["arrays"][k])

@@ -122,3 +122,102 @@ def test_plot_saved_run_redraws_from_files(run_dir, tmp_path):
     assert json.loads((copy / "confusion.json").read_text())["matrix"] == \
         json.loads((out / "confusion.json").read_text())["matrix"]
     assert_picture(copy / "loss.png")
+
+
+@pytest.mark.parametrize("shape,n", [((8, 8), 512), ((28, 28), 512), ((4, 5, 3), 7)])
+def test_weights_png_draws_every_weight_as_a_whole_pixel_block(tmp_path, shape, n):
+    import matplotlib.image as mpimg
+
+    W1 = np.random.default_rng(0).standard_normal((int(np.prod(shape)), n))
+    plots.plot_weights(W1, shape, tmp_path / "w.png")
+    grid = plots.weight_grid(W1, shape)
+    k = plots.weights_scale(grid)
+    assert k * max(grid.shape[:2]) <= max(plots.WEIGHTS_PX, max(grid.shape[:2]))
+    png = mpimg.imread(tmp_path / "w.png")[..., :3]
+    h, w = k * grid.shape[0], k * grid.shape[1]
+    assert png.shape[0] == h + plots.TITLE_PX and png.shape[1] == max(w, plots.MIN_WIDTH_PX)
+    x0 = (png.shape[1] - w) // 2
+    drawn = png[plots.TITLE_PX:, x0:x0 + w]
+    expected = np.repeat(np.repeat(grid, k, axis=0), k, axis=1)
+    if expected.ndim == 2:
+        expected = np.stack([expected] * 3, axis=-1)
+    # the exact grid, up to the colour map's 256 levels and 8-bit PNG rounding: nothing was resampled
+    np.testing.assert_allclose(drawn, expected, atol=3 / 255)
+
+
+def _recording_charts(monkeypatch):
+    """Record the series and options of every line chart plot_run draws (and still draw it)."""
+    from twolayer import raster
+
+    charts = []
+
+    def record(series, *args, **kwargs):
+        charts.append((series, kwargs))
+        return raster.line_chart(series, *args, **kwargs)
+    monkeypatch.setattr(plots, "line_chart", record)
+    return charts
+
+
+def test_accuracy_picture_says_train_is_on_augmented_batches(tmp_path, monkeypatch):
+    charts = _recording_charts(monkeypatch)
+    net, data, history = _net_and_data((2, 6))
+    net.meta["settings"] = {"train": {"augment": "auto"}}
+    plots.plot_run(tmp_path, net=net, history=history, dataset=data)
+    labels = [s["label"] for series, _ in charts for s in series]
+    assert "train (on the augmented training batches)" in labels
+    charts.clear()
+    net.meta["settings"] = {"train": {"augment": "none"}}
+    plots.plot_run(tmp_path, net=net, history=history, dataset=data)
+    labels = [s["label"] for series, _ in charts for s in series]
+    assert "train (on the training batches)" in labels
+
+
+def test_epoch_ticks_are_whole_numbers(tmp_path, monkeypatch):
+    from twolayer.raster import nice_ticks
+
+    charts = _recording_charts(monkeypatch)
+    net, data, history = _net_and_data(None)  # two epochs: plain round ticks would be 1.0, 1.25, … 2.0
+    plots.plot_run(tmp_path, net=net, history=history, dataset=data)
+    assert len(charts) == 2 and all(kwargs.get("integer_x") for _, kwargs in charts)
+    assert nice_ticks(1, 2, 8) != [1, 2]  # without the option the ticks are not whole
+    for lo, hi in [(1, 2), (0.9, 3.1), (1, 7), (0.5, 100), (1, 1000)]:
+        ticks = nice_ticks(lo, hi, 8, integer=True)
+        assert ticks and all(float(t).is_integer() and lo <= t <= hi for t in ticks)
+
+
+def test_canvas_png_holds_the_drawn_pixels_and_lines_are_antialiased():
+    import io
+
+    import matplotlib.image as mpimg
+
+    from twolayer import raster
+
+    c = raster.Canvas(60, 40)
+    c.polyline([5, 55], [5, 30], "black", width=2)
+    c.fill(0, 35, 10, 40, "orange")
+    png = mpimg.imread(io.BytesIO(c.png()))[..., :3]
+    drawn = np.asarray(c.im) / 255
+    np.testing.assert_allclose(png, drawn, atol=1e-6)  # what was drawn is what the PNG holds
+    np.testing.assert_allclose(png[37, 5], np.array(raster.COLORS["orange"]) / 255, atol=1e-6)
+    assert png[5 + 25 * 25 // 50, 30].max() < 0.2  # on the line: dark
+    assert png[30, 10].min() == 1 and png[0, 59].min() == 1  # away from it: white
+    levels = np.unique(np.round(png[:30, :, 0] * 255))
+    assert len(levels) > 4, "a plain Pillow line has only two levels: it is not antialiased"
+
+
+def test_text_is_set_in_matplotlibs_dejavu_sans_or_pillows_default(monkeypatch):
+    from matplotlib import font_manager
+
+    from twolayer import raster
+
+    assert raster.font_path().samefile(font_manager.findfont("DejaVu Sans", fallback_to_default=False))
+    assert raster.font().getname() == ("DejaVu Sans", "Book")
+    c = raster.Canvas(80, 30)
+    c.text(40, 15, "acc 0.9", ha="center")
+    ink = np.flatnonzero((np.asarray(c.im)[..., 0] < 128).any(axis=0))
+    assert abs((ink.min() + ink.max()) / 2 - 40) <= 2 and ink.max() - ink.min() + 1 <= raster.text_width("acc 0.9")
+    monkeypatch.setattr(raster, "font_path", lambda: None)
+    monkeypatch.setattr(raster, "_font", None)
+    c = raster.Canvas(80, 30)
+    c.text(40, 15, "acc 0.9", ha="center", rotate=True)
+    assert (np.asarray(c.im) < 128).any() and raster.text_width("acc 0.9") > 20

@@ -81,7 +81,7 @@ def test_report_numbers_are_the_runs(run_dir):
     # per-class accuracy, recomputed independently from the saved model and the same test split
     net = TwoLayerNet.load(out / "model.npz")
     ds = data_mod.load("digits", seed=1)
-    pred = net.predict(net.transform(ds.X_test))
+    pred = net.predict(ds.X_test)  # raw rows: the model applies its preprocessing
     for c in range(10):
         mask = ds.y_test == c
         assert rows[str(c)] == [str(mask.sum()), str((pred[mask] == c).sum()),
@@ -118,6 +118,7 @@ def test_cli_report(run_dir, capsys):
     assert capsys.readouterr().out.strip() == str(out / "report.html")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (see README: manual browser check)")
 def test_report_loads_in_headless_chromium(run_dir, tmp_path):
     out, _ = run_dir
@@ -130,3 +131,27 @@ def test_report_loads_in_headless_chromium(run_dir, tmp_path):
     loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', result.stdout)
     assert loaded, "the page's load handler did not run"
     assert loaded.group(1) == loaded.group(2) == "4"
+
+
+def test_hyperparameters_show_the_epochs_run_and_no_internal_keys():
+    config = RunSettings(train=TrainConfig(epochs=None)).to_dict()
+    page = Page()
+    page.feed(render("r", {"epochs": 100, "test_accuracy": 0.9, "final_loss": 0.0123}, config, [], None))
+    rows = {r[0]: r[1:] for r in page.rows if r}
+    assert rows["epochs"] == ["auto (100 run)"]
+    assert rows["final loss (last epoch)"] == ["0.0123"]
+    for key in ("steps_per_epoch", "max_steps", "sampling"):
+        assert key not in rows
+    assert rows["optimizer"] == ["adamw"]
+
+
+def test_per_class_bars_start_near_the_lowest_accuracy():
+    """94% and 100% must not look alike: the bars start at 90% here and the table says so."""
+    confusion = {"split": "test", "class_names": ["a", "b", "c"],
+                 "matrix": [[50, 0, 0], [3, 47, 0], [0, 1, 49]]}  # 100%, 94%, 98%
+    html = render("r", {}, {}, [], confusion)
+    widths = [float(w) for w in re.findall(r'class="bar" style="width:(\d+)px"', html)]
+    assert widths == [200, 80, 160]  # (acc - 0.9) / 0.1 of 200 px
+    assert "The bars run from 90% (empty) to 100% (full)" in html
+    low = {"split": "test", "class_names": ["a", "b"], "matrix": [[5, 5], [0, 10]]}  # 50%, 100%
+    assert re.findall(r'width:(\d+)px', render("r", {}, {}, [], low)) == ["0", "200"]

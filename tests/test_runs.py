@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -54,6 +55,7 @@ def test_resume_refuses_other_data(tmp_path, capsys):
     np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)
     out = str(tmp_path / "run")
     assert main(["train", "--data", f"npz:{data}", "--out", out, *FAST]) == 0
+    capsys.readouterr()  # random labels: the first run's "learned nothing" warning
     np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)  # same shapes, other rows
     assert main(["train", "--out", out, "--resume", "--epochs", "3", "--quiet"]) == 2
     assert "other data" in one_error_line(capsys)
@@ -77,10 +79,10 @@ def test_resume_refuses_a_checkpoint_trained_with_other_settings(tmp_path):
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("epoch", "3", "field 'epoch' should be int"),
-    ("epoch", -1, "field 'epoch' is negative"),
-    ("history", [], "field 'history' should be dict"),
-    ("config", None, "field 'config' should be dict"),
+    ("epoch", "3", "field 'epoch' must be an integer >= 0, got '3'"),
+    ("epoch", -1, "field 'epoch' must be an integer >= 0, got -1"),
+    ("history", [], "field 'history' must be an object of lists"),
+    ("config", None, "field 'config' must be an object"),
     ("rng", {"kind": "generator", "state": 5}, "field 'rng' is damaged"),
 ])
 def test_a_damaged_checkpoint_field_is_named(tmp_path, capsys, field, value, words):
@@ -223,6 +225,18 @@ def test_one_writer_at_a_time(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_force_leaves_nothing_of_the_old_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == 0  # digits: an image set, so weights.png is drawn
+    assert main(["report", str(out)]) == 0
+    assert (out / "weights.png").exists() and (out / "report.html").exists()
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)
+    assert main(["train", "--out", str(out), "--data", f"npz:{data}", "--force", *FAST]) == 0
+    assert not (out / "weights.png").exists() and not (out / "report.html").exists()
+
+
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
@@ -258,3 +272,44 @@ def test_two_studies_never_share_an_output_folder(tmp_path):
     assert r.returncode == 2 and "holds the results of study 'a'" in r.stderr, r.stderr
     r = cli(*common, "--study-name", "a")  # the same study's workers are welcome
     assert r.returncode == 0, r.stderr
+
+
+# -- how often the checkpoint is written ---------------------------------------------------
+def _epochs(checkpoint, n, stop_at=None):
+    t = SimpleNamespace(epoch=0, stop_reason=None)
+    for e in range(1, n + 1):
+        t.epoch = e
+        if e == stop_at:
+            t.stop_reason = "early_stopping"
+        checkpoint(t)
+        if t.stop_reason:
+            break
+
+
+def test_checkpoint_after_the_first_and_the_last_epoch_and_every_few_seconds():
+    saved = []
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10)
+    assert saved == [1, 10]
+    saved.clear()
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10, stop_at=6)
+    assert saved == [1, 6]  # an early stop is the last epoch
+    saved.clear()
+    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=5, seconds=0), 5)
+    assert saved == [1, 2, 3, 4, 5]
+
+
+def test_a_run_that_learns_nothing_warns(tmp_path, capsys):
+    # constant features carry no information: the best a model can do is the most common class
+    y = np.arange(90) % 3
+    y[:10] = 0
+    data = tmp_path / "flat.npz"
+    np.savez(data, X_train=np.ones((90, 4)), y_train=y)
+    out = tmp_path / "run"
+    assert main(["train", "--data", f"npz:{data}", "--out", str(out), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "twolayer: warning: the model learned nothing" in err
+    assert "learned nothing" in read_json(out / "metrics.json")["warning"]
+    # a run that learns gives no warning
+    assert main(["train", "--out", str(tmp_path / "ok"), *FAST]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert "warning" not in read_json(tmp_path / "ok" / "metrics.json")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 optuna = pytest.importorskip("optuna")
+pytestmark = pytest.mark.slow  # every test here runs Optuna studies
 
 from twolayer import data as data_mod  # noqa: E402
 from twolayer import tune as tuning  # noqa: E402
@@ -63,7 +64,7 @@ def test_small_study_writes_best_model_csv_and_plots(study_dir):
     # the saved best model, re-scored on the validation split independently of the study
     dataset = data_mod.load("digits", seed=0, val_fraction=0.1)
     net = TwoLayerNet.load(out / "best_model.npz")
-    val = np.mean(net.predict(net.transform(dataset.X_val)) == dataset.y_val)
+    val = np.mean(net.predict(dataset.X_val) == dataset.y_val)
     assert val == pytest.approx(study.best_value) == pytest.approx(float(best_row["val_accuracy"]), abs=1e-6)
     assert net.hidden_size == study.best_params["hidden_size"] == int(best_row["hidden_size"])
     assert study.best_value > 0.5  # digits has 10 classes: far above chance after 3 epochs
@@ -104,7 +105,7 @@ def test_search_space_stays_inside_the_training_rules():
 
 @pytest.mark.parametrize("kwargs, words", [
     ({"trials": 0}, "trials"), ({"sampler": "grid"}, "sampler"), ({"pruner": "sometimes"}, "pruner"),
-    ({"storage": "redis://x"}, "storage"), ({"n_jobs": 0}, "n-jobs"), ({"timeout": -1}, "timeout"),
+    ({"storage": "redis://x"}, "storage"), ({"n_jobs": 0}, "n_jobs"), ({"timeout": -1}, "timeout"),
 ])
 def test_bad_options_are_input_errors(tmp_path, kwargs, words):
     with pytest.raises(InputError, match=words):

@@ -1,14 +1,94 @@
-"""Input checks shared by the network, the data loaders and the estimator."""
+"""Input checks shared by the network, the data loaders and the estimator, and the limits they enforce."""
 from __future__ import annotations
 
+import math
 import numbers
+import os
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .errors import InputError, InputTypeError
 
+# -- limits ---------------------------------------------------------------------------------
+# Explicit bounds on what a file or an option may make the program allocate, checked before
+# allocating. Each can be raised with the environment variable TWOLAYER_<NAME> (e.g.
+# TWOLAYER_MAX_CLASSES=50000).
+LIMITS = {
+    "MAX_CLASSES": 10_000,  # distinct labels (a label column that is really an ID has as many as rows)
+    "MAX_ELEMENTS": 2 ** 31,  # numbers in one array read into memory (8 GiB of float32)
+    "MAX_DECOMPRESSED_BYTES": 2 ** 30,  # bytes a gzip stream or the arrays of one .npz may expand to
+    "MAX_GZIP_RATIO": 256,  # expansion of a gzip stream beyond 16 MiB: plausible data compresses < 10x
+    "MAX_MODEL_BYTES": 2 ** 32,  # bytes of W1, b1, W2, b2 together (training needs ~5x this)
+    "MAX_BATCH_BYTES": 2 ** 32,  # bytes of one minibatch's buffers (batch_size x (D + 2H + C))
+    "MAX_PICKLE_BYTES": 2 ** 28,  # size of one CIFAR-10 batch pickle (a real one is 31 MB)
+}
 
-def check_positive_int(value, name):
+
+def limit(name):
+    """The limit NAME: TWOLAYER_<NAME> from the environment if set (a positive integer), else LIMITS."""
+    raw = os.environ.get(f"TWOLAYER_{name}")
+    if raw is None:
+        return LIMITS[name]
+    try:
+        value = int(raw.replace("_", ""))
+        if value < 1:
+            raise ValueError
+    except ValueError:
+        raise InputError(f"TWOLAYER_{name} must be a positive integer, got {raw!r}") from None
+    return value
+
+
+def gib(nbytes):
+    """A byte count in words: '238 GiB', '1.5 MiB'."""
+    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if nbytes >= size:
+            v = nbytes / size
+            return f"{v:.0f} {unit}" if v >= 10 else f"{v:.1f} {unit}"
+    return f"{nbytes} bytes"
+
+
+# -- numbers and options --------------------------------------------------------------------
+def check_model_size(input_size, hidden_size, output_size, dtype, names=("input_size", "hidden_size",
+                                                                         "output_size")):
+    """Refuse a network whose parameters would not fit the MAX_MODEL_BYTES limit, before allocating."""
+    itemsize = np.dtype(dtype).itemsize
+    w1 = input_size * hidden_size * itemsize
+    w2 = hidden_size * output_size * itemsize
+    total = w1 + w2 + (hidden_size + output_size) * itemsize
+    if total > limit("MAX_MODEL_BYTES"):
+        if w1 >= w2:
+            what = f"{names[1]} {hidden_size}" if hidden_size >= input_size else f"{names[0]} {input_size}"
+            matrix, nbytes, shape = "W1", w1, (input_size, hidden_size)
+        else:
+            what = f"{names[2]} {output_size}" if output_size >= hidden_size else f"{names[1]} {hidden_size}"
+            matrix, nbytes, shape = "W2", w2, (hidden_size, output_size)
+        raise InputError(f"{what} needs {gib(nbytes)} for {matrix} ({shape[0]}×{shape[1]} {np.dtype(dtype).name}); "
+                         f"the limit for all weights is {gib(limit('MAX_MODEL_BYTES'))} "
+                         f"(TWOLAYER_MAX_MODEL_BYTES)")
+
+
+def check_classes(n_classes, where, column=None):
+    """At most MAX_CLASSES classes: more usually means the labels are IDs or values, not classes."""
+    cap = limit("MAX_CLASSES")
+    if n_classes > cap:
+        col = f" in column {column!r}" if column is not None else ""
+        raise InputError(f"{where}: {n_classes:,} classes{col} (labels up to {n_classes - 1:,}) exceed the limit of "
+                         f"{cap:,} — is that the label column? (TWOLAYER_MAX_CLASSES raises the limit)")
+
+
+def check_elements(shape, where, itemsize=None):
+    """Refuse an array shape with more than MAX_ELEMENTS numbers (exact: Python integers never overflow)."""
+    n = math.prod(int(d) for d in shape)
+    if n > limit("MAX_ELEMENTS"):
+        size = f" ({gib(n * itemsize)})" if itemsize else ""
+        raise InputError(f"{where}: shape {tuple(int(d) for d in shape)} declares {n:,} numbers{size}, more "
+                         f"than the limit of {limit('MAX_ELEMENTS'):,} (TWOLAYER_MAX_ELEMENTS)")
+    return n
+
+
+def check_positive_int(value: Any, name: str) -> int:
     message = f"{name} must be a positive integer, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(message)
@@ -17,16 +97,16 @@ def check_positive_int(value, name):
     return int(value)
 
 
-def check_nonnegative(value, name):
+def check_nonnegative(value: Any, name: str) -> float:
     message = f"{name} must be a finite number >= 0, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputTypeError(message)
-    if not np.isfinite(value) or value < 0:
+    if not np.isfinite(float(value)) or value < 0:
         raise InputError(message)
     return float(value)
 
 
-def check_dtype(dtype):
+def check_dtype(dtype: DTypeLike) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -36,15 +116,15 @@ def check_dtype(dtype):
     return dt
 
 
-def check_X(X, n_features=None, dtype=None, name="X", finite=True):
+def check_X(X: ArrayLike, n_features: int | None = None, dtype: DTypeLike | None = None, name: str = "X",
+            finite: bool = True) -> np.ndarray:
     """A finite 2-D float array with the expected number of columns.
 
     finite=False skips the O(N·D) finiteness scan; the caller must then call check_finite
     when its result is not finite (NaN and ±inf in X always propagate into the scores).
     """
     X = np.asarray(X)
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise InputTypeError(f"{name} must hold numbers, got dtype {X.dtype}")
+    check_real_dtype(X.dtype, name)
     if X.ndim != 2:
         raise InputError(f"{name} must be 2-D (samples × features), got {X.ndim}-D with shape {X.shape}")
     if X.shape[0] == 0:
@@ -58,29 +138,125 @@ def check_X(X, n_features=None, dtype=None, name="X", finite=True):
     return X
 
 
-def check_finite(X, name="X"):
+REAL_KINDS = "biuf"  # bool, integers, floats; never complex, timedelta, datetime, object, bytes, str, void
+_DTYPE_WORDS = {"c": "Complex data not supported: the imaginary part would be lost", "m": "time spans", "M": "dates",
+                "O": "Python objects", "S": "bytes", "U": "strings", "V": "raw or structured records"}
+
+
+def check_real_dtype(dtype, name="X"):
+    """Real numbers only: one line naming what the array holds instead."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in REAL_KINDS:
+        words = _DTYPE_WORDS.get(dtype.kind, "values that are not real numbers")
+        raise InputTypeError(f"{name} must hold numbers, got dtype {dtype} ({words})")
+
+
+def check_finite(X: np.ndarray, name: str = "X") -> None:
     if not np.isfinite(X).all():
         raise InputError(f"{name} contains NaN or infinite values")
 
 
-def check_y(y, n_samples, n_classes=None, name="y"):
+def check_y(y: ArrayLike, n_samples: int, n_classes: int | None = None, name: str = "y") -> np.ndarray:
     """Integer labels in [0, n_classes), one per sample."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise InputError(f"{name} must be 1-D, got shape {y.shape}")
     if len(y) != n_samples:
         raise InputError(f"{name} has {len(y)} labels but X has {n_samples} samples")
+    if y.dtype.kind not in "iuf":
+        words = _DTYPE_WORDS.get(y.dtype.kind, "")
+        raise InputTypeError(f"{name} must hold integer class labels, got dtype {y.dtype}"
+                             + (f" ({words})" if words else ""))
     if y.dtype.kind == "f":  # integer-valued floats (as CSV files give) are labels too
-        bad = ~np.isfinite(y) | (y != np.round(y))
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(y) | (y != np.round(y))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"{name} has a non-integer label {float(y[i]):g} (row {i}); "
                              "expected integer class labels 0, 1, 2, …")
-        y = y.astype(np.int64)
-    elif not np.issubdtype(y.dtype, np.integer):
-        raise InputError(f"{name} must hold integer class labels, got dtype {y.dtype}")
-    if len(y) and y.min() < 0:
-        raise InputError(f"{name} has a negative label ({y.min()}); labels must be in [0, n_classes)")
-    if n_classes is not None and len(y) and y.max() >= n_classes:
-        raise InputError(f"{name} has label {y.max()} but the model has {n_classes} classes (labels 0..{n_classes - 1})")
+    if not len(y):
+        return y.astype(np.intp, copy=False)
+    # compared in the labels' own dtype, before any cast: uint64 max or 1e300 must not wrap around
+    lo, hi = y.min(), y.max()
+    if lo < 0:
+        i = int(np.argmin(y))
+        raise InputError(f"{name} has a negative label ({_label(lo)}, row {i}); labels must be in [0, n_classes)")
+    if n_classes is not None and hi >= n_classes:
+        i = int(np.argmax(y))
+        raise InputError(f"{name} has label {_label(hi)} but the model has {n_classes} classes "
+                         f"(labels 0..{n_classes - 1}; row {i})")
+    cap = limit("MAX_CLASSES")
+    if hi >= cap:
+        i = int(np.argmax(y))
+        raise InputError(f"{name} has label {_label(hi)} (row {i}), beyond the limit of {cap:,} classes — are these "
+                         "class labels? (TWOLAYER_MAX_CLASSES raises the limit)")
     return y.astype(np.intp, copy=False)
+
+
+def check_sample_weight(sample_weight, n, name="sample_weight"):
+    """A float64 vector of n finite weights >= 0 with a positive sum."""
+    w = np.asarray(sample_weight, dtype=np.float64) if not np.isscalar(sample_weight) else \
+        np.full(n, float(sample_weight))
+    if w.shape != (n,):
+        raise InputError(f"{name} must hold one weight per row ({n}), got shape {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InputError(f"{name} must be finite and >= 0")
+    if not w.sum() > 0:
+        raise InputError(f"{name} must not be all zero")
+    return w
+
+
+def _label(v):
+    return f"{float(v):g}" if isinstance(v, np.floating) else str(int(v))
+
+
+# -- metadata read back from files ------------------------------------------------------------
+# A schema is {field: (rule, words)}: rule(value) -> bool; words say what the field must be.
+# Fields absent from the object are skipped unless listed in ``required``.
+def is_int(lo=0, hi=None):
+    return lambda v: (isinstance(v, int) and not isinstance(v, bool) and v >= lo
+                      and (hi is None or v <= hi))
+
+
+def is_real(lo=None, hi=None):
+    return lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                      and (lo is None or v >= lo) and (hi is None or v <= hi))
+
+
+def is_str(v):
+    return isinstance(v, str)
+
+
+def one_of(*choices):
+    return lambda v: isinstance(v, str) and v in choices
+
+
+def optional(rule):
+    return lambda v: v is None or rule(v)
+
+
+def list_of(rule, min_len=0, max_len=None):
+    return lambda v: (isinstance(v, list) and len(v) >= min_len and (max_len is None or len(v) <= max_len)
+                      and all(rule(x) for x in v))
+
+
+def is_dict(v):
+    return isinstance(v, dict)
+
+
+def _short(value, n=60):
+    text = repr(value)
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def check_fields(obj, schema, where, required=()):
+    """obj must be a dict whose fields satisfy the schema; returns obj. One line naming file and field."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected a JSON object of fields, got {type(obj).__name__}; the file is damaged")
+    for name in required:
+        if name not in obj:
+            raise InputError(f"{where}: field {name!r} is missing; the file is damaged")
+    for name, (rule, words) in schema.items():
+        if name in obj and not rule(obj[name]):
+            raise InputError(f"{where}: field {name!r} must be {words}, got {_short(obj[name])}; the file is damaged")
+    return obj

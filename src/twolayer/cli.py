@@ -6,25 +6,71 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from . import runs
+from . import __version__, runs
+from . import tune as tuning
+from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
-from .io import stdout_write
-from .settings import RunSettings, SettingError, TrainConfig
+from .export import export as export_onnx
+from .gradcheck import check_net, random_problem
+from .io import check_output_file, stdout_write
+from .report import write_report
+from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+def _hide_flag_metavars(params):
+    # Recent Typer shows `<bool>` after every flag in rich help; a flag takes no value, so show none.
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx):
+        return _hide_flag_metavars(super().get_params(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _hide_flag_metavars(command.get_params(ctx))
+        return command
+
+
+app = typer.Typer(cls=_Group, add_completion=True, pretty_exceptions_enable=False,
                   help="twolayer: train, check, explain and tune a two-layer neural network classifier.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        stdout_write(f"twolayer {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure (also accepted "
+                                                      "after the command)."),
+):
+    # --debug is read by main() wherever it stands; it is declared here so that --help lists it.
+    if ctx.invoked_subcommand is None:  # plain `twolayer`: the help, and success
+        text = ctx.get_help()  # Rich help prints itself and returns ""
+        if text:
+            stdout_write(text + "\n")
+
 
 _T = TrainConfig()
 _R = RunSettings()
 
 
-# How the command line spells each setting, for error messages ("--lr must be ...").
-FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "--warmup"}
 _ARGV: list = []  # this invocation's arguments, for advice that repeats the command
 
 
@@ -48,10 +94,6 @@ def command(f):
     return app.command()(run)
 
 
-def _flag(name):
-    return FLAGS.get(name, "--" + name.replace("_", "-"))
-
-
 def _stderr_console():
     from rich.console import Console
 
@@ -73,7 +115,7 @@ def _print(renderable):
 def _print_table(title, rows):
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, min_width=len(title) + 4)  # as wide as its title: a path never wraps
     table.add_column("")
     table.add_column("value", justify="right")
     for k, v in rows:
@@ -128,6 +170,9 @@ def train(
     out: Optional[Path] = typer.Option(None, help="Run directory (default: a new folder under runs/)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     force: bool = typer.Option(False, "--force", help="Overwrite a run already in --out."),
+    plots: bool = typer.Option(True, "--plots/--no-plots",
+                               help="Draw the run's pictures (loss, accuracy, weights, confusion); "
+                                    "twolayer report draws them later."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
@@ -146,13 +191,13 @@ def train(
     out = out or runs.default_run_dir()
     progress = None if quiet or as_json else _progress()
     ok = False
-    try:
-        if progress is not None:
-            progress.start()
+    try:  # the bar starts with training (_on_start), after any download has shown its own
         metrics = runs.run_training(settings, out, resume=resume, force=force, given=_given(ctx, values),
-                                    on_start=progress and _on_start(progress),
+                                    plots=plots, on_start=progress and _on_start(progress),
                                     on_batch=progress and _on_batch(progress))
         ok = True
+        if progress is not None and progress.task_ids:  # the bar ends on the table's figure
+            progress.update(progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}")
     except DivergedError as e:
         raise DivergedError(f"{e} Start again with: {_retry_command(lr)}") from None
     finally:
@@ -169,6 +214,9 @@ def train(
                        + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")")),
             ("seconds", f"{metrics['seconds']:.2f}"),
         ])
+        stdout_write(f"next: twolayer report {out}\n")
+    if metrics.get("warning"):
+        print(f"twolayer: warning: {metrics['warning']}", file=sys.stderr)
     if metrics["stop_reason"] == "interrupted":
         name = metrics.get("signal", "SIGINT")
         print(f"interrupted ({name}): the best weights so far were saved; continue with "
@@ -206,24 +254,39 @@ def _stop(progress, ok):
     """Stop the bar; after a failure erase it, so that the error stays the only line on stderr."""
     if progress is not None:
         progress.live.transient = not ok
-        progress.stop()
+        if ok:
+            progress.stop()
+        else:  # Progress.stop() would print a blank line on a non-terminal stderr, above the error
+            progress.live.stop()
 
 
 def _on_start(progress):
     def start(trainer, dataset):
+        progress.start()
         n, c = len(dataset.y_train), trainer.config
         progress.add_task("training", total=c.resolve_epochs(n) * c.steps_for(n),
                           completed=trainer.epoch * c.steps_for(n), status="")
     return start
 
 
-def _on_batch(progress):
+def _on_batch(progress, every=0.05):
+    """Advance the bar by the steps done, at most every ``every`` seconds (a redraw is 10 per second
+    anyway; updating on each of thousands of steps cost ~5% of a digits run) and on the last step."""
+    pending, last = 0, 0.0
+
     def batch(trainer):
+        nonlocal pending, last
+        pending += 1
+        now = time.monotonic()
+        task = progress.tasks[0]
+        if now - last < every and task.completed + pending < task.total:
+            return
         h = trainer.history
         status = f"epoch {trainer.epoch + 1}"
-        if h["val_acc"] and h["val_acc"][-1] is not None:
-            status += f" · val {100 * h['val_acc'][-1]:.1f}%"
-        progress.update(progress.task_ids[0], advance=1, status=status)
+        if h["val_acc"] and h["val_acc"][-1] is not None:  # the last finished epoch's
+            status += f" · val (epoch {trainer.epoch}) {100 * h['val_acc'][-1]:.1f}%"
+        progress.update(task.id, advance=pending, status=status)
+        pending, last = 0, now
     return batch
 
 
@@ -247,12 +310,44 @@ def evaluate(
 @command
 def predict(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file."),
-    out: Optional[Path] = typer.Option(None, help="Write labels here (.csv, .txt or .npy); default: stdout."),
+    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is "
+                                           "dropped)."),
+    out: Optional[Path] = typer.Option(None, help="Write here instead of stdout: .npy (a string array of class "
+                                                  "names, or with --proba an N×C float array), else text/CSV."),
+    proba: bool = typer.Option(False, "--proba", help="Write class probabilities: CSV with a header "
+                                                     "label,<class names…>, or an N×C array in class order."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines, one {row, label, index} per row (with "
+                                                       "--proba also {probabilities: {class: p}}); with --out, "
+                                                       "one {out, rows} line."),
 ):
-    """Predict a class label for every row of INPUT."""
-    net, idx = runs.predict_file(model, input)
-    runs.write_predictions(runs.class_labels(net, idx), idx, out)
+    """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
+    if out is not None:
+        check_output_file(out)  # before any work: writing into a FIFO would block
+    net, idx, probabilities = runs.predict_file(model, input, note=lambda m: print(m, file=sys.stderr))
+    if as_json and out is None:
+        names = runs.class_names(net)
+        rows = ({"row": r, "label": names[i], "index": int(i)} for r, i in enumerate(idx))
+        if proba:
+            rows = ({**row, "probabilities": dict(zip(names, map(float, p)))} for row, p in zip(rows, probabilities))
+        stdout_write("".join(json.dumps(row) + "\n" for row in rows))
+        return
+    runs.write_predictions(net, idx, probabilities if proba else None, out)
+    if as_json:
+        _print_json({"out": str(out), "rows": len(idx)})
+
+
+@command
+def export(
+    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    out: Path = typer.Option(..., help="The ONNX file to write, e.g. model.onnx."),
+    as_json: bool = typer.Option(False, "--json", help="Print {out, bytes} as JSON."),
+):
+    """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer[onnx])."""
+    path = export_onnx(model, out)
+    if as_json:
+        _print_json({"out": str(path), "bytes": Path(path).stat().st_size})
+    else:
+        stdout_write(f"{path}\n")
 
 
 @command
@@ -260,19 +355,23 @@ def gradcheck(
     seed: int = typer.Option(0, help="Seed of the random problem."),
     reg: float = typer.Option(0.05, help="Regularisation strength of the checked loss."),
     threshold: float = typer.Option(1e-7, help="Largest acceptable relative error."),
+    as_json: bool = typer.Option(False, "--json", help="Print {errors, threshold, passed} as JSON."),
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
-    from .checks import check_nonnegative
-    from .gradcheck import check_net, random_problem
-    from .settings import check_setting
-
-    check_nonnegative(threshold, "threshold")
-    check_setting("seed", seed, "--seed")
+    check_setting("threshold", threshold)
+    check_setting("reg", reg)
+    check_setting("seed", seed)
     net, X, y = random_problem(seed=seed)
     errors = check_net(net, X, y, reg=reg)
+    if as_json:
+        passed = max(errors.values()) <= threshold
+        _print_json({"errors": {k: float(v) for k, v in errors.items()}, "threshold": threshold, "passed": passed})
+        if not passed:
+            raise typer.Exit(1)
+        return
     _print_table("max relative error (numerical vs analytic)",
                  [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()])
-    if max(errors.values()) > threshold:
+    if not all(v <= threshold for v in errors.values()):  # NaN (an overflowing reg) is a failure too
         print(f"gradient check failed: relative error above {threshold:g}", file=sys.stderr)
         raise typer.Exit(1)
 
@@ -297,8 +396,6 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
-    from . import tune as tuning
-
     tuning.check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
     progress = None if quiet or as_json else _progress()
     callbacks = []
@@ -347,11 +444,14 @@ def tune(
 @command
 def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
+    as_json: bool = typer.Option(False, "--json", help="Print {report, bytes} as JSON."),
 ):
     """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
-    from .report import write_report
-
-    stdout_write(f"{write_report(run_dir)}\n")
+    path = write_report(run_dir)
+    if as_json:
+        _print_json({"report": str(path), "bytes": Path(path).stat().st_size})
+    else:
+        stdout_write(f"{path}\n")
 
 
 @command
@@ -360,18 +460,20 @@ def diagram(
     model: Optional[Path] = typer.Option(None, help="A model.npz; default: a freshly initialised network."),
     data: Optional[str] = typer.Option(None, help="Data SPEC of the minibatch; default: the model's, else digits."),
     batch: int = typer.Option(2, help="Rows in the minibatch pushed through the circuit."),
-    reg: Optional[float] = typer.Option(None, help="L2 strength in the circuit; default: the model's, else 1e-4."),
+    reg: Optional[float] = typer.Option(None, help="L2 strength in the circuit; default: the model's, else 0 (the training default)."),
     hidden: int = typer.Option(_R.hidden_size, help="Hidden size of the fresh network (without --model)."),
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
+    as_json: bool = typer.Option(False, "--json", help="Print {out, data, batch, reg, loss} as JSON."),
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
-    from .checks import check_nonnegative
-    from .diagram import draw, minibatch
-
     net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
-    reg = model_reg if reg is None else check_nonnegative(reg, "reg")
+    reg = model_reg if reg is None else check_setting("reg", reg)
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
-    stdout_write(f"{out}\n")
+    if as_json:
+        loss, _ = net.loss(X, y, reg=reg)
+        _print_json({"out": str(out), "data": spec, "batch": len(y), "reg": reg, "loss": float(loss)})
+    else:
+        stdout_write(f"{out}\n")
 
 
 def _fail(message, code):
@@ -403,7 +505,7 @@ def main(argv=None):
     except SettingError as e:
         if debug:
             raise
-        return _fail(e.message(_flag(e.name)), 2)
+        return _fail(e.message(flag(e.name)), 2)
     except InputError as e:
         if debug:
             raise
@@ -436,8 +538,8 @@ def _flush_stdout():
         fd = os.open(os.devnull, os.O_WRONLY)
         os.dup2(fd, 1)
         os.close(fd)
-        raise InputError(f"stdout: cannot write ({os.strerror(e.errno) if getattr(e, 'errno', None) else e})") \
-            from None
+        errno = getattr(e, "errno", None)
+        raise InputError(f"stdout: cannot write ({os.strerror(errno) if errno else e})") from None
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def circuit(net, X, y, reg):
 
 def parameter_gradients(edges):
     """dL/dW1, db1, dW2, db2: the sum of the gradients on every wire leaving the parameter."""
-    grads = {}
+    grads: dict[str, np.ndarray] = {}
     for e in edges:
         if e.src in ("W1", "b1", "W2", "b2"):
             grads[e.src] = grads.get(e.src, 0) + e.grad
@@ -90,9 +90,9 @@ def fmt_values(v, k=3):
     """The second line of a label: the number itself, or the first k entries (row-major)."""
     v = np.asarray(v)
     if v.ndim == 0:
-        return f"{v.item():.4g}"
+        return f"{v.item() + 0.0:.4g}"  # + 0.0 turns -0.0 into 0.0: no "-0" on a label
     flat = v.ravel()
-    entries = ", ".join(str(int(x)) if v.dtype.kind in "iu" else f"{x:.3g}" for x in flat[:k])
+    entries = ", ".join(str(int(x)) if v.dtype.kind in "iu" else f"{x + 0.0:.3g}" for x in flat[:k])
     return f"[{entries}{', …' if flat.size > k else ''}]"
 
 
@@ -147,8 +147,17 @@ def _path(edge):
     return [(x0, y0)] + ROUTES.get((edge.src, edge.dst), []) + [(x1, y1)]
 
 
+def sum_labels(edges):
+    """The red totals for parameters used on two wires: ∂L/∂W = the sum over its wires."""
+    totals = parameter_gradients(edges)
+    wires = {k: [e for e in edges if e.src == k] for k in totals}
+    return {k: f"∂L/∂{k} = sum of its {len(w)} wires  {'×'.join(map(str, totals[k].shape))}\n{fmt_values(totals[k])}"
+            for k, w in wires.items() if len(w) > 1}
+
+
 def draw_circuit(ax, edges, title):
-    """Boxes for gates, plain names for inputs, arrows for wires, two labels per wire."""
+    """Boxes for gates, plain names for inputs, arrows for wires, two labels per wire, and the
+    total gradient of each parameter that feeds two wires."""
     for edge in edges:
         pts = _path(edge)
         xs, ys = zip(*pts)
@@ -167,6 +176,9 @@ def draw_circuit(ax, edges, title):
             ax.text(xm - 0.08, ym, fwd, color=FORWARD, ha="right", va="center", fontsize=7)
             if back:
                 ax.text(xm + 0.08, ym, back, color=BACKWARD, ha="left", va="center", fontsize=7)
+    for key, text in sum_labels(edges).items():  # W1 and W2 feed the matmul and the regulariser
+        x, y = NODES[key][:2]
+        ax.text(x + 0.25, y - 0.05, text, color=BACKWARD, ha="left", va="top", fontsize=7, fontweight="bold")
     for key, (x, y, label, kind) in NODES.items():
         if kind == "gate":
             ax.text(x, y, label, ha="center", va="center", fontsize=9, zorder=3,
@@ -230,9 +242,7 @@ def _circle(x, y, color):
 def draw(net, X, y, reg, path, data_name="data", image_shape=None):
     """Both figures, one above the other, into ``path`` (.svg or .png). Returns the circuit's edges."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
 
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
@@ -241,8 +251,8 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
     d, hdim, c = net.input_size, net.hidden_size, net.output_size
     shape = f" ({'×'.join(map(str, image_shape))} image)" if image_shape else ""
     names = net.class_names or [str(i) for i in range(c)]
-    with plt.rc_context({"svg.fonttype": "none"}):  # keep labels as <text>, searchable and selectable
-        fig = plt.figure(figsize=(18, 11.5))
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # keep labels as <text>, searchable and selectable
+        fig = Figure(figsize=(18, 11.5))
         top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3.3, 7]})
         draw_network(top, [d, hdim, c], [f"input\n{d}{shape}", f"hidden · ReLU\n{hdim}",
                                          f"output · softmax\n{c} classes"], output_names=names)
@@ -257,8 +267,7 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
 def minibatch(model=None, data=None, rows=2, hidden=256, seed=0):
     """(net, X, y, reg, data_name, image_shape): a saved model or a fresh network for the data set,
     and the first ``rows`` training rows, preprocessed as the network sees them."""
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-        raise InputError(f"batch must be a positive integer, got {rows!r}")
+    check_setting("diagram_rows", rows, "rows")
     check_setting("seed", seed)
     if model is not None:
         net, dataset, settings = runs.load_model_data(model, data, seed)

@@ -1,16 +1,22 @@
 """TwoLayerClassifier: the network as a scikit-learn estimator, trained by the shared loop."""
 from __future__ import annotations
 
+import numbers
+from typing import Any, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from .data import split_validation
 from .data.preprocess import Preprocessor
+from .checks import check_classes, check_real_dtype
 from .errors import InputError
+from .export import predictor_parts
 from .layers import log_softmax, softmax
 from .net import TwoLayerNet
 from .train import TrainConfig, Trainer, check_setting
@@ -19,20 +25,89 @@ _T = TrainConfig()
 
 
 class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
-    """Affine → ReLU → affine → softmax classifier, L2-regularised.
+    """Affine → ReLU → affine → softmax classifier, L2-regularised, trained by twolayer's loop.
 
-    Parameters mirror ``twolayer train``: hidden_size, reg (loss += reg·ΣW²), optimizer
-    (sgd, momentum, nesterov, adam, adamw), learning_rate, batch_size ('auto' = min(200, n)),
-    max_epochs, schedule, early_stopping (hold out validation_fraction, stop after
-    n_iter_no_change epochs without a better validation accuracy, keep the best weights),
-    preprocess (none, scale, center, standardize; fitted in fit, applied in predict),
-    random_state, dtype, warm_start.
+    Parameters
+    ----------
+    hidden_size : int, default=100
+        Units in the hidden (ReLU) layer.
+    reg : float, default=0.0
+        L2 strength: loss += reg·(ΣW1² + ΣW2²); biases are not regularised.
+    optimizer : {'sgd', 'momentum', 'nesterov', 'adam', 'adamw'}, default='adamw'
+        Update rule.
+    learning_rate : float or 'auto', default='auto'
+        Base step size. 'auto' is 0.02·(batch_size / n_samples)^(1/3): 0.02 when an epoch is one
+        batch, smaller as an epoch holds more steps, since the stopping rule judges whole epochs
+        (exponent 1/3: between 1/4, fewer epochs but worse on MNIST, and 1/2, slower on digits;
+        see benchmarks/bench_estimator.py). The command line keeps 2e-3 for its longer, scheduled
+        runs on images.
+    batch_size : int or 'auto', default='auto'
+        Minibatch size; 'auto' is min(200, n_samples).
+    max_epochs : int, default=200
+        Upper bound on passes over the training data.
+    schedule : {'constant', 'step', 'cosine'}, default='constant'
+        Learning-rate schedule over max_epochs.
+    momentum : float, default=0.9
+        Momentum of the 'momentum' and 'nesterov' optimizers.
+    weight_decay : float, default=1.0
+        AdamW's decoupled weight decay: w -= learning_rate·weight_decay·w every step.
+    early_stopping : bool, default=False
+        Hold out validation_fraction of the training data (stratified) and stop when its
+        accuracy has not improved by more than tol for n_iter_no_change epochs; the weights of
+        the best epoch are kept. When False, training stops when the training loss has not
+        improved by more than tol for n_iter_no_change epochs, keeping the last weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out when early_stopping is True.
+    n_iter_no_change : int, default=10
+        Epochs in a row without an improvement greater than tol before training stops.
+    tol : float, default=1e-4
+        Smallest improvement of the training loss (or validation accuracy) that counts.
+    preprocess : {'none', 'scale', 'center', 'standardize'}, default='standardize'
+        Per-feature preprocessing, fitted in fit (weighted by sample_weight) and applied in predict.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the validation split.
+    dtype : {'float64', 'float32'}, default='float64'
+        Floating-point type of the weights and the arithmetic.
+    warm_start : bool, default=False
+        When True, fit continues from the weights of the previous fit.
+    verbose : bool, default=False
+        Print the training loss (and validation accuracy) after every epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X had string column names.
+    loss_ : float
+        Training loss (weighted mean cross-entropy plus the L2 term) of the last epoch.
+    best_loss_ : float or None
+        Smallest training loss of any epoch; None when early_stopping is True.
+    loss_curve_ : list of float
+        Training loss of every epoch.
+    validation_scores_ : list of float or None
+        Validation accuracy of every epoch when early_stopping is True, else None.
+    best_validation_score_ : float or None
+        Best validation accuracy when early_stopping is True, else None.
+    n_iter_ : int
+        Epochs trained.
+    t_ : int
+        Training samples seen (n_iter_ × n_samples for fit).
+    coefs_ : list of ndarray
+        [W1 of shape (n_features, hidden_size), W2 of shape (hidden_size, n_classes)].
+    intercepts_ : list of ndarray
+        [b1, b2].
+    net_ : TwoLayerNet
+        The trained network, with the fitted preprocessing (``preprocessor_``).
     """
 
-    def __init__(self, hidden_size=100, reg=_T.reg, optimizer=_T.optimizer, learning_rate=_T.learning_rate,
+    def __init__(self, hidden_size=100, reg=_T.reg, optimizer=_T.optimizer, learning_rate="auto",
                  batch_size="auto", max_epochs=200, schedule="constant", momentum=_T.momentum,
-                 weight_decay=_T.weight_decay, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 preprocess="standardize", random_state=None, dtype="float64", warm_start=False):
+                 weight_decay=1.0, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 tol=1e-4, preprocess="standardize", random_state=None, dtype="float64", warm_start=False,
+                 verbose=False):
         self.hidden_size = hidden_size
         self.reg = reg
         self.optimizer = optimizer
@@ -45,30 +120,46 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.preprocess = preprocess
         self.random_state = random_state
         self.dtype = dtype
         self.warm_start = warm_start
+        self.verbose = verbose
 
     # -- fitting ------------------------------------------------------------------------
-    def fit(self, X, y):
-        """Train for up to max_epochs epochs (continuing from the last fit when warm_start)."""
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> TwoLayerClassifier:
+        """Train until the loss (or validation accuracy) stops improving, at most max_epochs
+        epochs (continuing from the last fit when warm_start).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights >= 0 of the training rows: each batch's loss is their weighted mean, and
+            preprocessing statistics are weighted alike. The validation split is unweighted.
+        """
         X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "net_")))
+        weights: np.ndarray | None = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not (self.warm_start and hasattr(self, "net_")):
-            self._init(X, y, classes=None)
+            self._init(X, y, classes=None, sample_weight=weights)
         yi = self._encode(y)
         Xt = self.preprocessor_.transform(X, self.net_.dtype)
         X_val = y_val = None
         if self.early_stopping:
             seed = int(check_random_state(self.random_state).randint(2 ** 31 - 1))
-            Xt, yi, X_val, y_val = split_validation(Xt, yi, self.validation_fraction, seed)
+            rows = np.arange(len(yi))[:, None]
+            train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
+            train_rows, val_rows = train_rows[:, 0], val_rows[:, 0]
+            Xt, yi, X_val, y_val = Xt[train_rows], yi[train_rows], Xt[val_rows], yi[val_rows]
+            if weights is not None:
+                weights = weights[train_rows]
         config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
         trainer = Trainer(self.net_, config, rng=self._rng())
-        trainer.fit(Xt, yi, X_val, y_val)
-        self._record(trainer, len(trainer.history["loss"]))
+        trainer.fit(Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=self._report if self.verbose else None)
+        self._record(trainer, len(trainer.history["loss"]), len(yi))
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: Sequence[Any] | np.ndarray | None = None) -> TwoLayerClassifier:
         """One more epoch over (X, y); ``classes`` is required on the first call."""
         first = not hasattr(self, "net_")
         X, y = self._validate(X, y, reset=first)
@@ -83,27 +174,27 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             self.trainer_ = Trainer(self.net_, self._config(len(yi), 1, None, "constant"), rng=self._rng())
         t = self.trainer_
         t.fit(self.preprocessor_.transform(X, self.net_.dtype), yi, epochs=t.epoch + 1)
-        self._record(t, 1)
+        self._record(t, 1, len(yi))
         return self
 
     # -- prediction ---------------------------------------------------------------------
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         return softmax(self._scores(X))
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         return log_softmax(self._scores(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         labels = self._scores(X).argmax(axis=1)  # checks fitting first
         return self.classes_[labels]
 
     @property
-    def coefs_(self):
+    def coefs_(self) -> list[np.ndarray]:
         check_is_fitted(self, "net_")
         return [self.net_.params["W1"], self.net_.params["W2"]]
 
     @property
-    def intercepts_(self):
+    def intercepts_(self) -> list[np.ndarray]:
         check_is_fitted(self, "net_")
         return [self.net_.params["b1"], self.net_.params["b2"]]
 
@@ -114,6 +205,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     # -- internals ----------------------------------------------------------------------
     def _validate(self, X, y, reset):
+        _check_kinds(X, "X", "cmMSUV")  # object arrays of numbers are converted by scikit-learn
+        _check_kinds(y, "y", "cmMV")  # labels may be strings or objects (classes_)
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -121,19 +214,24 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self, "net_")
+        _check_kinds(X, "X", "cmMSUV")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
 
     def _rng(self):
         return np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
 
-    def _init(self, X, y, classes):
-        check_setting("epochs", self.max_epochs)
+    def _init(self, X, y, classes, sample_weight=None):
+        check_setting("epochs", self.max_epochs, "max_epochs")
+        check_setting("patience", self.n_iter_no_change, "n_iter_no_change")
         if self.early_stopping:
-            check_setting("patience", self.n_iter_no_change)
+            check_setting("val_fraction", self.validation_fraction, "validation_fraction")
+        if isinstance(self.random_state, numbers.Integral):
+            check_setting("seed", self.random_state, "random_state")
         self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+        check_classes(len(self.classes_), "y")
         self._label_encoder = LabelEncoder().fit(self.classes_)
-        self.preprocessor_ = Preprocessor(self.preprocess).fit(X)
+        self.preprocessor_ = Preprocessor(self.preprocess).fit(X, sample_weight=sample_weight)
         net = TwoLayerNet(X.shape[1], self.hidden_size, len(self.classes_), std="he", dtype=self.dtype,
                           seed=self._rng())
         net.class_names = [str(c) for c in self.classes_]
@@ -141,7 +239,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.pop("trainer_", None)
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = None
         self.n_iter_ = 0
+        self.t_ = 0
 
     def _encode(self, y):
         unknown = np.setdiff1d(np.unique(y), self.classes_)
@@ -151,14 +251,82 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     def _config(self, n, epochs, patience, schedule):
         batch = min(200, n) if self.batch_size == "auto" else self.batch_size
-        return TrainConfig(epochs=epochs, batch_size=batch, learning_rate=self.learning_rate, reg=self.reg,
+        lr = self.learning_rate
+        if isinstance(lr, str) and lr == "auto":
+            lr = 0.02 * (min(batch, n) / n) ** (1 / 3)
+        return TrainConfig(epochs=epochs, batch_size=batch, learning_rate=lr, reg=self.reg,
                            optimizer=self.optimizer, momentum=self.momentum, weight_decay=self.weight_decay,
-                           schedule=schedule, patience=patience if self.early_stopping else None, seed=None)
+                           schedule=schedule, patience=patience, tol=self.tol, seed=None)
 
-    def _record(self, trainer, new_epochs):
+    def _record(self, trainer, new_epochs, n_samples):
         h = trainer.history
         self.loss_curve_ += h["loss"][len(h["loss"]) - new_epochs:]
         self.n_iter_ = len(self.loss_curve_)
+        self.t_ += new_epochs * n_samples
+        self.loss_ = self.loss_curve_[-1]
+        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
         if self.early_stopping and h["val_acc"]:
             self.validation_scores_ = list(h["val_acc"])
             self.best_validation_score_ = max(h["val_acc"])
+
+    @staticmethod
+    def _report(trainer):
+        h = trainer.history
+        line = f"Iteration {h['epoch'][-1]}, loss = {h['loss'][-1]:.8f}"
+        if h["val_acc"][-1] is not None:
+            line += f", validation accuracy = {h['val_acc'][-1]:.4f}"
+        print(line)
+
+
+def _check_kinds(a, name, kinds):
+    """The project's one-line refusal of complex, time, bytes, string and void arrays (not lists of
+    numbers or object arrays, which scikit-learn converts or refuses itself)."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is None and isinstance(a, (list, tuple)):
+        dtype = np.asarray(a).dtype if len(a) < 1_000_000 else None
+    if isinstance(dtype, np.dtype) and dtype.kind in kinds:
+        if name == "y":
+            check_real_dtype(dtype, "y (the class labels)")
+        check_real_dtype(dtype, name)
+
+
+# -- skl2onnx: TwoLayerClassifier inside a scikit-learn Pipeline ------------------------------
+def register_skl2onnx():
+    """Teach skl2onnx to convert ``TwoLayerClassifier``, so that ``skl2onnx.to_onnx(pipeline, X)``
+    exports a Pipeline ending in one. Outputs: ``label`` (classes_ values) and ``probabilities``
+    (a ZipMap of them unless ``options={TwoLayerClassifier: {"zipmap": False}}``)."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    update_registered_converter(TwoLayerClassifier, "TwoLayerTwoLayerClassifier",
+                                calculate_linear_classifier_output_shapes, _skl2onnx_convert,
+                                options={"zipmap": [True, False, "columns"], "nocl": [True, False]})
+
+
+def _skl2onnx_convert(scope, operator, container):
+    from onnx import TensorProto
+
+    clf = operator.raw_operator
+    classes = clf.classes_
+    if classes.dtype.kind in "iub":
+        classes = classes.astype(np.int64)
+    elif classes.dtype.kind in "OUS":
+        classes = np.array([str(c) for c in classes], dtype=str)
+    else:
+        raise InputError(f"TwoLayerClassifier: classes of dtype {classes.dtype} cannot be ONNX labels")
+    prefix = scope.get_unique_variable_name("twolayer_") + "_"
+    x = prefix + "X32"
+    container.add_node("Cast", [operator.inputs[0].full_name], [x], to=TensorProto.FLOAT,
+                       name=scope.get_unique_operator_name("Cast"))
+    pre = clf.preprocessor_
+    init, nodes = predictor_parts(clf.net_.params, pre.offset_, pre.factor_, classes, X=x,
+                                  label=operator.outputs[0].full_name, proba=operator.outputs[1].full_name,
+                                  index=prefix + "index", prefix=prefix)
+    for name, array in init.items():
+        if array.dtype.kind == "U":
+            container.add_initializer(name, TensorProto.STRING, list(array.shape), [v.encode() for v in array])
+        else:
+            container.add_initializer(name, TensorProto.INT64 if array.dtype == np.int64 else TensorProto.FLOAT,
+                                      list(array.shape), array.ravel().tolist())
+    for op, inputs, outputs, attrs in nodes:
+        container.add_node(op, inputs, outputs, name=scope.get_unique_operator_name(op), **attrs)

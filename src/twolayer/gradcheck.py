@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .net import TwoLayerNet
+
 
 def numerical_gradient(f, x, h=1e-5):
     """df/dx for a scalar function f of the array x: (f(x + h) - f(x - h)) / 2h per element.
@@ -35,21 +37,19 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
-def check_net(net, X, y, reg=0.0, h=1e-5):
+def check_net(net, X, y, reg=0.0, h=1e-5, sample_weight=None):
     """Max relative error between analytic and numerical gradients, per parameter."""
-    _, grads = net.loss(X, y, reg=reg)
+    _, grads = net.loss(X, y, reg=reg, sample_weight=sample_weight)
     grads = {k: v.copy() for k, v in grads.items()}
     errors = {}
     for name, param in net.params.items():
-        num = numerical_gradient(lambda _: net.loss(X, y, reg=reg)[0], param, h)
+        num = numerical_gradient(lambda _: net.loss(X, y, reg=reg, sample_weight=sample_weight)[0], param, h)
         errors[name] = rel_error(num, grads[name])
     return errors
 
 
 def random_problem(n=5, d=4, hidden=10, classes=3, seed=0):
     """A small float64 net and data set whose gradients are easy to check."""
-    from .net import TwoLayerNet
-
     rng = np.random.default_rng(seed)
     net = TwoLayerNet(d, hidden, classes, std=1e-1, seed=rng)
     for b in ("b1", "b2"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import json
+import math
 import os
 import struct
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_elements, gib, limit
 from .errors import InputError
 
 
@@ -98,9 +100,10 @@ def save_figure(fig, path, dpi=100):
         buf = _io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=dpi)
     finally:
-        import matplotlib.pyplot as plt
+        if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure; a bare Figure needs no closing
+            import matplotlib.pyplot as plt
 
-        plt.close(fig)
+            plt.close(fig)
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
@@ -132,8 +135,18 @@ def check_file(path, what="file"):
     return path
 
 
-def read_text(path, what="file"):
+def check_output_file(path):
+    """An output path that, if it exists, is a regular file (writing into a FIFO would block)."""
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        check_file(path)
+    return path
+
+
+def read_text(path, what="file", max_bytes=2 ** 26):
     path = check_file(path, what)
+    if path.stat().st_size > max_bytes:
+        raise InputError(f"{path}: {gib(path.stat().st_size)} is too large for a {what} file")
     try:
         return path.read_text(encoding="utf-8")
     except OSError as e:
@@ -149,8 +162,8 @@ def read_json(path, what="file"):
         raise InputError(f"{path}: the file is empty")
     try:
         obj = json.loads(text)
-    except ValueError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
+    except (ValueError, RecursionError) as e:
+        raise InputError(f"{path}: not valid JSON ({type(e).__name__}: {' '.join(str(e).split())[:80]})") from None
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -171,14 +184,55 @@ def meta_array(value, path):
     return value[()]
 
 
+def npy_header(f, where, available, in_memory=True):
+    """(shape, fortran_order, dtype, data offset) of the .npy stream f, checked before any data is read.
+
+    ``available`` is the number of bytes the stream holds (the file or zip member size): a header that
+    promises more (or, for in-memory reads, more than MAX_ELEMENTS numbers) is refused here, so no
+    allocation is ever sized by an untrusted header. Products are exact (Python integers never overflow).
+    """
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = fmt.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = fmt.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    if dtype.hasobject:
+        raise InputError(f"{where}: holds object arrays (Python objects), which are refused for safety (no pickles)")
+    n = check_elements(shape, where, dtype.itemsize) if in_memory else math.prod(shape)
+    offset = f.tell()
+    expected = offset + n * dtype.itemsize
+    if available < expected:
+        raise InputError(f"{where}: truncated .npy data: the header promises {expected:,} bytes for shape "
+                         f"{tuple(shape)} {dtype}, the file holds {available:,}")
+    return shape, fortran, dtype, offset
+
+
 def read_npz(path, required=()):
-    """Every array of an .npz, read with allow_pickle=False, with clear errors for bad files."""
+    """Every array of an .npz, read member by member with allow_pickle=False; each member's header is
+    checked against the size the zip directory declares, and all members together against
+    MAX_DECOMPRESSED_BYTES, before anything is decompressed (a zip bomb is refused from its directory)."""
     path = check_file(path)
     if not zipfile.is_zipfile(path):  # np.load would read it as a .npy or try to unpickle it
         raise InputError(f"{path}: not a readable .npz file (it is not a zip archive)")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > limit("MAX_DECOMPRESSED_BYTES"):
+                raise InputError(f"{path}: its arrays would expand to {gib(total)}, more than the limit of "
+                                 f"{gib(limit('MAX_DECOMPRESSED_BYTES'))} (TWOLAYER_MAX_DECOMPRESSED_BYTES)")
+            arrays = {}
+            for info in infos:
+                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                with zf.open(info) as f:
+                    npy_header(f, f"{path}: {key}", info.file_size)
+                    f.seek(0)
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+    except InputError:
+        raise
     except ValueError as e:
         if "allow_pickle" in str(e):  # object arrays need pickles, which are refused
             raise InputError(f"{path}: holds object arrays, which are refused for safety ({e})") from None
@@ -186,7 +240,7 @@ def read_npz(path, required=()):
     # damage found by fuzzing: a broken .npy header fails in NumPy's parser (SyntaxError, TokenError);
     # flipped zip flags make zipfile ask for a password or an unknown method (RuntimeError, zlib.error)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, SyntaxError, tokenize.TokenError, RuntimeError,
-            zlib.error, struct.error) as e:
+            zlib.error, struct.error, NotImplementedError, OverflowError, MemoryError) as e:
         raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     missing = [k for k in required if k not in arrays]
     if missing:
@@ -210,5 +264,6 @@ def stdout_write(text):
 
 
 __all__ = ["atomic_write", "write_text", "write_json", "write_csv", "save_npz", "save_npy", "save_figure",
-           "read_json", "read_text", "read_csv_rows", "read_npz", "meta_array", "check_file", "os_error",
+           "read_json", "read_text", "read_csv_rows", "read_npz", "npy_header", "meta_array", "check_file",
+           "check_output_file", "os_error",
            "stdout_write", "remove_stale_temps"]

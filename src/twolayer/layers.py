@@ -52,11 +52,13 @@ def relu_backward(dout, cache, inplace=False):
     return np.multiply(dout, cache, out=dout if inplace else None)
 
 
-def softmax_loss(scores, y, inplace=False, argmax=None):
+def softmax_loss(scores, y, inplace=False, argmax=None, weights=None):
     """Mean softmax cross-entropy and its gradient.
 
     loss = mean(logsumexp(s) - s_y), computed on max-shifted scores so that any finite
     scores give a finite loss; dL/dscores = (softmax(s) - onehot(y)) / N.
+    With ``weights`` w (one per row, >= 0) the mean is weighted, as scikit-learn's MLP does:
+    loss = Σ w_i·CE_i / Σ w, dL/dscores_i = w_i·(softmax(s_i) - onehot(y_i)) / Σ w (all zero when Σ w = 0).
     With ``inplace=True`` the scores buffer is turned into dscores; ``argmax``, the row-wise
     argmax of the scores if the caller already has it, saves computing it again.
     """
@@ -68,9 +70,20 @@ def softmax_loss(scores, y, inplace=False, argmax=None):
     s_y = s[rows, y]
     np.exp(s, out=s)
     sumexp = s @ ones(s.shape[1], s.dtype)
-    loss = float(np.log(sumexp).sum() - s_y.sum()) / n
-    s *= np.reciprocal(sumexp * n)[:, None]  # softmax / N
-    s[rows, y] -= 1.0 / n
+    if weights is None:
+        loss = float(np.log(sumexp).sum() - s_y.sum()) / n
+        s *= np.reciprocal(sumexp * n)[:, None]  # softmax / N
+        s[rows, y] -= 1.0 / n
+        return loss, s
+    w = np.asarray(weights, dtype=s.dtype)
+    total = float(w.sum())
+    if total <= 0:
+        s[...] = 0
+        return 0.0, s
+    w_n = w / total
+    loss = float((np.log(sumexp) - s_y) @ w_n)
+    s *= (w_n / sumexp)[:, None]  # w_i·softmax / Σw
+    s[rows, y] -= w_n
     return loss, s
 
 

@@ -5,19 +5,37 @@ Loss = mean cross-entropy + reg·(ΣW1² + ΣW2²); biases are not regularised.
 from __future__ import annotations
 
 import json
+import math
+import os
+from typing import Any, Callable, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import layers
-from .checks import check_dtype, check_finite, check_nonnegative, check_positive_int, check_X, check_y
+from .checks import (check_dtype, check_fields, check_finite, check_model_size, check_nonnegative, check_positive_int,
+                     check_sample_weight, check_X, check_y, is_dict, is_int, is_str, list_of, one_of, optional)
 from .data.preprocess import Preprocessor
 from .errors import InputError
 from .io import meta_array, read_npz, save_npz
-from .train import classic_train
+from .optim import packed
+from .settings import check_setting, check_settings_dict
+from .train import Workspace, classic_train
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 FORMAT = "twolayer-model"
 FORMAT_VERSION = 1
+# model.npz's meta (JSON): every field read back is checked against this before use
+MODEL_META = {
+    "format": (is_str, "a string"),
+    "version": (is_int(1, FORMAT_VERSION), f"an integer in 1..{FORMAT_VERSION}"),
+    "dtype": (one_of("float32", "float64"), "'float32' or 'float64'"),
+    "class_names": (optional(list_of(is_str, 1)), "a list of strings or null"),
+    "preprocessor": (optional(is_dict), "an object or null"),
+    "data": (optional(is_str), "a data SPEC string or null"),
+    "image_shape": (optional(list_of(is_int(1), 2, 3)), "a list of 2 or 3 positive integers or null"),
+    "settings": (optional(is_dict), "an object or null"),
+}
 
 
 class TwoLayerNet:
@@ -29,7 +47,13 @@ class TwoLayerNet:
     sqrt(2 / input_size) and W2 by sqrt(1 / hidden_size) instead (the command line's default).
     """
 
-    def __init__(self, input_size, hidden_size, output_size, std=1e-4, dtype=np.float64, seed=None):
+    params: dict[str, np.ndarray]
+    class_names: list[str] | None
+    preprocessor: Preprocessor | None
+    meta: dict[str, Any]
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, std: float | str = 1e-4,
+                 dtype: DTypeLike = np.float64, seed: int | np.random.Generator | None = None) -> None:
         input_size = check_positive_int(input_size, "input_size")
         hidden_size = check_positive_int(hidden_size, "hidden_size")
         output_size = check_positive_int(output_size, "output_size")
@@ -39,55 +63,70 @@ class TwoLayerNet:
         else:
             std1 = std2 = check_nonnegative(std, "std")
         self.dtype = check_dtype(dtype)
+        check_model_size(input_size, hidden_size, output_size, self.dtype)  # before allocating anything
+        normal: Callable[..., np.ndarray]
         if seed is None:
             normal = np.random.randn
         else:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_setting("seed", seed))
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-        self.params = {
+        self.params = packed({  # one buffer: the update rules can treat it as one array
             "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
             "b1": np.zeros(hidden_size, self.dtype),
             "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
             "b2": np.zeros(output_size, self.dtype),
-        }
+        })
         self.preprocessor = None  # fitted on training data; applied by transform()
         self.class_names = None
         self.meta = {}
 
     # -- shapes -------------------------------------------------------------------------
     @property
-    def input_size(self):
+    def input_size(self) -> int:
         return self.params["W1"].shape[0]
 
     @property
-    def hidden_size(self):
+    def hidden_size(self) -> int:
         return self.params["W1"].shape[1]
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         return self.params["W2"].shape[1]
 
     # -- the math -----------------------------------------------------------------------
+    @overload
+    def loss(self, X: ArrayLike, y: None = None, reg: float = 0.0,
+             sample_weight: ArrayLike | None = None) -> np.ndarray: ...
+    @overload
+    def loss(self, X: ArrayLike, y: ArrayLike, reg: float = 0.0,
+             sample_weight: ArrayLike | None = None) -> tuple[float, dict[str, np.ndarray]]: ...
+
     @np.errstate(over="ignore", invalid="ignore")
-    def loss(self, X, y=None, reg=0.0):
-        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params."""
+    def loss(self, X, y=None, reg=0.0, sample_weight=None):
+        """Scores (N, C) when y is None; otherwise (loss, grads) with grads keyed like params.
+        ``sample_weight``: one weight >= 0 per row; the data loss is then their weighted mean."""
         # NaN or ±inf in X always reaches the scores, so X is scanned only when the result is
         # not finite: the scan would cost as much as a tenth of the step (benchmarks/bench_speed.py).
         X = check_X(X, self.input_size, self.dtype, finite=False)
         if y is None:
-            scores = self.scores(X)
+            scores = self.scores(X, check=False)
             if not np.isfinite(scores).all():
                 check_finite(X)
+                bad_scores(scores, X, self.dtype, "X", 0)
             return scores
         y = check_y(y, X.shape[0], self.output_size)
         reg = check_nonnegative(reg, "reg")
-        loss, grads, _ = self.forward_backward(X, y, reg)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        loss, grads, _ = self.forward_backward(X, y, reg, weights=sample_weight)
         if not np.isfinite(loss):
             check_finite(X)
         return loss, grads
 
-    def forward_backward(self, X, y, reg, work=None):
+    def forward_backward(self, X: np.ndarray, y: np.ndarray, reg: float, work: Workspace | None = None,
+                         weights: np.ndarray | None = None) -> tuple[float, dict[str, np.ndarray], int]:
         """The circuit, gate by gate, on checked inputs. Returns (loss, grads, n_correct).
+        ``weights``: per-row weights of the data loss (see layers.softmax_loss), or None.
 
         With a Workspace the activations and gradients land in its buffers (the training
         loop's fast path); without one they are fresh arrays.
@@ -106,7 +145,7 @@ class TwoLayerNet:
         scores, cache2 = layers.affine_forward(h, p["W2"], p["b2"], out=scores_buf)
         predicted = scores.argmax(axis=1)
         n_correct = int(np.count_nonzero(predicted == y))
-        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted)
+        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted, weights=weights)
 
         dh, _, _ = layers.affine_backward(dscores, cache2, dx=dh_buf, dw=g["W2"], db=g["b2"])
         dh = layers.relu_backward(dh, cache_relu, inplace=True)
@@ -121,35 +160,54 @@ class TwoLayerNet:
                 g[name] += np.multiply(p[name], 2 * reg, out=scratch[name])
         return loss, g, n_correct
 
-    def scores(self, X, batch_size=4096):
-        """Class scores for already-checked X, computed in row blocks to bound memory."""
+    @np.errstate(over="ignore", invalid="ignore")
+    def scores(self, X: np.ndarray, batch_size: int = 4096, name: str = "X", first_row: int = 0,
+               check: bool = True) -> np.ndarray:
+        """Class scores for already-checked X, computed in row blocks to bound memory.
+
+        A row whose scores are not finite (inputs so large that the products overflow the
+        dtype) is refused by name and number: its label would be garbage.
+        """
         p = self.params
         out = np.empty((X.shape[0], self.output_size), self.dtype)
         for start in range(0, X.shape[0], batch_size):
             xb = np.asarray(X[start:start + batch_size], dtype=self.dtype)
             h, _ = layers.relu_forward(layers.affine_forward(xb, p["W1"], p["b1"])[0], inplace=True)
-            layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])
+            block = layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])[0]
+            if check and not np.isfinite(block).all():
+                bad_scores(block, X[start:start + batch_size], self.dtype, name, first_row + start)
         return out
 
-    def predict_proba(self, X):
-        """Class probabilities, rows summing to one."""
-        X = check_X(X, self.input_size, self.dtype)
-        return layers.softmax(self.scores(X))
+    def predict_proba(self, X: ArrayLike, *, name: str = "X") -> np.ndarray:
+        """Class probabilities of raw rows X, rows summing to one.
 
-    def predict(self, X):
-        """Predicted class labels (indices into the output layer)."""
-        X = check_X(X, self.input_size, self.dtype)
-        return self.scores(X).argmax(axis=1)
+        A net with a preprocessor (every model trained by ``twolayer train`` or loaded from its
+        model.npz) applies it first, so the answer is the command line's. ``loss`` and ``scores``
+        take network inputs: ``net.loss(net.transform(X), y)``.
+        """
+        return layers.softmax(self.scores(self._network_input(X, name), name=name))
 
-    def transform(self, X):
+    def predict(self, X: ArrayLike, *, name: str = "X") -> np.ndarray:
+        """Predicted class labels (indices into the output layer) of raw rows X; see predict_proba."""
+        return self.scores(self._network_input(X, name), name=name).argmax(axis=1)
+
+    def _network_input(self, X: ArrayLike, name: str = "X") -> np.ndarray:
+        if self.preprocessor is None:
+            return check_X(X, self.input_size, self.dtype, name=name)
+        # raw rows keep their dtype until the preprocessing has scaled them (float64 values beyond
+        # float32's range are fine if preprocessing brings them in)
+        return self.transform(check_X(X, self.input_size, name=name))
+
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Raw inputs → network inputs: the stored preprocessing (if any), in the net's dtype."""
         if self.preprocessor is None:
             return np.asarray(X, dtype=self.dtype)
         return self.preprocessor.transform(X, self.dtype)
 
     # -- training -----------------------------------------------------------------------
-    def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95,
-              reg=5e-6, num_iters=100, batch_size=200, verbose=False):
+    def train(self, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike, learning_rate: float = 1e-3,
+              learning_rate_decay: float = 0.95, reg: float = 5e-6, num_iters: int = 100, batch_size: int = 200,
+              verbose: bool = False) -> dict[str, list[float]]:
         """Minibatch SGD, CS231n-style: batches drawn with replacement from NumPy's global
         random state, the learning rate multiplied by the decay once per epoch.
 
@@ -160,7 +218,7 @@ class TwoLayerNet:
                              batch_size=batch_size, verbose=verbose)
 
     # -- files --------------------------------------------------------------------------
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to an .npz (no pickles), atomically: write a temp file, then rename."""
         bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
         if bad:  # e.g. weights left by a diverged run: load() would refuse them, so never write them
@@ -181,15 +239,24 @@ class TwoLayerNet:
         save_npz(path, arrays)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> TwoLayerNet:
         """Read a model written by save(); never unpickles anything."""
         arrays = read_npz(path, required=PARAM_NAMES + ("meta",))
         try:
             meta = json.loads(str(meta_array(arrays["meta"], path)))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise InputError(f"{path}: model metadata is not valid JSON; the file is damaged") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path}: not a twolayer model file")
+        version = meta.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InputError(f"{path}: model format version {version!r} is not a positive integer; the file is damaged")
+        if version > FORMAT_VERSION:  # a newer writer changed something this reader would misread
+            raise InputError(f"{path}: model format version {version} is newer than this twolayer reads "
+                             f"({FORMAT_VERSION}); upgrade twolayer")
+        check_fields(meta, MODEL_META, f"{path}: meta")
+        if meta.get("settings"):
+            check_settings_dict(meta["settings"], f"{path}: meta: settings")
         p = {k: arrays[k] for k in PARAM_NAMES}
         for k, v in p.items():
             if v.dtype not in (np.float32, np.float64):
@@ -200,19 +267,20 @@ class TwoLayerNet:
                 and p["W2"].shape[0] == p["W1"].shape[1] and p["b2"].shape == (p["W2"].shape[1],)):
             shapes = ", ".join(f"{k} {v.shape}" for k, v in p.items())
             raise InputError(f"{path}: parameter shapes do not fit together ({shapes})")
-        try:
-            dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
-        except InputError as e:  # a damaged "dtype" field: name the file, as for every other field
-            raise InputError(f"{path}: {e}") from None
+        dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
         net = cls.__new__(cls)
         net.dtype = dtype
-        net.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in p.items()}
+        net.params = packed({k: np.asarray(v, dtype=dtype) for k, v in p.items()})
         net.class_names = meta.pop("class_names", None)
         if net.class_names is not None and (not isinstance(net.class_names, list)
                                             or len(net.class_names) != net.output_size
                                             or not all(isinstance(c, str) for c in net.class_names)):
             raise InputError(f"{path}: class names do not match the model's {net.output_size} outputs; "
                              "the file is damaged")
+        shape = meta.get("image_shape")
+        if shape is not None and math.prod(shape) != net.input_size:
+            raise InputError(f"{path}: meta: field 'image_shape' {shape} does not match the model's {net.input_size} "
+                             "inputs; the file is damaged")
         pre = meta.pop("preprocessor", None)
         net.preprocessor = None
         if pre is not None:
@@ -223,3 +291,18 @@ class TwoLayerNet:
         net.meta = meta
         return net
 
+
+def bad_scores(scores, X, dtype, name, first_row):
+    """Raise for the first row of a block whose scores are not finite, saying why."""
+    i = int(np.flatnonzero(~np.isfinite(scores).all(axis=1))[0])
+    row = np.asarray(X[i], dtype=np.float64)
+    # callers check raw inputs for NaN and ±inf first, so a non-finite network input here comes from
+    # preprocessing values too large for the dtype
+    peak = float(np.max(np.abs(row), initial=0.0))
+    if peak <= 1e6:  # ordinary inputs: the weights are what overflows
+        raise InputError(f"{name}: row {first_row + i} gives non-finite class scores although its values are only up "
+                         f"to {peak:.3g}: the model's weights overflow {np.dtype(dtype).name} (a diverged or damaged "
+                         "model)")
+    size = f"(up to {peak:.3g}) " if np.isfinite(peak) else "(after preprocessing) "
+    raise InputError(f"{name}: row {first_row + i} gives non-finite class scores: its values {size}"
+                     f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize")

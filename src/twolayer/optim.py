@@ -1,46 +1,77 @@
 """Update rules. Each optimizer updates parameters in place: given w, dw and its own state."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+
+def packed(arrays):
+    """Copies of ``arrays`` (a dict) as views into one contiguous 1-D buffer, in the dict's order.
+
+    The net's parameters and the loop's gradients are laid out so; an update rule can then treat
+    all of them as one array (one NumPy call per operation instead of one per parameter)."""
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    dtype = next(iter(arrays.values())).dtype
+    flat = np.empty(sum(a.size for a in arrays.values()), dtype)
+    views, start = {}, 0
+    for k, a in arrays.items():
+        views[k] = flat[start:start + a.size].reshape(a.shape)
+        views[k][...] = a
+        start += a.size
+    return views
+
+
+def _buffer_of(arrays):
+    """The one 1-D buffer whose consecutive slices the arrays are (in order), else None."""
+    values = list(arrays.values())
+    base = values[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    address = base.ctypes.data
+    for a in values:
+        if a.base is not base or not a.flags.c_contiguous or a.dtype != base.dtype or a.ctypes.data != address:
+            return None
+        address += a.nbytes
+    return base if address == base.ctypes.data + base.nbytes else None
 
 
 class Optimizer:
     """Base: ``step(params, grads, lr)`` updates every array of ``params`` in place."""
 
     name = "base"
-    state_names: tuple = ()
 
-    def __init__(self, weight_decay=0.0):
+    def __init__(self, weight_decay: float = 0.0) -> None:
         # Decoupled weight decay (Loshchilov & Hutter): w -= lr·wd·w, on weights only.
         self.weight_decay = weight_decay
-        self.state = {}
+        self.state: dict[str, np.ndarray] = {}
         self.t = 0
 
-    def step(self, params, grads, lr):
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
         self.t += 1
         for name, w in params.items():
             self.update(name, w, grads[name], lr)
             if self.weight_decay and name.startswith("W"):
                 w *= 1.0 - lr * self.weight_decay
 
-    def update(self, name, w, dw, lr):
+    def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
         raise NotImplementedError
 
-    def buffer(self, key, like):
+    def buffer(self, key: str, like: np.ndarray) -> np.ndarray:
         buf = self.state.get(key)
         if buf is None:
             buf = self.state[key] = np.zeros_like(like)
         return buf
 
-    def scratch(self, name, like):
+    def scratch(self, name: str, like: np.ndarray) -> np.ndarray:
         """A work buffer shaped like ``like``, so that updates allocate nothing; never saved."""
         return self.buffer("tmp_" + name, like)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Arrays and counters needed to resume exactly (work buffers excluded)."""
         return {"t": self.t, "arrays": {k: v for k, v in self.state.items() if not k.startswith("tmp_")}}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t = int(state["t"])
         self.state = {k: np.array(v) for k, v in state["arrays"].items()}
 
@@ -51,12 +82,12 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(weight_decay)
         self.momentum = momentum
         self.nesterov = nesterov
 
-    def update(self, name, w, dw, lr):
+    def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
         lr_dw = np.multiply(dw, lr, out=self.scratch(name, w))
         if not self.momentum:
             w -= lr_dw
@@ -78,14 +109,61 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self._flat = None  # (params, grads, (w, dw, m, v, tmp)): the one-buffer layout last seen
 
-    def update(self, name, w, dw, lr):
-        m = self.buffer("m_" + name, w)
-        v = self.buffer("v_" + name, w)
-        tmp = self.scratch(name, w)
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
+        """As the base class; when params and grads each live in one buffer (``packed``), the
+        rule runs once over the whole buffer: the same arithmetic on every element, so the
+        result is the same bit for bit, with a quarter of the NumPy calls."""
+        flat = self._flat_buffers(params, grads)
+        if flat is None:
+            return super().step(params, grads, lr)
+        self.t += 1
+        w, dw, m, v, tmp = flat
+        self._adam(w, dw, m, v, tmp, lr)
+        if self.weight_decay:
+            for name, w in params.items():
+                if name.startswith("W"):
+                    w *= 1.0 - lr * self.weight_decay
+
+    def _flat_buffers(self, params, grads):
+        cached = self._flat
+        if (cached is not None and all(a is b for a, b in zip(params.values(), cached[0]))
+                and all(a is b for a, b in zip(grads.values(), cached[1]))):
+            return cached[2]
+        w, dw = _buffer_of(params), _buffer_of(grads)
+        if w is None or dw is None or w.shape != dw.shape or w.dtype != dw.dtype:
+            self._flat = None
+            return None
+        # the moment buffers in the same layout; the per-parameter state entries become views of them
+        moments = {}
+        for kind in ("m", "v"):
+            flat = np.zeros_like(w)
+            start = 0
+            for name, p in params.items():
+                view = flat[start:start + p.size].reshape(p.shape)
+                old = self.state.get(f"{kind}_{name}")
+                if old is not None:
+                    view[...] = old
+                self.state[f"{kind}_{name}"] = view
+                start += p.size
+            moments[kind] = flat
+        self._flat = (tuple(params.values()), tuple(grads.values()), (w, dw, moments["m"], moments["v"],
+                                                                      np.empty_like(w)))
+        return self._flat[2]
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self._flat = None  # the loaded moments are separate arrays: lay them out again on the next step
+
+    def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
+        self._adam(w, dw, self.buffer("m_" + name, w), self.buffer("v_" + name, w), self.scratch(name, w), lr)
+
+    def _adam(self, w, dw, m, v, tmp, lr):
         m *= self.beta1
         m += np.multiply(dw, 1 - self.beta1, out=tmp)
         np.multiply(dw, dw, out=tmp)
@@ -107,7 +185,7 @@ class Adam(Optimizer):
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
 
-def make_optimizer(name, momentum=0.9, weight_decay=0.0):
+def make_optimizer(name: str, momentum: float = 0.9, weight_decay: float = 0.0) -> Optimizer:
     """Build an optimizer by its command-line name. ``weight_decay`` is AdamW's decoupled decay;
     the other rules regularise through the loss (reg)."""
     if name == "sgd":

@@ -7,6 +7,9 @@ RUN_DIR/accuracy.png    train vs validation accuracy per epoch
 RUN_DIR/weights.png     first-layer weights as an image grid (image data sets only)
 RUN_DIR/confusion.png   confusion matrix on the test split (else validation), with class names
 RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
+
+The run's PNGs are drawn with Pillow (``raster.py``), not matplotlib: importing matplotlib and laying
+out four figures took longer than training on digits. The tuning study's plots use matplotlib.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .io import read_json, save_figure, write_json
+from .io import atomic_write, read_json, save_figure, write_json
+from .raster import Canvas, blues, line_chart, text_width
 
 FIGURES = ("loss.png", "accuracy.png", "weights.png", "confusion.png")
 DPI = 100
@@ -28,7 +32,7 @@ def plot_run(out, net, history, dataset, transform=None):
     written = {}
     if history.get("epoch"):
         written["loss.png"] = plot_loss(history, out / "loss.png")
-        written["accuracy.png"] = plot_accuracy(history, out / "accuracy.png")
+        written["accuracy.png"] = plot_accuracy(history, out / "accuracy.png", augmented=augmented(net, dataset))
     shape = image_shape(net, dataset)
     if shape is not None:
         written["weights.png"] = plot_weights(net.params["W1"], shape, out / "weights.png")
@@ -42,6 +46,12 @@ def plot_run(out, net, history, dataset, transform=None):
 
 
 # -- numbers ----------------------------------------------------------------------------
+def augmented(net, dataset=None):
+    """Whether the run trained on augmented batches (shift, or auto on image data)."""
+    mode = ((net.meta.get("settings") or {}).get("train") or {}).get("augment", "none")
+    return mode == "shift" or (mode == "auto" and image_shape(net, dataset) is not None)
+
+
 def image_shape(net, dataset=None):
     """(H, W) or (H, W, 3) when the inputs are images whose pixels fill the input layer, else None."""
     shape = net.meta.get("image_shape") or (getattr(dataset, "image_shape", None) if dataset is not None else None)
@@ -68,7 +78,8 @@ def predict(net, X, transform=None, batch_size=4096):
     transform = transform or net.transform
     out = np.empty(len(X), np.intp)
     for start in range(0, len(X), batch_size):
-        out[start:start + batch_size] = net.scores(transform(X[start:start + batch_size])).argmax(axis=1)
+        # a picture of the run as trained: non-finite scores (a diverged run) are drawn, not refused
+        out[start:start + batch_size] = net.scores(transform(X[start:start + batch_size]), check=False).argmax(axis=1)
     return out
 
 
@@ -126,80 +137,113 @@ def weight_grid(W1, shape, padding=1):
     return grid
 
 
-# -- figures ----------------------------------------------------------------------------
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend, imported when the first picture is drawn."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display is needed or wanted
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path):
-    return save_figure(fig, path, dpi=DPI)
+# -- figures (drawn with Pillow: twolayer.raster) -----------------------------------------------
+def _save(canvas, path):
+    png = canvas.png()
+    return atomic_write(Path(path), lambda f: f.write(png))
 
 
 def plot_loss(history, path):
     """Loss per step (light) and mean loss per epoch (dark), against epochs."""
-    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
     epochs, step_loss = history["epoch"], history.get("step_loss") or []
+    series = []
     if step_loss:
         per_epoch = len(step_loss) / max(len(epochs), 1)
-        x = (np.arange(len(step_loss)) + 1) / per_epoch
-        ax.plot(x, step_loss, color="tab:blue", alpha=0.35, linewidth=0.8, label="per step")
-    ax.plot(epochs, history["loss"], "o-", color="tab:blue", markersize=3, label="epoch mean")
-    ax.set(title="Loss history", xlabel="epoch", ylabel="loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+        series.append({"x": (np.arange(len(step_loss)) + 1) / per_epoch, "y": step_loss, "color": "blue",
+                       "alpha": 0.35, "width": 1, "label": "per step"})
+    series.append({"x": epochs, "y": history["loss"], "color": "blue", "markers": True, "label": "epoch mean"})
+    return _save(line_chart(series, "Loss history", "epoch", "loss", integer_x=True), path)
 
 
-def plot_accuracy(history, path):
-    """Train and validation accuracy per epoch (CS231n's classification accuracy history)."""
-    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
-    ax.plot(history["epoch"], history["train_acc"], "o-", markersize=3, label="train")
+def plot_accuracy(history, path, augmented=False):
+    """Train and validation accuracy per epoch (CS231n's classification accuracy history).
+
+    The train accuracy is counted on the batches as they were trained, so on augmented images
+    when the run augmented them; the legend says so."""
+    train_label = "train (on the augmented training batches)" if augmented else "train (on the training batches)"
+    series = [{"x": history["epoch"], "y": history["train_acc"], "color": "blue", "markers": True,
+               "label": train_label}]
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
-        ax.plot(*zip(*val), "o-", markersize=3, label="validation")
-    ax.set(title="Classification accuracy history", xlabel="epoch", ylabel="accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+        x, y = zip(*val)
+        series.append({"x": x, "y": y, "color": "orange", "markers": True, "label": "validation"})
+    return _save(line_chart(series, "Classification accuracy history", "epoch", "accuracy", legend_at="bottom",
+                            integer_x=True), path)
+
+
+WEIGHTS_PX = 600  # the grid is drawn at most about this wide, each weight as a whole k×k block of pixels
+TITLE_PX = 30
+MIN_WIDTH_PX = 420
+
+
+def weights_scale(grid):
+    """k: the whole number of pixels per weight (at least 1, so a large grid is never squeezed)."""
+    return max(1, WEIGHTS_PX // max(grid.shape[:2]))
 
 
 def plot_weights(W1, shape, path):
-    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights)."""
+    """First-layer weights, one tile per hidden unit (CS231n's show_net_weights), pixel-exact:
+    each weight is a k×k block of the PNG, so no tile is resampled; gray for one channel."""
     grid = weight_grid(W1, shape)
-    fig, ax = _pyplot().subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
-    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")
-    ax.set_title(f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each")
-    ax.axis("off")
-    return _save(fig, path)
+    k = weights_scale(grid)
+    h, w = k * grid.shape[0], k * grid.shape[1]
+    title = f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each"
+    width = max(w, MIN_WIDTH_PX, text_width(title) + 20)
+    c = Canvas(width, h + TITLE_PX)
+    c.text(width / 2, TITLE_PX / 2, title, ha="center")
+    c.image(grid, (width - w) // 2, TITLE_PX, k)
+    return _save(c, path)
 
 
 def plot_confusion(cm, names, path, split="test"):
     """Rows: true class, columns: predicted class; counts written in the cells for up to 20 classes."""
     c = len(names)
-    size = min(3 + 0.35 * c, 14)
-    fig, ax = _pyplot().subplots(figsize=(size + 1, size), layout="constrained")
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    ticks = np.arange(c)
-    ax.set_xticks(ticks, names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if
-                  max(map(len, names)) > 2 else "center")
-    ax.set_yticks(ticks, names)
-    if c <= 20:
-        threshold = cm.max() / 2
-        for i in range(c):
-            for j in range(c):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if cm[i, j] > threshold else "black")
+    cell = int(min(max(440 // c, 4), 44))
+    label_w = max(text_width(n) for n in names)
+    rotate = max(map(len, names)) > 2
+    left, top = label_w + 40, 40
+    bottom_labels = label_w if rotate else 16
     acc = np.trace(cm) / max(cm.sum(), 1)
-    ax.set(title=f"Confusion matrix, {split} split ({cm.sum()} examples, accuracy {100 * acc:.2f}%)",
-           xlabel="predicted class", ylabel="true class")
-    return _save(fig, path)
+    title = f"Confusion matrix, {split} split ({cm.sum()} examples, accuracy {100 * acc:.2f}%)"
+    width = max(left + c * cell + 90, text_width(title) + 20)
+    canvas = Canvas(width, top + c * cell + bottom_labels + 40)
+    scaled = cm / max(cm.max(), 1)
+    canvas.image(blues(scaled) / 255, left, top, scale=cell)
+    show_counts = c <= 20
+    for i in range(c):
+        y = top + i * cell + cell / 2
+        if cell >= 12 or i % max(1, 12 // cell) == 0:
+            canvas.text(left - 5, y, names[i], ha="right")
+            canvas.text(left + i * cell + cell / 2, top + c * cell + 5, names[i], ha="center", va="top",
+                        rotate=rotate)
+        if show_counts:
+            for j in range(c):
+                canvas.text(left + j * cell + cell / 2, y, str(cm[i, j]),
+                            color="white" if scaled[i, j] > 0.5 else "black", ha="center")
+    canvas.box(left - 1, top - 1, left + c * cell + 1, top + c * cell + 1, "gray")
+    bar_x = left + c * cell + 16
+    ramp = blues(np.linspace(1, 0, c * cell))[:, None, :] / 255
+    canvas.image(np.repeat(ramp, 12, axis=1), bar_x, top)
+    canvas.box(bar_x - 1, top - 1, bar_x + 13, top + c * cell + 1, "gray")
+    canvas.text(bar_x + 16, top + 4, str(cm.max()))
+    canvas.text(bar_x + 16, top + c * cell - 4, "0")
+    canvas.text(width / 2, 16, title, ha="center")
+    canvas.text(left + c * cell / 2, canvas.height - 12, "predicted class", ha="center")
+    canvas.text(12, top + c * cell / 2, "true class", ha="center", rotate=True)
+    return _save(canvas, path)
+
+
+# -- matplotlib, for the tuning study's log-scale scatter with a colour bar -------------------------
+def Figure(**kw):  # noqa: N802 - stands for matplotlib's class
+    """A matplotlib Figure, imported on the first picture (matplotlib is slow to import). Figures
+    are drawn without pyplot, so a notebook's or an application's pyplot backend is left alone."""
+    from matplotlib.figure import Figure as MplFigure
+
+    return MplFigure(**kw)
+
+
+def _save_figure(fig, path):
+    return save_figure(fig, path, dpi=DPI)
 
 
 # -- a tuning study --------------------------------------------------------------------------
@@ -212,18 +256,20 @@ def plot_study(trials, out, title):
     out = Path(out)
     numbers = [t.number for t in trials]
     values = [100 * t.value for t in trials]
-    fig, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     ax.plot(numbers, values, "o", alpha=0.6, label="trial")
     ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
     ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}")
     ax.legend(loc="lower right")
-    written = {"history.png": _save(fig, out / "history.png")}
+    written = {"history.png": _save_figure(fig, out / "history.png")}
 
-    fig, ax = _pyplot().subplots(figsize=(6, 4.5), layout="constrained")
+    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.subplots()
     points = ax.scatter([t.params["learning_rate"] for t in trials], [t.params["reg"] for t in trials],
                         c=values, cmap="viridis", s=60, edgecolors="k")
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
            title="validation accuracy over the search")
     fig.colorbar(points, ax=ax, label="validation accuracy (%)")
-    written["search.png"] = _save(fig, out / "search.png")
+    written["search.png"] = _save_figure(fig, out / "search.png")
     return written

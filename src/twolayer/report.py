@@ -7,17 +7,20 @@ many images decoded (``data-images-loaded="k/n"`` on <body>), so a headless brow
 from __future__ import annotations
 
 import base64
+import math
 from html import escape
 from pathlib import Path
 
 from .errors import InputError
 from .io import read_json, write_text
 from .plots import read_confusion
-from .runs import redraw, run_lock
+from .runs import read_metrics, redraw, run_lock
+from .settings import check_settings_dict
 
 CAPTIONS = {
     "loss.png": "Loss per step and per epoch",
-    "accuracy.png": "Train and validation accuracy per epoch",
+    "accuracy.png": "Train accuracy (on the training batches as trained, augmented if the run augmented) "
+                    "and validation accuracy per epoch",
     "weights.png": "First-layer weights, one tile per hidden unit",
     "confusion.png": "Confusion matrix",
 }
@@ -28,9 +31,11 @@ METRICS = (
     ("epochs", "epochs"),
     ("best_epoch", "best epoch"),
     ("stop_reason", "stopped because"),
+    ("final_loss", "final loss (last epoch)"),
     ("seconds", "training seconds"),
     ("n_train", "training examples"),
     ("error", "error"),
+    ("warning", "warning"),
 )
 
 STYLE = """
@@ -60,8 +65,14 @@ def write_report(run_dir):
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: not a directory; give the run directory written by twolayer train")
     with run_lock(run_dir, "report"):
-        metrics = _read_json(run_dir / "metrics.json", required=True)
-        config = _read_json(run_dir / "config.json") or {}
+        if not (run_dir / "metrics.json").exists():
+            raise InputError(f"{run_dir / 'metrics.json'}: not found; is {run_dir} a run directory written by "
+                             "twolayer train?")
+        metrics = read_metrics(run_dir / "metrics.json")
+        config = {}
+        if (run_dir / "config.json").exists() or (run_dir / "config.json").is_symlink():
+            config = check_settings_dict(read_json(run_dir / "config.json", "run configuration"),
+                                         run_dir / "config.json")
         missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
                    if not _usable(run_dir / n)]
         if missing and (run_dir / "model.npz").exists():
@@ -109,28 +120,49 @@ def render(name, metrics, config, figures, confusion):
     return "\n".join(parts)
 
 
+BAR_PX = 200
+
+
+def bar_floor(accuracies):
+    """Where the per-class bars start: the lowest accuracy rounded down to a multiple of 10%
+    (so 94% and 100% look different), at most 90%."""
+    known = [a for a in accuracies if a is not None]
+    return min(0.9, math.floor(10 * min(known)) / 10) if known else 0.0
+
+
 def _per_class(confusion):
     matrix = confusion["matrix"]
+    accuracies = [matrix[i][i] / sum(matrix[i]) if sum(matrix[i]) else None for i in range(len(matrix))]
+    lo = bar_floor(accuracies)
     rows = []
     for i, cls in enumerate(confusion["class_names"]):
-        support, correct = sum(matrix[i]), matrix[i][i]
-        acc = correct / support if support else None
-        bar = "" if acc is None else f'<span class="bar" style="width:{100 * acc:.0f}px"></span>'
+        support, correct, acc = sum(matrix[i]), matrix[i][i], accuracies[i]
+        width = 0 if acc is None else BAR_PX * (acc - lo) / (1 - lo)
+        bar = "" if acc is None else f'<span class="bar" style="width:{width:.0f}px"></span>'
         rows.append(f"<tr><td>{escape(str(cls))}</td><td class=num>{support}</td><td class=num>{correct}</td>"
                     f"<td class=num>{_fmt(acc, 'accuracy')}</td><td>{bar}</td></tr>")
-    return (f"<p>On the {escape(str(confusion['split']))} split.</p>"
-            "<table><tr><th>class</th><th>examples</th><th>correct</th><th>accuracy</th><th></th></tr>"
-            + "".join(rows) + "</table>")
+    return (f"<p>On the {escape(str(confusion['split']))} split. The bars run from {100 * lo:.0f}% "
+            f"(empty) to 100% (full).</p>"
+            f"<table><tr><th>class</th><th>examples</th><th>correct</th><th>accuracy</th>"
+            f"<th>{100 * lo:.0f}% … 100%</th></tr>" + "".join(rows) + "</table>")
+
+
+INTERNAL = ("steps_per_epoch", "max_steps", "sampling")  # the loop's plumbing, not choices of the run
 
 
 def _hyperparameters(metrics, config):
-    """Settings from config.json (the loop's settings flattened in), else those echoed in metrics.json."""
+    """Settings from config.json (the loop's settings flattened in), else those echoed in metrics.json.
+
+    Auto epochs show how many ran; the loop's internal keys are left out."""
     if config:
         flat = {k: v for k, v in config.items() if k != "train"}
         flat.update(config.get("train") or {})
-        return list(flat.items())
-    shown = {key for key, _ in METRICS} | {"data"}
-    return [(k, v) for k, v in metrics.items() if k not in shown and not k.endswith("_accuracy")]
+    else:
+        shown = {key for key, _ in METRICS} | {"data", "final_loss"}
+        flat = {k: v for k, v in metrics.items() if k not in shown and not k.endswith("_accuracy")}
+    if flat.get("epochs") is None and metrics.get("epochs") is not None:
+        flat["epochs"] = f"auto ({metrics['epochs']} run)"
+    return [(k, v) for k, v in flat.items() if k not in INTERNAL]
 
 
 def _table(rows):
@@ -146,11 +178,3 @@ def _fmt(value, key=""):
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def _read_json(path, required=False):
-    if not path.exists():
-        if required:
-            raise InputError(f"{path}: not found; is {path.parent} a run directory written by twolayer train?")
-        return None
-    return read_json(path)

@@ -2,7 +2,8 @@
 directory that nothing can corrupt.
 
 RUN_DIR/config.json    every setting and the data's fingerprint, written first so that an interrupted run can resume
-RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (every epoch, atomic)
+RUN_DIR/checkpoint.npz parameters, optimizer, schedule, random state, history (atomic; after the first
+                       and the last epoch and at most every CHECKPOINT_SECONDS between)
 RUN_DIR/model.npz      the trained model with its preprocessing and class names
 RUN_DIR/history.csv    per epoch: loss, train and validation accuracy, learning rate
 RUN_DIR/*.png          the pictures (see plots.py)
@@ -16,28 +17,33 @@ or a resumable folder.
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import hashlib
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from io import StringIO
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from . import data as data_mod
-from .checks import check_X
+from .checks import check_fields, check_model_size, check_X, is_int, is_real, is_str, optional
 from .data.augment import random_shift
 from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError
 from .io import os_error, read_json, remove_stale_temps, save_npy, stdout_write, write_json, write_text
 from .net import TwoLayerNet
-from .plots import plot_run
-from .settings import RunSettings, TrainConfig, check_setting
+from .plots import FIGURES, plot_run
+from .settings import RunSettings, TrainConfig, check_setting, check_settings_dict
 from .train import History, Trainer, accuracy
 
+CHECKPOINT_SECONDS = 0.5  # a kill loses at most this much training; each write costs an fsync
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "history.csv")
 LOCK_FILE = ".twolayer.lock"
 
@@ -110,6 +116,9 @@ def stop_signals():
 # -- model + data + preprocessing ------------------------------------------------------------
 def build(settings, dataset):
     """The net for ``settings``, with preprocessing fitted on the training split."""
+    # before fitting or allocating anything, in the command line's words (--hidden)
+    check_model_size(dataset.n_features, settings.hidden_size, dataset.n_classes, settings.dtype,
+                     names=("input features", "hidden", "classes"))
     mode = settings.preprocess
     if mode == "auto":  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
         mode = "scale" if dataset.pixel_max else "standardize"
@@ -141,11 +150,21 @@ def batch_transform(net, X):
     return None
 
 
-def transformed(net, X):
-    """Preprocessed copy for in-memory data; memory maps stay on disk (transformed per batch)."""
+def transformed(net, X, name="the data"):
+    """Preprocessed copy for in-memory data; memory maps stay on disk (transformed per batch).
+
+    Values that overflow the net's dtype after preprocessing are the data's problem: refused here,
+    before training, with the size of the raw values.
+    """
     if X is None or isinstance(X, np.memmap):
         return X
-    return net.transform(X)
+    out = net.transform(X)
+    if not np.isfinite(out).all():
+        peak = f"{float(np.max(np.abs(X))):.0e}".replace("e+", "e")
+        mode = net.preprocessor.mode if net.preprocessor is not None else "none"
+        raise InputError(f"{name}: values up to {peak}: scale them, e.g. --preprocess standardize (they overflow "
+                         f"{net.dtype.name} after preprocessing '{mode}')")
+    return out
 
 
 @dataclass
@@ -153,11 +172,11 @@ class Prepared:
     """A net and its data ready for the loop: network inputs, labels and the per-batch steps."""
 
     net: TwoLayerNet
-    dataset: object
+    dataset: data_mod.Dataset
     X_train: np.ndarray
     X_val: np.ndarray | None
-    transform: object = None
-    augment: object = None
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
+    augment: Callable[..., object] | None = None
 
     def fit(self, trainer, **kw):
         d = self.dataset
@@ -167,9 +186,11 @@ class Prepared:
     def accuracy(self, split):
         d = self.dataset
         X = {"train": self.X_train, "val": self.X_val}.get(split)
+        where = f"{d.name} ({split} split)"
         if X is None:
-            X = transformed(self.net, getattr(d, f"X_{split}"))
-        return None if X is None else accuracy(self.net, X, getattr(d, f"y_{split}"), self.transform)
+            X = transformed(self.net, getattr(d, f"X_{split}"), where)
+        return None if X is None else accuracy(self.net, X, getattr(d, f"y_{split}"), self.transform, name=where,
+                                               check=False)
 
 
 def prepare(settings, dataset, augment=False):
@@ -177,7 +198,8 @@ def prepare(settings, dataset, augment=False):
     used by training runs and tuning trials)."""
     net = build(settings, dataset)
     aug = make_augment(settings.train.augment, net, dataset) if augment else None
-    return Prepared(net, dataset, transformed(net, dataset.X_train), transformed(net, dataset.X_val),
+    return Prepared(net, dataset, transformed(net, dataset.X_train, f"{settings.data} (train split)"),
+                    transformed(net, dataset.X_val, f"{settings.data} (val split)"),
                     batch_transform(net, dataset.X_train), aug)
 
 
@@ -190,22 +212,29 @@ def fingerprint(settings, dataset):
             "n_classes": int(dataset.n_classes), "rows_sha256": h.hexdigest()[:16]}
 
 
-def trained_settings(net):
-    """The RunSettings a saved model was trained with (defaults for a model without them)."""
+def trained_settings(net, where="model"):
+    """The RunSettings a saved model was trained with (defaults for a model without them); the
+    fields were checked by TwoLayerNet.load."""
     stored = net.meta.get("settings")
     if not stored:
         return RunSettings(data=net.meta.get("data") or "digits")
+    return settings_from(stored, f"{where}: meta: settings")
+
+
+def settings_from(d, where):
+    """RunSettings from a dict read from a file, every field checked first (one line: file and field)."""
+    check_settings_dict(d, where)
     try:
-        return RunSettings.from_dict(stored)
+        return RunSettings.from_dict(d)
     except (InputError, TypeError) as e:
-        raise InputError(f"model settings are damaged ({e})") from None
+        raise InputError(f"{where}: damaged run configuration ({e})") from None
 
 
 def load_model_data(model, spec=None, seed=None, settings=None):
     """(net, dataset, settings): a saved model and its data, loaded and split as its training run
     did (spec, seed and validation fraction from the model) unless ``spec`` or ``seed`` are given."""
     net = model if isinstance(model, TwoLayerNet) else TwoLayerNet.load(model)
-    settings = settings or trained_settings(net)
+    settings = settings or trained_settings(net, model)
     spec = spec or settings.data
     seed = settings.train.seed or 0 if seed is None else check_setting("seed", seed)
     dataset = data_mod.load(spec, seed=seed, val_fraction=settings.val_fraction)
@@ -220,6 +249,28 @@ def load_model_data(model, spec=None, seed=None, settings=None):
 
 
 # -- a training run ------------------------------------------------------------------------
+# metrics.json as _metrics writes it: every field a reader (report) uses is checked on the way back
+METRICS_SCHEMA = {
+    **{k: (optional(is_real(0, 1)), "a number in [0, 1] or null")
+       for k in ("train_accuracy", "val_accuracy", "test_accuracy")},
+    "final_loss": (optional(is_real()), "a finite number or null"),
+    "epochs": (is_int(0), "an integer >= 0"),
+    "best_epoch": (optional(is_int(0)), "an integer >= 0 or null"),
+    "stop_reason": (is_str, "a string"),
+    "seconds": (is_real(lo=0), "a number >= 0"),
+    "n_train": (is_int(0), "an integer >= 0"),
+    "hidden_size": (is_int(1), "a positive integer"),
+    "data": (is_str, "a string"),
+    "error": (is_str, "a string"),
+    "warning": (is_str, "a string"),
+}
+
+
+def read_metrics(path):
+    """A run's metrics.json, checked field by field."""
+    return check_fields(read_json(path, "metrics"), METRICS_SCHEMA, path)
+
+
 def _prepare_dir(out, resume, force):
     """Check what OUT holds against --resume / --force (called with OUT's lock held)."""
     if resume and force:
@@ -232,7 +283,7 @@ def _prepare_dir(out, resume, force):
     if any((out / f).exists() for f in RUN_FILES):
         if not force:
             raise InputError(f"{out}: already holds a run; use --resume to continue it or --force to overwrite it")
-        for f in RUN_FILES:
+        for f in (*RUN_FILES, *FIGURES, "confusion.json", "report.html"):  # nothing of the old run survives
             (out / f).unlink(missing_ok=True)
     remove_stale_temps(out)
 
@@ -242,12 +293,7 @@ def _resumed_settings(out, given):
     (only epochs may change). ``given``: {setting: (spelled, value)} of what the caller set."""
     path = out / "config.json"
     stored = read_json(path, "run configuration")
-    try:
-        settings = RunSettings.from_dict(stored)
-    except InputError as e:
-        raise InputError(f"{path}: damaged run configuration ({e})") from None
-    except TypeError as e:
-        raise InputError(f"{path}: damaged run configuration ({e})") from None
+    settings = settings_from(stored, path)
     flat = settings.flat()
     for name, (spelled, value) in (given or {}).items():
         if name == "epochs" or name not in flat:
@@ -258,6 +304,21 @@ def _resumed_settings(out, given):
     if "epochs" in (given or {}):
         settings = settings.with_changes(epochs=given["epochs"][1])
     return settings, stored.get("fingerprint")
+
+
+def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
+    """The checkpoint callback for the loop: saves after the first epoch, the last one (``last_epoch``
+    or an early stop) and otherwise only when ``seconds`` have passed since the previous save."""
+    saved_at = None
+
+    def checkpoint(trainer):
+        nonlocal saved_at
+        now = time.monotonic()
+        if (saved_at is None or now - saved_at >= seconds or trainer.epoch >= last_epoch
+                or trainer.stop_reason is not None):
+            save(trainer)
+            saved_at = time.monotonic()
+    return checkpoint
 
 
 def run_training(settings, out, *, resume=False, force=False, given=None, dataset=None, on_batch=None,
@@ -298,10 +359,16 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
             on_start(trainer, dataset)
         error = None
         try:
+            last_epoch = settings.train.resolve_epochs(len(dataset.y_train))
             run.fit(trainer, on_batch=on_batch, on_epoch=on_epoch,
-                    checkpoint=lambda t: t.save_checkpoint(ckpt, fingerprint=fp))
+                    checkpoint=throttled(lambda t: t.save_checkpoint(ckpt, fingerprint=fp), last_epoch))
         except DivergedError as e:
             error = e
+        except InputError:  # data that cannot be trained on as it is (values that overflow): no run left behind
+            if not resume:
+                for name in ("config.json", "checkpoint.npz"):
+                    (out / name).unlink(missing_ok=True)
+            raise
         if error is not None and trainer.best is None:
             write_json(out / "metrics.json", {"stop_reason": "diverged", "error": str(error)})
             raise error
@@ -322,7 +389,7 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
 
 
 def _metrics(settings, run, trainer):
-    return {
+    metrics = {
         **{k: v for k, v in settings.train.to_dict().items() if k not in ("steps_per_epoch", "max_steps")},
         "train_accuracy": run.accuracy("train"),
         "val_accuracy": run.accuracy("val"),
@@ -338,6 +405,27 @@ def _metrics(settings, run, trainer):
         "dtype": settings.dtype,
         "preprocess": settings.preprocess,
     }
+    warning = learned_nothing(run, metrics)
+    if warning:
+        metrics["warning"] = warning
+    return metrics
+
+
+def learned_nothing(run, metrics):
+    """A warning when the model does no better than always answering the most common class (on the
+    validation split, else the training split): the run 'completed' but learned nothing."""
+    split = "val" if metrics["val_accuracy"] is not None else "train"
+    y = getattr(run.dataset, f"y_{split}")
+    acc = metrics[f"{split}_accuracy"]
+    if acc is None or y is None or len(y) == 0:
+        return None
+    baseline = np.bincount(np.asarray(y, dtype=np.intp)).max() / len(y)
+    if run.net.output_size < 2 or acc > baseline + 0.01:
+        return None
+    name = "validation" if split == "val" else "training"
+    return (f"the model learned nothing: {name} accuracy {100 * acc:.1f}% is no better than always answering the "
+            f"most common class ({100 * baseline:.1f}%); check the labels and features, or try another --lr or "
+            "--preprocess standardize")
 
 
 def redraw(run_dir):
@@ -345,10 +433,7 @@ def redraw(run_dir):
     run_dir = Path(run_dir)
     settings = None
     if (run_dir / "config.json").exists():
-        try:
-            settings = RunSettings.from_dict(read_json(run_dir / "config.json", "run configuration"))
-        except (InputError, TypeError) as e:
-            raise InputError(f"{run_dir / 'config.json'}: damaged run configuration ({e})") from None
+        settings = settings_from(read_json(run_dir / "config.json", "run configuration"), run_dir / "config.json")
     net, dataset, _ = load_model_data(run_dir / "model.npz", settings=settings)
     history = History.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").exists() else History()
     return plot_run(run_dir, net=net, history=history, dataset=dataset,
@@ -364,33 +449,52 @@ def evaluate_model(model_path, spec=None, seed=None):
     for split in ("train", "val", "test"):
         X, y = getattr(dataset, f"X_{split}"), getattr(dataset, f"y_{split}")
         if X is not None:
-            result[f"{split}_accuracy"] = accuracy(net, X, y, net.transform)
+            result[f"{split}_accuracy"] = accuracy(net, X, y, net.transform,
+                                                   name=f"{spec or settings.data} ({split} split)")
     return result
 
 
-def predict_file(model, input):
-    """(net, class indices) for every row of an .npy or .csv file, preprocessed as in training."""
+def predict_file(model, input, note=None):
+    """(net, class indices, probabilities) for every row of an .npy or .csv file, preprocessed as in
+    training; ``note`` hears about a dropped label column."""
     net = TwoLayerNet.load(model)
-    X = check_X(data_mod.read_rows(input), name=str(input))
+    X = check_X(data_mod.read_rows(input, note=note), name=str(input))
     if X.shape[1] != net.input_size:
         raise InputError(f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}")
-    return net, net.scores(net.transform(X)).argmax(axis=1)
+    proba = net.predict_proba(X, name=str(input))  # raw rows: the model applies its preprocessing
+    return net, proba.argmax(axis=1), proba
+
+
+def class_names(net):
+    """The model's class names (the indices as strings for a model without names)."""
+    return net.class_names or [str(i) for i in range(net.output_size)]
 
 
 def class_labels(net, idx):
-    """Class names of output indices (the indices as strings for a model without names)."""
-    names = net.class_names or [str(i) for i in range(net.output_size)]
+    """Class names of output indices."""
+    names = class_names(net)
     return [names[i] for i in idx]
 
 
-def write_predictions(labels, idx, out=None):
-    """Labels to stdout, or to OUT: .npy holds the class indices, any other suffix one label per line."""
+def write_predictions(net, idx, proba=None, out=None):
+    """Class names, one per line, to stdout or OUT; with ``proba``, CSV rows 'label,p1,…,pC' under
+    the header 'label,<class names>'. An OUT ending in .npy holds the class names as a unicode
+    array, or with ``proba`` the N×C probabilities in class-name order."""
+    labels = class_labels(net, idx)
+    if proba is None:
+        text = "\n".join(labels) + "\n"
+    else:
+        buf = StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["label", *class_names(net)])
+        writer.writerows([label, *(f"{p:.6g}" for p in row)] for label, row in zip(labels, proba))
+        text = buf.getvalue()
     if out is None:
-        return stdout_write("\n".join(labels) + "\n")
+        return stdout_write(text)
     out = Path(out)
     if out.suffix == ".npy":
-        return save_npy(out, np.asarray(idx))
-    return write_text(out, "\n".join(labels) + "\n")
+        return save_npy(out, np.asarray(proba) if proba is not None else np.array(labels, dtype=str))
+    return write_text(out, text)
 
 
 def exit_status(error):

@@ -12,11 +12,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from .checks import check_fields, is_dict
 from .errors import InputError, InputTypeError
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 
-SEED_MAX = 2 ** 32 - 1  # NumPy's seeds are 32-bit; every seed the tool takes is in 0..SEED_MAX
+SEED_MAX = 2 ** 32 - 1
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")  # NumPy's seeds are 32-bit; every seed the tool takes is in 0..SEED_MAX
 
 
 def _is_int(v):
@@ -45,6 +48,7 @@ RULES = {
     "lr_decay": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
     "warmup_epochs": (_int_in(0, 10 ** 6), "an integer in 0..1,000,000"),
     "patience": (_int_in(1, 10 ** 6, none=True), "an integer in 1..1,000,000 or None"),
+    "tol": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "sampling": (lambda v: v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
     "steps_per_epoch": (_int_in(1, 10 ** 9, none=True), "a positive integer or None"),
     "max_steps": (_int_in(0, 10 ** 12, none=True), "an integer >= 0 or None"),
@@ -58,7 +62,37 @@ RULES = {
                    "one of auto, none, scale, center, standardize"),
     "val_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
     "std": (lambda v: v is None or (_is_real(v) and v >= 0), "a finite number >= 0 or None (He initialisation)"),
+    # the other commands
+    "trials": (_int_in(1, 10 ** 6), "an integer in 1..1,000,000"),
+    "n_jobs": (_int_in(1, 1024), "an integer in 1..1024"),
+    "heartbeat": (_int_in(1, 86_400), "a whole number of seconds in 1..86,400"),
+    "timeout": (lambda v: v is None or (_is_real(v) and 0 < v <= 10 ** 8), "a number of seconds > 0 (at most 1e8)"),
+    "sampler": (lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),
+    "pruner": (lambda v: v in PRUNERS, "one of " + ", ".join(PRUNERS)),
+    "study_name": (lambda v: isinstance(v, str) and 0 < len(v.strip()) and len(v) <= 256,
+                   "a non-empty name of at most 256 characters"),
+    "threshold": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
+    "diagram_rows": (_int_in(1, 10_000), "an integer in 1..10,000"),
 }
+FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "--warmup", "diagram_rows": "--batch"}
+
+
+def flag(name):
+    """How the command line spells a setting: --lr for learning_rate, --n-jobs for n_jobs."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+RUN_FIELDS = ("data", "hidden_size", "dtype", "preprocess", "val_fraction", "std")
+TRAIN_FIELDS = tuple(k for k in RULES if k not in RUN_FIELDS)
+
+
+def check_settings_dict(d, where):
+    """Settings read back from a file (config.json, a model's meta), checked field by field against
+    RULES before any is used: one line naming the file and the field."""
+    check_fields(d, {**{k: RULES[k] for k in RUN_FIELDS}, "train": (is_dict, "an object of training settings")},
+                 where)
+    check_fields(d.get("train", {}), {k: RULES[k] for k in TRAIN_FIELDS}, f"{where}: train")
+    return d
 
 
 class SettingError(InputError):
@@ -116,6 +150,7 @@ class TrainConfig:
     lr_decay: float = 0.95
     warmup_epochs: int = 0
     patience: int | None = None
+    tol: float = 0.0  # with patience: an epoch counts as better only when it beats the best score by more than tol
     sampling: str = "shuffle"
     steps_per_epoch: int | None = None
     max_steps: int | None = None

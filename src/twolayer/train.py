@@ -9,16 +9,22 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .checks import check_X, check_y
-from .errors import DivergedError, InputError
+from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
+from .errors import DivergedError, InputError, InputTypeError
 from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
-from .optim import make_optimizer
+from .optim import make_optimizer, packed
 from .schedules import learning_rate_at
-from .settings import AUTO_EPOCHS, AUTO_STEPS, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
+from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:  # for annotations only: net.py imports this module
+    from .net import TwoLayerNet
 
 
 class Workspace:
@@ -32,7 +38,7 @@ class Workspace:
         self.scores = np.empty((batch_size, classes), dtype)
         self.dh = np.empty((batch_size, hidden), dtype)
         self.mask = np.empty((batch_size, hidden), bool)
-        self.grads = {k: np.empty_like(v) for k, v in params.items()}
+        self.grads = packed({k: np.empty_like(v) for k, v in params.items()})  # laid out like the params
         self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
 
     def view(self, n):
@@ -53,33 +59,49 @@ class History(dict):
 
     CSV_COLUMNS = ("epoch", "loss", "train_acc", "val_acc", "lr", "seconds")
 
-    def write_csv(self, path):
+    def write_csv(self, path: str | os.PathLike[str]) -> None:
         """history.csv: one row per epoch."""
         fmt = lambda v: "" if v is None else (str(v) if isinstance(v, int) else f"{v:.6g}")  # noqa: E731
         write_csv(path, self.CSV_COLUMNS, ([fmt(v) for v in row] for row in zip(*(self[c] for c in self.CSV_COLUMNS))))
 
     @classmethod
-    def read_csv(cls, path):
-        """A history written by write_csv; a damaged file is one line naming it and the field."""
+    def read_csv(cls, path: str | os.PathLike[str]) -> History:
+        """A history written by write_csv; a damaged file is one line naming it, the line and the field."""
         header, rows = read_csv_rows(path, "history")
+        if "epoch" not in header:
+            raise InputError(f"{path}: no 'epoch' column in the header; the file is damaged")
         history = cls()
         for n, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise InputError(f"{path}: line {n} has {len(row)} fields, the header {len(header)}; the file is damaged")
             for col, v in zip(header, row):
-                if col not in cls.CSV_COLUMNS:
-                    continue
-                try:
-                    value = None if v == "" else (int(v) if col == "epoch" else float(v))
-                except ValueError:
-                    raise InputError(f"{path}: line {n}: field {col!r} is not a number ({v!r})") from None
-                history[col].append(value)
+                if col in cls.CSV_COLUMNS:
+                    history[col].append(_history_value(v, col, path, n))
         return history
+
+
+def _history_value(v, col, path, line):
+    """One field of history.csv: epoch an integer >= 1, the others finite numbers (val_acc, lr may be empty)."""
+    if v == "" and col not in ("epoch", "loss"):
+        return None
+    try:
+        x = int(v) if col == "epoch" else float(v)
+    except ValueError:
+        x = None
+    if x is None or (col == "epoch" and x < 1) or not math.isfinite(x):
+        words = "an integer >= 1" if col == "epoch" else "a finite number"
+        raise InputError(f"{path}: line {line}: field {col!r} must be {words}, got {v[:40]!r}; the file is damaged")
+    return x
 
 
 class Trainer:
     """Runs the loop on one net; keeps optimizer, schedule, random state and history so that
     training can continue (partial_fit, --resume) exactly where it stopped."""
 
-    def __init__(self, net, config=None, rng=None):
+    def __init__(self, net: TwoLayerNet, config: TrainConfig | None = None,
+                 rng: np.random.Generator | GlobalRandomState | None = None) -> None:
         self.net = net
         self.config = config or TrainConfig()
         c = self.config
@@ -89,23 +111,28 @@ class Trainer:
         self.history = History()
         self.epoch = 0  # completed epochs
         self.step_count = 0
-        self.best = None  # (val_acc, epoch, params copy)
+        self.best: tuple | None = None  # (score, epoch, params copy); no copy when stopping on the training loss
         self.bad_epochs = 0
-        self.stop_reason = None
-        self.interrupt = None  # the KeyboardInterrupt that stopped the last fit, if any
-        self.work = None  # the step's buffers (a Workspace), made by fit
+        self.stop_reason: str | None = None
+        self.interrupt: KeyboardInterrupt | None = None  # the KeyboardInterrupt that stopped the last fit, if any
+        self.work: Workspace | None = None  # the step's buffers (a Workspace), made by fit
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
     @np.errstate(over="ignore", invalid="ignore")
-    def fit(self, X, y, X_val=None, y_val=None, *, epochs=None, on_epoch=None, on_batch=None,
-            checkpoint=None, transform=None, augment=None):
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, *,
+            epochs: int | None = None, on_epoch: Callable[[Trainer], object] | None = None,
+            on_batch: Callable[[Trainer], object] | None = None, checkpoint: Callable[[Trainer], object] | None = None,
+            transform: Callable[[np.ndarray], np.ndarray] | None = None,
+            augment: Callable[[np.ndarray, Any], object] | None = None,
+            sample_weight: np.ndarray | None = None) -> History:
         """Train until ``epochs`` (default config.epochs) epochs are complete, early stopping,
         max_steps, divergence or Ctrl-C. Returns the history.
 
         X may be a memory map: batches are gathered with np.take and, when ``transform`` is
         given (the model's preprocessing), transformed one batch at a time. ``augment(xb, rng)``,
         when given, alters each training batch in place (e.g. random pixel shifts).
+        ``sample_weight`` (one weight >= 0 per row of X) weights each batch's mean loss.
         """
         c = self.config
         n = X.shape[0]
@@ -113,8 +140,9 @@ class Trainer:
             raise InputError("the training set is empty")
         epochs = c.resolve_epochs(n) if epochs is None else epochs
         bs = c.batch_for(n)
+        check_batch_memory(bs, X.shape[1], self.net)
         self.work = Workspace(self.net.params, bs)
-        batch = Batch(X, y, bs, self.net.dtype, transform, augment)
+        batch = Batch(X, y, bs, self.net.dtype, transform, augment, sample_weight)
         has_val = X_val is not None and len(X_val) > 0
         self.stop_reason = self.interrupt = None
         with blas_threads_for(bs * X.shape[1] * self.net.hidden_size):
@@ -125,7 +153,7 @@ class Trainer:
                                           decay=c.lr_decay, epochs=epochs, warmup_epochs=c.warmup_epochs)
                     loss_sum, correct, seen = 0.0, 0, 0
                     for idx in self.batch_order(n, bs, c.steps_for(n)):
-                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr)
+                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr, batch.weights(idx))
                         loss_sum += loss * len(idx)
                         correct += n_correct
                         seen += len(idx)
@@ -142,7 +170,7 @@ class Trainer:
             except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
                 self.stop_reason = "interrupted"
                 self.interrupt = e
-        if self.best is not None and self.stop_reason != "diverged":
+        if self.best is not None and self.best[2] is not None and self.stop_reason != "diverged":
             self.restore_best()  # model selection on validation accuracy (patience is set)
         if self.stop_reason is None:
             self.stop_reason = "completed"
@@ -163,11 +191,12 @@ class Trainer:
             else:
                 yield _draw(self.rng, n, bs)
 
-    def step(self, xb, yb, lr):
+    def step(self, xb: np.ndarray, yb: np.ndarray, lr: float,
+             weights: np.ndarray | None = None) -> tuple[float, int]:
         """One optimizer step on one batch: (loss, grads) from the net, an update from the rule."""
-        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work)
+        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work, weights=weights)
         if not math.isfinite(loss):
-            self._diverged(loss)
+            self._diverged(loss, xb)
         self.optimizer.step(self.net.params, grads, lr)
         self.step_count += 1
         self.history["step_loss"].append(loss)
@@ -175,7 +204,7 @@ class Trainer:
 
     def _end_epoch(self, lr, loss, train_acc, X_val, y_val, has_val, transform, seconds, epochs):
         c, h = self.config, self.history
-        val_acc = accuracy(self.net, X_val, y_val, transform) if has_val else None
+        val_acc = accuracy(self.net, X_val, y_val, transform, check=False) if has_val else None
         self.epoch += 1
         h["epoch"].append(self.epoch)
         h["loss"].append(loss)
@@ -185,41 +214,54 @@ class Trainer:
         h["seconds"].append(seconds)
         score = val_acc if has_val else -loss
         if c.patience is not None:
+            # as scikit-learn's MLP: the count restarts only on a gain of more than tol
+            improved = self.best is None or score > self.best[0] + c.tol
             if self.best is None or score > self.best[0]:
-                self.best = (score, self.epoch, {k: v.copy() for k, v in self.net.params.items()})
+                # without validation data the loop stops on the training loss and keeps the last
+                # weights, as scikit-learn's MLP does: no copy to restore
+                weights = {k: v.copy() for k, v in self.net.params.items()} if has_val else None
+                self.best = (score, self.epoch, weights)
+            if improved:
                 self.bad_epochs = 0
             else:
                 self.bad_epochs += 1
                 if self.bad_epochs >= c.patience and self.epoch < epochs:
                     self.stop_reason = "early_stopping"
 
-    def _diverged(self, loss):
-        if self.best is not None:
+    def _diverged(self, loss, xb):
+        if self.best is not None and self.best[2] is not None:
             self.restore_best()
             kept = f"the best weights (epoch {self.best[1]}) were kept"
         else:
             kept = "no finite weights from a finished epoch exist"
         self.stop_reason = "diverged"
+        with np.errstate(all="ignore"):
+            peak = float(np.max(np.abs(xb)))
+        if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
+            raise InputError(
+                f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have values up to "
+                f"{f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. --preprocess standardize; {kept}")
         raise DivergedError(
             f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
             f"Try a smaller --lr (now {self.config.learning_rate:g}).")
 
-    def restore_best(self):
+    def restore_best(self) -> None:
+        assert self.best is not None, "restore_best needs a best epoch"
         for k, v in self.best[2].items():
             self.net.params[k][...] = v
 
     @property
-    def best_epoch(self):
+    def best_epoch(self) -> int | None:
         return None if self.best is None else self.best[1]
 
     # -- checkpoints --------------------------------------------------------------------
-    def save_checkpoint(self, path, fingerprint=None):
+    def save_checkpoint(self, path: str | os.PathLike[str], fingerprint: str | None = None) -> None:
         """Everything needed to resume exactly, written atomically. ``fingerprint`` (of the
         data) lets load_checkpoint refuse a checkpoint of another run."""
         arrays = {f"param_{k}": v for k, v in self.net.params.items()}
         opt = self.optimizer.state_dict()
         arrays.update({f"opt_{k}": v for k, v in opt["arrays"].items()})
-        if self.best is not None:
+        if self.best is not None and self.best[2] is not None:
             arrays.update({f"best_{k}": v for k, v in self.best[2].items()})
         state = {
             "epoch": self.epoch,
@@ -235,19 +277,19 @@ class Trainer:
         arrays["state"] = np.array(json.dumps(state))
         save_npz(path, arrays)
 
-    def load_checkpoint(self, path, fingerprint=None):
+    def load_checkpoint(self, path: str | os.PathLike[str], fingerprint: str | None = None) -> None:
         """Continue from a checkpoint of this same run; a foreign or mismatched one is refused
         with one line (shapes, optimizer, settings other than epochs, data fingerprint)."""
         arrays = read_npz(path, required=("state",))
         text = str(meta_array(arrays["state"], path))  # outside the try: its InputError is a ValueError too
         try:
             state = json.loads(text)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise InputError(f"{path}: damaged checkpoint (state is not valid JSON: {e})") from None
         if not isinstance(state, dict):
             raise InputError(f"{path}: damaged checkpoint (state is not an object)")
-        check = _Fields(path, state)
-        config = check.get("config", dict)
+        check_fields(state, CHECKPOINT_STATE, path, required=tuple(CHECKPOINT_STATE))
+        config = state["config"]
         differ = [k for k, v in self.config.to_dict().items() if k != "epochs" and config.get(k, v) != v]
         if differ:
             k = differ[0]
@@ -270,22 +312,18 @@ class Trainer:
             param = k.rsplit("_", 1)[-1]
             if param not in self.net.params or v.shape != self.net.params[param].shape:
                 raise InputError(f"{path}: optimizer state {k!r} does not fit the model; the file is damaged")
-        best = check.get("best", list, none=True)
-        if best is not None and (len(best) != 2 or any(f"best_{k}" not in arrays for k in self.net.params)):
-            raise InputError(f"{path}: field 'best' is damaged")
-        epoch = check.count("epoch")
-        step_count = check.count("step_count")
-        bad_epochs = check.count("bad_epochs")
-        opt_t = check.count("opt_t")
-        history = check.get("history", dict)
-        if any(not isinstance(history.get(key, []), list) for key in History.KEYS):
-            raise InputError(f"{path}: field 'history' is damaged")
-        rng = check.get("rng", dict)
+        best = state["best"]
+        kept = [f"best_{k}" in arrays for k in self.net.params]  # none kept: stopping on the training loss
+        if best is not None and any(kept) and not all(kept):
+            raise InputError(f"{path}: field 'best' is damaged (best_* arrays missing)")
+        epoch, step_count, bad_epochs, opt_t = (state[k] for k in ("epoch", "step_count", "bad_epochs", "opt_t"))
+        history, rng = state["history"], state["rng"]
         for k in self.net.params:
             self.net.params[k][...] = arrays[f"param_{k}"]
         self.optimizer.load_state_dict({"t": opt_t, "arrays": opt_arrays})
         if best is not None:
-            self.best = (best[0], best[1], {k: arrays[f"best_{k}"].copy() for k in self.net.params})
+            self.best = (best[0], best[1],
+                         {k: arrays[f"best_{k}"].copy() for k in self.net.params} if all(kept) else None)
         self.epoch, self.step_count, self.bad_epochs = epoch, step_count, bad_epochs
         self.history = History(history)
         try:
@@ -294,29 +332,41 @@ class Trainer:
             raise InputError(f"{path}: field 'rng' is damaged ({type(e).__name__}: {e})") from None
 
 
-class _Fields:
-    """Type- and range-checked reads of a JSON object from a file: one line naming file and field."""
+def _is_history(v):
+    return isinstance(v, dict) and all(
+        k in History.KEYS and isinstance(xs, list)
+        and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in xs)
+        for k, xs in v.items())
 
-    def __init__(self, path, obj):
-        self.path, self.obj = path, obj
 
-    def get(self, name, kind, none=False):
-        if name not in self.obj:
-            raise InputError(f"{self.path}: field {name!r} is missing; the file is damaged")
-        v = self.obj[name]
-        if (v is None and none) or (isinstance(v, kind) and not isinstance(v, bool)):
-            return v
-        raise InputError(f"{self.path}: field {name!r} should be {kind.__name__}, got {type(v).__name__}")
-
-    def count(self, name):
-        v = self.get(name, int)
-        if v < 0:
-            raise InputError(f"{self.path}: field {name!r} is negative ({v})")
-        return v
+# The checkpoint's JSON state: every field is read back on --resume, so every field is checked first
+# (checks.check_fields, the one schema helper: one line naming the file and the field).
+CHECKPOINT_STATE = {
+    "epoch": (is_int(0), "an integer >= 0"),
+    "step_count": (is_int(0), "an integer >= 0"),
+    "bad_epochs": (is_int(0), "an integer >= 0"),
+    "opt_t": (is_int(0), "an integer >= 0"),
+    "best": (optional(lambda v: isinstance(v, list) and len(v) == 2 and is_real()(v[0]) and is_int(0)(v[1])),
+             "null or [score, epoch]"),
+    "history": (_is_history, "an object of lists of numbers keyed by " + ", ".join(History.KEYS)),
+    "rng": (is_dict, "an object (a random generator's state)"),
+    "config": (is_dict, "an object (the loop's settings)"),
+}
 
 
 def _describe(fp):
     return ", ".join(f"{k} {v}" for k, v in fp.items() if k != "rows_sha256") if isinstance(fp, dict) else str(fp)
+
+
+DATA_SCALE = 1e6  # a loss that overflows on inputs larger than this is the data's fault, not the step size's
+
+
+def check_batch_memory(batch_size, n_features, net, label="batch_size"):
+    """Refuse a minibatch whose buffers (X batch, activations, mask, scores) exceed MAX_BATCH_BYTES."""
+    per_row = (n_features + 2 * net.hidden_size + net.output_size) * net.dtype.itemsize + net.hidden_size
+    if batch_size * per_row > limit("MAX_BATCH_BYTES"):
+        raise InputError(f"{label} {batch_size} needs {gib(batch_size * per_row)} for one minibatch's buffers, more "
+                         f"than the limit of {gib(limit('MAX_BATCH_BYTES'))} (TWOLAYER_MAX_BATCH_BYTES)")
 
 
 SMALL_GEMM = 4_000_000  # multiply-adds in X·W1 below which a second BLAS thread costs more than it gains
@@ -335,16 +385,22 @@ def blas_threads_for(work):
     return _controller.limit(limits=1, user_api="blas")
 
 
-_controller = None
+_controller: Any = None  # a threadpoolctl.ThreadpoolController, made on first use
 
 
-def accuracy(net, X, y, transform=None, batch_size=4096):
-    """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly)."""
+def accuracy(net: TwoLayerNet, X: np.ndarray, y: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None,
+             batch_size: int = 4096, name: str = "X", check: bool = True) -> float:
+    """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly).
+
+    check=False (during and right after training): non-finite scores count as wrong, since
+    they come from the weights (divergence is reported from the loss), not from the data.
+    """
     correct = 0
     for start in range(0, len(X), batch_size):
         xb = X[start:start + batch_size]
         xb = transform(xb) if transform is not None else xb
-        correct += int(np.count_nonzero(net.scores(xb).argmax(axis=1) == y[start:start + batch_size]))
+        scores = net.scores(xb, name=name, first_row=start, check=check)
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == y[start:start + batch_size]))
     return correct / len(X)
 
 
@@ -359,13 +415,21 @@ class Batch:
     """Gathers a training batch into preallocated buffers: rows, labels, the net's dtype, the
     per-batch preprocessing of streamed data and the augmentation."""
 
-    def __init__(self, X, y, bs, dtype, transform=None, augment=None):
+    def __init__(self, X, y, bs, dtype, transform=None, augment=None, sample_weight=None):
         self.X, self.y, self.transform, self.augment, self.dtype = X, y, transform, augment, dtype
         self.direct = X.dtype == dtype and transform is None
         self.xb = np.empty((bs, X.shape[1]), X.dtype)
         self.yb = np.empty(bs, np.intp)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype)
+        self.wb = None if sample_weight is None else np.empty(bs, dtype)
 
-    def gather(self, idx, rng):
+    def weights(self, idx):
+        """The batch's sample weights, or None when the rows are unweighted."""
+        if self.sample_weight is None:
+            return None
+        return self.sample_weight.take(idx, out=self.wb[:len(idx)])
+
+    def gather(self, idx: np.ndarray, rng: Any) -> tuple[np.ndarray, np.ndarray]:
         m = len(idx)
         xb, yb = self.xb[:m], self.yb[:m]
         self.X.take(idx, axis=0, out=xb)
@@ -402,22 +466,30 @@ def _set_rng_state(rng, saved):
         rng.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def classic_train(net, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
-                  num_iters=100, batch_size=200, verbose=False):
+def classic_train(net: TwoLayerNet, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike,
+                  learning_rate: float = 1e-3, learning_rate_decay: float = 0.95, reg: float = 5e-6,
+                  num_iters: int = 100, batch_size: int = 200, verbose: bool = False) -> dict[str, list[float]]:
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
     NumPy's global random state, learning rate × decay after every epoch of max(N // B, 1) steps."""
     check_setting("learning_rate", learning_rate, "learning_rate")
     check_setting("lr_decay", learning_rate_decay, "learning_rate_decay")
     check_setting("reg", reg, "reg")
+    if num_iters is None:  # max_steps may be None (no limit), num_iters may not
+        raise InputTypeError(f"num_iters must be {RULES['max_steps'][1].removesuffix(' or None')}, got None")
     check_setting("max_steps", num_iters, "num_iters")
     check_setting("batch_size", batch_size, "batch_size")
     X = check_X(X, net.input_size, net.dtype)
     y = check_y(y, X.shape[0], net.output_size)
+    check_batch_memory(batch_size, X.shape[1], net)
     X_val = check_X(X_val, net.input_size, net.dtype, name="X_val")
     y_val = check_y(y_val, X_val.shape[0], net.output_size, name="y_val")
     steps_per_epoch = max(X.shape[0] // batch_size, 1)
+    epochs = max(math.ceil(num_iters / steps_per_epoch), 1)
+    if not RULES["epochs"][0](epochs):
+        raise InputError(f"num_iters {num_iters} makes {epochs:,} epochs of {steps_per_epoch} steps; epochs must be "
+                         f"{RULES['epochs'][1].removesuffix(' (or None: auto)')}")
     config = TrainConfig(
-        epochs=max(math.ceil(num_iters / steps_per_epoch), 1), batch_size=batch_size,
+        epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, reg=reg, optimizer="sgd", schedule="step",
         lr_decay=learning_rate_decay, patience=None, sampling="replacement",
         steps_per_epoch=steps_per_epoch, max_steps=num_iters, seed=None)

@@ -28,12 +28,11 @@ import warnings
 from pathlib import Path
 
 from . import data as data_mod
-from .checks import check_positive_int
 from .errors import DivergedError, InputError
 from .io import atomic_write, read_json, read_npz, write_csv, write_json
 from .plots import plot_study
 from .runs import prepare, run_lock
-from .settings import RunSettings, TrainConfig, check_setting
+from .settings import PRUNERS, SAMPLERS, RunSettings, TrainConfig, check_setting
 from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
@@ -49,14 +48,12 @@ SPACE = {
     "batch_size": ("choice", (32, 64, 128)),
     "schedule": ("choice", ("constant", "step", "cosine")),
 }
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")
 TRIAL_COLUMNS = ("number", "state", "val_accuracy", *SPACE, "epochs", "seconds", "worker")
 
 
 def suggest(trial):
     """Draw one point of SPACE from an Optuna trial (or a FixedTrial)."""
-    params = {}
+    params: dict[str, object] = {}
     for name, (kind, arg) in SPACE.items():
         if kind == "log":
             low, high = arg[params["optimizer"]] if isinstance(arg, dict) else arg
@@ -214,11 +211,15 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
                        train=TrainConfig(epochs=epochs, patience=patience or None, seed=0))
     out = Path(out)
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    # the data first: a bad --data must leave no study.json or database behind
+    dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
+    if dataset.X_val is None:
+        raise InputError(f"{data}: no validation split to tune on")
     with run_lock(out, "tune", shared=True):  # the workers of one study share OUT; train and report wait
         storage = open_storage(url, heartbeat)
         _bind(out, study_name, url)
-        return _tune(data, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed,
-                     callbacks)
+        return _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs,
+                     seed, callbacks)
 
 
 def _bind(out, study_name, url):
@@ -235,13 +236,11 @@ def _bind(out, study_name, url):
         write_json(path, here)
 
 
-def _tune(data, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed, callbacks):
+def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed,
+          callbacks):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported once, by the CLI
-    dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
-    if dataset.X_val is None:
-        raise InputError(f"{data}: no validation split to tune on")
     study = optuna.create_study(storage=storage, study_name=study_name,
                                 direction="maximize", load_if_exists=True,
                                 sampler=make_sampler(sampler, seed), pruner=make_pruner(pruner, epochs))
@@ -258,17 +257,9 @@ def _tune(data, trials, storage, study_name, out, base, n_jobs, timeout, sampler
 
 def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x"):
     """The cheap checks, done before anything starts (a progress bar, a database, data loading)."""
-    check_positive_int(trials, "trials")
-    check_positive_int(n_jobs, "n-jobs")
-    check_positive_int(heartbeat, "heartbeat")
-    if timeout is not None and not timeout > 0:
-        raise InputError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-    if sampler not in SAMPLERS:
-        raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    if pruner not in PRUNERS:
-        raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
-    if not study_name:
-        raise InputError("study-name must not be empty")
+    for name, value in (("trials", trials), ("n_jobs", n_jobs), ("timeout", timeout), ("sampler", sampler),
+                        ("pruner", pruner), ("heartbeat", heartbeat), ("study_name", study_name)):
+        check_setting(name, value)
 
 
 def finished(study):
@@ -340,7 +331,7 @@ TOP_COLUMNS = ("trial", "val", "lr", "reg", "hidden", "batch", "optimizer", "sch
 
 
 def state_counts(study):
-    counts = {}
+    counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name] = counts.get(t.state.name, 0) + 1
     return counts

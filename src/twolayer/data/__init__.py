@@ -4,6 +4,8 @@ SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``
 
     cifar10:DIR   the cifar-10-batches-py folder (pickles, read by a restricted unpickler)
     mnist:DIR     the four idx files of MNIST or Fashion-MNIST, gzip or raw
+    fashion-mnist:DIR  the same, with Fashion-MNIST's class names
+    mnist, fashion-mnist, cifar10 (no folder): downloaded once into a cache (see fetch.py)
     npz:FILE      X_train, y_train and optionally X_val, y_val, X_test, y_test, class_names
     npy:DIR       the same names as .npy files, memory-mapped: training streams from disk
     csv:FILE      one row per example; the label is the column headed ``label``, else the last
@@ -13,140 +15,97 @@ naming the file and the problem. Without a validation split one is carved from t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import numbers
+import os
+from typing import Callable
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
+from ..io import check_file
+from ..settings import check_setting
+from .arrays import load_npy, load_npz, read_npy
+from .cifar import load_cifar10
+from .dataset import Dataset, spill, split_validation, stratified_split
+from .fetch import SOURCES as DOWNLOADS
+from .fetch import fetch as download
+from .idx import load_fashion_mnist, load_mnist
+from .table import load_csv, read_rows_csv
 
-
-@dataclass
-class Dataset:
-    """Splits of one data set. X arrays are 2-D (rows are examples), y arrays integer labels."""
-
-    name: str
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray | None
-    y_val: np.ndarray | None
-    X_test: np.ndarray | None
-    y_test: np.ndarray | None
-    class_names: list = field(default_factory=list)
-    image_shape: tuple | None = None  # (H, W) or (H, W, 3) when rows are images
-    pixel_max: float | None = None  # the largest raw pixel value, for image sets
-
-    @property
-    def n_features(self):
-        return self.X_train.shape[1]
-
-    @property
-    def n_classes(self):
-        return len(self.class_names)
-
-
-def split_validation(X, y, fraction, seed, name="training set"):
-    """Carve a stratified, seeded validation split from the training data.
-
-    A memory map is split into two new memory maps (see ``spill``), so streaming data stays on disk.
-    """
-    from sklearn.model_selection import train_test_split
-
-    if not 0 < fraction < 1:
-        raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 and round(fraction * len(y)) >= np.count_nonzero(counts) else None
-    try:
-        idx_train, idx_val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed,
-                                              stratify=stratify)
-    except ValueError as e:
-        raise InputError(f"{name}: cannot carve a validation split ({e})") from None
-    idx_train.sort()
-    idx_val.sort()
-    if isinstance(X, np.memmap):
-        return spill(X, idx_train), y[idx_train], spill(X, idx_val), y[idx_val]
-    return X[idx_train], y[idx_train], X[idx_val], y[idx_val]
-
-
-def spill(X, rows, block=8192):
-    """Rows of a memory map copied, block by block, into a new unlinked file mapped from disk.
-
-    The file sits beside the source when that folder is writable (else in the temp folder) and is
-    unlinked at once: the mapping keeps it alive and the OS reclaims it when the process ends.
-    """
-    import os
-    import tempfile
-    from pathlib import Path
-
-    folder = Path(X.filename).parent if getattr(X, "filename", None) else None
-    if folder is None or not os.access(folder, os.W_OK):
-        folder = None
-    fd, tmp = tempfile.mkstemp(prefix=".twolayer-split-", suffix=".npy", dir=folder)
-    os.close(fd)
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=X.dtype, shape=(len(rows), X.shape[1]))
-    finally:
-        os.unlink(tmp)
-    for start in range(0, len(rows), block):
-        out[start:start + block] = X[rows[start:start + block]]
-    out.flush()
-    return out
+__all__ = ["Dataset", "load", "read_digits", "read_rows", "split_validation", "spill", "stratified_split", "LOADERS"]
 
 
 def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
     """scikit-learn's 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
-    from sklearn.datasets import load_digits as sk_digits
-    from sklearn.model_selection import train_test_split
-
     if not 0 < val_fraction < 1 - test_fraction:
         raise InputError(f"validation fraction must be in (0, {1 - test_fraction:g}) for digits "
                          f"({test_fraction:g} is the test split), got {val_fraction}")
-    d = sk_digits()
-    X, y = d.data.astype(np.float64), d.target.astype(np.intp)
-    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
-    X_train, y_train, X_val, y_val = split_validation(X_rest, y_rest, val_fraction / (1 - test_fraction), seed)
-    return Dataset("digits", X_train, y_train, X_val, y_val, X_test, y_test,
-                   class_names=[str(c) for c in d.target_names], image_shape=(8, 8), pixel_max=16.0)
+    X, y = read_digits()
+    idx_rest, idx_test = stratified_split(y, math.ceil(test_fraction * len(y)), seed)
+    X_train, y_train, X_val, y_val = split_validation(X[idx_rest], y[idx_rest], val_fraction / (1 - test_fraction),
+                                                      seed)
+    return Dataset("digits", X_train, y_train, X_val, y_val, X[idx_test], y[idx_test],
+                   class_names=[str(c) for c in range(10)], image_shape=(8, 8), pixel_max=16.0)
 
 
-from .arrays import load_npy, load_npz, read_npy  # noqa: E402  (loaders need Dataset above)
-from .cifar import load_cifar10  # noqa: E402
-from .idx import load_mnist  # noqa: E402
-from .table import load_csv  # noqa: E402
+def read_digits():
+    """(X float64 (1797, 64), y intp) from the digits.csv.gz that scikit-learn ships (BSD-3-Clause),
+    read directly: importing scikit-learn (and SciPy) for it would cost a second at start-up."""
+    import gzip
+    import importlib.util
+    from pathlib import Path
 
-LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "npz": load_npz,
-           "npy": load_npy, "csv": load_csv}
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    path = Path(next(iter(spec.submodule_search_locations or [])) if spec else "", "datasets", "data",
+                "digits.csv.gz")
+    if not path.is_file():  # a future scikit-learn may move the file: ask it the slow way
+        from sklearn.datasets import load_digits as sk_digits
+
+        d = sk_digits()
+        return d.data.astype(np.float64), d.target.astype(np.intp)
+    values = np.array(gzip.decompress(path.read_bytes()).replace(b"\n", b",").split(b",")[:-1], dtype=np.float64)
+    table = values.reshape(-1, 65)  # 64 pixels, then the label
+    return np.ascontiguousarray(table[:, :64]), table[:, 64].astype(np.intp)
 
 
-def load(spec="digits", seed=0, val_fraction=0.1):
-    """Load a data set by its SPEC; see the module docstring."""
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "fashion-mnist": load_fashion_mnist,
+    "npz": load_npz, "npy": load_npy, "csv": load_csv}
+
+
+def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Dataset:
+    """Load a data set by its SPEC; see the module docstring.
+
+    ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the
+    cache (see ``twolayer.data.fetch``) and read from there.
+    """
+    check_setting("seed", seed, "seed")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
+        raise InputTypeError(f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}")
+    if not isinstance(spec, (str, os.PathLike)):
+        raise InputTypeError(f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}")
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
-        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits or SCHEME:PATH with SCHEME "
+        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits, "
+                         f"{', '.join(DOWNLOADS)} (downloaded) or SCHEME:PATH with SCHEME "
                          f"one of {', '.join(s for s in LOADERS if s != 'digits')}")
     if scheme == "digits":
         if path:
             raise InputError(f"'digits' takes no path, got {spec!r}")
         return load_digits(seed=seed, val_fraction=val_fraction)
+    if not path and scheme in DOWNLOADS:
+        path = download(scheme)
     return LOADERS[scheme](path, seed=seed, val_fraction=val_fraction)
 
 
-def read_rows(path):
-    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped)."""
-    from pathlib import Path
+def read_rows(path, note=None):
+    """Rows to predict on: a 2-D .npy (no pickles) or a .csv of numbers (an optional header is skipped).
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
+    A CSV whose header has a ``label`` column (a file written for training) loses that column;
+    ``note`` (a function of one string), if given, is told so.
+    """
+    path = check_file(path)
     if path.suffix == ".npy":
         return read_npy(path)
-    try:
-        with open(path) as f:
-            first = f.readline()
-        try:
-            [float(v) for v in first.split(",")]
-            skip = 0
-        except ValueError:
-            skip = 1
-        return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a CSV of numbers ({e})") from None
+    return read_rows_csv(path, note=note)

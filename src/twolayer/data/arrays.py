@@ -5,16 +5,16 @@ together). Nothing is ever unpickled: object arrays are refused.
 """
 from __future__ import annotations
 
+import math
 import os
 import tokenize
 
 import numpy as np
 
 from ..errors import InputError
-from ..io import read_npz
+from ..checks import check_classes
+from ..io import check_file, npy_header, read_npz, read_text
 from .validate import SPLITS, assemble, require_dir, require_file
-
-NAMES = ("class_names",)
 
 
 def present_splits(keys, where):
@@ -38,6 +38,7 @@ def check_class_names(names, where):
     names = np.asarray(names)
     if names.ndim != 1 or names.dtype.kind not in "US" or len(names) == 0:
         raise InputError(f"{where}: class_names must be a 1-D array of strings, got {names.dtype} {names.shape}")
+    check_classes(len(names), where)
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
 
 
@@ -57,27 +58,21 @@ def load_npz(path, seed=0, val_fraction=0.1):
 
 
 def read_npy(path, mmap=False):
-    """One .npy, checked from its header first: no object arrays, no truncation, no pickles."""
-    fmt = np.lib.format
-    readers = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+    """One .npy, checked from its header first: a regular file, no object arrays, no truncation, no
+    pickles, and (unless memory-mapped) no more than MAX_ELEMENTS numbers."""
+    path = check_file(path)
     try:
         with open(path, "rb") as f:
-            version = fmt.read_magic(f)
-            if version in readers:
-                shape, _, dtype = readers[version](f)
-                if dtype.hasobject:
-                    raise InputError(f"{path}: holds Python objects, which are refused for safety (no pickles)")
-                expected = f.tell() + int(np.prod(shape)) * dtype.itemsize
-                if os.path.getsize(path) < expected:
-                    raise InputError(f"{path}: truncated .npy file: the header promises {expected} bytes, "
-                                     f"the file holds {os.path.getsize(path)}")
-                if int(np.prod(shape)) == 0:
-                    return np.empty(shape, dtype)  # an empty file cannot be memory-mapped
+            shape, _, dtype, _ = npy_header(f, path, os.path.getsize(path), in_memory=not mmap)
+        if math.prod(shape) == 0:
+            return np.empty(shape, dtype)  # an empty file cannot be memory-mapped
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except InputError:
+        raise
     except (ValueError, SyntaxError, tokenize.TokenError) as e:  # a damaged header fails in NumPy's parser
         raise InputError(f"{path}: not a readable .npy file ({e})") from None
-    except (OSError, EOFError) as e:
-        raise InputError(f"{path}: cannot read ({e})") from None
+    except (OSError, EOFError, OverflowError, MemoryError) as e:
+        raise InputError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
 
 
 def load_npy(path, seed=0, val_fraction=0.1):
@@ -90,8 +85,9 @@ def load_npy(path, seed=0, val_fraction=0.1):
     splits = present_splits(keys, root)
     data = {s: (read_npy(root / f"X_{s}.npy", mmap=True), read_npy(root / f"y_{s}.npy")) for s in splits}
     names = None
-    if (root / "class_names.txt").is_file():
-        lines = [ln.strip() for ln in (root / "class_names.txt").read_text().splitlines() if ln.strip()]
-        names = check_class_names(lines, root / "class_names.txt")
+    names_file = root / "class_names.txt"
+    if names_file.exists() or names_file.is_symlink():
+        lines = [ln.strip() for ln in read_text(names_file, "class names").lstrip("\ufeff").splitlines() if ln.strip()]
+        names = check_class_names(lines, names_file)
     return assemble(root.name, data, lambda key: str(root / f"{key}.npy"), seed=seed, val_fraction=val_fraction,
                     class_names=names)

@@ -7,11 +7,15 @@ asks for, such as ``os.system`` or ``builtins.eval``, is refused before it can b
 from __future__ import annotations
 
 import codecs
+import io
+import os
 import pickle
 
 import numpy as np
 
+from ..checks import check_classes, gib, limit
 from ..errors import InputError
+from ..io import check_file
 from .validate import assemble, require_dir
 
 FOLDER = "cifar-10-batches-py"
@@ -74,14 +78,19 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def read_pickle(path):
     """A CIFAR-10 pickle as a dict with str keys, or an InputError."""
+    path = check_file(path)
+    size = os.path.getsize(path)
+    if size > limit("MAX_PICKLE_BYTES"):  # the unpickler's work and memory grow with the file
+        raise InputError(f"{path}: {gib(size)} is more than a CIFAR-10 batch holds (limit "
+                         f"{gib(limit('MAX_PICKLE_BYTES'))}, TWOLAYER_MAX_PICKLE_BYTES)")
     try:
         with open(path, "rb") as f:
-            obj = RestrictedUnpickler(f, encoding="latin1").load()
+            obj = RestrictedUnpickler(io.BytesIO(f.read(size + 1)), encoding="latin1").load()
     except Refused as e:
         raise InputError(f"{path}: refused to unpickle {e}, which a CIFAR-10 file never contains "
                          f"(the file may have been tampered with)") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, LookupError,
-            MemoryError, UnicodeError, OverflowError) as e:
+            MemoryError, UnicodeError, OverflowError, RecursionError, IndexError, KeyError) as e:
         raise InputError(f"{path}: truncated or corrupt CIFAR-10 pickle ({type(e).__name__}: {e})") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
@@ -96,6 +105,14 @@ def read_batch(path):
     if "data" not in d or "labels" not in d:
         raise InputError(f"{path}: no 'data' and 'labels' entries; not a CIFAR-10 batch")
     X, labels = d["data"], d["labels"]
+    # checked flat, element by element, before any conversion: a pickle of shared nested lists
+    # (a few bytes that stand for 2**100 elements) must never be walked or converted
+    if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1:
+        labels = labels.tolist()
+    if not isinstance(labels, list) or not all(type(v) is int for v in labels):
+        bad = type(labels).__name__ if not isinstance(labels, list) else type(
+            next(v for v in labels if type(v) is not int)).__name__
+        raise InputError(f"{path}: 'labels' must be a flat list of integers, found {bad}; not a CIFAR-10 batch")
     if not isinstance(X, np.ndarray) or X.dtype != np.uint8 or X.ndim != 2 or X.shape[1] != ROW:
         shape = getattr(X, "shape", type(X).__name__)
         raise InputError(f"{path}: 'data' must be a uint8 array of N×{ROW} pixels, got {shape}")
@@ -116,15 +133,16 @@ def load_cifar10(path, seed=0, val_fraction=0.1):
     root = require_dir(path, "cifar10")
     if not (root / META_FILE).exists() and (root / FOLDER).is_dir():
         root = root / FOLDER
-    missing = [f for f in (META_FILE, *TRAIN_FILES, TEST_FILE) if not (root / f).is_file()]
+    missing = [f for f in (META_FILE, *TRAIN_FILES, TEST_FILE) if not ((root / f).exists() or (root / f).is_symlink())]
     if missing:
         raise InputError(f"{root}: missing CIFAR-10 file(s) {', '.join(missing)}; expected the "
                          f"{FOLDER} folder from https://www.cs.toronto.edu/~kriz/cifar.html")
     meta = read_pickle(root / META_FILE)
     names = meta.get("label_names")
-    if not isinstance(names, list) or not names:
-        raise InputError(f"{root / META_FILE}: no 'label_names' list; not a CIFAR-10 meta file")
-    names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in names]
+    if not isinstance(names, list) or not names or not all(isinstance(n, (str, bytes)) for n in names):
+        raise InputError(f"{root / META_FILE}: no 'label_names' list of strings; not a CIFAR-10 meta file")
+    check_classes(len(names), root / META_FILE)
+    names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
     batches = [read_batch(root / f) for f in TRAIN_FILES]
     X_train = np.concatenate([b[0] for b in batches])
     y_train = np.concatenate([b[1] for b in batches])

@@ -5,13 +5,18 @@ dimension, then the values in row-major order.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
+import math
+import os
 import struct
 import zlib
 
 import numpy as np
 
+from ..checks import check_elements, gib, limit
 from ..errors import InputError
+from ..io import check_file
 from .validate import assemble, require_dir
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -26,42 +31,88 @@ FILES = {  # role: accepted names (the second spelling is how some mirrors name 
 def find_file(root, role):
     for name in FILES[role]:
         for candidate in (root / name, root / f"{name}.gz"):
-            if candidate.is_file():
-                return candidate
+            if candidate.exists() or candidate.is_symlink():
+                return check_file(candidate)
     return None
 
 
+DEFLATE_MAX_RATIO = 1032  # deflate cannot expand one byte to more than ~1032 bytes
+
+
 def read_idx(path, ndim):
-    """The array stored in one idx file (gzip detected by its magic bytes), or an InputError."""
+    """The array stored in one idx file (gzip detected by its magic bytes), or an InputError.
+
+    The header is read first and the data size it promises is checked (against MAX_ELEMENTS, the
+    file size, and for gzip against MAX_DECOMPRESSED_BYTES and what the compressed size can
+    plausibly hold) before anything else is read; a gzip stream is then decompressed to exactly
+    that many bytes (plus one, to detect trailing data), never more.
+    """
+    path = check_file(path)
+    size = os.path.getsize(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            with (gzip.GzipFile(fileobj=raw, mode="rb") if gz else contextlib.nullcontext(raw)) as f:
+                return _read_idx(f, path, ndim, size, gz)
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise InputError(f"{path}: truncated or corrupt gzip data ({e})") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    if len(raw) < 4 or raw[0] or raw[1] or raw[2] not in IDX_TYPES:
+
+
+def _read_idx(f, path, ndim, size, gz):
+    magic = f.read(4)
+    if len(magic) < 4 or magic[0] or magic[1] or magic[2] not in IDX_TYPES:
         raise InputError(f"{path}: not an idx file (bad magic number)")
-    if raw[3] != ndim:
-        raise InputError(f"{path}: expected a {ndim}-D idx file, got {raw[3]}-D")
+    if magic[3] != ndim:
+        raise InputError(f"{path}: expected a {ndim}-D idx file, got {magic[3]}-D")
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise InputError(f"{path}: truncated idx file (the header is incomplete)")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(IDX_TYPES[raw[2]])
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(raw) - header != expected:
-        state = "truncated" if len(raw) - header < expected else "corrupt"
-        raise InputError(f"{path}: {state} idx file: the header promises {expected} bytes of data "
-                         f"for shape {dims}, the file holds {len(raw) - header}")
-    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    dtype = np.dtype(IDX_TYPES[magic[2]])
+    check_elements(dims, path, dtype.itemsize)
+    expected = math.prod(dims) * dtype.itemsize
+    if not gz and size - header != expected:
+        state = "truncated" if size - header < expected else "corrupt"
+        raise InputError(f"{path}: {state} idx file: the header promises {expected:,} bytes of data "
+                         f"for shape {dims}, the file holds {size - header:,}")
+    if gz:
+        cap = limit("MAX_DECOMPRESSED_BYTES")
+        if expected > cap:
+            raise InputError(f"{path}: the header promises {gib(expected)} of data for shape {dims}, more than "
+                             f"the limit of {gib(cap)} for a gzip file (TWOLAYER_MAX_DECOMPRESSED_BYTES)")
+        if expected > DEFLATE_MAX_RATIO * size + 1024:
+            raise InputError(f"{path}: truncated idx file: the header promises {gib(expected)} of data for shape "
+                             f"{dims}, more than a gzip file of {gib(size)} can hold")
+        ratio = limit("MAX_GZIP_RATIO")
+        if expected > 16 * 2 ** 20 and expected > ratio * size:
+            raise InputError(f"{path}: the header promises {gib(expected)} of data from {gib(size)} of gzip "
+                             f"(over {ratio}x): not plausible image data (TWOLAYER_MAX_GZIP_RATIO)")
+    data = f.read(expected)
+    if len(data) < expected:
+        raise InputError(f"{path}: truncated idx file: the header promises {expected:,} bytes of data "
+                         f"for shape {dims}, the file holds {len(data):,}")
+    if gz and f.read(1):
+        raise InputError(f"{path}: corrupt idx file: the gzip data goes on past the {expected:,} bytes "
+                         f"the header promises for shape {dims}")
+    return np.frombuffer(data, dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def load_mnist(path, seed=0, val_fraction=0.1):
+FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                 "Ankle boot"]
+
+
+def load_fashion_mnist(path, seed=0, val_fraction=0.1):
+    """Fashion-MNIST: the MNIST format with Zalando's ten class names."""
+    return load_mnist(path, seed=seed, val_fraction=val_fraction, name="fashion-mnist", class_names=FASHION_NAMES)
+
+
+def load_mnist(path, seed=0, val_fraction=0.1, name="mnist", class_names=None):
     """Images flattened to rows of H·W pixels; labels 0..9; class names '0'..'9'."""
-    root = require_dir(path, "mnist")
+    root = require_dir(path, name)
     found = {role: find_file(root, role) for role in FILES}
     missing = [FILES[role][0] for role, f in found.items() if f is None]
     if missing:
@@ -81,6 +132,7 @@ def load_mnist(path, seed=0, val_fraction=0.1):
         split = "train" if key.endswith("train") else "test"
         return str(found[f"{split}_images" if key.startswith("X") else f"{split}_labels"])
 
-    return assemble("mnist", splits, where, seed=seed, val_fraction=val_fraction,
-                    class_names=[str(c) for c in range(10)], image_shape=shape, pixel_max=pixel_max)
+    return assemble(name, splits, where, seed=seed, val_fraction=val_fraction,
+                    class_names=list(class_names or [str(c) for c in range(10)]), image_shape=shape,
+                    pixel_max=pixel_max)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ..checks import check_X, check_y
 from ..errors import InputError
+from ..io import check_file
+from .dataset import Dataset, split_validation
 
 BLOCK = 8192
 SPLITS = ("train", "val", "test")
@@ -18,12 +18,7 @@ SPLITS = ("train", "val", "test")
 def require_file(path, scheme):
     if not str(path):
         raise InputError(f"'{scheme}' needs a file: {scheme}:FILE")
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if not path.is_file():
-        raise InputError(f"{path}: is not a file (the {scheme} source reads one file)")
-    return path
+    return check_file(Path(path).expanduser())
 
 
 def require_dir(path, scheme):
@@ -55,8 +50,6 @@ def assemble(name, splits, where, *, seed=0, val_fraction=0.1, class_names=None,
     splits: {"train": (X, y), "val": ..., "test": ...}; where(key) names the file behind
     "X_train", "y_val", ... for error messages.
     """
-    from . import Dataset, split_validation
-
     checked = {}
     for split in SPLITS:
         if split not in splits:

@@ -1,0 +1,89 @@
+"""The architecture a maintainer reads: imports flow one way, and they stand at the top of each module."""
+import ast
+from pathlib import Path
+
+import twolayer
+
+SRC = Path(twolayer.__file__).parent
+# heavy third-party libraries may be imported where they are used; the package's own modules may not
+LAZY_OK = {("twolayer", "twolayer.estimator")}  # the package root loads the estimator (scikit-learn) on demand
+
+
+def module_name(path):
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def internal_imports(path):
+    """(module-level, function-level) sets of twolayer modules imported by the file at ``path``."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text())
+    top, nested = set(), set()
+    # `if TYPE_CHECKING:` imports never run: they exist for the type checker only
+    type_only = {n for block in tree.body if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+                 for stmt in block.body for n in ast.walk(stmt)}
+    for node in ast.walk(tree):
+        if node in type_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            targets = {target}
+            if not node.module:  # from . import x → the submodule x
+                targets = {f"{target}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            targets = {a.name for a in node.names}
+        else:
+            continue
+        targets = {t for t in targets if t == "twolayer" or t.startswith("twolayer.")}
+        (top if node in tree.body else nested).update(targets)
+    return top, nested
+
+
+def modules():
+    return {module_name(p): p for p in SRC.rglob("*.py")}
+
+
+def test_the_package_imports_its_own_modules_at_the_top_only():
+    nested = {(name, t) for name, path in modules().items() for t in internal_imports(path)[1]}
+    assert nested - LAZY_OK == set()
+
+
+def find_cycle(graph):
+    """A list of modules forming an import cycle in ``graph`` ({module: imported modules}), or None."""
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt, stack + [nxt])
+                if found:
+                    return found
+        state[node] = "done"
+        return None
+
+    for name in sorted(graph):
+        if name not in state:
+            found = visit(name, [name])
+            if found:
+                return found
+    return None
+
+
+def test_there_are_no_import_cycles():
+    mods = modules()
+    graph = {name: {t for t in internal_imports(path)[0] if t in mods and t != name} for name, path in mods.items()}
+    assert find_cycle(graph) is None
+
+
+def test_the_checker_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
