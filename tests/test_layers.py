@@ -101,3 +101,48 @@ def test_softmax_loss_with_a_given_argmax_is_the_same(rng):
     loss2, d2 = layers.softmax_loss(scores, y, argmax=scores.argmax(axis=1))
     assert loss2 == loss
     np.testing.assert_array_equal(d2, d)
+
+
+def test_out_of_place_gates_leave_their_inputs_alone(rng):
+    x = rng.standard_normal((4, 5))
+    dout = rng.standard_normal((4, 5))
+    x0, dout0 = x.copy(), dout.copy()
+    _, cache = layers.relu_forward(x)
+    dx = layers.relu_backward(dout, cache)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(dout, dout0)
+    np.testing.assert_array_equal(dx, dout0 * (x0 > 0))
+
+
+def test_float32_gates_stay_float32(rng):
+    x, w = rng.standard_normal((6, 5)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)
+    out, cache = layers.affine_forward(x, w, np.zeros(3, np.float32))
+    dx, dw, db = layers.affine_backward(np.ones_like(out), cache)
+    assert out.dtype == dx.dtype == dw.dtype == db.dtype == np.float32
+    np.testing.assert_allclose(db, np.full(3, 6.0))  # Σ over 6 rows of ones
+
+
+def test_log_softmax_matches_log_of_softmax_and_stays_finite(rng):
+    scores = rng.standard_normal((5, 4))
+    # independent reference: log(exp(s) / Σ exp(s)), fine for small scores
+    ref = np.log(np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(layers.log_softmax(scores), ref, rtol=1e-12)
+    np.testing.assert_allclose(layers.softmax(scores), np.exp(ref), rtol=1e-12)
+    huge = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4]])  # rows of very different scale: shift per row
+    with np.errstate(all="raise", under="ignore"):
+        np.testing.assert_allclose(layers.log_softmax(huge), [[0.0, -1e4, -2e4], [-np.log(3)] * 3])
+        np.testing.assert_allclose(layers.softmax(huge), [[1.0, 0.0, 0.0], [1 / 3] * 3])
+
+
+def test_affine_gates_write_into_the_given_buffers(rng):
+    # the training loop's contract: with out=/dx=/dw=/db= the results land in those arrays
+    x, w, b = rng.standard_normal((6, 5)), rng.standard_normal((5, 4)), rng.standard_normal(4)
+    dout = rng.standard_normal((6, 4))
+    out = np.empty((6, 4))
+    got, cache = layers.affine_forward(x, w, b, out=out)
+    assert got is out
+    bufs = np.empty((6, 5)), np.empty((5, 4)), np.empty(4)
+    grads = layers.affine_backward(dout, cache, dx=bufs[0], dw=bufs[1], db=bufs[2])
+    assert all(g is buf for g, buf in zip(grads, bufs))
+    for g, ref in zip(grads, (dout @ w.T, x.T @ dout, dout.sum(axis=0))):
+        np.testing.assert_allclose(g, ref, rtol=1e-12)

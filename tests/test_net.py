@@ -189,6 +189,8 @@ def test_bad_X_raises_value_error(toy, bad, words):
         net.loss(bad)
     with pytest.raises(ValueError, match=words):
         net.predict(bad)
+    with pytest.raises(ValueError, match=words):
+        net.predict_proba(bad)
 
 
 @pytest.mark.parametrize("bad_y, words", [
@@ -206,8 +208,14 @@ def test_bad_y_raises_value_error(toy, bad_y, words):
 @pytest.mark.parametrize("args, words", [
     ((0, 3, 2), "input_size"), ((4, -1, 2), "hidden_size"), ((4, 3, 2.5), "output_size")])
 def test_bad_sizes(args, words):
-    with pytest.raises(InputError, match=words):
+    with pytest.raises(InputError, match=f"^{words} must be a positive integer, got "):
         TwoLayerNet(*args)
+
+
+@pytest.mark.parametrize("std, words", [(-1.0, "got -1.0"), ("xavier", "got 'xavier'"), (np.inf, "got inf")])
+def test_bad_std(std, words):
+    with pytest.raises(InputError, match=f"^std must be a finite number >= 0, {words}$"):
+        TwoLayerNet(4, 3, 2, std=std)
 
 
 def test_bad_dtype_and_reg(toy):
@@ -228,6 +236,160 @@ def test_wrong_types_are_type_errors_with_the_same_words(toy):
         net.predict(np.array([["a", "b", "c", "d"]]))
     with pytest.raises(ValueError):  # every input error is also a ValueError
         TwoLayerNet(6, 5, 3.5)
+
+
+def test_save_load_keeps_meta_and_preprocessing(tmp_path, toy):
+    from twolayer.data.preprocess import Preprocessor
+
+    net, X, _ = toy
+    net.preprocessor = Preprocessor("standardize").fit(X)
+    net.meta = {"data": "digits", "image_shape": [2, 2]}
+    net.save(tmp_path / "m.npz")
+    back = TwoLayerNet.load(tmp_path / "m.npz")
+    assert back.meta == {"data": "digits", "image_shape": [2, 2]}  # format, version, dtype are the file's own
+    assert back.class_names is None and back.preprocessor.mode == "standardize"
+    np.testing.assert_allclose(back.transform(X), (X - X.mean(axis=0)) / X.std(axis=0), rtol=1e-10)
+    np.testing.assert_array_equal(back.predict(back.transform(X)), net.predict(net.transform(X)))
+    back.preprocessor = None
+    plain = back.transform([[1, 2, 3, 4]])
+    assert plain.dtype == np.float64 and plain.tolist() == [[1, 2, 3, 4]]
+    net32 = TwoLayerNet(4, 3, 2, dtype="float32")
+    assert net32.transform([[1, 2, 3, 4]]).dtype == np.float32
+    net32.preprocessor = net.preprocessor
+    np.testing.assert_allclose(net32.transform(X), (X - X.mean(axis=0)) / X.std(axis=0), rtol=1e-5)
+    assert net32.transform(X).dtype == np.float32
+
+
+def write_model(path, **changes):
+    """A valid model file (4 → 3 → 2) with some arrays replaced or removed (value None)."""
+    import json
+
+    arrays = {"W1": np.ones((4, 3)), "b1": np.zeros(3), "W2": np.ones((3, 2)), "b2": np.zeros(2),
+              "meta": np.array(json.dumps({"format": "twolayer-model", "version": 1, "dtype": "float64"}))}
+    arrays.update(changes)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+def meta(**fields):
+    import json
+
+    return np.array(json.dumps({"format": "twolayer-model", "version": 1, "dtype": "float64", **fields}))
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"meta": np.array("{not json")}, "model metadata is not valid JSON; the file is damaged"),
+    ({"meta": np.array(5)}, "metadata has the wrong type; the file is damaged"),
+    ({"meta": np.array('["twolayer-model"]')}, "not a twolayer model file"),
+    ({"meta": np.array('{"format": "keras"}')}, "not a twolayer model file"),
+    ({"b1": np.zeros(3, np.int64)}, "array b1 has dtype int64, expected float32 or float64"),
+    ({"W2": np.full((3, 2), np.nan)}, "array W2 contains NaN or infinite values"),
+    ({"b2": np.array([0.0, np.inf])}, "array b2 contains NaN or infinite values"),
+    ({"W1": np.ones(4)}, r"parameter shapes do not fit together \(W1 \(4,\), b1 \(3,\), W2 \(3, 2\), b2 \(2,\)\)"),
+    ({"W2": np.ones((3, 2, 1))}, "parameter shapes do not fit together"),
+    ({"b1": np.zeros(2)}, "parameter shapes do not fit together"),
+    ({"W2": np.ones((2, 2))}, "parameter shapes do not fit together"),
+    ({"b2": np.zeros(3)}, "parameter shapes do not fit together"),
+    ({"meta": meta(class_names="ab")}, "meta: field 'class_names' must be a list of strings or null, got 'ab'; "
+                                       "the file is damaged"),
+    ({"meta": meta(class_names=["a", "b", "c"])}, "class names do not match the model's 2 outputs"),
+    ({"meta": meta(class_names=["a", 2])}, r"meta: field 'class_names' must be a list of strings or null, got "
+                                           r"\['a', 2\]; the file is damaged"),
+    ({"meta": meta(dtype="int8")}, "meta: field 'dtype' must be 'float32' or 'float64', got 'int8'; the file is "
+                                   "damaged"),
+    ({"W2": None}, "missing array"),
+    ({"meta": meta(preprocessor={"mode": "standardize"})}, r"damaged preprocessing data \(KeyError: 'offset'\)"),
+])
+def test_a_damaged_model_file_is_one_error_naming_it(tmp_path, changes, words):
+    path = write_model(tmp_path / "bad.npz", **changes)
+    with pytest.raises(InputError, match=f"^{tmp_path / 'bad.npz'}: .*{words}" if "missing" in words
+                       else f"^{tmp_path / 'bad.npz'}: {words}"):
+        TwoLayerNet.load(path)
+
+
+def test_a_model_file_of_either_float_dtype_loads_in_the_dtype_it_names(tmp_path):
+    path = write_model(tmp_path / "m.npz", W1=np.ones((4, 3), np.float32), meta=meta(class_names=["a", "b"]))
+    net = TwoLayerNet.load(path)
+    assert net.dtype == np.float64 and all(v.dtype == np.float64 for v in net.params.values())
+    assert all(v.flags.c_contiguous for v in net.params.values())
+    assert net.class_names == ["a", "b"] and net.preprocessor is None and net.meta == {}
+    assert (net.input_size, net.hidden_size, net.output_size) == (4, 3, 2)
+    np.testing.assert_allclose(net.loss(np.ones((1, 4))), [[12.0, 12.0]])  # relu(4·1)·3 per output
+
+
+def test_saving_non_finite_weights_names_them(tmp_path, toy):
+    net, _, _ = toy
+    net.params["b2"][0] = np.nan
+    net.params["W1"][0, 0] = np.inf
+    with pytest.raises(InputError, match=r"m.npz: not saved: W1, b2 contain NaN or infinite values \(did training "
+                                         r"diverge\? try a smaller learning rate\)$"):
+        net.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_model_file_without_dtype_or_class_names_takes_the_arrays_dtype(tmp_path):
+    import json
+
+    f32 = {k: v.astype(np.float32) for k, v in
+           {"W1": np.ones((4, 3)), "b1": np.zeros(3), "W2": np.ones((3, 2)), "b2": np.zeros(2)}.items()}
+    path = write_model(tmp_path / "old.npz", **f32, meta=np.array(json.dumps({"format": "twolayer-model", "version": 1})))
+    net = TwoLayerNet.load(path)
+    assert net.dtype == np.float32 and net.class_names is None and net.meta == {}
+    assert net.predict_proba(np.ones((1, 4))).dtype == np.float32
+
+
+def test_scores_in_row_blocks_equal_one_pass(toy):
+    net, X, _ = toy
+    X = np.vstack([X, -X, 2 * X])  # 15 rows: blocks of 4 leave a short last block
+    h = np.maximum(X @ net.params["W1"] + net.params["b1"], 0)
+    ref = h @ net.params["W2"] + net.params["b2"]
+    # a different input per call, all references alive: a block left unwritten cannot hold a right answer
+    inputs = [X * (i + 1) + i for i in range(5)]
+    refs = [np.maximum(x @ net.params["W1"] + net.params["b1"], 0) @ net.params["W2"] + net.params["b2"]
+            for x in inputs]
+    np.testing.assert_allclose(refs[0], ref, rtol=1e-12)
+    for x, want, batch_size in zip(inputs, refs, (1, 4, 15, 4096, None)):
+        got = net.scores(x) if batch_size is None else net.scores(x, batch_size=batch_size)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_he_initialisation_and_generator_seeds():
+    net = TwoLayerNet(50, 40, 3, std="he", seed=np.random.default_rng(4))
+    rng = np.random.default_rng(4)  # the same draws, in order: W1 then W2, scaled by He's and LeCun's factors
+    np.testing.assert_array_equal(net.params["W1"], np.sqrt(2 / 50) * rng.standard_normal((50, 40)))
+    np.testing.assert_array_equal(net.params["W2"], np.sqrt(1 / 40) * rng.standard_normal((40, 3)))
+    np.testing.assert_array_equal(TwoLayerNet(50, 40, 3, std="he", seed=4).params["W1"], net.params["W1"])
+    np.testing.assert_array_equal(TwoLayerNet(6, 5, 2, seed=3).params["W1"],  # CS231n's default std 1e-4
+                                  1e-4 * np.random.default_rng(3).standard_normal((6, 5)))
+    small = TwoLayerNet(5, 4, 3, std=0.0, seed=1, dtype="float32")  # std 0: all-zero weights, in float32
+    assert all(not v.any() and v.dtype == np.float32 for v in small.params.values())
+    assert (small.input_size, small.hidden_size, small.output_size) == (5, 4, 3)
+    assert small.preprocessor is None and small.class_names is None and small.meta == {}
+
+
+def test_loss_names_non_finite_inputs_even_when_scores_only_are_asked(toy):
+    net, X, y = toy
+    X = X.copy()
+    X[2, 1] = np.inf
+    for call in (lambda: net.loss(X), lambda: net.loss(X, y)):
+        with pytest.raises(InputError, match="^X contains NaN or infinite values$"):
+            call()
+
+
+def test_scores_allocate_only_the_output_and_one_activation_block():
+    import tracemalloc
+
+    net = TwoLayerNet(256, 256, 256, seed=0, std="he")
+    X = np.random.default_rng(0).standard_normal((256, 256))
+    net.scores(X)
+    one = 256 * 256 * 8  # every array here is 256 × 256 float64
+    tracemalloc.start()
+    try:
+        net.scores(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2.5 * one, peak  # the scores and the hidden layer (ReLU in place), nothing more
 
 
 def test_weighted_loss_gradients_are_numerical_gradients():

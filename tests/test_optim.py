@@ -1,4 +1,6 @@
 """Update rules against steps computed by hand."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,83 @@ def test_schedules():
     assert learning_rate_at(5, base_lr=1.0, schedule="cosine", epochs=10) == pytest.approx(0.5)
     assert learning_rate_at(0, base_lr=1.0, schedule="cosine", epochs=10, warmup_epochs=3) == 0.25
     assert learning_rate_at(7, base_lr=2.0, schedule="constant") == 2.0
+
+
+def test_adamw_decays_weights_after_the_adam_step():
+    # AdamW (Loshchilov & Hutter): w ← (w - lr·m̂/(√v̂+ε))·(1 - lr·wd) on weights; biases get Adam only
+    g, lr, wd = np.array([3.0, -0.5]), 0.01, 0.5
+    for opt in (Adam(weight_decay=wd), make_optimizer("adamw", weight_decay=wd)):
+        p = {"W1": np.ones(2), "b1": np.ones(2)}
+        opt.step(p, {"W1": g.copy(), "b1": g.copy()}, lr)
+        adam = 1.0 - lr * np.sign(g)  # first Adam step: lr·g/|g|
+        np.testing.assert_allclose(p["W1"], adam * (1 - lr * wd), rtol=1e-6)
+        np.testing.assert_allclose(p["b1"], adam, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, reference", [
+    ("sgd", lambda: SGD()),
+    ("momentum", lambda: SGD(momentum=0.5)),
+    ("nesterov", lambda: SGD(momentum=0.5, nesterov=True)),
+    ("adam", lambda: Adam()),
+    ("adamw", lambda: Adam(weight_decay=0.2)),
+])
+def test_make_optimizer_builds_the_named_rule(name, reference):
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal(3) for _ in range(4)]
+    a, b = make_optimizer(name, momentum=0.5, weight_decay=0.2), reference()
+    pa, pb = {"W1": np.ones(3)}, {"W1": np.ones(3)}
+    for g in grads:
+        a.step(pa, {"W1": g.copy()}, 0.1)
+        b.step(pb, {"W1": g.copy()}, 0.1)
+    np.testing.assert_array_equal(pa["W1"], pb["W1"])
+
+
+def test_make_optimizer_defaults():
+    # momentum 0.9 by default; no weight decay unless asked for, so "adamw" alone is plain Adam
+    for name, reference in (("momentum", SGD(momentum=0.9)), ("adamw", Adam())):
+        a, pa, pb = make_optimizer(name), {"W1": np.ones(2)}, {"W1": np.ones(2)}
+        for _ in range(3):
+            a.step(pa, {"W1": np.array([1.0, -2.0])}, 0.1)
+            reference.step(pb, {"W1": np.array([1.0, -2.0])}, 0.1)
+        np.testing.assert_array_equal(pa["W1"], pb["W1"])
+
+
+def test_unknown_optimizer_names_the_choices():
+    with pytest.raises(ValueError, match=r"^unknown optimizer 'rmsprop'; choose one of sgd, momentum, nesterov, "
+                                         r"adam, adamw$"):
+        make_optimizer("rmsprop")
+
+
+def test_state_dict_holds_the_textbook_moments_and_no_work_buffers():
+    # the checkpoint format: Adam's m_<param>, v_<param>; momentum's velocity under the param's name
+    g = np.array([2.0, -1.0])
+    adam, p = Adam(), {"W1": np.ones(2)}
+    adam.step(p, {"W1": g.copy()}, 0.1)
+    state = adam.state_dict()
+    assert state["t"] == 1 and set(state["arrays"]) == {"m_W1", "v_W1"}
+    np.testing.assert_allclose(state["arrays"]["m_W1"], 0.1 * g)
+    np.testing.assert_allclose(state["arrays"]["v_W1"], 0.001 * g * g)
+    sgd, p = SGD(momentum=0.9), {"W1": np.ones(2)}
+    sgd.step(p, {"W1": g.copy()}, 0.1)
+    assert set(sgd.state_dict()["arrays"]) == {"W1"}
+    np.testing.assert_allclose(sgd.state_dict()["arrays"]["W1"], -0.1 * g)
+    assert set(SGD().state_dict()["arrays"]) == set()  # plain SGD has no state to resume
+
+
+@pytest.mark.parametrize("make", [SGD, lambda: SGD(momentum=0.9), lambda: SGD(momentum=0.9, nesterov=True),
+                                  lambda: Adam(weight_decay=0.1)])
+def test_a_step_allocates_no_array_memory(make):
+    # the optimizer's promise: after the first step (which makes its buffers), updates happen in place
+    w, dw = np.ones(100_000), np.full(100_000, 0.5)
+    opt, p = make(), {"W1": w}
+    opt.step(p, {"W1": dw}, 0.1)
+    tracemalloc.start()
+    try:
+        opt.step(p, {"W1": dw}, 0.1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert p["W1"] is w and peak < w.nbytes / 10
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw"])

@@ -1,8 +1,12 @@
 """The training loop: determinism, early stopping, divergence, checkpoints and exact resume."""
+import dataclasses
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from twolayer import DivergedError, TwoLayerNet
+from twolayer.optim import SGD, Adam
 from twolayer.data import load
 from twolayer.train import TrainConfig, Trainer
 
@@ -128,3 +132,545 @@ def test_bad_settings_are_named():
         TrainConfig(learning_rate=-0.1)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         TrainConfig(optimizer="lbfgs")
+
+
+def test_classic_train_defaults_are_cs231n_s():
+    # TwoLayerNet.train(X, y, X_val, y_val) = learning_rate 1e-3, decay 0.95, reg 5e-6, 100 iterations of 200
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((450, 3)), rng.integers(0, 2, 450)
+
+    def run(**kwargs):
+        net = TwoLayerNet(3, 4, 2, std=0.5, seed=0)
+        np.random.seed(3)
+        return net.train(X, y, X[:50], y[:50], **kwargs), net
+
+    (default, net_a), (explicit, net_b) = run(), run(learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
+                                                     num_iters=100, batch_size=200, verbose=False)
+    assert default == explicit
+    assert len(default["loss_history"]) == 100 and len(default["val_acc_history"]) == 50  # 2 steps per epoch
+    for k in net_a.params:
+        np.testing.assert_array_equal(net_a.params[k], net_b.params[k])
+
+
+def test_classic_train_prints_every_100_iterations_when_verbose(toy, capsys):
+    net, X, y = toy
+    np.random.seed(0)
+    stats = net.train(X, y, X, y, num_iters=250, verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"iteration {i} / 250: loss {stats['loss_history'][i - 1]:f}" for i in (100, 200)]
+    net.train(X, y, X, y, num_iters=150)
+    assert capsys.readouterr().out == ""
+
+
+def test_classic_train_steps_with_sgd_on_batches_drawn_with_replacement():
+    # an independent re-implementation of CS231n's loop for a few steps: same batches, same updates
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((30, 3)), rng.integers(0, 3, 30)
+    net, ref = TwoLayerNet(3, 5, 3, std=0.3, seed=1), TwoLayerNet(3, 5, 3, std=0.3, seed=1)
+    np.random.seed(9)
+    stats = net.train(X, y, X, y, learning_rate=0.2, learning_rate_decay=0.5, reg=0.01, num_iters=7, batch_size=8)
+    np.random.seed(9)
+    lr, losses = 0.2, []
+    for it in range(7):  # 30 // 8 = 3 steps per epoch: the rate halves after steps 3 and 6
+        idx = np.random.randint(0, 30, size=8)
+        loss, grads = ref.loss(X[idx], y[idx], reg=0.01)
+        losses.append(loss)
+        for k in ref.params:
+            ref.params[k] -= lr * grads[k]
+        if (it + 1) % 3 == 0:
+            lr *= 0.5
+    np.testing.assert_allclose(stats["loss_history"], losses, rtol=1e-12)
+    for k in ref.params:
+        np.testing.assert_allclose(net.params[k], ref.params[k], rtol=1e-12)
+    assert len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 2  # the 7th step starts epoch 3
+
+
+@pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
+def test_batch_order_is_a_permutation_or_draws_with_replacement(sampling):
+    t = Trainer(TwoLayerNet(2, 2, 2, seed=0), TrainConfig(batch_size=4, sampling=sampling, seed=7))
+    batches = [b.copy() for b in t.batch_order(10, 4, 3)]
+    ref = np.random.default_rng(7)
+    if sampling == "shuffle":  # slices of one permutation; the last batch is short
+        order = ref.permutation(10)
+        expected = [order[0:4], order[4:8], order[8:10]]
+    else:
+        expected = [ref.integers(0, 10, size=4) for _ in range(3)]
+    assert len(batches) == 3
+    for got, want in zip(batches, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_history_csv_round_trip_and_a_damaged_field(tmp_path):
+    from twolayer.train import History
+
+    h = History(epoch=[1, 2], loss=[0.5, 0.25], train_acc=[0.5, 0.75], val_acc=[None, 0.8], lr=[0.1, 0.05],
+                seconds=[1.5, 2.0])
+    h.write_csv(tmp_path / "history.csv")
+    assert (tmp_path / "history.csv").read_text().splitlines() == [
+        "epoch,loss,train_acc,val_acc,lr,seconds", "1,0.5,0.5,,0.1,1.5", "2,0.25,0.75,0.8,0.05,2"]
+    back = History.read_csv(tmp_path / "history.csv")
+    assert back == {**h, "step_loss": []}
+    assert isinstance(back["epoch"][0], int)
+    (tmp_path / "extra.csv").write_text("epoch,note,loss\n1,x,0.5\n")  # unknown columns are skipped
+    assert History.read_csv(tmp_path / "extra.csv")["loss"] == [0.5]
+    with pytest.raises(ValueError, match=r"missing.csv: history not found$"):
+        History.read_csv(tmp_path / "missing.csv")
+    History(epoch=[1_000_000], loss=[0.5], train_acc=[1.0], val_acc=[1.0], lr=[0.1],
+            seconds=[1.0]).write_csv(tmp_path / "long.csv")  # the largest epoch count is written as an integer
+    assert History.read_csv(tmp_path / "long.csv")["epoch"] == [1_000_000]
+    (tmp_path / "bad.csv").write_text("epoch,loss\n1,0.5\n2,lots\n")
+    with pytest.raises(ValueError, match=r"bad.csv: line 3: field 'loss' must be a finite number, got 'lots'; the file is damaged$"):
+        History.read_csv(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"learning_rate": 0.0}, "learning_rate must be a finite number > 0, got 0.0"),
+    ({"learning_rate_decay": 1.5}, r"learning_rate_decay must be a number in \(0, 1\], got 1.5"),
+    ({"reg": -1.0}, "reg must be a finite number >= 0, got -1.0"),
+    ({"num_iters": -1}, "num_iters must be an integer >= 0 or None, got -1"),
+    ({"batch_size": 0}, "batch_size must be an integer in 1..10,000,000, got 0"),
+    ({"X": np.ones((5, 3))}, "X has 3 features but the model expects 4"),
+    ({"y": np.array([0, 1, 2, 3, 1])}, r"y has label 3 but the model has 3 classes \(labels 0..2; row 3\)"),
+    ({"X_val": np.ones((2, 3))}, "X_val has 3 features but the model expects 4"),
+    ({"y_val": np.array([0, 1, 2, 2, 7])}, r"y_val has label 7 but the model has 3 classes \(labels 0..2; row 4\)"),
+    ({"y_val": np.array([0, 1])}, "y_val has 2 labels but X has 5 samples"),
+])
+def test_classic_train_names_a_bad_argument_as_spelled(toy, kwargs, words):
+    net, X, y = toy
+    args = {"X": X, "y": y, "X_val": X, "y_val": y, **kwargs}
+    with pytest.raises(ValueError, match=f"^{words}$"):
+        net.train(**args)
+
+
+def test_divergence_names_the_step_and_what_was_kept():
+    net = TwoLayerNet(2, 3, 2, std=1.0, seed=0)
+    # inputs so large (yet finite) that the first SGD update makes the weights overflow: step 2's loss is NaN
+    X, y = np.full((4, 2), 1e300), np.array([0, 1, 0, 1])
+    t = Trainer(net, TrainConfig(epochs=2, batch_size=2, learning_rate=0.25, optimizer="sgd"))
+    with pytest.raises(ValueError, match=r"^training overflowed at step 2 \(loss nan\): the inputs have values up to "
+                                         r"1e300: scale them, e\.g\. --preprocess standardize; no finite weights from a "
+                                         r"finished epoch exist$"):
+        t.fit(X, y)
+    assert t.stop_reason == "diverged" and t.step_count == 1 and t.history["step_loss"][0] > 1e290
+
+
+def test_divergence_after_an_epoch_keeps_the_best_weights(digits):
+    X, y, Xv, yv = digits
+    t = make(TrainConfig(epochs=3, batch_size=32, patience=2, seed=1, optimizer="sgd", learning_rate=0.1))
+    t.fit(X, y, Xv, yv, epochs=1)
+    kept = {k: v.copy() for k, v in t.net.params.items()}
+    X_bad = np.full_like(X, 1e300)  # the next epoch's updates overflow (see above)
+    with pytest.raises(ValueError) as e:
+        t.fit(X_bad, y, Xv, yv)
+    assert f"at step {t.step_count + 1} (loss" in str(e.value)
+    assert str(e.value).endswith("; the best weights (epoch 1) were kept")
+    for k in kept:
+        np.testing.assert_array_equal(t.net.params[k], kept[k])
+
+
+def test_a_classic_api_checkpoint_restores_numpy_s_global_random_state(toy, tmp_path):
+    from twolayer.train import GlobalRandomState
+
+    net, X, y = toy
+    np.random.seed(5)
+    np.random.randn(3)  # leave the state mid-stream
+    t = Trainer(net, TrainConfig(epochs=1, batch_size=2, sampling="replacement", seed=None), rng=GlobalRandomState())
+    t.save_checkpoint(tmp_path / "ckpt.npz")
+    expected = np.random.randint(0, 1000, size=20)
+    np.random.seed(99)
+    Trainer(net, t.config, rng=GlobalRandomState()).load_checkpoint(tmp_path / "ckpt.npz")
+    np.testing.assert_array_equal(np.random.randint(0, 1000, size=20), expected)
+
+
+def _checkpoint(tmp_path, fingerprint=None, patience=2):
+    X, y = np.random.default_rng(0).standard_normal((20, 3)), np.arange(20) % 2
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=2, optimizer="adam", patience=patience, seed=1))
+    t.fit(X, y, X, y)
+    path = tmp_path / "c.npz"
+    t.save_checkpoint(path, fingerprint=fingerprint)
+    return t, path
+
+
+def _rewrite(path, state_changes=None, **array_changes):
+    import json
+
+    arrays = dict(np.load(path))
+    state = json.loads(str(arrays["state"][()]))
+    state.update(state_changes or {})
+    arrays["state"] = np.array(json.dumps(state))
+    arrays.update(array_changes)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+
+
+def _fresh(**config):
+    return Trainer(TwoLayerNet(3, 4, 2, seed=5), TrainConfig(**{"epochs": 4, "optimizer": "adam", "patience": 2,
+                                                                "seed": 1, **config}))
+
+
+def test_a_checkpoint_restores_the_whole_trainer(tmp_path):
+    t, path = _checkpoint(tmp_path)
+    back = _fresh()
+    back.load_checkpoint(path)
+    assert (back.epoch, back.step_count, back.bad_epochs, back.optimizer.t) == (t.epoch, t.step_count, t.bad_epochs,
+                                                                              t.optimizer.t)
+    assert back.best[:2] == t.best[:2] and back.best_epoch == t.best_epoch
+    for k in t.net.params:
+        np.testing.assert_array_equal(back.net.params[k], t.net.params[k])
+        np.testing.assert_array_equal(back.best[2][k], t.best[2][k])
+    for k, v in t.optimizer.state_dict()["arrays"].items():
+        np.testing.assert_array_equal(back.optimizer.state[k], v)
+    assert without_seconds(back.history) == without_seconds(t.history)
+    assert back.rng.integers(0, 10 ** 9) == t.rng.integers(0, 10 ** 9)
+
+
+def test_a_checkpoint_of_other_settings_or_data_is_refused_by_name(tmp_path):
+    fp = {"data": "digits", "n_train": 20, "rows_sha256": "ab"}
+    _, path = _checkpoint(tmp_path, fingerprint=fp)
+    with pytest.raises(ValueError, match=r"c.npz: the checkpoint was trained with learning_rate=0.002, this run has "
+                                         r"0.01: it belongs to another run$"):
+        _fresh(learning_rate=0.01).load_checkpoint(path)
+    with pytest.raises(ValueError, match=r"c.npz: the checkpoint was trained on other data \(data digits, n_train 20; "
+                                         r"now data digits, n_train 21\): it belongs to another run$"):
+        _fresh().load_checkpoint(path, fingerprint={**fp, "n_train": 21})
+    with pytest.raises(ValueError, match=r"other data \(data digits, n_train 20; now old\)"):
+        _fresh().load_checkpoint(path, fingerprint="old")
+    _fresh().load_checkpoint(path, fingerprint=fp)  # the same data
+    _fresh(epochs=9).load_checkpoint(path)  # no fingerprint to compare; only epochs changed
+    (tmp_path / "old").mkdir()
+    _, unmarked = _checkpoint(tmp_path / "old", fingerprint=None)
+    _fresh().load_checkpoint(unmarked, fingerprint=fp)  # an old checkpoint without a fingerprint
+
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"param_W2": None}, "the checkpoint's W2 is missing but this run's model has float64 (4, 2): it belongs to "
+                         "another run"),
+    ({"param_b1": np.zeros(4, np.float32)}, "the checkpoint's b1 is float32 (4,) but this run's model has float64 "
+                                            "(4,): it belongs to another run"),
+    ({"param_W1": np.full((3, 4), np.inf)}, "the checkpoint's W1 contains NaN or infinite values; the file is damaged"),
+    ({"opt_m_W9": np.zeros(2)}, "optimizer state 'm_W9' does not fit the model; the file is damaged"),
+    ({"opt_v_b2": np.zeros(3)}, "optimizer state 'v_b2' does not fit the model; the file is damaged"),
+    ({"best_b2": None}, "field 'best' is damaged (best_* arrays missing)"),
+])
+def test_a_checkpoint_with_foreign_or_damaged_arrays_is_refused(tmp_path, arrays, words):
+    _, path = _checkpoint(tmp_path)
+    _rewrite(path, **arrays)
+    fresh = _fresh()
+    before = {k: v.copy() for k, v in fresh.net.params.items()}
+    with pytest.raises(ValueError) as e:
+        fresh.load_checkpoint(path)
+    assert str(e.value) == f"{path}: {words}"
+    for k in before:  # nothing was changed by the refused checkpoint
+        np.testing.assert_array_equal(fresh.net.params[k], before[k])
+    assert fresh.epoch == 0 and fresh.optimizer.t == 0
+
+
+@pytest.mark.parametrize("state, words", [
+    ({"best": [0.5]}, "field 'best' must be null or [score, epoch], got [0.5]; the file is damaged"),
+    ({"best": "yes"}, "field 'best' must be null or [score, epoch], got 'yes'; the file is damaged"),
+    ({"epoch": True}, "field 'epoch' must be an integer >= 0, got True; the file is damaged"),
+    ({"step_count": -2}, "field 'step_count' must be an integer >= 0, got -2; the file is damaged"),
+    ({"bad_epochs": 1.5}, "field 'bad_epochs' must be an integer >= 0, got 1.5; the file is damaged"),
+    ({"opt_t": None}, "field 'opt_t' must be an integer >= 0, got None; the file is damaged"),
+    ({"history": {"loss": 3}}, "field 'history' must be an object of lists of numbers keyed by epoch, loss, "
+                               "train_acc, val_acc, lr, seconds, step_loss, got {'loss': 3}; the file is damaged"),
+    ({"history": {"step_loss": {}}}, "field 'history' must be an object of lists of numbers keyed by epoch, loss, "
+                                     "train_acc, val_acc, lr, seconds, step_loss, got {'step_loss': {}}; the file is "
+                                     "damaged"),
+    ({"rng": {"kind": "randomstate", "state": [1]}}, "field 'rng' is damaged (ValueError: not enough values to "
+                                                      "unpack (expected 5, got 1))"),
+])
+def test_a_damaged_checkpoint_field_is_named_exactly(tmp_path, state, words):
+    _, path = _checkpoint(tmp_path)
+    _rewrite(path, state)
+    with pytest.raises(ValueError) as e:
+        _fresh().load_checkpoint(path)
+    assert str(e.value) == f"{path}: {words}"
+
+
+def test_a_missing_checkpoint_field_and_a_damaged_state(tmp_path):
+    import json
+
+    _, path = _checkpoint(tmp_path)
+    arrays = dict(np.load(path))
+    state = json.loads(str(arrays["state"][()]))
+    del state["step_count"]
+    np.savez(path, **{**arrays, "state": np.array(json.dumps(state))})
+    with pytest.raises(ValueError, match=r"c.npz: field 'step_count' is missing; the file is damaged$"):
+        _fresh().load_checkpoint(path)
+    np.savez(path, **{**arrays, "state": np.array("[1, 2]")})
+    with pytest.raises(ValueError, match=r"c.npz: damaged checkpoint \(state is not an object\)$"):
+        _fresh().load_checkpoint(path)
+    np.savez(path, **{**arrays, "state": np.array("{")})
+    with pytest.raises(ValueError, match=r"c.npz: damaged checkpoint \(state is not valid JSON: Expecting"):
+        _fresh().load_checkpoint(path)
+    t, path = _checkpoint(tmp_path, patience=None)  # no best weights: loads with best None
+    back = _fresh(patience=None)
+    back.load_checkpoint(path)
+    assert back.best is None and back.best_epoch is None and back.epoch == 2
+
+
+def test_a_checkpoint_without_state_or_with_a_bad_state_array_is_named(tmp_path):
+    _, path = _checkpoint(tmp_path)
+    _rewrite(path, state=np.array(5))
+    with pytest.raises(ValueError, match=r"c.npz: metadata has the wrong type; the file is damaged$"):
+        _fresh().load_checkpoint(path)
+    arrays = dict(np.load(path))
+    del arrays["state"]
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"c.npz: missing array\(s\) state$"):
+        _fresh().load_checkpoint(path)
+
+
+def test_a_checkpoint_from_before_a_setting_existed_still_loads(tmp_path):
+    import json
+
+    _, path = _checkpoint(tmp_path)
+    arrays = dict(np.load(path))
+    state = json.loads(str(arrays["state"][()]))
+    del state["config"]["augment"]  # a setting added later: the stored run used its default
+    _rewrite(path, {"config": state["config"]})
+    back = _fresh()
+    back.load_checkpoint(path)
+    assert back.epoch == 2
+
+
+def test_a_momentum_checkpoint_resumes_its_velocity(tmp_path):
+    # SGD-momentum keeps its velocity under the bare parameter name ("W1", no prefix)
+    X, y = np.random.default_rng(0).standard_normal((20, 3)), np.arange(20) % 2
+    cfg = TrainConfig(epochs=1, optimizer="momentum", seed=1)
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), cfg)
+    t.fit(X, y)
+    t.save_checkpoint(tmp_path / "c.npz")
+    back = Trainer(TwoLayerNet(3, 4, 2, seed=5), cfg)
+    back.load_checkpoint(tmp_path / "c.npz")
+    assert set(back.optimizer.state) == set(t.net.params)
+    for k in t.net.params:
+        np.testing.assert_array_equal(back.optimizer.state[k], t.optimizer.state[k])
+
+
+def test_accuracy_in_row_blocks_with_a_transform(toy):
+    from twolayer.train import accuracy
+
+    net, X, y = toy
+    X, y = np.vstack([X, X, X]), np.concatenate([y, y, y])
+    predicted = net.predict(X)
+    y_half = np.where(np.arange(15) % 2 == 0, predicted, (predicted + 1) % 3)  # 8 of 15 rows right
+    for batch_size in (1, 4, 4096):
+        assert accuracy(net, X, y_half, batch_size=batch_size) == 8 / 15
+        # the transform is applied to every block: shifting there and back changes nothing
+        assert accuracy(net, X + 100, y_half, transform=lambda xb: xb - 100, batch_size=batch_size) == 8 / 15
+    assert accuracy(net, X, predicted) == 1.0
+
+
+def _reference_fit(net, X, y, X_val, y_val, *, epochs, bs, lr, decay, reg, seed):
+    """The loop written out plainly: one permutation per epoch, slices of it, plain SGD, per-epoch
+    step decay; epoch loss and accuracy are means over samples."""
+    rng = np.random.default_rng(seed)
+    h = {"loss": [], "train_acc": [], "val_acc": [], "lr": [], "step_loss": []}
+    for epoch in range(epochs):
+        rate = lr * decay ** epoch
+        order = rng.permutation(len(X))
+        loss_sum = correct = 0
+        for start in range(0, len(X), bs):
+            idx = order[start:start + bs]
+            correct += np.sum(net.predict(X[idx]) == y[idx])
+            loss, grads = net.loss(X[idx], y[idx], reg=reg)
+            h["step_loss"].append(loss)
+            loss_sum += loss * len(idx)
+            for k in net.params:
+                net.params[k] -= rate * grads[k]
+        h["loss"].append(loss_sum / len(X))
+        h["train_acc"].append(correct / len(X))
+        h["val_acc"].append(np.mean(net.predict(X_val) == y_val))
+        h["lr"].append(rate)
+    return h
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_equals_the_loop_written_out(dtype):
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((23, 3)), rng.integers(0, 3, 23)  # 23 rows, batches of 5: a short last batch
+    Xv, yv = rng.standard_normal((9, 3)), rng.integers(0, 3, 9)
+    net = TwoLayerNet(3, 6, 3, std=0.5, seed=2, dtype=dtype)
+    ref = TwoLayerNet(3, 6, 3, std=0.5, seed=2, dtype=np.float64)
+    t = Trainer(net, TrainConfig(epochs=3, batch_size=5, learning_rate=0.3, optimizer="sgd", schedule="step",
+                                 lr_decay=0.5, reg=0.01, seed=8, augment="none"))
+    h = t.fit(X, y, Xv, yv)
+    want = _reference_fit(ref, X, y, Xv, yv, epochs=3, bs=5, lr=0.3, decay=0.5, reg=0.01, seed=8)
+    rtol = 1e-10 if dtype == np.float64 else 2e-4
+    for key in want:
+        np.testing.assert_allclose(h[key], want[key], rtol=rtol, err_msg=key)
+    assert h["epoch"] == [1, 2, 3] and len(h["seconds"]) == 3 and all(s >= 0 for s in h["seconds"])
+    for k in net.params:
+        np.testing.assert_allclose(net.params[k], ref.params[k], rtol=rtol, atol=1e-6 if dtype == np.float32 else 0)
+        assert net.params[k].dtype == dtype
+    assert (t.epoch, t.step_count, t.stop_reason, t.best) == (3, 15, "completed", None)
+
+
+def test_fit_calls_back_per_step_and_per_epoch_and_continues_where_it_stopped():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 2, 12)
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=5, batch_size=4, seed=0))
+    seen = []
+    t.fit(X, y, epochs=2, on_batch=lambda tr: seen.append(("b", tr.step_count)),
+          on_epoch=lambda tr: seen.append(("e", tr.epoch)), checkpoint=lambda tr: seen.append(("c", tr.epoch)))
+    assert seen == [("b", 1), ("b", 2), ("b", 3), ("c", 1), ("e", 1), ("b", 4), ("b", 5), ("b", 6), ("c", 2), ("e", 2)]
+    assert t.history["val_acc"] == [None, None]  # no validation set
+    t.fit(X, y)  # the config's 5 epochs: 3 more
+    assert t.epoch == 5 and t.step_count == 15 and t.stop_reason == "completed"
+    with pytest.raises(ValueError, match="^the training set is empty$"):
+        t.fit(X[:0], y[:0])
+
+
+def test_max_steps_stops_inside_an_epoch_without_recording_it():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 2, 12)
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=5, batch_size=4, max_steps=7, seed=0))
+    h = t.fit(X, y)
+    assert t.stop_reason == "max_steps" and t.step_count == 7 and t.epoch == 2
+    assert len(h["step_loss"]) == 7 and h["epoch"] == [1, 2]
+
+
+def test_ctrl_c_keeps_the_best_weights_and_says_interrupted(digits):
+    X, y, Xv, yv = digits
+    t = make(TrainConfig(epochs=10, batch_size=32, patience=5, seed=2, optimizer="sgd", learning_rate=0.5,
+                         schedule="constant"))
+    best_after, steps = {}, t.config.steps_for(len(X))
+
+    def stop(tr):
+        if tr.step_count == 3 * steps + 5:  # inside epoch 4
+            best_after.update({k: v.copy() for k, v in tr.best[2].items()})
+            raise KeyboardInterrupt
+
+    h = t.fit(X, y, Xv, yv, on_batch=stop)
+    assert t.stop_reason == "interrupted" and isinstance(t.interrupt, KeyboardInterrupt)
+    assert t.epoch == 3 and len(h["epoch"]) == 3
+    for k in best_after:
+        np.testing.assert_array_equal(t.net.params[k], best_after[k])
+    t.fit(X, y, Xv, yv, epochs=4)  # a new fit clears the interruption
+    assert t.interrupt is None and t.stop_reason in ("completed", "early_stopping")
+
+
+def test_patience_without_validation_watches_the_training_loss():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    # far too high a rate: the training loss stops improving, and the best epoch's weights come back
+    t = Trainer(TwoLayerNet(3, 8, 2, seed=0, std=1.0), TrainConfig(epochs=40, batch_size=40, patience=2,
+                                                                  optimizer="sgd", learning_rate=3.0,
+                                                                  schedule="constant", seed=0))
+    h = t.fit(X, y)
+    assert t.stop_reason == "early_stopping"
+    best = int(np.argmin(h["loss"])) + 1
+    assert t.best_epoch == best and t.epoch == best + 2 and t.bad_epochs == 2
+    assert t.best[0] == -h["loss"][best - 1]
+
+
+def test_patience_counts_ties_as_no_better_and_never_stops_the_last_epoch_early(digits):
+    X, y, Xv, yv = digits
+    # a learning rate so small that validation accuracy never changes: every later epoch ties with the first
+    cfg = TrainConfig(epochs=10, batch_size=32, patience=3, seed=0, optimizer="sgd", learning_rate=1e-12,
+                      schedule="constant")
+    t = make(cfg)
+    t.fit(X, y, Xv, yv)
+    assert len(set(t.history["val_acc"])) == 1
+    assert (t.stop_reason, t.epoch, t.best_epoch, t.bad_epochs) == ("early_stopping", 4, 1, 3)
+    # patience 3 with 4 epochs: the run ends at epoch 4 anyway, so it completed (nothing was skipped)
+    t = make(dataclasses.replace(cfg, epochs=4))
+    t.fit(X, y, Xv, yv)
+    assert (t.stop_reason, t.epoch, t.best_epoch) == ("completed", 4, 1)
+
+
+def test_validation_goes_through_the_transform_like_the_batches(digits):
+    X, y, Xv, yv = digits
+    cfg = TrainConfig(epochs=2, batch_size=32, seed=0, augment="none")
+    plain, streamed = make(cfg), make(cfg)
+    plain.fit(X, y, Xv, yv)
+    streamed.fit(X + 3, y, Xv + 3, yv, transform=lambda xb: xb - 3)  # raw data kept shifted, as from a file
+    np.testing.assert_allclose(streamed.history["val_acc"], plain.history["val_acc"])
+    np.testing.assert_allclose(streamed.history["loss"], plain.history["loss"], rtol=1e-9)
+
+
+def test_the_trainer_builds_the_configured_update_rule():
+    t = Trainer(TwoLayerNet(2, 2, 2, seed=0), TrainConfig(optimizer="momentum", momentum=0.5))
+    assert isinstance(t.optimizer, SGD) and t.optimizer.momentum == 0.5 and not t.optimizer.nesterov
+    t = Trainer(TwoLayerNet(2, 2, 2, seed=0), TrainConfig(optimizer="adamw", weight_decay=0.25))
+    assert isinstance(t.optimizer, Adam) and t.optimizer.weight_decay == 0.25
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_training_step_allocates_no_array_memory(dtype):
+    # the fast path's promise: after the first step, activations, gradients and updates reuse buffers.
+    # Every array is 256 × 256, far larger than NumPy's own casting buffers (8192 elements).
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((256, 256)).astype(dtype), rng.integers(0, 256, 256)
+    t = Trainer(TwoLayerNet(256, 256, 256, seed=0, std="he", dtype=dtype),
+                TrainConfig(epochs=1, batch_size=256, optimizer="adamw", reg=1e-3, seed=0, augment="none"))
+    t.fit(X, y)
+    smallest = 256 * 256 * np.dtype(dtype).itemsize
+    tracemalloc.start()
+    try:
+        t.step(X, y, 1e-3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < smallest / 2, peak
+    for buf in (t.work.a, t.work.scores, t.work.dh, *t.work.grads.values()):
+        assert buf.dtype == dtype
+    assert t.work.mask.dtype == bool
+
+
+def test_batches_are_transformed_converted_and_augmented():
+    from twolayer.train import Batch
+
+    X = np.arange(20, dtype=np.float64).reshape(10, 2)
+    y = np.arange(10) % 3
+    rng = np.random.default_rng(0)
+    direct = Batch(X, y, 4, np.float64)
+    xb, yb = direct.gather(np.array([3, 1, 3]), rng)
+    np.testing.assert_array_equal(xb, X[[3, 1, 3]])
+    np.testing.assert_array_equal(yb, y[[3, 1, 3]])
+    assert yb.dtype == np.intp
+    as32 = Batch(X, y, 4, np.float32)
+    xb, _ = as32.gather(np.array([0, 9]), rng)
+    assert xb.dtype == np.float32 and xb.tolist() == [[0, 1], [18, 19]]
+    calls = []
+    both = Batch(X, y, 4, np.float32, transform=lambda xb: (xb / 2).astype(np.float32),
+                 augment=lambda xb, r: calls.append(r) or xb.__iadd__(1))
+    xb, _ = both.gather(np.array([2]), rng)
+    assert xb.tolist() == [[3, 3.5]] and calls == [rng]  # (x / 2) + 1, with the loop's random generator
+    same_dtype = Batch(X, y, 4, np.float64, transform=lambda xb: xb * 10)  # a transform is never skipped
+    assert same_dtype.gather(np.array([1]), rng)[0].tolist() == [[20, 30]]
+
+
+def test_small_problems_train_on_one_blas_thread():
+    from threadpoolctl import threadpool_info
+
+    from twolayer.train import SMALL_GEMM, blas_threads_for
+
+    def blas_threads():  # NumPy's BLAS (SciPy may bring its own, loaded after the limit was set up)
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas" and "numpy" in p["filepath"]]
+
+    def openmp_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
+
+    import sklearn.utils  # noqa: F401 (loads scikit-learn's OpenMP runtime, which the limit must leave alone)
+
+    from twolayer import train
+
+    train._controller = None  # the first call builds the controller
+    before, omp = blas_threads(), openmp_threads()
+    with blas_threads_for(SMALL_GEMM - 1):
+        assert all(n == 1 for n in blas_threads())
+        assert openmp_threads() == omp
+    assert blas_threads() == before
+    with blas_threads_for(SMALL_GEMM - 1):  # the second call reuses it
+        assert all(n == 1 for n in blas_threads())
+    with blas_threads_for(SMALL_GEMM):
+        assert blas_threads() == before
+
+
+def test_classic_train_with_fewer_rows_than_a_batch_runs_one_step_per_epoch(toy):
+    net, X, y = toy  # 5 rows, batches of 200: CS231n's max(N // B, 1) = 1 step per epoch
+    np.random.seed(0)
+    stats = net.train(X, y, X, y, learning_rate=0.1, num_iters=6)
+    assert len(stats["loss_history"]) == len(stats["val_acc_history"]) == len(stats["train_acc_history"]) == 6

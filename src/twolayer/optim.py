@@ -170,8 +170,10 @@ class Adam(Optimizer):
         tmp *= 1 - self.beta2
         v *= self.beta2
         v += tmp
-        step = lr * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)
-        eps_hat = self.eps * np.sqrt(1 - self.beta2 ** self.t)
+        # Python floats, not NumPy float64 scalars: those would make every float32 operation below
+        # compute in float64 through temporary casting buffers
+        step = float(lr * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t))
+        eps_hat = float(self.eps * np.sqrt(1 - self.beta2 ** self.t))
         # w -= lr·m̂/(√v̂+ε), rewritten so that one division by (√v + ε') suffices
         np.sqrt(v, out=tmp)
         tmp += eps_hat

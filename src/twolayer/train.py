@@ -281,8 +281,9 @@ class Trainer:
         """Continue from a checkpoint of this same run; a foreign or mismatched one is refused
         with one line (shapes, optimizer, settings other than epochs, data fingerprint)."""
         arrays = read_npz(path, required=("state",))
+        text = str(meta_array(arrays["state"], path))  # outside the try: its InputError is a ValueError too
         try:
-            state = json.loads(str(meta_array(arrays["state"], path)))
+            state = json.loads(text)
         except (ValueError, RecursionError) as e:
             raise InputError(f"{path}: damaged checkpoint (state is not valid JSON: {e})") from None
         if not isinstance(state, dict):
