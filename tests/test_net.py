@@ -426,3 +426,23 @@ def test_bad_sample_weight(toy, w, words):
     net, X, y = toy
     with pytest.raises(InputError, match=words):
         net.loss(X, y, sample_weight=w)
+
+
+@pytest.mark.parametrize("row, words", [
+    ([0.25, -0.5], "although its values are only up to 0.5: the model's weights overflow float32 (a diverged or "
+                   "damaged model)"),
+    ([3.0, -1e6], "although its values are only up to 1e+06: the model's weights overflow float32 (a diverged or "
+                  "damaged model)"),
+    ([1e6 + 0.5, 0.0], "its values (up to 1e+06) overflow float32; scale them, e.g. --preprocess standardize"),
+    ([-3e38, 1.0], "its values (up to 3e+38) overflow float32; scale them, e.g. --preprocess standardize"),
+    ([np.inf, 1.0], "its values (after preprocessing) overflow float32; scale them, e.g. --preprocess standardize"),
+])
+def test_non_finite_scores_name_the_first_bad_row_and_the_cause(row, words):
+    from twolayer.net import bad_scores
+
+    scores = np.array([[1.0, 2.0], [np.inf, 0.0], [np.nan, 1.0]], dtype=np.float32)
+    X = np.array([[1e30, 1e30], row, [1e30, 1e30]], dtype=np.float32)  # only row 1 (the first bad one) counts
+    with pytest.raises(ValueError) as e:
+        bad_scores(scores, X, np.float32, "X_test", 10)
+    sep = ": " if "although" not in words else " "
+    assert str(e.value) == f"X_test: row 11 gives non-finite class scores{sep}{words}"

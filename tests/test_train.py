@@ -674,3 +674,62 @@ def test_classic_train_with_fewer_rows_than_a_batch_runs_one_step_per_epoch(toy)
     np.random.seed(0)
     stats = net.train(X, y, X, y, learning_rate=0.1, num_iters=6)
     assert len(stats["loss_history"]) == len(stats["val_acc_history"]) == len(stats["train_acc_history"]) == 6
+
+
+@pytest.mark.parametrize("v, col, want", [
+    ("", "val_acc", None), ("", "lr", None), ("", "train_acc", None), ("", "seconds", None),
+    ("1", "epoch", 1), ("12", "epoch", 12), ("0", "loss", 0.0), ("0.5", "val_acc", 0.5), ("-2.5", "lr", -2.5),
+    ("3", "loss", 3.0),
+])
+def test_a_history_field_is_read_as_its_column_s_type(v, col, want):
+    from twolayer.train import _history_value
+
+    got = _history_value(v, col, "h.csv", 7)
+    assert got == want and type(got) is type(want)
+
+
+@pytest.mark.parametrize("v, col, words", [
+    ("", "epoch", "field 'epoch' must be an integer >= 1, got ''"),
+    ("", "loss", "field 'loss' must be a finite number, got ''"),
+    ("0", "epoch", "field 'epoch' must be an integer >= 1, got '0'"),
+    ("-3", "epoch", "field 'epoch' must be an integer >= 1, got '-3'"),
+    ("1.5", "epoch", "field 'epoch' must be an integer >= 1, got '1.5'"),
+    ("nan", "loss", "field 'loss' must be a finite number, got 'nan'"),
+    ("inf", "train_acc", "field 'train_acc' must be a finite number, got 'inf'"),
+    ("-inf", "lr", "field 'lr' must be a finite number, got '-inf'"),
+    ("x" * 45, "val_acc", f"field 'val_acc' must be a finite number, got '{'x' * 40}'"),
+])
+def test_a_damaged_history_field_is_named_with_its_line(v, col, words):
+    from twolayer.train import _history_value
+
+    with pytest.raises(ValueError) as e:
+        _history_value(v, col, "h.csv", 7)
+    assert str(e.value) == f"h.csv: line 7: {words}; the file is damaged"
+
+
+@pytest.mark.parametrize("dtype, per_row", [("float32", (3 + 2 * 2 + 2) * 4 + 2), ("float64", (3 + 2 * 2 + 2) * 8 + 2)])
+def test_batch_memory_counts_x_two_activations_scores_and_the_mask(dtype, per_row, monkeypatch):
+    from twolayer.train import check_batch_memory
+
+    net = TwoLayerNet(3, 2, 2, dtype=dtype, seed=0)  # byte counts below 1 KiB are printed exactly
+    monkeypatch.setenv("TWOLAYER_MAX_BATCH_BYTES", str(10 * per_row))
+    check_batch_memory(10, 3, net)  # exactly at the limit: accepted
+    with pytest.raises(ValueError) as e:
+        check_batch_memory(11, 3, net, label="--batch-size")
+    assert str(e.value) == (f"--batch-size 11 needs {11 * per_row} bytes for one minibatch's buffers, more than the "
+                            f"limit of {10 * per_row} bytes (TWOLAYER_MAX_BATCH_BYTES)")
+    with pytest.raises(ValueError, match=r"^batch_size 11 needs"):
+        check_batch_memory(11, 3, net)
+    monkeypatch.delenv("TWOLAYER_MAX_BATCH_BYTES")
+    check_batch_memory(2 ** 32 // per_row, 3, net)  # the default limit, 4 GiB
+    with pytest.raises(ValueError, match=r"needs 4\.0 GiB for one minibatch's buffers, more than the limit of 4\.0 GiB"):
+        check_batch_memory(2 ** 32 // per_row + 1, 3, net)
+
+
+def test_fit_checks_batch_memory_before_allocating(monkeypatch):
+    net = TwoLayerNet(5, 7, 3, seed=0)
+    monkeypatch.setenv("TWOLAYER_MAX_BATCH_BYTES", "1000")
+    X, y = np.ones((40, 5)), np.zeros(40, dtype=int)
+    with pytest.raises(ValueError, match=r"^batch_size 20 needs"):
+        Trainer(net, TrainConfig(epochs=1, batch_size=20)).fit(X, y)
+    Trainer(net, TrainConfig(epochs=1, batch_size=2)).fit(X, y)
