@@ -446,3 +446,37 @@ def test_non_finite_scores_name_the_first_bad_row_and_the_cause(row, words):
         bad_scores(scores, X, np.float32, "X_test", 10)
     sep = ": " if "although" not in words else " "
     assert str(e.value) == f"X_test: row 11 gives non-finite class scores{sep}{words}"
+
+
+@pytest.mark.parametrize("pre", [None, "standardize"])
+def test_raw_rows_are_checked_under_the_caller_s_name(pre):
+    from twolayer.data.preprocess import Preprocessor
+
+    rng = np.random.default_rng(0)
+    net = TwoLayerNet(4, 5, 3, seed=0, dtype=np.float32)
+    net.preprocessor = None if pre is None else Preprocessor(pre).fit(rng.standard_normal((20, 4)))
+    for call in (net.predict, net.predict_proba):
+        with pytest.raises(ValueError, match=r"^X_new has 5 features but the model expects 4$"):
+            call(np.ones((2, 5)), name="X_new")
+        with pytest.raises(ValueError, match=r"^X_new has 3 features but the model expects 4$"):
+            call(np.ones((2, 3)), name="X_new")
+        with pytest.raises(ValueError, match=r"^X has 5 features but the model expects 4$"):
+            call(np.ones((2, 5)))
+
+
+def test_raw_rows_beyond_float32_are_preprocessed_in_float64_first():
+    """A float32 net with standardization: rows of size 1e100 are scaled before they become float32."""
+    from twolayer.data.preprocess import Preprocessor
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 4)) * 1e100
+    net = TwoLayerNet(4, 5, 3, std=0.5, seed=0, dtype=np.float32)
+    net.preprocessor = Preprocessor("standardize").fit(X)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)  # the standardization written out, in float64
+    s = net.scores(Z.astype(np.float32)).astype(np.float64)
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(net.predict_proba(X), p / p.sum(axis=1, keepdims=True), rtol=1e-5)
+    np.testing.assert_array_equal(net.predict(X), net.scores(Z.astype(np.float32)).argmax(axis=1))
+    plain = TwoLayerNet(4, 5, 3, std=0.5, seed=0, dtype=np.float32)  # without preprocessing: float32 refuses them
+    with pytest.raises(ValueError):
+        plain.predict(X)

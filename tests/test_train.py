@@ -733,3 +733,56 @@ def test_fit_checks_batch_memory_before_allocating(monkeypatch):
     with pytest.raises(ValueError, match=r"^batch_size 20 needs"):
         Trainer(net, TrainConfig(epochs=1, batch_size=20)).fit(X, y)
     Trainer(net, TrainConfig(epochs=1, batch_size=2)).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_with_sample_weights_equals_the_weighted_loop_written_out(dtype):
+    """Each step's loss is the batch's weighted mean (net.loss with the batch's weights), plain SGD."""
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((11, 3)), rng.integers(0, 3, 11)  # batches of 4: a short last batch
+    w = rng.uniform(0.0, 3.0, 11)
+    net = TwoLayerNet(3, 5, 3, std=0.5, seed=1, dtype=dtype)
+    ref = TwoLayerNet(3, 5, 3, std=0.5, seed=1, dtype=np.float64)
+    t = Trainer(net, TrainConfig(epochs=2, batch_size=4, learning_rate=0.2, optimizer="sgd", schedule="constant",
+                                 reg=0.01, seed=3, augment="none"))
+    h = t.fit(X, y, sample_weight=w)
+    order_rng = np.random.default_rng(3)
+    losses = []
+    for _ in range(2):
+        order = order_rng.permutation(11)
+        for start in range(0, 11, 4):
+            idx = order[start:start + 4]
+            loss, grads = ref.loss(X[idx], y[idx], reg=0.01, sample_weight=w[idx])
+            losses.append(loss)
+            for k in ref.params:
+                ref.params[k] -= 0.2 * grads[k]
+    rtol = 1e-10 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(h["step_loss"], losses, rtol=rtol)
+    for k in net.params:
+        np.testing.assert_allclose(net.params[k], ref.params[k], rtol=rtol, atol=1e-6 if dtype == np.float32 else 0)
+        assert net.params[k].dtype == dtype
+    # unweighted, the same run differs: the weights were used
+    plain = TwoLayerNet(3, 5, 3, std=0.5, seed=1, dtype=dtype)
+    Trainer(plain, TrainConfig(epochs=2, batch_size=4, learning_rate=0.2, optimizer="sgd", schedule="constant",
+                               reg=0.01, seed=3, augment="none")).fit(X, y)
+    assert not np.allclose(plain.params["W1"], net.params["W1"])
+
+
+def test_a_batch_s_weights_are_its_rows_weights_in_the_net_s_dtype():
+    from twolayer.train import Batch
+
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6)
+    w = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    b = Batch(X, y, 4, np.float32, sample_weight=w)
+    for idx in (np.array([5, 0, 2, 2]), np.array([1, 3])):
+        got = b.weights(idx)
+        np.testing.assert_array_equal(got, np.array(w)[idx])
+        assert got.dtype == np.float32 and got.shape == (len(idx),)
+        xb, yb = b.gather(idx, None)
+        np.testing.assert_array_equal(xb, X[idx])
+        np.testing.assert_array_equal(yb, y[idx])
+        assert xb.dtype == np.float32 and yb.dtype == np.intp
+    assert Batch(X, y, 4, np.float32).weights(np.array([0, 1])) is None
+    direct = Batch(X, y, 4, np.float64)  # rows already in the net's dtype are used without a copy
+    xb, _ = direct.gather(np.array([1, 2]), None)
+    assert np.shares_memory(xb, direct.xb)
