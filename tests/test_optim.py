@@ -189,3 +189,28 @@ def test_adam_on_one_packed_buffer_equals_the_per_parameter_rule(name):
     assert sa["t"] == sb["t"] and set(sa["arrays"]) == set(sb["arrays"])
     for k in sa["arrays"]:
         np.testing.assert_array_equal(sa["arrays"][k], sb["arrays"][k])
+
+
+def test_buffer_of_finds_the_one_buffer_only_for_consecutive_slices_in_order():
+    from twolayer.optim import _buffer_of, packed
+
+    rng = np.random.default_rng(0)
+    arrays = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2), "W2": rng.standard_normal((2, 4))}
+    one = packed(arrays)
+    base = _buffer_of(one)
+    assert base is one["W1"].base and base.shape == (16,)
+    np.testing.assert_array_equal(base, np.concatenate([a.ravel() for a in arrays.values()]))
+    assert _buffer_of({"b1": one["b1"], "W1": one["W1"], "W2": one["W2"]}) is None  # out of order
+    assert _buffer_of({"W1": one["W1"], "b1": one["b1"]}) is None  # the buffer is not covered to its end
+    assert _buffer_of({"b1": one["b1"], "W2": one["W2"]}) is None  # nor from its start
+    assert _buffer_of(arrays) is None  # separate arrays
+    flat = np.arange(12.0)
+    assert _buffer_of({"a": flat[:6].reshape(2, 3), "b": flat[6:]}) is flat
+    assert _buffer_of({"a": flat[:6].reshape(3, 2).T, "b": flat[6:]}) is None  # a non-contiguous view
+    assert _buffer_of({"a": flat.reshape(3, 4)[:, :2], "b": flat[6:]}) is None
+    grid = np.ones((3, 4))  # a 2-D base
+    assert _buffer_of({"a": grid[:1], "b": grid[1:]}) is None
+    view = flat[::2]  # strided slices of a 1-D base
+    assert _buffer_of({"a": view[:3].reshape(3), "b": view[3:]}) is None
+    mixed = np.zeros(8, np.float64)
+    assert _buffer_of({"a": mixed[:4], "b": mixed[4:].view(np.int64)}) is None  # another dtype
