@@ -786,3 +786,54 @@ def test_a_batch_s_weights_are_its_rows_weights_in_the_net_s_dtype():
     direct = Batch(X, y, 4, np.float64)  # rows already in the net's dtype are used without a copy
     xb, _ = direct.gather(np.array([1, 2]), None)
     assert np.shares_memory(xb, direct.xb)
+
+
+def test_history_csv_skips_blank_lines_and_names_a_bad_header_or_row(tmp_path):
+    from twolayer.train import History
+
+    p = tmp_path / "h.csv"
+    p.write_text("epoch,loss\n1,0.5\n\n2,0.25\n")
+    assert History.read_csv(p)["loss"] == [0.5, 0.25]
+    p.write_text("step,loss\n1,0.5\n")
+    with pytest.raises(ValueError) as e:
+        History.read_csv(p)
+    assert str(e.value) == f"{p}: no 'epoch' column in the header; the file is damaged"
+    p.write_text("epoch,loss\n1,0.5\n2,0.25,9\n")
+    with pytest.raises(ValueError) as e:
+        History.read_csv(p)
+    assert str(e.value) == f"{p}: line 3 has 3 fields, the header 2; the file is damaged"
+
+
+def test_accuracy_names_the_first_bad_row_of_the_whole_set():
+    from twolayer.train import accuracy
+
+    net = TwoLayerNet(2, 3, 2, seed=0)
+    net.params["W1"][...] = 1e300  # the weights overflow on every row that is not zero
+    net.params["W2"][...] = 1e300
+    X = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.5, 0.25], [0.0, 0.0]])
+    y = np.array([0, 0, 0, 1, 0])
+    with pytest.raises(ValueError) as e:
+        accuracy(net, X, y, batch_size=2)  # row 3 sits in the second block
+    assert str(e.value) == ("X: row 3 gives non-finite class scores although its values are only up to 0.5: the "
+                            "model's weights overflow float64 (a diverged or damaged model)")
+    with pytest.raises(ValueError, match=r"^X_val: row 3 gives"):
+        accuracy(net, X, y, batch_size=2, name="X_val")
+    assert accuracy(net, X, y, batch_size=2, check=False) == 0.8  # during training: no error; the bad row's class 1 is not predicted
+
+
+def test_divergence_names_the_failing_step_and_blames_inputs_only_beyond_1e6():
+    y = np.array([0, 1])
+    for peak, error, words in [
+            (1e6, DivergedError, r"training diverged: the loss became \S+ at step 5; no finite weights from a finished "
+                                 r"epoch exist\. Try a smaller --lr \(now 0\.1\)\.$"),
+            (1e6 * (1 + 1e-9), ValueError, r"training overflowed at step 5 \(loss \S+\): the inputs have values up to "
+                                          r"1e06: scale them, e\.g\. --preprocess standardize; no finite weights"),
+    ]:
+        net = TwoLayerNet(2, 3, 2, seed=0)
+        t = Trainer(net, TrainConfig(epochs=1, batch_size=2, learning_rate=0.1, optimizer="sgd", augment="none"))
+        net.params["W2"][...] = 1e308  # the step's loss overflows
+        t.step_count = 4
+        with pytest.raises(error, match=words) as e:
+            t.step(np.array([[peak, 0.0], [0.0, 1.0]]), y, 0.1)
+        assert isinstance(e.value, DivergedError) == (error is DivergedError)
+        assert t.stop_reason == "diverged"
