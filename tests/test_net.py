@@ -480,3 +480,42 @@ def test_raw_rows_beyond_float32_are_preprocessed_in_float64_first():
     plain = TwoLayerNet(4, 5, 3, std=0.5, seed=0, dtype=np.float32)  # without preprocessing: float32 refuses them
     with pytest.raises(ValueError):
         plain.predict(X)
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"settings": {"train": {"epochs": -1}}}, "meta: settings: train: field 'epochs' must be an integer in "
+                                               r"1\.\.1,000,000 \(or None: auto\), got -1; the file is damaged$"),
+    ({"image_shape": [3, 3]}, r"meta: field 'image_shape' \[3, 3\] does not match the model's 4 inputs; the file is "
+                              "damaged$"),
+    ({"image_shape": [4, 1], "class_names": ["a", "b", "c"]}, "class names do not match the model's 2 outputs; "
+                                                              "the file is damaged$"),
+])
+def test_damaged_settings_or_image_shape_are_named_exactly(tmp_path, fields, words):
+    path = write_model(tmp_path / "bad.npz", meta=meta(**fields))
+    with pytest.raises(InputError, match=f"^{tmp_path / 'bad.npz'}: {words}"):
+        TwoLayerNet.load(path)
+    good = {"settings": {"train": {"epochs": 3}}, "image_shape": [2, 2]}
+    assert TwoLayerNet.load(write_model(tmp_path / "good.npz", meta=meta(**good))).meta == good
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_parameter_starts_in_the_net_s_dtype_and_the_size_limit_uses_it(dtype, monkeypatch):
+    net = TwoLayerNet(4, 3, 2, seed=0, dtype=dtype)
+    assert {k: v.dtype for k, v in net.params.items()} == dict.fromkeys(("W1", "b1", "W2", "b2"), np.dtype(dtype))
+    n_bytes = (4 * 3 + 3 + 3 * 2 + 2) * np.dtype(dtype).itemsize
+    monkeypatch.setenv("TWOLAYER_MAX_MODEL_BYTES", str(n_bytes))
+    TwoLayerNet(4, 3, 2, seed=0, dtype=dtype)  # exactly at the limit
+    monkeypatch.setenv("TWOLAYER_MAX_MODEL_BYTES", str(n_bytes - 1))
+    with pytest.raises(ValueError):
+        TwoLayerNet(4, 3, 2, seed=0, dtype=dtype)
+
+
+def test_predictions_name_an_overflowing_row_under_the_caller_s_name():
+    net = TwoLayerNet(2, 3, 2, seed=0)
+    net.params["W1"][...] = 1e300
+    net.params["W2"][...] = 1e300
+    X = np.array([[0.0, 0.0], [0.5, 0.25]])
+    for call in (net.predict, net.predict_proba):
+        with pytest.raises(ValueError, match=r"^X_test: row 1 gives non-finite class scores although its values are "
+                                             r"only up to 0\.5"):
+            call(X, name="X_test")
