@@ -146,3 +146,21 @@ def test_affine_gates_write_into_the_given_buffers(rng):
     assert all(g is buf for g, buf in zip(grads, bufs))
     for g, ref in zip(grads, (dout @ w.T, x.T @ dout, dout.sum(axis=0))):
         np.testing.assert_allclose(g, ref, rtol=1e-12)
+
+
+def test_weighted_softmax_loss_with_all_weights_zero_is_zero_with_no_gradient():
+    scores, y = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]), np.array([0, 2])
+    loss, d = layers.softmax_loss(scores, y, weights=np.zeros(2))
+    assert loss == 0.0 and type(loss) is float
+    np.testing.assert_array_equal(d, np.zeros((2, 3)))
+
+
+def test_weighted_softmax_loss_with_weights_summing_below_one_is_their_weighted_mean():
+    scores, y = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]), np.array([0, 2])
+    w = np.array([0.25, 0.5])  # total 0.75
+    p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    per_row = -np.log(p[[0, 1], y])
+    loss, d = layers.softmax_loss(scores, y, weights=w)
+    np.testing.assert_allclose(loss, (per_row @ w) / 0.75, rtol=1e-12)
+    onehot = np.eye(3)[y]
+    np.testing.assert_allclose(d, (p - onehot) * (w / 0.75)[:, None], rtol=1e-12, atol=1e-15)

@@ -214,3 +214,23 @@ def test_buffer_of_finds_the_one_buffer_only_for_consecutive_slices_in_order():
     assert _buffer_of({"a": view[:3].reshape(3), "b": view[3:]}) is None
     mixed = np.zeros(8, np.float64)
     assert _buffer_of({"a": mixed[:4], "b": mixed[4:].view(np.int64)}) is None  # another dtype
+
+
+@pytest.mark.parametrize("packed_side", ["params", "grads"])
+def test_adam_with_only_one_side_packed_falls_back_to_the_per_parameter_rule(packed_side):
+    from twolayer.optim import packed
+
+    rng = np.random.default_rng(5)
+    shapes = {"W1": (4, 3), "b1": (3,), "W2": (3, 2), "b2": (2,)}
+    start = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    g = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    ref, p = {k: v.copy() for k, v in start.items()}, (packed(start) if packed_side == "params" else
+                                                       {k: v.copy() for k, v in start.items()})
+    grads = packed(g) if packed_side == "grads" else {k: v.copy() for k, v in g.items()}
+    opt_ref, opt = Adam(), Adam()
+    for _ in range(3):
+        opt_ref.step(ref, {k: v.copy() for k, v in g.items()}, 1e-2)
+        opt.step(p, grads, 1e-2)
+    assert opt._flat is None
+    for k in shapes:
+        np.testing.assert_array_equal(p[k], ref[k])
