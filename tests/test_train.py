@@ -837,3 +837,31 @@ def test_divergence_names_the_failing_step_and_blames_inputs_only_beyond_1e6():
             t.step(np.array([[peak, 0.0], [0.0, 1.0]]), y, 0.1)
         assert isinstance(e.value, DivergedError) == (error is DivergedError)
         assert t.stop_reason == "diverged"
+
+
+def test_patience_counts_epochs_without_a_gain_of_more_than_tol_and_keeps_no_copy_without_validation():
+    """sklearn's rule written out: the count restarts only on a gain > tol; the best score still
+    moves on a smaller gain. Without validation data the score is -loss and no weights are copied."""
+    t = make(TrainConfig(epochs=10, patience=2, tol=0.1))
+    seen = []
+    for loss in (1.0, 0.95, 0.5, 0.45, 0.44):
+        t._end_epoch(0.1, loss, 0.5, None, None, False, None, 0.0, 10)
+        seen.append((t.bad_epochs, t.best[:2], t.best[2], t.stop_reason))
+    assert seen == [(0, (-1.0, 1), None, None), (1, (-0.95, 2), None, None), (0, (-0.5, 3), None, None),
+                    (1, (-0.45, 4), None, None), (2, (-0.44, 5), None, "early_stopping")]
+
+
+def test_early_stopping_without_validation_keeps_the_last_weights_and_resumes(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
+    cfg = TrainConfig(epochs=30, batch_size=4, learning_rate=0.5, optimizer="sgd", patience=1, tol=10.0, seed=1)
+    t = Trainer(TwoLayerNet(3, 4, 2, seed=0), cfg)
+    last = {}
+    t.fit(X, y, on_epoch=lambda tr: last.update({k: v.copy() for k, v in tr.net.params.items()}))
+    assert t.stop_reason == "early_stopping" and t.epoch == 2 and t.best[2] is None
+    for k in last:
+        np.testing.assert_array_equal(t.net.params[k], last[k])
+    t.save_checkpoint(tmp_path / "c.npz")
+    back = Trainer(TwoLayerNet(3, 4, 2, seed=5), cfg)
+    back.load_checkpoint(tmp_path / "c.npz")
+    assert back.best[:2] == t.best[:2] and back.best[2] is None
