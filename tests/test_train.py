@@ -376,6 +376,12 @@ def test_a_checkpoint_with_foreign_or_damaged_arrays_is_refused(tmp_path, arrays
     ({"history": {"step_loss": {}}}, "field 'history' must be an object of lists of numbers keyed by epoch, loss, "
                                      "train_acc, val_acc, lr, seconds, step_loss, got {'step_loss': {}}; the file is "
                                      "damaged"),
+    ({"history": {"loss": ["0.5"]}}, "field 'history' must be an object of lists of numbers keyed by epoch, loss, "
+                                     "train_acc, val_acc, lr, seconds, step_loss, got {'loss': ['0.5']}; the file is "
+                                     "damaged"),
+    ({"history": {"loss": [True]}}, "field 'history' must be an object of lists of numbers keyed by epoch, loss, "
+                                    "train_acc, val_acc, lr, seconds, step_loss, got {'loss': [True]}; the file is "
+                                    "damaged"),
     ({"rng": {"kind": "randomstate", "state": [1]}}, "field 'rng' is damaged (ValueError: not enough values to "
                                                       "unpack (expected 5, got 1))"),
 ])
