@@ -883,3 +883,13 @@ def test_classic_train_refuses_no_iteration_count_and_more_epochs_than_the_limit
         net.train(X, y, X, y, num_iters=1_000_000 * steps + 1)
     assert str(e.value) == (f"num_iters {1_000_000 * steps + 1} makes 1,000,001 epochs of {steps} steps; epochs must be "
                             "an integer in 1..1,000,000")
+
+
+def test_classic_train_plans_num_iters_over_steps_per_epoch_epochs():
+    """1,000 rows in batches of 1: 1,000 steps per epoch, so 1,001 iterations are 2 epochs (one decay)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((1000, 2)), rng.integers(0, 2, 1000)
+    net = TwoLayerNet(2, 3, 2, seed=0)
+    np.random.seed(0)
+    h = net.train(X, y, X[:5], y[:5], learning_rate=0.01, learning_rate_decay=0.5, num_iters=1001, batch_size=1)
+    assert len(h["loss_history"]) == 1001 and len(h["val_acc_history"]) == 1
