@@ -5,7 +5,6 @@ temporary cache, and the recorded SHA-256 of each canonical file is replaced by 
 """
 import hashlib
 import http.server
-import io
 import socket
 import tarfile
 import threading

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import pickle
 import shutil
 import signal
 import socket
@@ -536,7 +535,7 @@ METADATA = [
         ("cfgunknown", "field 'dtype'"), ("cfgnan", "field 'val_fraction'"),
         ("ckepoch", "field 'epoch'"), ("ckbest", "field 'best'"), ("ckrng", "field 'rng'"),
         ("ckhistory", "field 'history'"), ("ckmissing", "field 'opt_t' is missing"),
-        ("ckstatelist", "state is not an object"), ("ckshape", "checkpoint's b1"), ("ckoptshape", "optimizer state"),
+        ("ckstatelist", "checkpoint state: expected a JSON object"), ("ckshape", "checkpoint's b1"), ("ckoptshape", "optimizer state"),
         ("ckcomplex", "checkpoint's W2 is complex"), ("cknan", "checkpoint's W1 contains NaN"), ("ckstatejson", "not valid JSON"),
         ("cknegstep", "field 'step_count'"))],
     *[(["report", f"{{md}}/{name}"], words) for name, words in (

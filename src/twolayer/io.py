@@ -167,12 +167,17 @@ def read_json(path, what="file"):
     text = read_text(path, what)
     if not text.strip():
         raise InputError(f"{path}: the file is empty")
+    return json_object(text, f"{path}:")
+
+
+def json_object(text, where):
+    """The JSON object in ``text``; anything else is one line starting with ``where``."""
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError) as e:
-        raise InputError(f"{path}: not valid JSON ({type(e).__name__}: {' '.join(str(e).split())[:80]})") from None
+        raise InputError(f"{where} not valid JSON ({type(e).__name__}: {' '.join(str(e).split())[:80]})") from None
     if not isinstance(obj, dict):
-        raise InputError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+        raise InputError(f"{where} expected a JSON object, got {type(obj).__name__}")
     return obj
 
 

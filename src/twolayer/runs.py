@@ -94,23 +94,29 @@ class Stopped(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def stop_signals():
-    """While inside, SIGTERM and SIGHUP raise Stopped (a KeyboardInterrupt) like Ctrl-C does, so that
-    the loop keeps the best weights and every write in progress is rolled back."""
-    def handler(signum, frame):
-        raise Stopped(signum)
-
+def handling_signals(handler, signals):
+    """``handler`` for ``signals`` while inside, the previous handlers restored after; outside the
+    main thread, where Python cannot set handlers, signals are left alone."""
     previous = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in signals:
         try:
             previous[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread: leave signals alone
+        except ValueError:
             pass
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def stop_signals():
+    """While inside, SIGTERM and SIGHUP raise Stopped (a KeyboardInterrupt) like Ctrl-C does, so that
+    the loop keeps the best weights and every write in progress is rolled back."""
+    def handler(signum, frame):
+        raise Stopped(signum)
+
+    return handling_signals(handler, (signal.SIGTERM, signal.SIGHUP))
 
 
 # -- model + data + preprocessing ------------------------------------------------------------

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
 from .errors import DivergedError, InputError, InputTypeError
-from .io import meta_array, read_csv_rows, read_npz, save_npz, write_csv
+from .io import json_object, meta_array, read_csv_rows, read_npz, save_npz, write_csv
 from .optim import make_optimizer, packed
 from .schedules import learning_rate_at
 from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
@@ -282,12 +282,7 @@ class Trainer:
         with one line (shapes, optimizer, settings other than epochs, data fingerprint)."""
         arrays = read_npz(path, required=("state",))
         text = str(meta_array(arrays["state"], path))  # outside the try: its InputError is a ValueError too
-        try:
-            state = json.loads(text)
-        except (ValueError, RecursionError) as e:
-            raise InputError(f"{path}: damaged checkpoint (state is not valid JSON: {e})") from None
-        if not isinstance(state, dict):
-            raise InputError(f"{path}: damaged checkpoint (state is not an object)")
+        state = json_object(text, f"{path}: damaged checkpoint state:")
         check_fields(state, CHECKPOINT_STATE, path, required=tuple(CHECKPOINT_STATE))
         config = state["config"]
         differ = [k for k, v in self.config.to_dict().items() if k != "epochs" and config.get(k, v) != v]

@@ -34,7 +34,7 @@ from . import data as data_mod
 from .errors import DivergedError, InputError
 from .io import atomic_write, read_json, read_npz, write_csv, write_json
 from .plots import plot_study
-from .runs import Stopped, prepare, run_lock
+from .runs import Stopped, handling_signals, prepare, run_lock
 from .settings import PRUNERS, SAMPLERS, RunSettings, TrainConfig, check_setting
 from .train import Trainer
 
@@ -331,27 +331,15 @@ def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout
     return study
 
 
-@contextlib.contextmanager
 def _stop_trials_on_signals(stop):
     """Ctrl-C, SIGTERM and SIGHUP reach only the main thread; with --n-jobs > 1 Optuna would wait for
     the trials of the other threads to finish. The signal only sets ``stop``; every trial checks it
     after each epoch and ends, failed, with the stop (runs.Stopped), which Optuna re-raises."""
-    previous = {}
-
     def handler(signum, frame):  # raises nothing: an exception raised here could land anywhere (a weakref
         stop.signum = signum      # callback swallows it with a traceback); every trial checks the flag
         stop.set()
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread: leave signals alone
-            pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return handling_signals(handler, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
 
 
 # what the objective measures: validation accuracy on this data set's validation split. (--epochs and
