@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -23,8 +23,27 @@ from .optim import make_optimizer, packed
 from .schedules import learning_rate_at
 from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
 
-if TYPE_CHECKING:  # for annotations only: net.py imports this module
-    from .net import TwoLayerNet
+class Model(Protocol):
+    """What the loop needs of a model (TwoLayerNet is one). The loop never imports net.py: net.py
+    imports the loop for the classic ``.train``, so the dependency runs one way."""
+
+    params: dict[str, np.ndarray]
+    dtype: np.dtype
+
+    @property
+    def input_size(self) -> int: ...
+
+    @property
+    def hidden_size(self) -> int: ...
+
+    @property
+    def output_size(self) -> int: ...
+
+    def forward_backward(self, X: np.ndarray, y: np.ndarray, reg: float, work: Any = None,
+                         weights: np.ndarray | None = None) -> tuple[float, dict[str, np.ndarray], int]: ...
+
+    def scores(self, X: np.ndarray, batch_size: int = 4096, name: str = "X", first_row: int = 0,
+               check: bool = True) -> np.ndarray: ...
 
 
 class Workspace:
@@ -100,7 +119,7 @@ class Trainer:
     """Runs the loop on one net; keeps optimizer, schedule, random state and history so that
     training can continue (partial_fit, --resume) exactly where it stopped."""
 
-    def __init__(self, net: TwoLayerNet, config: TrainConfig | None = None,
+    def __init__(self, net: Model, config: TrainConfig | None = None,
                  rng: np.random.Generator | GlobalRandomState | None = None) -> None:
         self.net = net
         self.config = config or TrainConfig()
@@ -383,7 +402,7 @@ def blas_threads_for(work):
 _controller: Any = None  # a threadpoolctl.ThreadpoolController, made on first use
 
 
-def accuracy(net: TwoLayerNet, X: np.ndarray, y: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None,
+def accuracy(net: Model, X: np.ndarray, y: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None,
              batch_size: int = 4096, name: str = "X", check: bool = True) -> float:
     """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly).
 
@@ -461,7 +480,7 @@ def _set_rng_state(rng, saved):
         rng.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def classic_train(net: TwoLayerNet, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike,
+def classic_train(net: Model, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike,
                   learning_rate: float = 1e-3, learning_rate_decay: float = 0.95, reg: float = 5e-6,
                   num_iters: int = 100, batch_size: int = 200, verbose: bool = False) -> dict[str, list[float]]:
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
