@@ -893,3 +893,26 @@ def test_classic_train_plans_num_iters_over_steps_per_epoch_epochs():
     np.random.seed(0)
     h = net.train(X, y, X[:5], y[:5], learning_rate=0.01, learning_rate_decay=0.5, num_iters=1001, batch_size=1)
     assert len(h["loss_history"]) == 1001 and len(h["val_acc_history"]) == 1
+
+
+def test_gathering_a_batch_allocates_nothing():
+    import tracemalloc
+
+    from twolayer.train import Batch
+
+    rng = np.random.default_rng(0)
+    X, y, w = rng.standard_normal((2000, 300)), rng.integers(0, 3, 2000), rng.random(2000)
+    batch = Batch(X, y, 256, np.dtype(np.float64), sample_weight=w)
+    idx = rng.permutation(2000)[:256]
+    batch.gather(idx, rng), batch.weights(idx)  # first call: nothing lazy left
+    tracemalloc.start()
+    try:
+        xb, yb = batch.gather(idx, rng)
+        wb = batch.weights(idx)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(xb, X[idx])
+    np.testing.assert_array_equal(yb, y[idx])
+    np.testing.assert_array_equal(wb, w[idx])
+    assert peak < 10_000  # views and scalars only; a copied batch would be 600 KB

@@ -441,13 +441,15 @@ class Batch:
         """The batch's sample weights, or None when the rows are unweighted."""
         if self.sample_weight is None:
             return None
-        return self.sample_weight.take(idx, out=self.wb[:len(idx)])
+        return self.sample_weight.take(idx, out=self.wb[:len(idx)], mode="clip")
 
     def gather(self, idx: np.ndarray, rng: Any) -> tuple[np.ndarray, np.ndarray]:
         m = len(idx)
         xb, yb = self.xb[:m], self.yb[:m]
-        self.X.take(idx, axis=0, out=xb)
-        self.y.take(idx, out=yb)
+        # mode="clip": the indices are in range by construction, and the default mode="raise" copies
+        # through a batch-sized temporary even with out= (measured: 3.2 MB per 512×784 float64 batch)
+        self.X.take(idx, axis=0, out=xb, mode="clip")
+        self.y.take(idx, out=yb, mode="clip")
         if not self.direct:
             xb = self.transform(xb) if self.transform is not None else xb.astype(self.dtype)
         if self.augment is not None:
