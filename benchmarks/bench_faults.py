@@ -12,6 +12,7 @@ be left RUNNING.
     python benchmarks/bench_faults.py            # 12 training faults (600 epochs), 4 tuning faults
     python benchmarks/bench_faults.py --quick    # 4 training faults (300 epochs), 2 tuning faults
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,7 +88,9 @@ def same_run(out, ref):
     a, b = TwoLayerNet.load(out / "model.npz"), TwoLayerNet.load(ref / "model.npz")
     diffs = [k for k in PARAM_NAMES if not np.array_equal(a.params[k], b.params[k])]
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (out, ref))
-    diffs += [k for k in ("train_accuracy", "val_accuracy", "test_accuracy", "epochs") if ma[k] != mb[k]]
+    diffs += [
+        k for k in ("train_accuracy", "val_accuracy", "test_accuracy", "epochs") if ma[k] != mb[k]
+    ]
     ha, hb = ((d / "history.csv").read_text().splitlines() for d in (out, ref))
     cols = ha[0].split(",")
     keep = [i for i, c in enumerate(cols) if c != "seconds"]
@@ -103,8 +106,17 @@ def train_with_faults(out, epochs, faults, rng, ref, ref_seconds, log):
     injected, damaged, epoch = 0, [], 0
     while True:
         resume = (out / "config.json").exists()
-        proc = start(cli("train", *TRAIN, "--epochs", str(epochs), "--out", str(out),
-                         *(["--resume"] if resume else ["--force"])))
+        proc = start(
+            cli(
+                "train",
+                *TRAIN,
+                "--epochs",
+                str(epochs),
+                "--out",
+                str(out),
+                *(["--resume"] if resume else ["--force"]),
+            )
+        )
         # a kill time anywhere in what is left of the run: start-up, the remaining epochs, saving
         left = STARTUP + (ref_seconds - STARTUP) * (epochs - epoch) / epochs
         if injected < faults and kill_at(proc, rng.uniform(0.3, left)):
@@ -119,7 +131,9 @@ def train_with_faults(out, epochs, faults, rng, ref, ref_seconds, log):
         if proc.wait() != 0:
             raise SystemExit(f"the resumed run failed: {proc.stderr.read().strip()}")
         break
-    stray = len([f for f in out.iterdir() if f.name.startswith(".")])  # temp files a kill left behind
+    stray = len(
+        [f for f in out.iterdir() if f.name.startswith(".")]
+    )  # temp files a kill left behind
     return injected, damaged, same_run(out, ref), stray
 
 
@@ -131,8 +145,26 @@ def tune_with_faults(root, faults, epochs, rng, log):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{root / 'study.db'}"
-    base = ["tune", "--data", "digits", "--out", str(root / "tune"), "--storage", storage, "--study-name", "s",
-            "--epochs", str(epochs), "--heartbeat", "1", "--pruner", "none", "--patience", "0", "--quiet"]
+    base = [
+        "tune",
+        "--data",
+        "digits",
+        "--out",
+        str(root / "tune"),
+        "--storage",
+        storage,
+        "--study-name",
+        "s",
+        "--epochs",
+        str(epochs),
+        "--heartbeat",
+        "1",
+        "--pruner",
+        "none",
+        "--patience",
+        "0",
+        "--quiet",
+    ]
     complete_at_kills, injected = set(), 0
     for attempt in range(faults * 4):
         if injected == faults:
@@ -159,7 +191,9 @@ def tune_with_faults(root, faults, epochs, rng, log):
         "failed (killed)": sum(s == optuna.trial.TrialState.FAIL for s in state.values()),
         "retried": sum(tuning.retried_from(t) is not None for t in trials),
         "left running": sum(not s.is_finished() for s in state.values()),
-        "complete trials lost": len([n for n in complete_at_kills if state[n] != optuna.trial.TrialState.COMPLETE]),
+        "complete trials lost": len(
+            [n for n in complete_at_kills if state[n] != optuna.trial.TrialState.COMPLETE]
+        ),
         "best model loads": not damaged_model(root / "tune" / "best_model.npz"),
     }
 
@@ -174,7 +208,9 @@ def damaged_model(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs and faults (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer runs and faults (about a minute)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill times")
     args = parser.parse_args()
     train_faults, epochs = (4, 300) if args.quick else (12, 600)
@@ -186,17 +222,34 @@ def main():
         root = Path(tmp)
         ref = root / "reference"
         t0 = time.perf_counter()
-        subprocess.run(cli("train", *TRAIN, "--epochs", str(epochs), "--out", str(ref)), check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            cli("train", *TRAIN, "--epochs", str(epochs), "--out", str(ref)),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         ref_seconds = time.perf_counter() - t0
         log(f"uninterrupted run: {epochs} epochs, {ref_seconds:.1f} s including start-up and plots")
 
-        totals = {"runs": 0, "faults": 0, "damaged files": 0, "mismatches": 0, "stray temp files": 0}
-        while totals["faults"] < train_faults:  # a run that finishes early leaves the rest to a new run
+        totals = {
+            "runs": 0,
+            "faults": 0,
+            "damaged files": 0,
+            "mismatches": 0,
+            "stray temp files": 0,
+        }
+        while (
+            totals["faults"] < train_faults
+        ):  # a run that finishes early leaves the rest to a new run
             log(f"run {totals['runs'] + 1}")
-            faults, damaged, diffs, stray = train_with_faults(root / f"r{totals['runs']}", epochs,
-                                                              train_faults - totals["faults"], rng, ref,
-                                                              ref_seconds, log)
+            faults, damaged, diffs, stray = train_with_faults(
+                root / f"r{totals['runs']}",
+                epochs,
+                train_faults - totals["faults"],
+                rng,
+                ref,
+                ref_seconds,
+                log,
+            )
             for d in damaged:
                 log(f"  DAMAGED {d}")
             log(f"  finished; differences from the uninterrupted run: {diffs or 'none'}")
@@ -211,8 +264,12 @@ def main():
 
     print("\ntraining: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     print("tuning:   " + ", ".join(f"{k} {v}" for k, v in tune.items()))
-    ok = (totals["damaged files"] == totals["mismatches"] == 0 and tune["left running"] == 0
-          and tune["complete trials lost"] == 0 and tune["best model loads"])
+    ok = (
+        totals["damaged files"] == totals["mismatches"] == 0
+        and tune["left running"] == 0
+        and tune["complete trials lost"] == 0
+        and tune["best model loads"]
+    )
     print("OK" if ok else "PROBLEMS FOUND")
     return 0 if ok else 1
 

@@ -10,6 +10,7 @@ anonymous, non-file-backed memory — from /proc/self/status every 5 ms. BLAS ru
 so that CPU seconds per epoch are comparable on a busy machine. Pages of the memory map
 count as RssFile: the OS can drop them, so a set larger than RAM still trains.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,12 +38,14 @@ def write_set(folder, rows, features, classes=10, seed=0, block=10_000):
     """A learnable set: labels from a fixed random linear teacher, written block by block."""
     rng = np.random.default_rng(seed)
     teacher = rng.normal(size=(features, classes)).astype(np.float32)
-    X = np.lib.format.open_memmap(folder / "X_train.npy", mode="w+", dtype=np.float32, shape=(rows, features))
+    X = np.lib.format.open_memmap(
+        folder / "X_train.npy", mode="w+", dtype=np.float32, shape=(rows, features)
+    )
     y = np.empty(rows, np.int64)
     for start in range(0, rows, block):
         xb = rng.normal(size=(min(block, rows - start), features)).astype(np.float32)
-        X[start:start + len(xb)] = xb
-        y[start:start + len(xb)] = (xb @ teacher).argmax(axis=1)
+        X[start : start + len(xb)] = xb
+        y[start : start + len(xb)] = (xb @ teacher).argmax(axis=1)
     X.flush()
     del X
     np.save(folder / "y_train.npy", y)
@@ -64,8 +67,12 @@ def child(folder, epochs, hidden, batch_size):
     base = rss_kb("RssAnon")
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
-    settings = RunSettings(data=f"npy:{folder}", hidden_size=hidden, dtype="float32",
-                           train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=1e-3))
+    settings = RunSettings(
+        data=f"npy:{folder}",
+        hidden_size=hidden,
+        dtype="float32",
+        train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=1e-3),
+    )
     t0 = time.perf_counter()
     ds = load(settings.data)
     net = build(settings, ds)
@@ -82,11 +89,20 @@ def child(folder, epochs, hidden, batch_size):
     val = accuracy(net, ds.X_val, ds.y_val, transform)
     done.set()
     thread.join()
-    print(json.dumps({"rows": len(ds.y_train) + len(ds.y_val), "base_anon_mb": base / 1024,
-                      "peak_anon_mb": peak["anon"] / 1024, "file_mb_end": rss_kb("RssFile") / 1024,
-                      "load_seconds": load_seconds, "epoch_seconds": float(np.median(trainer.history["seconds"])),
-                      "epoch_cpu_seconds": cpu_per_epoch,
-                      "val_accuracy": val}))
+    print(
+        json.dumps(
+            {
+                "rows": len(ds.y_train) + len(ds.y_val),
+                "base_anon_mb": base / 1024,
+                "peak_anon_mb": peak["anon"] / 1024,
+                "file_mb_end": rss_kb("RssFile") / 1024,
+                "load_seconds": load_seconds,
+                "epoch_seconds": float(np.median(trainer.history["seconds"])),
+                "epoch_cpu_seconds": cpu_per_epoch,
+                "val_accuracy": val,
+            }
+        )
+    )
 
 
 def main():
@@ -101,24 +117,48 @@ def main():
     if a.child:
         return child(a.child, a.epochs, a.hidden, a.batch_size)
     results = []
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         for rows in (a.rows, 10 * a.rows):
             folder = Path(tmp) / str(rows)
             folder.mkdir()
             write_set(folder, rows, a.features)
-            out = subprocess.run([sys.executable, __file__, "--child", str(folder), "--epochs", str(a.epochs),
-                                  "--hidden", str(a.hidden), "--batch-size", str(a.batch_size)],
-                                 check=True, capture_output=True, text=True, env=env).stdout
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(folder),
+                    "--epochs",
+                    str(a.epochs),
+                    "--hidden",
+                    str(a.hidden),
+                    "--batch-size",
+                    str(a.batch_size),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+            ).stdout
             results.append(json.loads(out.strip().splitlines()[-1]))
-            print(f"{rows:>9,} rows ({rows * a.features * 4 / 2**20:,.0f} MB on disk): "
-                  f"peak RssAnon {results[-1]['peak_anon_mb']:.0f} MB (at start {results[-1]['base_anon_mb']:.0f}), "
-                  f"RssFile at end {results[-1]['file_mb_end']:.0f} MB, load {results[-1]['load_seconds']:.2f} s, "
-                  f"epoch {results[-1]['epoch_seconds']:.2f} s wall, {results[-1]['epoch_cpu_seconds']:.2f} s CPU, val acc {results[-1]['val_accuracy']:.3f}")
+            print(
+                f"{rows:>9,} rows ({rows * a.features * 4 / 2**20:,.0f} MB on disk): "
+                f"peak RssAnon {results[-1]['peak_anon_mb']:.0f} MB (at start {results[-1]['base_anon_mb']:.0f}), "
+                f"RssFile at end {results[-1]['file_mb_end']:.0f} MB, load {results[-1]['load_seconds']:.2f} s, "
+                f"epoch {results[-1]['epoch_seconds']:.2f} s wall, {results[-1]['epoch_cpu_seconds']:.2f} s CPU, val acc {results[-1]['val_accuracy']:.3f}"
+            )
     small, big = results
-    print(f"10x rows: peak anonymous memory ×{big['peak_anon_mb'] / small['peak_anon_mb']:.2f}, "
-          f"time per epoch ×{big['epoch_seconds'] / small['epoch_seconds']:.1f} wall, "
-          f"×{big['epoch_cpu_seconds'] / small['epoch_cpu_seconds']:.1f} CPU")
+    print(
+        f"10x rows: peak anonymous memory ×{big['peak_anon_mb'] / small['peak_anon_mb']:.2f}, "
+        f"time per epoch ×{big['epoch_seconds'] / small['epoch_seconds']:.1f} wall, "
+        f"×{big['epoch_cpu_seconds'] / small['epoch_cpu_seconds']:.1f} CPU"
+    )
 
 
 if __name__ == "__main__":

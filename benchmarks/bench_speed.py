@@ -11,6 +11,7 @@ Measures, in float32 with the same number of BLAS threads for NumPy (threadpoolc
 Timings are medians of interleaved repetitions (NumPy and PyTorch alternate), so that load from
 other processes hits both sides alike. PyTorch columns are skipped, with a note, when torch is absent.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -105,8 +106,18 @@ def numpy_train(shape, data, num_iters):
     np.random.seed(0)
 
     def run():
-        net.train(X, y, X_val, y_val, learning_rate=LR, learning_rate_decay=LR_DECAY, reg=REG,
-                  num_iters=num_iters, batch_size=BATCH)
+        net.train(
+            X,
+            y,
+            X_val,
+            y_val,
+            learning_rate=LR,
+            learning_rate_decay=LR_DECAY,
+            reg=REG,
+            num_iters=num_iters,
+            batch_size=BATCH,
+        )
+
     return run
 
 
@@ -123,9 +134,13 @@ def torch_train(shape, data, num_iters, threads):
     y, y_val = y.long(), y_val.long()
     lin1, lin2 = torch.nn.Linear(shape["D"], shape["H"]), torch.nn.Linear(shape["H"], shape["C"])
     model = torch.nn.Sequential(lin1, torch.nn.ReLU(), lin2)
-    opt = torch.optim.SGD([
-        {"params": [lin1.weight, lin2.weight], "weight_decay": 2 * REG},
-        {"params": [lin1.bias, lin2.bias], "weight_decay": 0.0}], lr=LR)
+    opt = torch.optim.SGD(
+        [
+            {"params": [lin1.weight, lin2.weight], "weight_decay": 2 * REG},
+            {"params": [lin1.bias, lin2.bias], "weight_decay": 0.0},
+        ],
+        lr=LR,
+    )
     n = X.shape[0]
     steps_per_epoch = max(n // BATCH, 1)
 
@@ -152,6 +167,7 @@ def torch_train(shape, data, num_iters, threads):
                 for group in opt.param_groups:
                     group["lr"] *= LR_DECAY
         return losses
+
     return run
 
 
@@ -169,8 +185,15 @@ def bench_train(shape, num_iters, reps, threads, have_torch):
 # -- 3. start-up ----------------------------------------------------------------------------
 def bench_help(reps):
     exe = shutil.which("twolayer")
-    cmd = [exe, "--help"] if exe else [sys.executable, "-c",
-                                       "import sys; from twolayer.cli import main; sys.argv[1:] = ['--help']; main()"]
+    cmd = (
+        [exe, "--help"]
+        if exe
+        else [
+            sys.executable,
+            "-c",
+            "import sys; from twolayer.cli import main; sys.argv[1:] = ['--help']; main()",
+        ]
+    )
     times = []
     for _ in range(reps):
         t = time.perf_counter()
@@ -187,15 +210,25 @@ def machine(threads, have_torch):
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    blas = next((f"{i['internal_api']} {i['version']} ({i.get('architecture', '?')})"
-                 for i in threadpool_info() if i["user_api"] == "blas"), "unknown BLAS")
-    lines = [f"machine: {cpu}, {os.cpu_count()} logical cores; BLAS threads: {threads}",
-             f"python {platform.python_version()}, numpy {np.__version__} with {blas}"]
+    blas = next(
+        (
+            f"{i['internal_api']} {i['version']} ({i.get('architecture', '?')})"
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        ),
+        "unknown BLAS",
+    )
+    lines = [
+        f"machine: {cpu}, {os.cpu_count()} logical cores; BLAS threads: {threads}",
+        f"python {platform.python_version()}, numpy {np.__version__} with {blas}",
+    ]
     if have_torch:
         import torch
 
-        lines.append(f"torch {torch.__version__} (MKL: {torch.backends.mkl.is_available()}), "
-                     f"set_num_threads({threads})")
+        lines.append(
+            f"torch {torch.__version__} (MKL: {torch.backends.mkl.is_available()}), "
+            f"set_num_threads({threads})"
+        )
     return lines
 
 
@@ -212,7 +245,9 @@ def table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
-    parser.add_argument("--threads", type=int, default=2, help="BLAS threads for NumPy and PyTorch (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="BLAS threads for NumPy and PyTorch (default 2)"
+    )
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch columns")
     args = parser.parse_args(argv)
     try:
@@ -225,30 +260,54 @@ def main(argv=None):
     for line in machine(args.threads, have_torch):
         print(line)
     if not have_torch:
-        print("note: PyTorch columns skipped (torch is not installed; `pip install torch==2.13.0`)"
-              if not args.no_torch else "note: PyTorch columns skipped (--no-torch)")
+        print(
+            "note: PyTorch columns skipped (torch is not installed; `pip install torch==2.13.0`)"
+            if not args.no_torch
+            else "note: PyTorch columns skipped (--no-torch)"
+        )
     print()
 
     rows = [("measure", "twolayer", "reference", "ratio", "target")]
     with threadpool_limits(limits=args.threads, user_api="blas"):
         for reg, note in ((REG, ""), (0.0, ", reg=0 (diagnostic: without the L2 term)")):
             t_gemm, t_loss = bench_loss(reps=200 if quick else 1000, reg=reg)
-            rows.append((f"net.loss vs its 5 GEMMs, CIFAR shape float32 (ms){note}", f"{1e3 * t_loss:.3f}",
-                         f"{1e3 * t_gemm:.3f} (GEMMs)", f"{t_gemm / t_loss:.2f}",
-                         f">= {TARGETS['gemm_ratio']}" if not note else "-"))
-        for shape, iters, reps, key in ((CIFAR, 100, 5 if quick else 15, "train_cifar"),
-                                        (DIGITS, 500, 5 if quick else 15, "train_digits")):
+            rows.append(
+                (
+                    f"net.loss vs its 5 GEMMs, CIFAR shape float32 (ms){note}",
+                    f"{1e3 * t_loss:.3f}",
+                    f"{1e3 * t_gemm:.3f} (GEMMs)",
+                    f"{t_gemm / t_loss:.2f}",
+                    f">= {TARGETS['gemm_ratio']}" if not note else "-",
+                )
+            )
+        for shape, iters, reps, key in (
+            (CIFAR, 100, 5 if quick else 15, "train_cifar"),
+            (DIGITS, 500, 5 if quick else 15, "train_digits"),
+        ):
             speeds = bench_train(shape, iters, reps, args.threads, have_torch)
             label = f"net.train samples/s, {shape['name']} (D={shape['D']}, batch {BATCH})"
             if have_torch:
-                rows.append((label, f"{speeds[0]:,.0f}", f"{speeds[1]:,.0f} (PyTorch)",
-                             f"{speeds[0] / speeds[1]:.2f}", f">= {TARGETS[key]}"))
+                rows.append(
+                    (
+                        label,
+                        f"{speeds[0]:,.0f}",
+                        f"{speeds[1]:,.0f} (PyTorch)",
+                        f"{speeds[0] / speeds[1]:.2f}",
+                        f">= {TARGETS[key]}",
+                    )
+                )
             else:
-                rows.append((label, f"{speeds[0]:,.0f}", "skipped (no torch)", "-", f">= {TARGETS[key]}"))
+                rows.append(
+                    (label, f"{speeds[0]:,.0f}", "skipped (no torch)", "-", f">= {TARGETS[key]}")
+                )
     t_help = bench_help(reps=5 if quick else 15)
-    rows.append(("twolayer --help start-up (s)", f"{t_help:.3f}", "-", "-", f"<= {TARGETS['help_s']}"))
+    rows.append(
+        ("twolayer --help start-up (s)", f"{t_help:.3f}", "-", "-", f"<= {TARGETS['help_s']}")
+    )
     print(table(rows))
-    print("\nratio: GEMM time / loss time, or twolayer samples/s / PyTorch samples/s (higher is better)")
+    print(
+        "\nratio: GEMM time / loss time, or twolayer samples/s / PyTorch samples/s (higher is better)"
+    )
 
 
 if __name__ == "__main__":

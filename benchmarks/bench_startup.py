@@ -19,6 +19,7 @@ flatter twolayer; one thread each is the load-robust comparison.
 
 Goals (issue 13): train ≤ 0.6× the script; predict and evaluate within 0.3 s of importing NumPy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,9 @@ print(f"test accuracy {clf.score(X_test, y_test):.4f}")
 
 def wall(cmd, cwd, env):
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd))} failed:\n{done.stderr}")
@@ -61,14 +64,21 @@ def machine():
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average " \
-           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average "
+        f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}"
+    )
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=9)
-    ap.add_argument("--blas-threads", type=int, default=None, help="BLAS threads of every command (default: unset)")
+    ap.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="BLAS threads of every command (default: unset)",
+    )
     args = ap.parse_args()
     env = dict(os.environ)
     if args.blas_threads is not None:
@@ -80,9 +90,22 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="twolayer-bench-"))
     (tmp / "mlp_digits.py").write_text(MLP_SCRIPT)
     # a saved model and rows to predict, made once before timing
-    subprocess.run(twolayer + ["train", "--out", "model", "--quiet"], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([sys.executable, "-c", "import numpy as np; from twolayer.data import load; "
-                    "np.save('rows.npy', load('digits').X_test)"], cwd=tmp, check=True)
+    subprocess.run(
+        twolayer + ["train", "--out", "model", "--quiet"],
+        cwd=tmp,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import numpy as np; from twolayer.data import load; "
+            "np.save('rows.npy', load('digits').X_test)",
+        ],
+        cwd=tmp,
+        check=True,
+    )
     commands = {
         "mlp script": [sys.executable, "mlp_digits.py"],
         "twolayer train": twolayer + ["train", "--out", "run", "--force"],
@@ -95,11 +118,17 @@ def main():
     times = {name: [] for name in names}
     print(f"machine: {machine()}")
     print(f"BLAS threads: {args.blas_threads or 'library default'}")
-    print(f"{args.rounds} rounds, commands interleaved in a rotating order; medians of whole-process wall time")
+    print(
+        f"{args.rounds} rounds, commands interleaved in a rotating order; medians of whole-process wall time"
+    )
     for r in range(args.rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             times[name].append(wall(commands[name], tmp, env))
-        print(f"  round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {times[n][-1]:.2f}" for n in names), flush=True)
+        print(
+            f"  round {r + 1}/{args.rounds}: "
+            + ", ".join(f"{n} {times[n][-1]:.2f}" for n in names),
+            flush=True,
+        )
     med = {name: statistics.median(v) for name, v in times.items()}
     print()
     print(f"{'command':<28}{'median s':>10}{'min s':>8}{'max s':>8}")
@@ -107,11 +136,17 @@ def main():
         print(f"{name:<28}{med[name]:>10.3f}{min(times[name]):>8.3f}{max(times[name]):>8.3f}")
     print()
     mlp = med["mlp script"]
-    print(f"twolayer train / mlp script            {med['twolayer train'] / mlp:.2f}×   (goal ≤ 0.60×)")
+    print(
+        f"twolayer train / mlp script            {med['twolayer train'] / mlp:.2f}×   (goal ≤ 0.60×)"
+    )
     print(f"twolayer train --no-plots / mlp script {med['twolayer train --no-plots'] / mlp:.2f}×")
     base = med["import numpy"]
-    print(f"twolayer predict - import numpy        {med['twolayer predict'] - base:+.3f} s   (goal ≤ +0.3 s)")
-    print(f"twolayer evaluate - import numpy       {med['twolayer evaluate'] - base:+.3f} s   (goal ≤ +0.3 s)")
+    print(
+        f"twolayer predict - import numpy        {med['twolayer predict'] - base:+.3f} s   (goal ≤ +0.3 s)"
+    )
+    print(
+        f"twolayer evaluate - import numpy       {med['twolayer evaluate'] - base:+.3f} s   (goal ≤ +0.3 s)"
+    )
     print(f"machine at the end: {machine()}")
 
 

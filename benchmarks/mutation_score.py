@@ -5,6 +5,7 @@
 Killed counts mutants that made a test fail, time out or crash the run; every other mutant
 (survived, no test reaches it, not checked yet) counts against the score.
 """
+
 from __future__ import annotations
 
 import collections
@@ -15,7 +16,9 @@ KILLED = {"killed", "timeout", "segfault", "suspicious", "caught by type check"}
 
 
 def main():
-    out = subprocess.run(["mutmut", "results", "--all", "true"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["mutmut", "results", "--all", "true"], capture_output=True, text=True, check=True
+    ).stdout
     counts = collections.defaultdict(collections.Counter)
     for line in out.splitlines():
         name, sep, status = line.strip().rpartition(": ")
@@ -32,8 +35,10 @@ def main():
         if c is not total:
             total.update(c)
         n, killed = sum(c.values()), sum(v for k, v in c.items() if k in KILLED)
-        print(f"| {module} | {n} | {killed} | {c['survived']} | {c['no tests']} | {c['not checked']} | "
-              f"{100 * killed / n:.1f}% |")
+        print(
+            f"| {module} | {n} | {killed} | {c['survived']} | {c['no tests']} | {c['not checked']} | "
+            f"{100 * killed / n:.1f}% |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The command line end to end: the main job, evaluate, predict, gradcheck, resume, errors."""
+
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,10 +25,22 @@ def main_run(tmp_path_factory):
 
 def test_main_job_trains_digits_to_high_accuracy(main_run):
     out, m = main_run
-    for key in ("train_accuracy", "val_accuracy", "test_accuracy", "epochs", "seconds",
-                "learning_rate", "batch_size", "hidden_size", "reg", "optimizer"):
+    for key in (
+        "train_accuracy",
+        "val_accuracy",
+        "test_accuracy",
+        "epochs",
+        "seconds",
+        "learning_rate",
+        "batch_size",
+        "hidden_size",
+        "reg",
+        "optimizer",
+    ):
         assert key in m
-    assert m["test_accuracy"] >= 0.972  # MLPClassifier: 97.2% on this split (mean over seeds 0-4: 98.4% vs 98.2%)
+    assert (
+        m["test_accuracy"] >= 0.972
+    )  # MLPClassifier: 97.2% on this split (mean over seeds 0-4: 98.4% vs 98.2%)
     assert m["epochs"] == 100 and m["stop_reason"] == "completed"
     assert (out / "model.npz").exists() and (out / "checkpoint.npz").exists()
 
@@ -38,7 +51,9 @@ def test_history_csv_has_a_row_per_epoch(main_run):
     assert lines[0] == "epoch,loss,train_acc,val_acc,lr,seconds"
     assert len(lines) == m["epochs"] + 1
     last = lines[-1].split(",")
-    assert int(last[0]) == m["epochs"] and float(last[3]) == pytest.approx(m["val_accuracy"], abs=1e-5)
+    assert int(last[0]) == m["epochs"] and float(last[3]) == pytest.approx(
+        m["val_accuracy"], abs=1e-5
+    )
 
 
 def test_evaluate_agrees_with_training_metrics(main_run, capsys):
@@ -56,13 +71,29 @@ def test_predict_npy_and_csv(main_run, tmp_path, capsys):
     out, m = main_run
     ds = load("digits", seed=0)
     np.save(tmp_path / "rows.npy", ds.X_test)
-    np.savetxt(tmp_path / "rows.csv", ds.X_test, delimiter=",", header=",".join(f"p{i}" for i in range(64)),
-               comments="")
+    np.savetxt(
+        tmp_path / "rows.csv",
+        ds.X_test,
+        delimiter=",",
+        header=",".join(f"p{i}" for i in range(64)),
+        comments="",
+    )
     capsys.readouterr()
     assert main(["predict", str(out / "model.npz"), str(tmp_path / "rows.npy")]) == 0
     labels = np.array(capsys.readouterr().out.split(), dtype=int)
     assert np.mean(labels == ds.y_test) == pytest.approx(m["test_accuracy"])
-    assert main(["predict", str(out / "model.npz"), str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.txt")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(out / "model.npz"),
+                str(tmp_path / "rows.csv"),
+                "--out",
+                str(tmp_path / "p.txt"),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.txt", dtype=int), labels)
 
 
@@ -81,9 +112,11 @@ def test_loaded_model_predicts_raw_rows_like_the_command_line(main_run, tmp_path
     assert [net.class_names[i] for i in net.predict(ds.X_test)] == cli
     assert np.mean(net.predict(ds.X_test) == ds.y_test) == pytest.approx(m["test_accuracy"])
     # loss and scores take network inputs
-    np.testing.assert_allclose(net.predict_proba(ds.X_test),
-                               np.exp(s := net.loss(net.transform(ds.X_test))) / np.exp(s).sum(1, keepdims=True),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        net.predict_proba(ds.X_test),
+        np.exp(s := net.loss(net.transform(ds.X_test))) / np.exp(s).sum(1, keepdims=True),
+        rtol=1e-5,
+    )
 
 
 def test_predict_proba_and_class_names_in_every_output(main_run, tmp_path, capsys):
@@ -92,12 +125,16 @@ def test_predict_proba_and_class_names_in_every_output(main_run, tmp_path, capsy
     out, _ = main_run
     model = str(out / "model.npz")
     net = TwoLayerNet.load(model)
-    net.class_names = [f"digit {c}" for c in range(10)]  # names that differ from indices, one with a space
+    net.class_names = [
+        f"digit {c}" for c in range(10)
+    ]  # names that differ from indices, one with a space
     net.save(tmp_path / "named.npz")
     X = load("digits", seed=0).X_test[:25]
     np.save(tmp_path / "rows.npy", X)
     capsys.readouterr()
-    assert main(["predict", str(tmp_path / "named.npz"), str(tmp_path / "rows.npy"), "--proba"]) == 0
+    assert (
+        main(["predict", str(tmp_path / "named.npz"), str(tmp_path / "rows.npy"), "--proba"]) == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "label," + ",".join(net.class_names)
     rows = [line.split(",") for line in lines[1:]]
@@ -105,13 +142,36 @@ def test_predict_proba_and_class_names_in_every_output(main_run, tmp_path, capsy
     np.testing.assert_allclose(proba, net.predict_proba(X), atol=1e-6)
     expected = [net.class_names[i] for i in net.predict(X)]
     assert [r[0] for r in rows] == expected
-    assert main(["predict", str(tmp_path / "named.npz"), str(tmp_path / "rows.npy"), "--out",
-                 str(tmp_path / "labels.npy")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "named.npz"),
+                str(tmp_path / "rows.npy"),
+                "--out",
+                str(tmp_path / "labels.npy"),
+            ]
+        )
+        == 0
+    )
     saved = np.load(tmp_path / "labels.npy", allow_pickle=False)
     assert saved.dtype.kind == "U" and saved.tolist() == expected
-    assert main(["predict", str(tmp_path / "named.npz"), str(tmp_path / "rows.npy"), "--proba", "--out",
-                 str(tmp_path / "proba.npy")]) == 0
-    np.testing.assert_allclose(np.load(tmp_path / "proba.npy", allow_pickle=False), net.predict_proba(X))
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "named.npz"),
+                str(tmp_path / "rows.npy"),
+                "--proba",
+                "--out",
+                str(tmp_path / "proba.npy"),
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "proba.npy", allow_pickle=False), net.predict_proba(X)
+    )
 
 
 def test_predict_drops_a_label_column_with_a_note(main_run, tmp_path, capsys):
@@ -123,7 +183,14 @@ def test_predict_drops_a_label_column_with_a_note(main_run, tmp_path, capsys):
     cols = [f"p{i}" for i in range(64)]
     cols.insert(5, "label")
     table = np.insert(X, 5, y, axis=1)
-    np.savetxt(tmp_path / "train-like.csv", table, delimiter=",", header=",".join(cols), comments="", fmt="%g")
+    np.savetxt(
+        tmp_path / "train-like.csv",
+        table,
+        delimiter=",",
+        header=",".join(cols),
+        comments="",
+        fmt="%g",
+    )
     capsys.readouterr()
     assert main(["predict", str(out / "model.npz"), str(tmp_path / "train-like.csv")]) == 0
     captured = capsys.readouterr()
@@ -146,20 +213,23 @@ def test_existing_run_is_refused_without_force(main_run, capsys):
     assert (out / "model.npz").read_bytes() == before
 
 
-@pytest.mark.parametrize("args, words", [
-    (["train", "--hidden", "0"], "hidden"),
-    (["train", "--lr", "-1"], "--lr must be"),
-    (["train", "--reg", "-0.5"], "reg"),
-    (["train", "--optimizer", "rmsprop"], "optimizer"),
-    (["train", "--dtype", "int8"], "float32 or float64"),
-    (["train", "--batch-size", "abc"], "batch-size"),
-    (["train", "--data", "imagenet:/x"], "unknown data source"),
-    (["train", "--resume"], "--resume needs --out"),
-    (["train", "--resume", "--force", "--out", "nowhere"], "contradict"),
-    (["evaluate", "missing.npz"], "missing.npz"),
-    (["predict", "missing.npz", "rows.npy"], "missing.npz"),
-    (["frobnicate"], "No such command"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "--hidden", "0"], "hidden"),
+        (["train", "--lr", "-1"], "--lr must be"),
+        (["train", "--reg", "-0.5"], "reg"),
+        (["train", "--optimizer", "rmsprop"], "optimizer"),
+        (["train", "--dtype", "int8"], "float32 or float64"),
+        (["train", "--batch-size", "abc"], "batch-size"),
+        (["train", "--data", "imagenet:/x"], "unknown data source"),
+        (["train", "--resume"], "--resume needs --out"),
+        (["train", "--resume", "--force", "--out", "nowhere"], "contradict"),
+        (["evaluate", "missing.npz"], "missing.npz"),
+        (["predict", "missing.npz", "rows.npy"], "missing.npz"),
+        (["frobnicate"], "No such command"),
+    ],
+)
 def test_user_mistakes_are_one_line_and_exit_2(args, words, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(args) == 2
@@ -169,8 +239,24 @@ def test_user_mistakes_are_one_line_and_exit_2(args, words, capsys, tmp_path, mo
 
 
 def test_divergence_exits_1_and_keeps_finite_weights(tmp_path, capsys):
-    code = main(["train", "--out", str(tmp_path), "--quiet", "--optimizer", "sgd", "--lr", "1000", "--reg", "1",
-                 "--epochs", "20", "--hidden", "16"])
+    code = main(
+        [
+            "train",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1000",
+            "--reg",
+            "1",
+            "--epochs",
+            "20",
+            "--hidden",
+            "16",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "diverged" in err and len(err.strip().splitlines()) == 1
     if (tmp_path / "model.npz").exists():
@@ -209,10 +295,16 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc.wait()
     assert not (killed / "model.npz").exists()
     # the checkpoint left behind loads, and the run resumes to the requested 400 epochs
-    done = subprocess.run(_cli("train", "--out", str(killed), "--resume", "--epochs", "400", "--quiet"),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        _cli("train", "--out", str(killed), "--resume", "--epochs", "400", "--quiet"),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
-    assert subprocess.run(_cli("train", "--out", str(whole), *ARGS), capture_output=True).returncode == 0
+    assert (
+        subprocess.run(_cli("train", "--out", str(whole), *ARGS), capture_output=True).returncode
+        == 0
+    )
     assert json.loads((killed / "metrics.json").read_text())["epochs"] == 400
     a, b = TwoLayerNet.load(killed / "model.npz"), TwoLayerNet.load(whole / "model.npz")
     for k in a.params:
@@ -226,8 +318,12 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
     run = tmp_path / "run"
-    proc = subprocess.Popen(_cli("train", "--out", str(run), *ARGS), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _cli("train", "--out", str(run), *ARGS),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for_epochs(run, 2, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -239,7 +335,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
 
 
 def test_help_lists_commands():
-    out = subprocess.run(_cli("--help"), capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    out = subprocess.run(
+        _cli("--help"), capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}
+    )
     assert out.returncode == 0
     for cmd in ("train", "evaluate", "predict", "gradcheck"):
         assert cmd in out.stdout
@@ -247,8 +345,25 @@ def test_help_lists_commands():
 
 def test_evaluate_splits_data_as_the_training_run_did(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--out", str(out), "--quiet", "--seed", "4", "--epochs", "5", "--hidden", "32",
-                 "--val-fraction", "0.2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(out),
+                "--quiet",
+                "--seed",
+                "4",
+                "--epochs",
+                "5",
+                "--hidden",
+                "32",
+                "--val-fraction",
+                "0.2",
+            ]
+        )
+        == 0
+    )
     m = json.loads((out / "metrics.json").read_text())
     capsys.readouterr()
     assert main(["evaluate", str(out / "model.npz"), "--json"]) == 0
@@ -257,7 +372,9 @@ def test_evaluate_splits_data_as_the_training_run_did(tmp_path, capsys):
     assert result["test_accuracy"] == pytest.approx(m["test_accuracy"])
 
 
-def test_train_summary_final_loss_hint_and_a_title_that_keeps_its_path(tmp_path, capsys, monkeypatch):
+def test_train_summary_final_loss_hint_and_a_title_that_keeps_its_path(
+    tmp_path, capsys, monkeypatch
+):
     import csv
 
     monkeypatch.setenv("COLUMNS", "200")
@@ -271,5 +388,7 @@ def test_train_summary_final_loss_hint_and_a_title_that_keeps_its_path(tmp_path,
     assert f"{last_loss:.4f}" in loss_row
     assert lines[-1] == f"next: twolayer report {out}"
     val_row = next(line for line in lines if "validation accuracy" in line)
-    shown = re.search(r"done · val (\S+%)", captured.err).group(1)  # the bar's last word is the table's
+    shown = re.search(r"done · val (\S+%)", captured.err).group(
+        1
+    )  # the bar's last word is the table's
     assert shown in val_row

@@ -1,4 +1,5 @@
 """What people expect of a command line: --version, python -m, completion, help, flags, --json everywhere."""
+
 import json
 import os
 import subprocess
@@ -18,8 +19,13 @@ COMMANDS = sorted(typer.main.get_command(app).commands)
 
 
 def _module(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "twolayer", *args], capture_output=True, text=True,
-                          env=env or WIDE, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "twolayer", *args],
+        capture_output=True,
+        text=True,
+        env=env or WIDE,
+        timeout=120,
+    )
 
 
 def test_version_matches_the_installed_distribution(capsys):
@@ -57,7 +63,12 @@ def test_no_bool_metavars_in_help(command, capsys, monkeypatch):
 
 
 def test_shell_completion_completes_commands_and_options():
-    env = {**WIDE, "_TWOLAYER_COMPLETE": "complete_bash", "COMP_WORDS": "twolayer tr", "COMP_CWORD": "1"}
+    env = {
+        **WIDE,
+        "_TWOLAYER_COMPLETE": "complete_bash",
+        "COMP_WORDS": "twolayer tr",
+        "COMP_CWORD": "1",
+    }
     assert _module(env=env).stdout.split() == ["train"]
     env.update(COMP_WORDS="twolayer train --opt", COMP_CWORD="2")
     assert _module(env=env).stdout.split() == ["--optimizer"]
@@ -83,7 +94,10 @@ def test_gradcheck_json(capsys):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    assert main(["train", "--out", str(out), "--quiet", "--force", "--epochs", "2", "--hidden", "16"]) == 0
+    assert (
+        main(["train", "--out", str(out), "--quiet", "--force", "--epochs", "2", "--hidden", "16"])
+        == 0
+    )
     return out
 
 
@@ -100,7 +114,19 @@ def test_predict_json_lines_agree_with_the_model(tmp_path, capsys):
     assert [r["row"] for r in rows] == list(range(9))
     assert [r["index"] for r in rows] == expected.tolist() == [int(r["label"]) for r in rows]
     out = tmp_path / "labels.txt"
-    assert main(["predict", str(tmp_path / "model.npz"), str(tmp_path / "rows.npy"), "--out", str(out), "--json"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "model.npz"),
+                str(tmp_path / "rows.npy"),
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {"out": str(out), "rows": 9}
     assert out.read_text().split() == [str(i) for i in expected]
 
@@ -108,7 +134,10 @@ def test_predict_json_lines_agree_with_the_model(tmp_path, capsys):
 def test_report_json(tiny_run, capsys):
     assert main(["report", str(tiny_run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result == {"report": str(tiny_run / "report.html"), "bytes": (tiny_run / "report.html").stat().st_size}
+    assert result == {
+        "report": str(tiny_run / "report.html"),
+        "bytes": (tiny_run / "report.html").stat().st_size,
+    }
 
 
 def test_diagram_json(tmp_path, capsys):

@@ -6,6 +6,7 @@ only with --debug).
 Each row of CASES is (command line, words the one stderr line must contain, files that must
 not exist afterwards). Paths in braces are filled in from the ``world`` fixture.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,23 @@ def world(tmp_path_factory):
     np.savez(root / "data.npz", X_train=X, y_train=y, X_test=X[:12], y_test=y[:12])
     np.savez(root / "data4.npz", X_train=X[:, :4], y_train=y)
     run = root / "run"
-    assert main(["train", "--data", f"npz:{root / 'data.npz'}", "--epochs", "1", "--hidden", "8",
-                 "--out", str(run), "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                f"npz:{root / 'data.npz'}",
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--out",
+                str(run),
+                "-q",
+            ]
+        )
+        == 0
+    )
     model = run / "model.npz"
     good = dict(np.load(model, allow_pickle=False))
 
@@ -63,8 +79,13 @@ def world(tmp_path_factory):
     (root / "emptydir").mkdir()
     (root / "badrun").mkdir()
     (root / "badrun" / "metrics.json").write_text("{ damaged")
-    return {**{p.stem: p for p in root.iterdir()}, "root": root, "model": model,
-            "data": f"npz:{root / 'data.npz'}", "data4": f"npz:{root / 'data4.npz'}"}
+    return {
+        **{p.stem: p for p in root.iterdir()},
+        "root": root,
+        "model": model,
+        "data": f"npz:{root / 'data.npz'}",
+        "data4": f"npz:{root / 'data4.npz'}",
+    }
 
 
 # (args, words, paths that must not exist afterwards)
@@ -86,18 +107,46 @@ CASES = [
     (["train", "--preprocess", "whiten", "--out", "{root}/o14"], "preprocess", ["o14/model.npz"]),
     (["train", "--augment", "rotate", "--out", "{root}/o15"], "augment", ["o15"]),
     (["train", "--dtype", "float16", "--out", "{root}/o16"], "float32 or float64", ["o16"]),
-    (["train", "--val-fraction", "1.5", "--data", "{data4}", "--out", "{root}/o17"], "--val-fraction must be",
-     ["o17/model.npz"]),
-    (["train", "--augment", "shift", "--data", "{data4}", "--epochs", "1", "--out", "{root}/o18"], "image data",
-     ["o18/model.npz", "o18/metrics.json"]),
+    (
+        ["train", "--val-fraction", "1.5", "--data", "{data4}", "--out", "{root}/o17"],
+        "--val-fraction must be",
+        ["o17/model.npz"],
+    ),
+    (
+        [
+            "train",
+            "--augment",
+            "shift",
+            "--data",
+            "{data4}",
+            "--epochs",
+            "1",
+            "--out",
+            "{root}/o18",
+        ],
+        "image data",
+        ["o18/model.npz", "o18/metrics.json"],
+    ),
     # -- train: conflicting flags, output locations, missing inputs
     (["train", "--resume", "--force", "--out", "{root}/run"], "contradict", []),
-    (["train", "--resume", "--out", "{root}/emptydir"], "nothing to resume", ["emptydir/model.npz"]),
+    (
+        ["train", "--resume", "--out", "{root}/emptydir"],
+        "nothing to resume",
+        ["emptydir/model.npz"],
+    ),
     (["train", "--out", "{root}/afile/sub"], "cannot write", ["afile/sub"]),
     (["train", "--out", "{root}/afile"], "not a directory", []),
-    (["train", "--data", "npz:{root}/nowhere.npz", "--out", "{root}/o19"], "file not found", ["o19/model.npz"]),
+    (
+        ["train", "--data", "npz:{root}/nowhere.npz", "--out", "{root}/o19"],
+        "file not found",
+        ["o19/model.npz"],
+    ),
     (["train", "--data", "{notzip}", "--out", "{root}/o20"], "notzip.npz", ["o20/model.npz"]),
-    (["train", "--data", "digits:extra", "--out", "{root}/o21"], "takes no path", ["o21/model.npz"]),
+    (
+        ["train", "--data", "digits:extra", "--out", "{root}/o21"],
+        "takes no path",
+        ["o21/model.npz"],
+    ),
     # -- evaluate: damaged or foreign model files, another feature count
     (["evaluate", "{truncated}", "--data", "{data}"], "truncated.npz", []),
     (["evaluate", "{notzip}", "--data", "{data}"], "not a readable .npz", []),
@@ -121,7 +170,11 @@ CASES = [
     (["predict", "{model}", "{rowsbad}"], "rowsbad.csv", []),
     (["predict", "{model}", "{root}/nowhere.npy"], "file not found", []),
     (["predict", "{truncated}", "{root}/rows.npy"], "truncated.npz", []),
-    (["predict", "{model}", "{root}/rows.npy", "--out", "{root}/afile/sub/labels.txt"], "afile", ["afile/sub"]),
+    (
+        ["predict", "{model}", "{root}/rows.npy", "--out", "{root}/afile/sub/labels.txt"],
+        "afile",
+        ["afile/sub"],
+    ),
     # -- gradcheck
     (["gradcheck", "--reg", "-1"], "reg", []),
     (["gradcheck", "--threshold", "-1"], "threshold", []),
@@ -136,8 +189,11 @@ CASES = [
     (["diagram", "--out", "{root}/d2.svg", "--reg", "-1"], "reg", ["d2.svg"]),
     (["diagram", "--out", "{root}/d3.svg", "--hidden", "0"], "hidden", ["d3.svg"]),
     (["diagram", "--out", "{root}/d4.svg", "--model", "{notzip}"], "notzip.npz", ["d4.svg"]),
-    (["diagram", "--out", "{root}/d5.svg", "--model", "{model}", "--data", "digits"], "features but the model",
-     ["d5.svg"]),
+    (
+        ["diagram", "--out", "{root}/d5.svg", "--model", "{model}", "--data", "digits"],
+        "features but the model",
+        ["d5.svg"],
+    ),
     (["diagram", "--out", "{root}/afile/sub/d.svg"], "afile", ["afile/sub"]),
     # -- tune
     (["tune", "--trials", "0", "--out", "{root}/t1"], "trials", ["t1"]),
@@ -146,7 +202,11 @@ CASES = [
     (["tune", "--sampler", "grid", "--out", "{root}/t4"], "sampler", ["t4"]),
     (["tune", "--pruner", "sometimes", "--out", "{root}/t5"], "pruner", ["t5"]),
     (["tune", "--study-name", "", "--out", "{root}/t6"], "study-name", ["t6"]),
-    (["tune", "--storage", "redis://localhost", "--out", "{root}/t7"], "storage", ["t7/best_model.npz"]),
+    (
+        ["tune", "--storage", "redis://localhost", "--out", "{root}/t7"],
+        "storage",
+        ["t7/best_model.npz"],
+    ),
     (["tune", "--out", "{root}/afile"], "not a directory", []),
     (["tune", "--epochs", "0", "--out", "{root}/t8"], "epochs", ["t8/best_model.npz"]),
     (["tune", "--data", "{data}", "--out", "{root}/afile/sub"], "afile", ["afile/sub"]),
@@ -157,9 +217,17 @@ def fill(arg, world):
     return arg.format(**{k: str(v) for k, v in world.items()})
 
 
-@pytest.mark.parametrize("args, words, absent", CASES, ids=lambda v: " ".join(v) if isinstance(v, list) and v
-                         and v[0] in ("train", "evaluate", "predict", "gradcheck", "report", "diagram", "tune")
-                         else None)
+@pytest.mark.parametrize(
+    "args, words, absent",
+    CASES,
+    ids=lambda v: (
+        " ".join(v)
+        if isinstance(v, list)
+        and v
+        and v[0] in ("train", "evaluate", "predict", "gradcheck", "report", "diagram", "tune")
+        else None
+    ),
+)
 def test_user_mistake_is_one_line_and_exit_2(args, words, absent, world, capsys, monkeypatch):
     monkeypatch.chdir(world["root"])  # a default output folder (runs/, tune/) would land here
     before = {p for p in world["root"].rglob("*")}
@@ -173,12 +241,22 @@ def test_user_mistake_is_one_line_and_exit_2(args, words, absent, world, capsys,
         assert not (world["root"] / rel).exists(), f"{rel} left behind by a failed command"
     # nothing that looks like a result: no new model, metrics, report or figure anywhere
     new = {p for p in world["root"].rglob("*")} - before
-    assert not [p for p in new if p.suffix in (".npz", ".json", ".html", ".svg", ".png", ".csv", ".txt")], new
+    assert not [
+        p for p in new if p.suffix in (".npz", ".json", ".html", ".svg", ".png", ".csv", ".txt")
+    ], new
 
 
 def test_table_is_large_enough():
     assert len(CASES) + len(API_CASES) >= 40
-    assert {c[0][0] for c in CASES} == {"train", "evaluate", "predict", "gradcheck", "report", "diagram", "tune"}
+    assert {c[0][0] for c in CASES} == {
+        "train",
+        "evaluate",
+        "predict",
+        "gradcheck",
+        "report",
+        "diagram",
+        "tune",
+    }
 
 
 # -- the Python API: the same words, as ValueError (InputError) or TypeError -------------------------------
@@ -198,9 +276,19 @@ Y3 = np.arange(12) % 3
 API_CASES = [
     ("TwoLayerNet(0, 5, 3)", lambda w: TwoLayerNet(0, 5, 3), ValueError, "input_size"),
     ("TwoLayerNet(6, -1, 3)", lambda w: TwoLayerNet(6, -1, 3), ValueError, "hidden_size"),
-    ("TwoLayerNet(6, 5, 3.5)", lambda w: TwoLayerNet(6, 5, 3.5), (ValueError, TypeError), "output_size"),
+    (
+        "TwoLayerNet(6, 5, 3.5)",
+        lambda w: TwoLayerNet(6, 5, 3.5),
+        (ValueError, TypeError),
+        "output_size",
+    ),
     ("TwoLayerNet std<0", lambda w: TwoLayerNet(6, 5, 3, std=-1), ValueError, "std"),
-    ("TwoLayerNet dtype", lambda w: TwoLayerNet(6, 5, 3, dtype="int32"), ValueError, "float32 or float64"),
+    (
+        "TwoLayerNet dtype",
+        lambda w: TwoLayerNet(6, 5, 3, dtype="int32"),
+        ValueError,
+        "float32 or float64",
+    ),
     ("loss: other feature count", lambda w: _net().loss(X6[:, :4], Y3), ValueError, "features"),
     ("loss: label beyond classes", lambda w: _net().loss(X6, Y3 + 1), ValueError, "label 3"),
     ("loss: negative reg", lambda w: _net().loss(X6, Y3, reg=-1), ValueError, "reg"),
@@ -211,23 +299,61 @@ API_CASES = [
     ("load: truncated", lambda w: TwoLayerNet.load(w["truncated"]), ValueError, "truncated.npz"),
     ("load: object arrays", lambda w: TwoLayerNet.load(w["object"]), ValueError, "object arrays"),
     ("load: foreign", lambda w: TwoLayerNet.load(w["foreign"]), ValueError, "not a twolayer model"),
-    ("data.load: unknown", lambda w: __import__("twolayer.data").data.load("hdf5:x.h5"), ValueError,
-     "unknown data source"),
-    ("data.load: missing", lambda w: __import__("twolayer.data").data.load("csv:/nowhere.csv"), ValueError,
-     "file not found"),
-    ("data.load: bad val_fraction", lambda w: __import__("twolayer.data").data.load(w["data4"], val_fraction=0),
-     ValueError, "validation fraction"),
+    (
+        "data.load: unknown",
+        lambda w: __import__("twolayer.data").data.load("hdf5:x.h5"),
+        ValueError,
+        "unknown data source",
+    ),
+    (
+        "data.load: missing",
+        lambda w: __import__("twolayer.data").data.load("csv:/nowhere.csv"),
+        ValueError,
+        "file not found",
+    ),
+    (
+        "data.load: bad val_fraction",
+        lambda w: __import__("twolayer.data").data.load(w["data4"], val_fraction=0),
+        ValueError,
+        "validation fraction",
+    ),
     ("classifier: hidden 0", lambda w: _clf(hidden_size=0).fit(X6, Y3), ValueError, "hidden_size"),
-    ("classifier: optimizer", lambda w: _clf(optimizer="lbfgs").fit(X6, Y3), ValueError, "optimizer"),
-    ("classifier: lr < 0", lambda w: _clf(learning_rate=-1.0).fit(X6, Y3), ValueError, "learning_rate must be"),
-    ("classifier: preprocess", lambda w: _clf(preprocess="whiten").fit(X6, Y3), ValueError, "preprocess"),
-    ("classifier: predict other features", lambda w: _clf().fit(X6, Y3).predict(X6[:, :4]), ValueError,
-     "features"),
-    ("classifier: partial_fit no classes", lambda w: _clf().partial_fit(X6, Y3), ValueError, "classes"),
+    (
+        "classifier: optimizer",
+        lambda w: _clf(optimizer="lbfgs").fit(X6, Y3),
+        ValueError,
+        "optimizer",
+    ),
+    (
+        "classifier: lr < 0",
+        lambda w: _clf(learning_rate=-1.0).fit(X6, Y3),
+        ValueError,
+        "learning_rate must be",
+    ),
+    (
+        "classifier: preprocess",
+        lambda w: _clf(preprocess="whiten").fit(X6, Y3),
+        ValueError,
+        "preprocess",
+    ),
+    (
+        "classifier: predict other features",
+        lambda w: _clf().fit(X6, Y3).predict(X6[:, :4]),
+        ValueError,
+        "features",
+    ),
+    (
+        "classifier: partial_fit no classes",
+        lambda w: _clf().partial_fit(X6, Y3),
+        ValueError,
+        "classes",
+    ),
 ]
 
 
-@pytest.mark.parametrize("call, error, words", [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES])
+@pytest.mark.parametrize(
+    "call, error, words", [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES]
+)
 def test_python_api_raises_with_the_same_words(call, error, words, world):
     with pytest.raises(error) as info:
         call(world)
@@ -252,7 +378,8 @@ def test_internal_failure_is_one_line_and_exit_1(monkeypatch, capsys):
     assert main(["gradcheck"]) == 1
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "twolayer: error: internal error: ZeroDivisionError: simulated bug (run with --debug for a traceback)"]
+        "twolayer: error: internal error: ZeroDivisionError: simulated bug (run with --debug for a traceback)"
+    ]
 
 
 def test_debug_gives_the_traceback(monkeypatch):
@@ -268,19 +395,41 @@ def test_debug_also_raises_user_mistakes(world):
 
 # -- the real console script behaves the same --------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("args, code, words", [
-    (["evaluate", "{object}", "--data", "{data}"], 2, "object arrays"),
-    (["train", "--out", "{root}/afile/sub", "--epochs", "1"], 2, "cannot write"),
-])
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["evaluate", "{object}", "--data", "{data}"], 2, "object arrays"),
+        (["train", "--out", "{root}/afile/sub", "--epochs", "1"], 2, "cannot write"),
+    ],
+)
 def test_console_script(args, code, words, world):
     exe = [sys.executable, "-m", "twolayer.cli"]
-    p = subprocess.run(exe + [fill(a, world) for a in args], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        exe + [fill(a, world) for a in args], capture_output=True, text=True, timeout=120
+    )
     assert p.returncode == code
-    assert len(p.stderr.strip().splitlines()) == 1 and words in p.stderr and "Traceback" not in p.stderr
+    assert (
+        len(p.stderr.strip().splitlines()) == 1
+        and words in p.stderr
+        and "Traceback" not in p.stderr
+    )
     assert p.stdout == ""
 
 
 def test_debug_traceback_through_the_console_script(world):
-    p = subprocess.run([sys.executable, "-m", "twolayer.cli", "evaluate", str(world["notzip"]), "--data",
-                        world["data"], "--debug"], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twolayer.cli",
+            "evaluate",
+            str(world["notzip"]),
+            "--data",
+            world["data"],
+            "--debug",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode != 0 and "Traceback" in p.stderr and "InputError" in p.stderr

@@ -1,4 +1,5 @@
 """Bad data: one InputError naming the file and the problem; a tampered pickle never runs code."""
+
 import gzip
 import os
 import pickle
@@ -6,10 +7,17 @@ import zipfile
 
 import numpy as np
 import pytest
+from test_data_loaders import (
+    dump_pickle,
+    idx_bytes,
+    toy_arrays,
+    write_cifar,
+    write_csv,
+    write_mnist,
+)
 
 from twolayer.data import load
 from twolayer.errors import InputError
-from test_data_loaders import dump_pickle, idx_bytes, toy_arrays, write_cifar, write_csv, write_mnist
 
 
 def refused(spec, *fragments):
@@ -51,12 +59,20 @@ def test_tampered_cifar_pickle_is_refused_and_never_runs(tmp_path, how):
     root = tmp_path / "cifar"
     write_cifar(root)
     marker = tmp_path / "pwned"
-    command = {"os.system": (os.system, f"touch {marker}"),
-               "builtins.eval": (eval, f"open({str(marker)!r}, 'w').close()"),
-               "builtins.exec": (exec, f"open({str(marker)!r}, 'w').close()")}[how]
+    command = {
+        "os.system": (os.system, f"touch {marker}"),
+        "builtins.eval": (eval, f"open({str(marker)!r}, 'w').close()"),
+        "builtins.exec": (exec, f"open({str(marker)!r}, 'w').close()"),
+    }[how]
     labels = [0, 1, 2, 3, 4, 5]
-    tampered = pickle.dumps({b"data": np.zeros((6, 3072), np.uint8), b"labels": labels,
-                             b"batch_label": Payload(*command)}, protocol=2)
+    tampered = pickle.dumps(
+        {
+            b"data": np.zeros((6, 3072), np.uint8),
+            b"labels": labels,
+            b"batch_label": Payload(*command),
+        },
+        protocol=2,
+    )
     (root / "data_batch_3").write_bytes(tampered)
     refused(f"cifar10:{root}", root / "data_batch_3", "refused", "tampered")
     assert not marker.exists()
@@ -254,7 +270,9 @@ def test_corrupt_gzip(tmp_path):
 
 def test_mnist_label_count_mismatch(tmp_path):
     write_mnist(tmp_path)
-    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(5, np.uint8))))
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(idx_bytes(np.zeros(5, np.uint8)))
+    )
     refused(f"mnist:{tmp_path}", "t10k-labels-idx1-ubyte.gz", "5 labels", "12 images")
 
 
@@ -294,7 +312,9 @@ def test_cli_bad_data_is_one_line_and_exit_2(tmp_path, capsys):
     X, y = toy_arrays()
     X[0, 0] = np.nan
     spec, path = npz(tmp_path, X_train=X, y_train=y)
-    assert main(["train", "--data", spec, "--epochs", "1", "--out", str(tmp_path / "run"), "-q"]) == 2
+    assert (
+        main(["train", "--data", spec, "--epochs", "1", "--out", str(tmp_path / "run"), "-q"]) == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and "NaN" in err
 
@@ -304,8 +324,23 @@ def test_cli_evaluate_on_data_with_other_feature_count(tmp_path, capsys):
 
     X, y = toy_arrays()
     spec, _ = npz(tmp_path, X_train=X, y_train=y)
-    assert main(["train", "--data", spec, "--epochs", "1", "--hidden", "8", "--out", str(tmp_path / "run"),
-                 "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                spec,
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--out",
+                str(tmp_path / "run"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     other = tmp_path / "other.npz"
     np.savez(other, X_train=X[:, :4], y_train=y)

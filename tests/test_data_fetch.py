@@ -3,6 +3,7 @@
 No test reaches the internet: TWOLAYER_DATA_MIRROR points at the local server, TWOLAYER_DATA_DIR at a
 temporary cache, and the recorded SHA-256 of each canonical file is replaced by the generated file's.
 """
+
 import hashlib
 import http.server
 import socket
@@ -12,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_data_loaders import write_cifar, write_mnist
 
-from twolayer.cli import main
 import twolayer.data.fetch as fetch_mod
+from twolayer.cli import main
 from twolayer.data import load
 from twolayer.data.fetch import Source
 from twolayer.errors import InputError
-
-from test_data_loaders import write_cifar, write_mnist
 
 
 class Server:
@@ -43,7 +43,7 @@ class Server:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if path.name in server.truncate:  # promise the whole file, send half, hang up
-                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     self.close_connection = True
                     return
@@ -70,7 +70,10 @@ def sha256(path):
 def mirror(tmp_path, monkeypatch):
     """A loopback mirror holding generated mnist, fashion-mnist and cifar10 files, with their hashes recorded."""
     served = tmp_path / "served"
-    arrays = {"mnist": write_mnist(served / "mnist", seed=1), "fashion-mnist": write_mnist(served / "fashion-mnist", seed=2)}
+    arrays = {
+        "mnist": write_mnist(served / "mnist", seed=1),
+        "fashion-mnist": write_mnist(served / "fashion-mnist", seed=2),
+    }
     batches = write_cifar(tmp_path / "cifar-src" / "cifar-10-batches-py")
     (served / "cifar10").mkdir()
     with tarfile.open(served / "cifar10" / "cifar-10-python.tar.gz", "w:gz") as tar:
@@ -89,7 +92,9 @@ def mirror(tmp_path, monkeypatch):
 
 def test_mnist_is_downloaded_verified_and_reused(mirror):
     ds = load("mnist", val_fraction=0.25)
-    assert sorted(mirror.requests) == sorted(f"/mnist/{f}" for f in fetch_mod.SOURCES["mnist"].files)
+    assert sorted(mirror.requests) == sorted(
+        f"/mnist/{f}" for f in fetch_mod.SOURCES["mnist"].files
+    )
     test_images = mirror.arrays["mnist"]["t10k-images-idx3-ubyte"]
     np.testing.assert_array_equal(ds.X_test, test_images.reshape(len(test_images), -1))
     assert ds.class_names == [str(i) for i in range(10)]
@@ -123,8 +128,11 @@ def test_a_file_with_another_hash_is_removed_and_never_used(mirror, monkeypatch)
     source = fetch_mod.SOURCES["mnist"]
     files = dict(source.files, **{"t10k-labels-idx1-ubyte.gz": "0" * 64})
     monkeypatch.setitem(fetch_mod.SOURCES, "mnist", Source(source.base_url, files))
-    with pytest.raises(InputError, match=r"t10k-labels-idx1-ubyte.gz: the downloaded file's SHA-256 does not "
-                                         r"match the recorded one; it was removed and not used"):
+    with pytest.raises(
+        InputError,
+        match=r"t10k-labels-idx1-ubyte.gz: the downloaded file's SHA-256 does not "
+        r"match the recorded one; it was removed and not used",
+    ):
         load("mnist")
     assert not (mirror.cache / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
     assert [p.name for p in (mirror.cache / "mnist").iterdir() if p.name.startswith("tmp")] == []
@@ -167,7 +175,9 @@ def test_offline_names_the_folder_and_the_way_out(tmp_path, monkeypatch, capsys)
 def test_an_unwritable_cache_is_refused(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    monkeypatch.setenv("TWOLAYER_DATA_DIR", str(blocker / "cache"))  # a folder below a file cannot be made
+    monkeypatch.setenv(
+        "TWOLAYER_DATA_DIR", str(blocker / "cache")
+    )  # a folder below a file cannot be made
     with pytest.raises(InputError, match="the data cache is not writable .* set TWOLAYER_DATA_DIR"):
         load("cifar10")
 
@@ -180,9 +190,19 @@ def test_the_default_cache_is_the_user_cache_dir(monkeypatch, tmp_path):
 
 def test_recorded_hashes_are_the_canonical_ones():
     # published SHA-256 of the canonical files (TensorFlow Datasets, torchvision, Keras record the same)
-    assert fetch_mod.SOURCES["mnist"].files["train-images-idx3-ubyte.gz"].startswith("440fcabf73cc546f")
-    assert fetch_mod.SOURCES["fashion-mnist"].files["t10k-labels-idx1-ubyte.gz"].startswith("67da17c76eaffca5")
-    assert fetch_mod.SOURCES["cifar10"].files["cifar-10-python.tar.gz"].startswith("6d958be074577803")
+    assert (
+        fetch_mod.SOURCES["mnist"]
+        .files["train-images-idx3-ubyte.gz"]
+        .startswith("440fcabf73cc546f")
+    )
+    assert (
+        fetch_mod.SOURCES["fashion-mnist"]
+        .files["t10k-labels-idx1-ubyte.gz"]
+        .startswith("67da17c76eaffca5")
+    )
+    assert (
+        fetch_mod.SOURCES["cifar10"].files["cifar-10-python.tar.gz"].startswith("6d958be074577803")
+    )
 
 
 def test_the_progress_bar_follows_the_transfer(mirror, monkeypatch, capsys):
@@ -195,16 +215,35 @@ def test_the_progress_bar_follows_the_transfer(mirror, monkeypatch, capsys):
 
     monkeypatch.setattr(fetch_mod, "RichBar", Recorder)
     fetch_mod.fetch("mnist", progress=True)
-    sizes = sorted((mirror.root / "mnist" / f).stat().st_size for f in fetch_mod.SOURCES["mnist"].files)
+    sizes = sorted(
+        (mirror.root / "mnist" / f).stat().st_size for f in fetch_mod.SOURCES["mnist"].files
+    )
     assert {(t, c) for t, c in seen if t} == {(s, s) for s in sizes}
-    assert capsys.readouterr().err.endswith(f"mnist: 4 file(s) downloaded and verified into {mirror.cache / 'mnist'}\n")
+    assert capsys.readouterr().err.endswith(
+        f"mnist: 4 file(s) downloaded and verified into {mirror.cache / 'mnist'}\n"
+    )
     before = len(seen)
     fetch_mod.fetch("mnist", progress=True)  # all cached: no bar, no note
     assert capsys.readouterr().err == "" and len(seen) == before
 
 
 def test_cli_trains_on_a_downloaded_set(mirror, tmp_path, capsys):
-    assert main(["train", "--data", "fashion-mnist", "--epochs", "1", "--hidden", "16", "--quiet",
-                 "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "fashion-mnist",
+                "--epochs",
+                "1",
+                "--hidden",
+                "16",
+                "--quiet",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", str(tmp_path / "run" / "model.npz"), "--json"]) == 0
     assert '"data": "fashion-mnist"' in capsys.readouterr().out

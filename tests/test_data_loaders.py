@@ -1,4 +1,5 @@
 """Every loader on small files written here in the real formats, plus the real MNIST sample."""
+
 import gzip
 import io
 import os
@@ -13,7 +14,18 @@ from twolayer import data
 from twolayer.data import LOADERS, load
 
 MNIST10K = Path("/work/shared/data/mnist10k")
-CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 # -- writers of the real formats ------------------------------------------------------------
@@ -46,22 +58,41 @@ def write_cifar(root, n=6, seed=0, py2=False):
     """A cifar-10-batches-py folder of 5 + 1 batches of n images; returns (images, labels) per file."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
-    dump_pickle({b"num_cases_per_batch": n, b"label_names": [s.encode() for s in CIFAR_NAMES], b"num_vis": 3072},
-                root / "batches.meta", py2)
+    dump_pickle(
+        {
+            b"num_cases_per_batch": n,
+            b"label_names": [s.encode() for s in CIFAR_NAMES],
+            b"num_vis": 3072,
+        },
+        root / "batches.meta",
+        py2,
+    )
     batches = {}
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)  # HWC
         labels = [int(v) for v in rng.integers(0, 10, n)]
-        rows = images.transpose(0, 3, 1, 2).reshape(n, 3072)  # the file stores the R, G, B planes in turn
-        dump_pickle({b"batch_label": name.encode(), b"labels": labels, b"data": rows,
-                     b"filenames": [f"{name}_{i}.png".encode() for i in range(n)]}, root / name, py2)
+        rows = images.transpose(0, 3, 1, 2).reshape(
+            n, 3072
+        )  # the file stores the R, G, B planes in turn
+        dump_pickle(
+            {
+                b"batch_label": name.encode(),
+                b"labels": labels,
+                b"data": rows,
+                b"filenames": [f"{name}_{i}.png".encode() for i in range(n)],
+            },
+            root / name,
+            py2,
+        )
         batches[name] = (images, np.array(labels))
     return batches
 
 
 def idx_bytes(array):
     code = {np.uint8: 0x08, np.int32: 0x0C}[array.dtype.type]
-    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
 
 
@@ -70,7 +101,9 @@ def write_mnist(root, n_train=40, n_test=12, compress=True, seed=0, names=None):
     root.mkdir(parents=True, exist_ok=True)
     arrays = {
         "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte": np.tile(np.arange(10, dtype=np.uint8), n_train // 10 + 1)[:n_train],
+        "train-labels-idx1-ubyte": np.tile(np.arange(10, dtype=np.uint8), n_train // 10 + 1)[
+            :n_train
+        ],
         "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test).astype(np.uint8),
     }
@@ -121,7 +154,9 @@ def test_cifar10_reads_batches_in_hwc_order(tmp_path, py2):
     np.testing.assert_array_equal(ds.X_test, test_images.reshape(len(test_images), -1))
     np.testing.assert_array_equal(ds.y_test, test_labels)
     train = [batches[f"data_batch_{i}"] for i in range(1, 6)]
-    assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(*[im.reshape(len(im), -1) for im, _ in train])
+    assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(
+        *[im.reshape(len(im), -1) for im, _ in train]
+    )
     assert len(ds.y_train) == 24 and len(ds.y_val) == 6
     assert ds.class_names == CIFAR_NAMES
     assert ds.image_shape == (32, 32, 3) and ds.pixel_max == 255 and ds.X_train.dtype == np.uint8
@@ -139,12 +174,21 @@ def test_mnist_reads_idx_files(tmp_path, compress):
     np.testing.assert_array_equal(ds.X_test, arrays["t10k-images-idx3-ubyte"].reshape(12, 784))
     np.testing.assert_array_equal(ds.y_test, arrays["t10k-labels-idx1-ubyte"])
     assert (len(ds.y_train), len(ds.y_val)) == (30, 10)
-    assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(arrays["train-images-idx3-ubyte"].reshape(40, 784))
-    assert ds.class_names == [str(i) for i in range(10)] and ds.image_shape == (28, 28) and ds.pixel_max == 255
+    assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(
+        arrays["train-images-idx3-ubyte"].reshape(40, 784)
+    )
+    assert (
+        ds.class_names == [str(i) for i in range(10)]
+        and ds.image_shape == (28, 28)
+        and ds.pixel_max == 255
+    )
 
 
 def test_mnist_accepts_dotted_names(tmp_path):
-    names = {"train-images-idx3-ubyte": "train-images.idx3-ubyte", "t10k-labels-idx1-ubyte": "t10k-labels.idx1-ubyte"}
+    names = {
+        "train-images-idx3-ubyte": "train-images.idx3-ubyte",
+        "t10k-labels-idx1-ubyte": "t10k-labels.idx1-ubyte",
+    }
     write_mnist(tmp_path, names=names)
     assert load(f"mnist:{tmp_path}").X_test.shape == (12, 784)
 
@@ -155,9 +199,15 @@ def test_real_mnist10k():
     assert len(ds.y_train) + len(ds.y_val) == 8000 and len(ds.y_test) == 2000
     assert ds.n_features == 784 and ds.X_train.dtype == np.uint8
     # an independent reading: idx1 labels start after an 8-byte header
-    raw_train = np.frombuffer(gzip.decompress((MNIST10K / "train-labels-idx1-ubyte.gz").read_bytes())[8:], np.uint8)
-    raw_test = np.frombuffer(gzip.decompress((MNIST10K / "t10k-labels-idx1-ubyte.gz").read_bytes())[8:], np.uint8)
-    np.testing.assert_array_equal(np.bincount(np.r_[ds.y_train, ds.y_val], minlength=10), np.bincount(raw_train))
+    raw_train = np.frombuffer(
+        gzip.decompress((MNIST10K / "train-labels-idx1-ubyte.gz").read_bytes())[8:], np.uint8
+    )
+    raw_test = np.frombuffer(
+        gzip.decompress((MNIST10K / "t10k-labels-idx1-ubyte.gz").read_bytes())[8:], np.uint8
+    )
+    np.testing.assert_array_equal(
+        np.bincount(np.r_[ds.y_train, ds.y_val], minlength=10), np.bincount(raw_train)
+    )
     np.testing.assert_array_equal(np.bincount(ds.y_test, minlength=10), np.bincount(raw_test))
     # stratified: every class keeps its share of the validation split (±1 example)
     expected = np.bincount(raw_train) * 0.1
@@ -166,10 +216,23 @@ def test_real_mnist10k():
 
 def test_npz_with_every_split_and_class_names(tmp_path):
     X, y = toy_arrays()
-    np.savez(tmp_path / "d.npz", X_train=X[:80], y_train=y[:80], X_val=X[80:100], y_val=y[80:100],
-             X_test=X[100:], y_test=y[100:], class_names=np.array(["a", "b", "c"]))
+    np.savez(
+        tmp_path / "d.npz",
+        X_train=X[:80],
+        y_train=y[:80],
+        X_val=X[80:100],
+        y_val=y[80:100],
+        X_test=X[100:],
+        y_test=y[100:],
+        class_names=np.array(["a", "b", "c"]),
+    )
     ds = load(f"npz:{tmp_path / 'd.npz'}")
-    for got, want in [(ds.X_train, X[:80]), (ds.y_train, y[:80]), (ds.X_val, X[80:100]), (ds.y_test, y[100:])]:
+    for got, want in [
+        (ds.X_train, X[:80]),
+        (ds.y_train, y[:80]),
+        (ds.X_val, X[80:100]),
+        (ds.y_test, y[100:]),
+    ]:
         np.testing.assert_array_equal(got, want)
     assert ds.class_names == ["a", "b", "c"]
 
@@ -207,8 +270,15 @@ def test_npy_dir_is_memory_mapped_and_trains(tmp_path):
     assert isinstance(ds.X_train, np.memmap) and isinstance(ds.X_val, np.memmap)
     assert isinstance(ds.X_test, np.memmap)
     assert rows_as_set(ds.X_train, ds.X_val) == rows_as_set(X.astype(np.float32))
-    assert sorted(os.listdir(folder)) == ["X_test.npy", "X_train.npy", "y_test.npy", "y_train.npy"]  # no leftovers
-    settings = RunSettings(data=f"npy:{folder}", hidden_size=16, train=TrainConfig(epochs=10, learning_rate=1e-2))
+    assert sorted(os.listdir(folder)) == [
+        "X_test.npy",
+        "X_train.npy",
+        "y_test.npy",
+        "y_train.npy",
+    ]  # no leftovers
+    settings = RunSettings(
+        data=f"npy:{folder}", hidden_size=16, train=TrainConfig(epochs=10, learning_rate=1e-2)
+    )
     metrics = run_training(settings, tmp_path / "run")
     assert metrics["val_accuracy"] > 0.8  # the classes are separable; chance is 1/3
     result = evaluate_model(tmp_path / "run" / "model.npz", f"npy:{folder}")

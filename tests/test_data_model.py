@@ -1,15 +1,16 @@
 """Preprocessing fitted on training data only, stored in model.npz with the class names, and
 applied by evaluate and predict on every data source."""
+
 import json
 
 import numpy as np
 import pytest
+from test_data_loaders import CIFAR_NAMES, toy_arrays, write_cifar, write_csv, write_mnist
 
 from twolayer.cli import main
 from twolayer.data import load
 from twolayer.data.preprocess import Preprocessor
 from twolayer.net import TwoLayerNet
-from test_data_loaders import CIFAR_NAMES, toy_arrays, write_cifar, write_csv, write_mnist
 
 
 def make_source(kind, tmp_path):
@@ -36,7 +37,23 @@ def make_source(kind, tmp_path):
 def test_train_evaluate_predict_on_every_source(tmp_path, capsys, kind):
     spec = make_source(kind, tmp_path)
     run = tmp_path / "run"
-    assert main(["train", "--data", spec, "--epochs", "2", "--hidden", "16", "--out", str(run), "--json"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                spec,
+                "--epochs",
+                "2",
+                "--hidden",
+                "16",
+                "--out",
+                str(run),
+                "--json",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads(capsys.readouterr().out)
     assert main(["evaluate", str(run / "model.npz"), "--data", spec, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -55,8 +72,12 @@ def test_train_evaluate_predict_on_every_source(tmp_path, capsys, kind):
     net = TwoLayerNet.load(run / "model.npz")
     assert net.class_names == ds.class_names
     pre = net.preprocessor
-    by_hand = (rows.astype(np.float64) - pre.offset_) * pre.factor_  # the stored map, applied independently
-    assert printed == [ds.class_names[i] for i in net.scores(by_hand.astype(net.dtype)).argmax(axis=1)]
+    by_hand = (
+        rows.astype(np.float64) - pre.offset_
+    ) * pre.factor_  # the stored map, applied independently
+    assert printed == [
+        ds.class_names[i] for i in net.scores(by_hand.astype(net.dtype)).argmax(axis=1)
+    ]
 
 
 def test_preprocessing_is_fitted_on_training_rows_only(tmp_path):
@@ -74,7 +95,23 @@ def test_preprocessing_is_fitted_on_training_rows_only(tmp_path):
 def test_cifar_class_names_travel_with_the_model(tmp_path, capsys):
     write_cifar(tmp_path / "c", n=10)
     spec = f"cifar10:{tmp_path / 'c'}"
-    assert main(["train", "--data", spec, "--epochs", "1", "--hidden", "8", "--out", str(tmp_path / "r"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                spec,
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--out",
+                str(tmp_path / "r"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert TwoLayerNet.load(tmp_path / "r" / "model.npz").class_names == CIFAR_NAMES
 
 
@@ -84,8 +121,11 @@ def test_pixel_scaling_and_centering(mode):
     X = rng.integers(0, 256, (50, 12)).astype(np.uint8)
     pre = Preprocessor(mode, pixel_max=255).fit(X, batch_size=7)
     scaled = X / 255.0
-    want = {"scale": scaled, "center": scaled - scaled.mean(0),
-            "standardize": (X - X.mean(0)) / X.std(0)}[mode]
+    want = {
+        "scale": scaled,
+        "center": scaled - scaled.mean(0),
+        "standardize": (X - X.mean(0)) / X.std(0),
+    }[mode]
     np.testing.assert_allclose(pre.transform(X), want, atol=1e-12)
 
 

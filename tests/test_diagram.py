@@ -1,4 +1,5 @@
 """The diagram: its red labels are the library's gradients, and the files show something."""
+
 import re
 import xml.etree.ElementTree as ET
 
@@ -47,7 +48,9 @@ def test_circuit_gradients_are_the_librarys(problem):
     by_name = {(e.src, e.dst): e for e in edges}
     # dL/dscores = (softmax - onehot) / N, written out independently
     onehot = np.eye(3)[y]
-    np.testing.assert_allclose(by_name["add2", "loss"].grad, (softmax(by_name["add2", "loss"].value) - onehot) / 2)
+    np.testing.assert_allclose(
+        by_name["add2", "loss"].grad, (softmax(by_name["add2", "loss"].value) - onehot) / 2
+    )
     # dL/dX, which the training path never computes, against centred differences
     Xc = X.copy()
     num = numerical_gradient(lambda _: net.loss(Xc, y, reg=REG)[0], Xc)
@@ -118,7 +121,9 @@ def test_cli_diagram_fresh_network_and_saved_model(tmp_path, capsys):
     assert {"W1", "W2", "ReLU"} <= texts and "input" in texts and "64 (8×8 image)" in texts
     run = tmp_path / "run"
     run_training(RunSettings(hidden_size=8, train=TrainConfig(epochs=1)), run)
-    assert main(["diagram", "--model", str(run / "model.npz"), "--out", str(tmp_path / "m.png")]) == 0
+    assert (
+        main(["diagram", "--model", str(run / "model.npz"), "--out", str(tmp_path / "m.png")]) == 0
+    )
     assert mpimg.imread(tmp_path / "m.png")[..., :3].var() > 1e-3
     net = TwoLayerNet.load(run / "model.npz")
     assert net.hidden_size == 8
@@ -128,7 +133,10 @@ def test_cli_diagram_mistakes(tmp_path, capsys):
     assert main(["diagram", "--out", str(tmp_path / "d.jpg")]) == 2
     assert "svg or .png" in capsys.readouterr().err
     assert main(["diagram", "--out", str(tmp_path / "d.svg"), "--batch", "0"]) == 2
-    assert main(["diagram", "--out", str(tmp_path / "d.svg"), "--model", str(tmp_path / "none.npz")]) == 2
+    assert (
+        main(["diagram", "--out", str(tmp_path / "d.svg"), "--model", str(tmp_path / "none.npz")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "file not found" in err
 
@@ -145,4 +153,6 @@ def test_no_negative_zero_and_the_sum_of_two_wires(problem):
     total = parameter_gradients(edges)["W1"]
     _, grads = net.loss(X, y, reg=0.1)
     np.testing.assert_allclose(total, grads["W1"], rtol=1e-10, atol=1e-12)
-    assert labels["W1"].startswith("∂L/∂W1 = sum of its 2 wires") and fmt_values(total) in labels["W1"]
+    assert (
+        labels["W1"].startswith("∂L/∂W1 = sum of its 2 wires") and fmt_values(total) in labels["W1"]
+    )

@@ -1,4 +1,5 @@
 """TwoLayerClassifier against scikit-learn's own estimator checks and tools."""
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, load_iris
@@ -14,13 +15,16 @@ def _expected_failures(estimator):
     # the held-out validation rows differ between weighted and repeated data, so the two fits differ
     # (scikit-learn marks the same check for its MLPClassifier with early stopping)
     if estimator.early_stopping:
-        return {"check_sample_weight_equivalence_on_dense_data":
-                "the validation split differs between weighted rows and repeated rows"}
+        return {
+            "check_sample_weight_equivalence_on_dense_data": "the validation split differs between weighted rows and repeated rows"
+        }
     return {}
 
 
-@parametrize_with_checks([TwoLayerClassifier(), TwoLayerClassifier(optimizer="nesterov", early_stopping=True)],
-                         expected_failed_checks=_expected_failures)
+@parametrize_with_checks(
+    [TwoLayerClassifier(), TwoLayerClassifier(optimizer="nesterov", early_stopping=True)],
+    expected_failed_checks=_expected_failures,
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -90,7 +94,9 @@ def test_warm_start_continues_training(iris):
 
 def test_early_stopping_records_validation_scores(iris):
     X_tr, _, y_tr, _ = iris
-    clf = TwoLayerClassifier(random_state=0, early_stopping=True, n_iter_no_change=3, max_epochs=300).fit(X_tr, y_tr)
+    clf = TwoLayerClassifier(
+        random_state=0, early_stopping=True, n_iter_no_change=3, max_epochs=300
+    ).fit(X_tr, y_tr)
     assert len(clf.validation_scores_) == clf.n_iter_ < 300
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
@@ -99,25 +105,35 @@ def test_early_stopping_records_validation_scores(iris):
 def test_pipeline_gridsearch_parallel_and_cross_val():
     X, y = load_digits(return_X_y=True)
     X, y = X[:600], y[:600]
-    pipe = make_pipeline(StandardScaler(), TwoLayerClassifier(max_epochs=150, random_state=0, preprocess="none"))
+    pipe = make_pipeline(
+        StandardScaler(), TwoLayerClassifier(max_epochs=150, random_state=0, preprocess="none")
+    )
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.mean() > 0.85  # MLPClassifier in the same pipeline scores 0.873 on these folds
-    grid = GridSearchCV(pipe, {"twolayerclassifier__hidden_size": [16, 64]}, cv=2, n_jobs=2).fit(X, y)
+    grid = GridSearchCV(pipe, {"twolayerclassifier__hidden_size": [16, 64]}, cv=2, n_jobs=2).fit(
+        X, y
+    )
     assert grid.best_params_["twolayerclassifier__hidden_size"] in (16, 64)
     assert grid.best_score_ > 0.8
 
 
 def test_bad_parameters_raise_value_error(iris):
     X_tr, _, y_tr, _ = iris
-    for params, words in [({"optimizer": "rmsprop"}, "optimizer"), ({"learning_rate": -1}, "learning_rate must be"),
-                          ({"hidden_size": 0}, "hidden_size"), ({"preprocess": "zca"}, "preprocess")]:
+    for params, words in [
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"learning_rate": -1}, "learning_rate must be"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"preprocess": "zca"}, "preprocess"),
+    ]:
         with pytest.raises(ValueError, match=words):
             TwoLayerClassifier(**params).fit(X_tr, y_tr)
 
 
 def test_stops_when_the_training_loss_stops_improving(iris):
     X_tr, _, y_tr, _ = iris
-    clf = TwoLayerClassifier(random_state=0, max_epochs=1000, tol=1e-2, n_iter_no_change=5).fit(X_tr, y_tr)
+    clf = TwoLayerClassifier(random_state=0, max_epochs=1000, tol=1e-2, n_iter_no_change=5).fit(
+        X_tr, y_tr
+    )
     curve = clf.loss_curve_
     assert clf.n_iter_ == len(curve) < 1000
     assert clf.loss_ == curve[-1] and clf.best_loss_ == min(curve)
@@ -131,7 +147,12 @@ def test_stops_when_the_training_loss_stops_improving(iris):
             break
     assert epoch == len(curve)
     # a tolerance of 0 and patience above max_epochs train every epoch
-    assert TwoLayerClassifier(random_state=0, max_epochs=30, tol=0.0, n_iter_no_change=31).fit(X_tr, y_tr).n_iter_ == 30
+    assert (
+        TwoLayerClassifier(random_state=0, max_epochs=30, tol=0.0, n_iter_no_change=31)
+        .fit(X_tr, y_tr)
+        .n_iter_
+        == 30
+    )
 
 
 def test_sample_weight_equals_repeated_rows_and_zero_weight_drops_a_row(iris):
@@ -141,7 +162,9 @@ def test_sample_weight_equals_repeated_rows_and_zero_weight_drops_a_row(iris):
     params = dict(random_state=0, max_epochs=30, batch_size=1000, n_iter_no_change=100)
     weighted = TwoLayerClassifier(**params).fit(X_tr, y_tr, sample_weight=w)
     repeated = TwoLayerClassifier(**params).fit(np.repeat(X_tr, w, axis=0), np.repeat(y_tr, w))
-    np.testing.assert_allclose(weighted.predict_proba(X_te), repeated.predict_proba(X_te), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        weighted.predict_proba(X_te), repeated.predict_proba(X_te), rtol=1e-6, atol=1e-9
+    )
     np.testing.assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=1e-9)
     unweighted = TwoLayerClassifier(**params).fit(X_tr, y_tr)
     assert not np.allclose(weighted.predict_proba(X_te), unweighted.predict_proba(X_te))

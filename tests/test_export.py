@@ -1,15 +1,15 @@
 """ONNX export: the graph run in onnxruntime gives predict_proba (≤ 1e-5 in float32) and the same labels,
 for a model of every data format and preprocessing mode the suite has."""
+
 import numpy as np
 import pytest
+from test_data_loaders import toy_arrays, write_cifar, write_csv, write_mnist
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main
 from twolayer.data import load
 from twolayer.runs import RunSettings, build
 from twolayer.train import TrainConfig
-
-from test_data_loaders import toy_arrays, write_cifar, write_csv, write_mnist
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -20,7 +20,9 @@ def run_onnx(path_or_model, X):
     if hasattr(path_or_model, "SerializeToString"):
         data = path_or_model.SerializeToString()
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    label, proba, index = session.run(["label", "probabilities", "label_index"], {"X": np.asarray(X, np.float32)})
+    label, proba, index = session.run(
+        ["label", "probabilities", "label_index"], {"X": np.asarray(X, np.float32)}
+    )
     return label, proba, index
 
 
@@ -34,21 +36,33 @@ def specs(tmp_path):
     (tmp_path / "npy").mkdir()
     np.save(tmp_path / "npy" / "X_train.npy", X.astype(np.float32))
     np.save(tmp_path / "npy" / "y_train.npy", y)
-    return {"digits": "digits", "mnist": f"mnist:{tmp_path / 'mnist'}", "fashion": f"fashion-mnist:{tmp_path / 'mnist'}",
-            "cifar10": f"cifar10:{tmp_path / 'cifar'}", "csv": f"csv:{tmp_path / 't.csv'}",
-            "npz": f"npz:{tmp_path / 't.npz'}", "npy": f"npy:{tmp_path / 'npy'}"}
+    return {
+        "digits": "digits",
+        "mnist": f"mnist:{tmp_path / 'mnist'}",
+        "fashion": f"fashion-mnist:{tmp_path / 'mnist'}",
+        "cifar10": f"cifar10:{tmp_path / 'cifar'}",
+        "csv": f"csv:{tmp_path / 't.csv'}",
+        "npz": f"npz:{tmp_path / 't.npz'}",
+        "npy": f"npy:{tmp_path / 'npy'}",
+    }
 
 
-CASES = [(fmt, pre, dtype) for fmt in ("digits", "mnist", "fashion", "cifar10", "csv", "npz", "npy")
-         for pre in ("auto", "none", "scale", "center", "standardize") for dtype in ("float32", "float64")
-         if dtype == "float32" or pre == "auto"]
+CASES = [
+    (fmt, pre, dtype)
+    for fmt in ("digits", "mnist", "fashion", "cifar10", "csv", "npz", "npy")
+    for pre in ("auto", "none", "scale", "center", "standardize")
+    for dtype in ("float32", "float64")
+    if dtype == "float32" or pre == "auto"
+]
 
 
 @pytest.mark.parametrize("fmt,pre,dtype", CASES)
 def test_onnx_matches_predict_proba(tmp_path, fmt, pre, dtype):
     spec = specs(tmp_path)[fmt]
     dataset = load(spec, seed=0)
-    settings = RunSettings(data=spec, hidden_size=24, dtype=dtype, preprocess=pre, train=TrainConfig(seed=0))
+    settings = RunSettings(
+        data=spec, hidden_size=24, dtype=dtype, preprocess=pre, train=TrainConfig(seed=0)
+    )
     net = build(settings, dataset)
     rng = np.random.default_rng(1)
     for k in ("b1", "b2"):  # trained nets have non-zero biases; the graph must add them
@@ -57,7 +71,9 @@ def test_onnx_matches_predict_proba(tmp_path, fmt, pre, dtype):
     assert main(["export", str(tmp_path / "model.npz"), "--out", str(tmp_path / "model.onnx")]) == 0
 
     loaded = TwoLayerNet.load(tmp_path / "model.npz")
-    X = np.concatenate([dataset.X_train, dataset.X_test if dataset.X_test is not None else dataset.X_val])
+    X = np.concatenate(
+        [dataset.X_train, dataset.X_test if dataset.X_test is not None else dataset.X_val]
+    )
     X = np.asarray(X, np.float32)
     label, proba, index = run_onnx(tmp_path / "model.onnx", X)
     expected = loaded.predict_proba(X)
@@ -67,16 +83,31 @@ def test_onnx_matches_predict_proba(tmp_path, fmt, pre, dtype):
 
 
 def test_onnx_of_a_trained_run_agrees_with_predict_on_the_command_line(tmp_path, capsys):
-    assert main(["train", "--out", str(tmp_path / "run"), "--quiet", "--epochs", "3", "--hidden", "32"]) == 0
+    assert (
+        main(
+            ["train", "--out", str(tmp_path / "run"), "--quiet", "--epochs", "3", "--hidden", "32"]
+        )
+        == 0
+    )
     X = load("digits", seed=0).X_test
     np.save(tmp_path / "rows.npy", X)
     capsys.readouterr()
-    assert main(["predict", str(tmp_path / "run" / "model.npz"), str(tmp_path / "rows.npy"), "--proba"]) == 0
+    assert (
+        main(
+            ["predict", str(tmp_path / "run" / "model.npz"), str(tmp_path / "rows.npy"), "--proba"]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()[1:]
-    assert main(["export", str(tmp_path / "run" / "model.npz"), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert (
+        main(["export", str(tmp_path / "run" / "model.npz"), "--out", str(tmp_path / "m.onnx")])
+        == 0
+    )
     label, proba, _ = run_onnx(tmp_path / "m.onnx", X)
     assert label.tolist() == [line.split(",")[0] for line in lines]
-    np.testing.assert_allclose(proba, [[float(v) for v in line.split(",")[1:]] for line in lines], atol=1e-5)
+    np.testing.assert_allclose(
+        proba, [[float(v) for v in line.split(",")[1:]] for line in lines], atol=1e-5
+    )
 
 
 def test_graph_is_valid_and_names_its_outputs(tmp_path):
@@ -97,7 +128,10 @@ def test_export_errors_are_one_line(tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "missing.npz: file not found" in capsys.readouterr().err
     TwoLayerNet(3, 2, 2, seed=0).save(tmp_path / "m.npz")
-    assert main(["export", str(tmp_path / "m.npz"), "--out", str(tmp_path / "no" / "dir" / "m.onnx")]) == 2
+    assert (
+        main(["export", str(tmp_path / "m.npz"), "--out", str(tmp_path / "no" / "dir" / "m.onnx")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "m.onnx: cannot write (No such file or directory)" in err
 
@@ -109,16 +143,21 @@ def test_skl2onnx_exports_a_pipeline_ending_in_the_classifier(labels):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler
 
-    from twolayer.estimator import TwoLayerClassifier
-    from twolayer.estimator import register_skl2onnx
+    from twolayer.estimator import TwoLayerClassifier, register_skl2onnx
 
     X, y = load_digits(return_X_y=True)
     if labels == "str":
-        y = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[y]
-    pipe = make_pipeline(MinMaxScaler(), TwoLayerClassifier(hidden_size=32, max_epochs=5, random_state=0))
+        y = np.array(
+            ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+        )[y]
+    pipe = make_pipeline(
+        MinMaxScaler(), TwoLayerClassifier(hidden_size=32, max_epochs=5, random_state=0)
+    )
     pipe.fit(X[:1200], y[:1200])
     register_skl2onnx()
-    model = skl2onnx.to_onnx(pipe, X[:1].astype(np.float32), options={TwoLayerClassifier: {"zipmap": False}})
+    model = skl2onnx.to_onnx(
+        pipe, X[:1].astype(np.float32), options={TwoLayerClassifier: {"zipmap": False}}
+    )
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     label, proba = session.run(None, {session.get_inputs()[0].name: X[1200:].astype(np.float32)})
     np.testing.assert_allclose(proba, pipe.predict_proba(X[1200:]), rtol=0, atol=1e-5)

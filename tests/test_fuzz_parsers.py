@@ -4,6 +4,7 @@ Each parser gets a valid file mutated (bytes flipped, cut short, junk appended) 
 Success is allowed (a flip may land where it changes nothing that is checked); any exception other
 than InputError is a bug. Tampered pickles and object arrays must never run code.
 """
+
 import gzip
 import io
 import os
@@ -21,7 +22,9 @@ from twolayer.data import cifar, idx, table
 from twolayer.errors import InputError
 from twolayer.train import TrainConfig, Trainer
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @st.composite
@@ -36,7 +39,7 @@ def damaged(draw, valid):
             i = draw(st.integers(0, len(data) - 1))
             data[i] = draw(st.integers(0, 255))
     if "truncate" in kind:
-        data = data[:draw(st.integers(0, len(data) - 1))]
+        data = data[: draw(st.integers(0, len(data) - 1))]
     if kind == "append":
         data += draw(st.binary(min_size=1, max_size=64))
     return bytes(data)
@@ -58,18 +61,31 @@ def to_bytes(save):
 
 # -- valid files ------------------------------------------------------------------------
 def idx_bytes(images):
-    header = struct.pack(">BBBB", 0, 0, 0x08, images.ndim) + struct.pack(f">{images.ndim}I", *images.shape)
+    header = struct.pack(">BBBB", 0, 0, 0x08, images.ndim) + struct.pack(
+        f">{images.ndim}I", *images.shape
+    )
     return header + images.astype(np.uint8).tobytes()
 
 
 RNG = np.random.default_rng(0)
 IDX = idx_bytes(RNG.integers(0, 256, (3, 4, 4)))
 IDX_GZ = gzip.compress(IDX)
-CIFAR = pickle.dumps({b"batch_label": b"testing batch 1 of 1",
-                      b"data": RNG.integers(0, 256, (2, cifar.ROW), dtype=np.uint8),
-                      b"labels": [3, 7]}, protocol=2)
-NPZ = to_bytes(lambda f: np.savez(f, X_train=RNG.standard_normal((6, 3)), y_train=np.array([0, 1, 2, 0, 1, 2]),
-                                  class_names=np.array(["a", "b", "c"])))
+CIFAR = pickle.dumps(
+    {
+        b"batch_label": b"testing batch 1 of 1",
+        b"data": RNG.integers(0, 256, (2, cifar.ROW), dtype=np.uint8),
+        b"labels": [3, 7],
+    },
+    protocol=2,
+)
+NPZ = to_bytes(
+    lambda f: np.savez(
+        f,
+        X_train=RNG.standard_normal((6, 3)),
+        y_train=np.array([0, 1, 2, 0, 1, 2]),
+        class_names=np.array(["a", "b", "c"]),
+    )
+)
 NPY = to_bytes(lambda f: np.save(f, RNG.standard_normal((4, 3))))
 CSV = b"f1,f2,label\n0.5,1.0,0\n1.5,-2.0,1\n3,4,1\n0,0,0\n"
 
@@ -81,8 +97,15 @@ def model_and_checkpoint(folder):
     net.preprocessor = Preprocessor("standardize").fit(RNG.standard_normal((10, 3)))
     net.class_names = ["no", "yes"]
     net.save(folder / "model.npz")
-    trainer = Trainer(net, TrainConfig(epochs=1, batch_size=4, patience=1, optimizer="adam", seed=0))
-    trainer.fit(RNG.standard_normal((8, 3)), np.array([0, 1] * 4), RNG.standard_normal((4, 3)), np.array([0, 1] * 2))
+    trainer = Trainer(
+        net, TrainConfig(epochs=1, batch_size=4, patience=1, optimizer="adam", seed=0)
+    )
+    trainer.fit(
+        RNG.standard_normal((8, 3)),
+        np.array([0, 1] * 4),
+        RNG.standard_normal((4, 3)),
+        np.array([0, 1] * 2),
+    )
     trainer.save_checkpoint(folder / "checkpoint.npz")
     return (folder / "model.npz").read_bytes(), (folder / "checkpoint.npz").read_bytes()
 
@@ -104,8 +127,10 @@ def write(folder, name, data):
 
 
 def load_checkpoint(path):
-    Trainer(TwoLayerNet(3, 4, 2, seed=0),
-            TrainConfig(epochs=1, batch_size=4, patience=1, optimizer="adam", seed=0)).load_checkpoint(path)
+    Trainer(
+        TwoLayerNet(3, 4, 2, seed=0),
+        TrainConfig(epochs=1, batch_size=4, patience=1, optimizer="adam", seed=0),
+    ).load_checkpoint(path)
 
 
 # -- the valid files parse --------------------------------------------------------------
@@ -146,7 +171,11 @@ def test_fuzz_npy(folder, data, mmap):
 
 
 @FUZZ
-@given(st.one_of(damaged(CSV), st.text(alphabet=",.-+0123456789eE \nabcinf", max_size=200).map(str.encode)))
+@given(
+    st.one_of(
+        damaged(CSV), st.text(alphabet=",.-+0123456789eE \nabcinf", max_size=200).map(str.encode)
+    )
+)
 def test_fuzz_csv(folder, data):
     must_fail_cleanly(table.load_csv, write(folder, "table.csv", data))
 
@@ -154,13 +183,17 @@ def test_fuzz_csv(folder, data):
 @FUZZ
 @given(st.data())
 def test_fuzz_model_file(folder, model_files, data):
-    must_fail_cleanly(TwoLayerNet.load, write(folder, "model.npz", data.draw(damaged(model_files[0]))))
+    must_fail_cleanly(
+        TwoLayerNet.load, write(folder, "model.npz", data.draw(damaged(model_files[0])))
+    )
 
 
 @FUZZ
 @given(st.data())
 def test_fuzz_checkpoint(folder, model_files, data):
-    must_fail_cleanly(load_checkpoint, write(folder, "checkpoint.npz", data.draw(damaged(model_files[1]))))
+    must_fail_cleanly(
+        load_checkpoint, write(folder, "checkpoint.npz", data.draw(damaged(model_files[1])))
+    )
 
 
 # -- hostile files never run code -------------------------------------------------------
@@ -178,10 +211,12 @@ def payloads(marker):
     import builtins
     import subprocess
 
-    return [Payload(os.system, (f"touch {marker}",)),
-            Payload(builtins.exec, (f"open({str(marker)!r}, 'w').close()",)),
-            Payload(builtins.open, (str(marker), "w")),
-            Payload(subprocess.call, (["touch", str(marker)],))]
+    return [
+        Payload(os.system, (f"touch {marker}",)),
+        Payload(builtins.exec, (f"open({str(marker)!r}, 'w').close()",)),
+        Payload(builtins.open, (str(marker), "w")),
+        Payload(subprocess.call, (["touch", str(marker)],)),
+    ]
 
 
 def object_array(payload):
@@ -194,9 +229,11 @@ def object_array(payload):
 def test_tampered_cifar_pickles_never_run_code(tmp_path, protocol):
     marker = tmp_path / "pwned"
     for payload in payloads(marker):
-        hostile = [{b"data": payload, b"labels": [1]},
-                   {b"data": object_array(payload), b"labels": [1]},
-                   payload]
+        hostile = [
+            {b"data": payload, b"labels": [1]},
+            {b"data": object_array(payload), b"labels": [1]},
+            payload,
+        ]
         for obj in hostile:
             path = write(tmp_path, "data_batch_1", pickle.dumps(obj, protocol=protocol))
             with pytest.raises(InputError, match="refused|tampered"):
@@ -211,11 +248,26 @@ def test_object_arrays_never_run_code(tmp_path, model_files):
     for payload in payloads(marker):
         obj = object_array(payload)
         npy = write(tmp_path, "X_train.npy", to_bytes(lambda f: np.save(f, obj, allow_pickle=True)))
-        npz = write(tmp_path, "data.npz", to_bytes(lambda f: np.savez(f, X_train=obj, y_train=np.array([0, 1]))))
-        model = write(tmp_path, "model.npz", to_bytes(lambda f: np.savez(f, **{**good_model, "W1": obj})))
-        ckpt = write(tmp_path, "checkpoint.npz", to_bytes(lambda f: np.savez(f, **{**good_ckpt, "state": obj})))
-        cases = [(lambda p: npfiles.read_npy(p, mmap=True), npy), (npfiles.read_npy, npy),
-                 (npfiles.load_npz, npz), (TwoLayerNet.load, model), (load_checkpoint, ckpt)]
+        npz = write(
+            tmp_path,
+            "data.npz",
+            to_bytes(lambda f: np.savez(f, X_train=obj, y_train=np.array([0, 1]))),
+        )
+        model = write(
+            tmp_path, "model.npz", to_bytes(lambda f: np.savez(f, **{**good_model, "W1": obj}))
+        )
+        ckpt = write(
+            tmp_path,
+            "checkpoint.npz",
+            to_bytes(lambda f: np.savez(f, **{**good_ckpt, "state": obj})),
+        )
+        cases = [
+            (lambda p: npfiles.read_npy(p, mmap=True), npy),
+            (npfiles.read_npy, npy),
+            (npfiles.load_npz, npz),
+            (TwoLayerNet.load, model),
+            (load_checkpoint, ckpt),
+        ]
         for parse, path in cases:
             with pytest.raises(InputError, match="object|Python objects|pickle"):
                 parse(path)

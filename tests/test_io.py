@@ -1,4 +1,5 @@
 """io.py: every result file is written atomically, with the umask's mode, and a failure leaves no trace."""
+
 import errno
 import os
 import stat
@@ -20,9 +21,12 @@ def temps(folder):
 def test_result_files_get_the_umask_mode(tmp_path, mask, mode):
     old = os.umask(mask)
     try:
-        for path in (io.write_json(tmp_path / "a.json", {"x": 1}), io.write_text(tmp_path / "b.txt", "hi"),
-                     io.save_npz(tmp_path / "c.npz", {"x": np.zeros(2)}),
-                     io.write_csv(tmp_path / "d.csv", ["a"], [[1]])):
+        for path in (
+            io.write_json(tmp_path / "a.json", {"x": 1}),
+            io.write_text(tmp_path / "b.txt", "hi"),
+            io.save_npz(tmp_path / "c.npz", {"x": np.zeros(2)}),
+            io.write_csv(tmp_path / "d.csv", ["a"], [[1]]),
+        ):
             assert stat.S_IMODE(path.stat().st_mode) == mode, path
     finally:
         os.umask(old)
@@ -73,14 +77,18 @@ def test_a_failed_figure_is_closed_and_leaves_nothing(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     fig, _ = plt.subplots()
-    monkeypatch.setattr(os, "replace", lambda a, b: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full"))
+    )
     with pytest.raises(InputError, match="No space left on device"):
         io.save_figure(fig, tmp_path / "loss.png")
     assert list(tmp_path.iterdir()) == [] and not plt.fignum_exists(fig.number)
 
 
 def test_writing_into_a_missing_or_unwritable_folder_is_one_line(tmp_path):
-    with pytest.raises(InputError, match=r"nowhere/x.json: cannot write \(No such file or directory\)"):
+    with pytest.raises(
+        InputError, match=r"nowhere/x.json: cannot write \(No such file or directory\)"
+    ):
         io.write_json(tmp_path / "nowhere" / "x.json", {})
     with pytest.raises(InputError, match="cannot write"):  # procfs refuses new files, even for root
         io.write_text("/proc/twolayer-test.txt", "x")
@@ -91,7 +99,11 @@ def test_readers_refuse_what_is_not_a_regular_file(tmp_path, kind):
     path = {"fifo": tmp_path / "f", "dir": tmp_path, "dev": "/dev/zero"}[kind]
     if kind == "fifo":
         os.mkfifo(path)
-    words = {"fifo": "is a FIFO, not a file", "dir": "is a directory", "dev": "is a character device"}[kind]
+    words = {
+        "fifo": "is a FIFO, not a file",
+        "dir": "is a directory",
+        "dev": "is a character device",
+    }[kind]
     for reader in (io.read_json, io.read_npz, io.read_text):
         with pytest.raises(InputError, match=words):
             reader(path)
@@ -106,7 +118,9 @@ def test_damaged_json_is_one_line_naming_the_file(tmp_path, text):
 
 
 def run_cli(args, **kw):
-    return subprocess.run([sys.executable, "-m", "twolayer.cli", *args], capture_output=True, text=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "twolayer.cli", *args], capture_output=True, text=True, **kw
+    )
 
 
 @pytest.mark.slow
@@ -118,10 +132,23 @@ def test_full_and_closed_stdout_are_one_line(tmp_path):
 
     TwoLayerNet(64, 4, 10, seed=0).save(model)
     with open("/dev/full", "w") as full:
-        r = subprocess.run([sys.executable, "-m", "twolayer.cli", "predict", str(model), str(rows)],
-                           stdout=full, stderr=subprocess.PIPE, text=True)
-    assert r.returncode == 2 and r.stderr == "twolayer: error: stdout: cannot write (No space left on device)\n"
-    r = subprocess.run(f"{sys.executable} -m twolayer.cli predict {model} {rows} >&-", shell=True,
-                       stderr=subprocess.PIPE, text=True)
-    assert r.returncode == 2 and r.stderr.startswith("twolayer: error: stdout: cannot write"), r.stderr
+        r = subprocess.run(
+            [sys.executable, "-m", "twolayer.cli", "predict", str(model), str(rows)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert (
+        r.returncode == 2
+        and r.stderr == "twolayer: error: stdout: cannot write (No space left on device)\n"
+    )
+    r = subprocess.run(
+        f"{sys.executable} -m twolayer.cli predict {model} {rows} >&-",
+        shell=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert r.returncode == 2 and r.stderr.startswith("twolayer: error: stdout: cannot write"), (
+        r.stderr
+    )
     assert len(r.stderr.splitlines()) == 1

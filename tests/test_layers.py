@@ -1,4 +1,5 @@
 """Every gate's backward against numerical gradients (float64)."""
+
 import warnings
 
 import numpy as np
@@ -19,9 +20,24 @@ def test_affine_backward_matches_numerical(rng):
     out, cache = layers.affine_forward(x, w, b)
     np.testing.assert_allclose(out, x @ w + b)
     dx, dw, db = layers.affine_backward(dout, cache)
-    assert rel_error(dx, numerical_gradient_array(lambda v: layers.affine_forward(v, w, b)[0], x, dout)) < 1e-7
-    assert rel_error(dw, numerical_gradient_array(lambda v: layers.affine_forward(x, v, b)[0], w, dout)) < 1e-7
-    assert rel_error(db, numerical_gradient_array(lambda v: layers.affine_forward(x, w, v)[0], b, dout)) < 1e-7
+    assert (
+        rel_error(
+            dx, numerical_gradient_array(lambda v: layers.affine_forward(v, w, b)[0], x, dout)
+        )
+        < 1e-7
+    )
+    assert (
+        rel_error(
+            dw, numerical_gradient_array(lambda v: layers.affine_forward(x, v, b)[0], w, dout)
+        )
+        < 1e-7
+    )
+    assert (
+        rel_error(
+            db, numerical_gradient_array(lambda v: layers.affine_forward(x, w, v)[0], b, dout)
+        )
+        < 1e-7
+    )
 
 
 def test_affine_backward_skips_dx_on_request(rng):
@@ -39,7 +55,9 @@ def test_relu_backward_matches_numerical(rng):
     out, cache = layers.relu_forward(x)
     np.testing.assert_array_equal(out, np.maximum(x, 0))
     dx = layers.relu_backward(dout, cache)
-    assert rel_error(dx, numerical_gradient_array(lambda v: layers.relu_forward(v)[0], x, dout)) < 1e-7
+    assert (
+        rel_error(dx, numerical_gradient_array(lambda v: layers.relu_forward(v)[0], x, dout)) < 1e-7
+    )
 
 
 def test_relu_inplace_equals_out_of_place(rng):
@@ -115,7 +133,10 @@ def test_out_of_place_gates_leave_their_inputs_alone(rng):
 
 
 def test_float32_gates_stay_float32(rng):
-    x, w = rng.standard_normal((6, 5)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)
+    x, w = (
+        rng.standard_normal((6, 5)).astype(np.float32),
+        rng.standard_normal((5, 3)).astype(np.float32),
+    )
     out, cache = layers.affine_forward(x, w, np.zeros(3, np.float32))
     dx, dw, db = layers.affine_backward(np.ones_like(out), cache)
     assert out.dtype == dx.dtype == dw.dtype == db.dtype == np.float32
@@ -128,7 +149,9 @@ def test_log_softmax_matches_log_of_softmax_and_stays_finite(rng):
     ref = np.log(np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True))
     np.testing.assert_allclose(layers.log_softmax(scores), ref, rtol=1e-12)
     np.testing.assert_allclose(layers.softmax(scores), np.exp(ref), rtol=1e-12)
-    huge = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4]])  # rows of very different scale: shift per row
+    huge = np.array(
+        [[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4]]
+    )  # rows of very different scale: shift per row
     with np.errstate(all="raise", under="ignore"):
         np.testing.assert_allclose(layers.log_softmax(huge), [[0.0, -1e4, -2e4], [-np.log(3)] * 3])
         np.testing.assert_allclose(layers.softmax(huge), [[1.0, 0.0, 0.0], [1 / 3] * 3])

@@ -1,4 +1,5 @@
 """The architecture a maintainer reads: imports flow one way, and they stand at the top of each module."""
+
 import ast
 from pathlib import Path
 
@@ -6,7 +7,9 @@ import twolayer
 
 SRC = Path(twolayer.__file__).parent
 # heavy third-party libraries may be imported where they are used; the package's own modules may not
-LAZY_OK = {("twolayer", "twolayer.estimator")}  # the package root loads the estimator (scikit-learn) on demand
+LAZY_OK = {
+    ("twolayer", "twolayer.estimator")
+}  # the package root loads the estimator (scikit-learn) on demand
 
 
 def module_name(path):
@@ -24,7 +27,7 @@ def internal_imports(path):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -36,7 +39,9 @@ def internal_imports(path):
         else:
             continue
         targets = {t for t in targets if t == "twolayer" or t.startswith("twolayer.")}
-        (top if node in tree.body else nested).update(targets)  # `if TYPE_CHECKING:` blocks count as nested
+        (top if node in tree.body else nested).update(
+            targets
+        )  # `if TYPE_CHECKING:` blocks count as nested
     return top, nested
 
 
@@ -57,7 +62,7 @@ def find_cycle(graph):
         state[node] = "open"
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt, stack + [nxt])
                 if found:
@@ -76,8 +81,10 @@ def find_cycle(graph):
 def test_there_are_no_import_cycles():
     mods = modules()
     # every import counts, function-level and type-only ones too: a cycle hidden in a function is still one
-    graph = {name: {t for t in set().union(*internal_imports(path)) if t in mods and t != name}
-             for name, path in mods.items()}
+    graph = {
+        name: {t for t in set().union(*internal_imports(path)) if t in mods and t != name}
+        for name, path in mods.items()
+    }
     assert find_cycle(graph) is None
 
 

@@ -1,4 +1,5 @@
 """TwoLayerNet against the CS231n notebook's known values, numerical gradients and float32."""
+
 import re
 
 import numpy as np
@@ -7,12 +8,15 @@ import pytest
 from twolayer import InputError, TwoLayerNet
 from twolayer.gradcheck import check_net, random_problem, rel_error
 
-CORRECT_SCORES = np.asarray([
-    [-0.81233741, -1.27654624, -0.70335995],
-    [-0.17129677, -1.18803311, -0.47310444],
-    [-0.51590475, -1.01354314, -0.8504215],
-    [-0.15419291, -0.48629638, -0.52901952],
-    [-0.00618733, -0.12435261, -0.15226949]])
+CORRECT_SCORES = np.asarray(
+    [
+        [-0.81233741, -1.27654624, -0.70335995],
+        [-0.17129677, -1.18803311, -0.47310444],
+        [-0.51590475, -1.01354314, -0.8504215],
+        [-0.15419291, -0.48629638, -0.52901952],
+        [-0.00618733, -0.12435261, -0.15226949],
+    ]
+)
 
 
 def test_toy_scores(toy):
@@ -65,7 +69,7 @@ def test_regulariser_gradient_is_two_reg_w_and_biases_are_free(toy):
     g0 = {k: v.copy() for k, v in g0.items()}
     l1, g1 = net.loss(X, y, reg=0.3)
     w1, w2 = net.params["W1"], net.params["W2"]
-    assert l1 - l0 == pytest.approx(0.3 * (np.sum(w1 ** 2) + np.sum(w2 ** 2)), rel=1e-12)
+    assert l1 - l0 == pytest.approx(0.3 * (np.sum(w1**2) + np.sum(w2**2)), rel=1e-12)
     np.testing.assert_allclose(g1["W1"] - g0["W1"], 2 * 0.3 * w1, atol=1e-12)
     np.testing.assert_allclose(g1["b1"], g0["b1"])
     np.testing.assert_allclose(g1["b2"], g0["b2"])
@@ -138,22 +142,41 @@ def test_model_file_matches_the_documented_format(tmp_path):
         arrays = {k: f[k] for k in f.files}
     assert sorted(arrays) == ["W1", "W2", "b1", "b2", "meta", "pre_factor", "pre_offset"]
     assert {k: (v.shape, v.dtype.name) for k, v in arrays.items() if k != "meta"} == {
-        "W1": ((64, 7), "float32"), "b1": ((7,), "float32"), "W2": ((7, 10), "float32"), "b2": ((10,), "float32"),
-        "pre_offset": ((64,), "float64"), "pre_factor": ((64,), "float64")}
+        "W1": ((64, 7), "float32"),
+        "b1": ((7,), "float32"),
+        "W2": ((7, 10), "float32"),
+        "b2": ((10,), "float32"),
+        "pre_offset": ((64,), "float64"),
+        "pre_factor": ((64,), "float64"),
+    }
     assert arrays["meta"].shape == () and arrays["meta"].dtype.kind == "U"
     meta = json.loads(str(arrays["meta"]))
-    assert sorted(meta) == ["class_names", "data", "dtype", "format", "image_shape", "preprocessor", "settings",
-                            "version"]
-    assert meta["format"] == "twolayer-model" and meta["version"] == 1 and meta["dtype"] == "float32"
+    assert sorted(meta) == [
+        "class_names",
+        "data",
+        "dtype",
+        "format",
+        "image_shape",
+        "preprocessor",
+        "settings",
+        "version",
+    ]
+    assert (
+        meta["format"] == "twolayer-model" and meta["version"] == 1 and meta["dtype"] == "float32"
+    )
     assert meta["preprocessor"] == {"mode": "scale", "pixel_max": 16.0}
     assert meta["image_shape"] == [8, 8] and meta["class_names"] == [str(i) for i in range(10)]
     assert meta["settings"]["train"]["epochs"] == 1
 
 
-@pytest.mark.parametrize("version,words", [(2, "model format version 2 is newer than this twolayer reads (1); "
-                                               "upgrade twolayer"),
-                                           ("1", "model format version '1' is not a positive integer"),
-                                           (None, "model format version None is not a positive integer")])
+@pytest.mark.parametrize(
+    "version,words",
+    [
+        (2, "model format version 2 is newer than this twolayer reads (1); upgrade twolayer"),
+        ("1", "model format version '1' is not a positive integer"),
+        (None, "model format version None is not a positive integer"),
+    ],
+)
 def test_a_newer_or_damaged_format_version_is_refused(tmp_path, toy, version, words):
     import json
 
@@ -176,13 +199,16 @@ def test_saved_model_has_no_pickles(tmp_path, toy):
         assert all(f[k].dtype != object for k in f.files)
 
 
-@pytest.mark.parametrize("bad, words", [
-    (np.ones(4), "2-D"),
-    (np.ones((5, 3)), "3 features but the model expects 4"),
-    (np.full((2, 4), np.nan), "NaN or infinite"),
-    (np.array([[1, 2, np.inf, 4.0]]), "NaN or infinite"),
-    (np.array([["a", "b", "c", "d"]]), "numbers"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (np.ones(4), "2-D"),
+        (np.ones((5, 3)), "3 features but the model expects 4"),
+        (np.full((2, 4), np.nan), "NaN or infinite"),
+        (np.array([[1, 2, np.inf, 4.0]]), "NaN or infinite"),
+        (np.array([["a", "b", "c", "d"]]), "numbers"),
+    ],
+)
 def test_bad_X_raises_value_error(toy, bad, words):
     net, _, _ = toy
     with pytest.raises(ValueError, match=words):
@@ -193,26 +219,33 @@ def test_bad_X_raises_value_error(toy, bad, words):
         net.predict_proba(bad)
 
 
-@pytest.mark.parametrize("bad_y, words", [
-    ([0, 1, 2], "3 labels but X has 5 samples"),
-    ([0, 1, 2, 3, 1], "label 3 but the model has 3 classes"),
-    ([0, -1, 2, 2, 1], "negative label"),
-    ([0.5, 1, 2, 2, 1], "integer class labels"),
-])
+@pytest.mark.parametrize(
+    "bad_y, words",
+    [
+        ([0, 1, 2], "3 labels but X has 5 samples"),
+        ([0, 1, 2, 3, 1], "label 3 but the model has 3 classes"),
+        ([0, -1, 2, 2, 1], "negative label"),
+        ([0.5, 1, 2, 2, 1], "integer class labels"),
+    ],
+)
 def test_bad_y_raises_value_error(toy, bad_y, words):
     net, X, _ = toy
     with pytest.raises(ValueError, match=words):
         net.loss(X, np.array(bad_y))
 
 
-@pytest.mark.parametrize("args, words", [
-    ((0, 3, 2), "input_size"), ((4, -1, 2), "hidden_size"), ((4, 3, 2.5), "output_size")])
+@pytest.mark.parametrize(
+    "args, words",
+    [((0, 3, 2), "input_size"), ((4, -1, 2), "hidden_size"), ((4, 3, 2.5), "output_size")],
+)
 def test_bad_sizes(args, words):
     with pytest.raises(InputError, match=f"^{words} must be a positive integer, got "):
         TwoLayerNet(*args)
 
 
-@pytest.mark.parametrize("std, words", [(-1.0, "got -1.0"), ("xavier", "got 'xavier'"), (np.inf, "got inf")])
+@pytest.mark.parametrize(
+    "std, words", [(-1.0, "got -1.0"), ("xavier", "got 'xavier'"), (np.inf, "got inf")]
+)
 def test_bad_std(std, words):
     with pytest.raises(InputError, match=f"^std must be a finite number >= 0, {words}$"):
         TwoLayerNet(4, 3, 2, std=std)
@@ -246,7 +279,10 @@ def test_save_load_keeps_meta_and_preprocessing(tmp_path, toy):
     net.meta = {"data": "digits", "image_shape": [2, 2]}
     net.save(tmp_path / "m.npz")
     back = TwoLayerNet.load(tmp_path / "m.npz")
-    assert back.meta == {"data": "digits", "image_shape": [2, 2]}  # format, version, dtype are the file's own
+    assert back.meta == {
+        "data": "digits",
+        "image_shape": [2, 2],
+    }  # format, version, dtype are the file's own
     assert back.class_names is None and back.preprocessor.mode == "standardize"
     np.testing.assert_allclose(back.transform(X), (X - X.mean(axis=0)) / X.std(axis=0), rtol=1e-10)
     np.testing.assert_array_equal(back.predict(back.transform(X)), net.predict(net.transform(X)))
@@ -264,8 +300,15 @@ def write_model(path, **changes):
     """A valid model file (4 → 3 → 2) with some arrays replaced or removed (value None)."""
     import json
 
-    arrays = {"W1": np.ones((4, 3)), "b1": np.zeros(3), "W2": np.ones((3, 2)), "b2": np.zeros(2),
-              "meta": np.array(json.dumps({"format": "twolayer-model", "version": 1, "dtype": "float64"}))}
+    arrays = {
+        "W1": np.ones((4, 3)),
+        "b1": np.zeros(3),
+        "W2": np.ones((3, 2)),
+        "b2": np.zeros(2),
+        "meta": np.array(
+            json.dumps({"format": "twolayer-model", "version": 1, "dtype": "float64"})
+        ),
+    }
     arrays.update(changes)
     np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
     return path
@@ -274,41 +317,69 @@ def write_model(path, **changes):
 def meta(**fields):
     import json
 
-    return np.array(json.dumps({"format": "twolayer-model", "version": 1, "dtype": "float64", **fields}))
+    return np.array(
+        json.dumps({"format": "twolayer-model", "version": 1, "dtype": "float64", **fields})
+    )
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"meta": np.array("{not json")}, "model metadata is not valid JSON; the file is damaged"),
-    ({"meta": np.array(5)}, "metadata has the wrong type; the file is damaged"),
-    ({"meta": np.array('["twolayer-model"]')}, "not a twolayer model file"),
-    ({"meta": np.array('{"format": "keras"}')}, "not a twolayer model file"),
-    ({"b1": np.zeros(3, np.int64)}, "array b1 has dtype int64, expected float32 or float64"),
-    ({"W2": np.full((3, 2), np.nan)}, "array W2 contains NaN or infinite values"),
-    ({"b2": np.array([0.0, np.inf])}, "array b2 contains NaN or infinite values"),
-    ({"W1": np.ones(4)}, r"parameter shapes do not fit together \(W1 \(4,\), b1 \(3,\), W2 \(3, 2\), b2 \(2,\)\)"),
-    ({"W2": np.ones((3, 2, 1))}, "parameter shapes do not fit together"),
-    ({"b1": np.zeros(2)}, "parameter shapes do not fit together"),
-    ({"W2": np.ones((2, 2))}, "parameter shapes do not fit together"),
-    ({"b2": np.zeros(3)}, "parameter shapes do not fit together"),
-    ({"meta": meta(class_names="ab")}, "meta: field 'class_names' must be a list of strings or null, got 'ab'; "
-                                       "the file is damaged"),
-    ({"meta": meta(class_names=["a", "b", "c"])}, "class names do not match the model's 2 outputs"),
-    ({"meta": meta(class_names=["a", 2])}, r"meta: field 'class_names' must be a list of strings or null, got "
-                                           r"\['a', 2\]; the file is damaged"),
-    ({"meta": meta(dtype="int8")}, "meta: field 'dtype' must be 'float32' or 'float64', got 'int8'; the file is "
-                                   "damaged"),
-    ({"W2": None}, "missing array"),
-    ({"meta": meta(preprocessor={"mode": "standardize"})}, r"damaged preprocessing data \(KeyError: 'offset'\)"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"meta": np.array("{not json")}, "model metadata is not valid JSON; the file is damaged"),
+        ({"meta": np.array(5)}, "metadata has the wrong type; the file is damaged"),
+        ({"meta": np.array('["twolayer-model"]')}, "not a twolayer model file"),
+        ({"meta": np.array('{"format": "keras"}')}, "not a twolayer model file"),
+        ({"b1": np.zeros(3, np.int64)}, "array b1 has dtype int64, expected float32 or float64"),
+        ({"W2": np.full((3, 2), np.nan)}, "array W2 contains NaN or infinite values"),
+        ({"b2": np.array([0.0, np.inf])}, "array b2 contains NaN or infinite values"),
+        (
+            {"W1": np.ones(4)},
+            r"parameter shapes do not fit together \(W1 \(4,\), b1 \(3,\), W2 \(3, 2\), b2 \(2,\)\)",
+        ),
+        ({"W2": np.ones((3, 2, 1))}, "parameter shapes do not fit together"),
+        ({"b1": np.zeros(2)}, "parameter shapes do not fit together"),
+        ({"W2": np.ones((2, 2))}, "parameter shapes do not fit together"),
+        ({"b2": np.zeros(3)}, "parameter shapes do not fit together"),
+        (
+            {"meta": meta(class_names="ab")},
+            "meta: field 'class_names' must be a list of strings or null, got 'ab'; "
+            "the file is damaged",
+        ),
+        (
+            {"meta": meta(class_names=["a", "b", "c"])},
+            "class names do not match the model's 2 outputs",
+        ),
+        (
+            {"meta": meta(class_names=["a", 2])},
+            r"meta: field 'class_names' must be a list of strings or null, got "
+            r"\['a', 2\]; the file is damaged",
+        ),
+        (
+            {"meta": meta(dtype="int8")},
+            "meta: field 'dtype' must be 'float32' or 'float64', got 'int8'; the file is damaged",
+        ),
+        ({"W2": None}, "missing array"),
+        (
+            {"meta": meta(preprocessor={"mode": "standardize"})},
+            r"damaged preprocessing data \(KeyError: 'offset'\)",
+        ),
+    ],
+)
 def test_a_damaged_model_file_is_one_error_naming_it(tmp_path, changes, words):
     path = write_model(tmp_path / "bad.npz", **changes)
-    with pytest.raises(InputError, match=f"^{tmp_path / 'bad.npz'}: .*{words}" if "missing" in words
-                       else f"^{tmp_path / 'bad.npz'}: {words}"):
+    with pytest.raises(
+        InputError,
+        match=f"^{tmp_path / 'bad.npz'}: .*{words}"
+        if "missing" in words
+        else f"^{tmp_path / 'bad.npz'}: {words}",
+    ):
         TwoLayerNet.load(path)
 
 
 def test_a_model_file_of_either_float_dtype_loads_in_the_dtype_it_names(tmp_path):
-    path = write_model(tmp_path / "m.npz", W1=np.ones((4, 3), np.float32), meta=meta(class_names=["a", "b"]))
+    path = write_model(
+        tmp_path / "m.npz", W1=np.ones((4, 3), np.float32), meta=meta(class_names=["a", "b"])
+    )
     net = TwoLayerNet.load(path)
     assert net.dtype == np.float64 and all(v.dtype == np.float64 for v in net.params.values())
     assert all(v.flags.c_contiguous for v in net.params.values())
@@ -321,8 +392,11 @@ def test_saving_non_finite_weights_names_them(tmp_path, toy):
     net, _, _ = toy
     net.params["b2"][0] = np.nan
     net.params["W1"][0, 0] = np.inf
-    with pytest.raises(InputError, match=r"m.npz: not saved: W1, b2 contain NaN or infinite values \(did training "
-                                         r"diverge\? try a smaller learning rate\)$"):
+    with pytest.raises(
+        InputError,
+        match=r"m.npz: not saved: W1, b2 contain NaN or infinite values \(did training "
+        r"diverge\? try a smaller learning rate\)$",
+    ):
         net.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
 
@@ -330,9 +404,20 @@ def test_saving_non_finite_weights_names_them(tmp_path, toy):
 def test_a_model_file_without_dtype_or_class_names_takes_the_arrays_dtype(tmp_path):
     import json
 
-    f32 = {k: v.astype(np.float32) for k, v in
-           {"W1": np.ones((4, 3)), "b1": np.zeros(3), "W2": np.ones((3, 2)), "b2": np.zeros(2)}.items()}
-    path = write_model(tmp_path / "old.npz", **f32, meta=np.array(json.dumps({"format": "twolayer-model", "version": 1})))
+    f32 = {
+        k: v.astype(np.float32)
+        for k, v in {
+            "W1": np.ones((4, 3)),
+            "b1": np.zeros(3),
+            "W2": np.ones((3, 2)),
+            "b2": np.zeros(2),
+        }.items()
+    }
+    path = write_model(
+        tmp_path / "old.npz",
+        **f32,
+        meta=np.array(json.dumps({"format": "twolayer-model", "version": 1})),
+    )
     net = TwoLayerNet.load(path)
     assert net.dtype == np.float32 and net.class_names is None and net.meta == {}
     assert net.predict_proba(np.ones((1, 4))).dtype == np.float32
@@ -345,8 +430,10 @@ def test_scores_in_row_blocks_equal_one_pass(toy):
     ref = h @ net.params["W2"] + net.params["b2"]
     # a different input per call, all references alive: a block left unwritten cannot hold a right answer
     inputs = [X * (i + 1) + i for i in range(5)]
-    refs = [np.maximum(x @ net.params["W1"] + net.params["b1"], 0) @ net.params["W2"] + net.params["b2"]
-            for x in inputs]
+    refs = [
+        np.maximum(x @ net.params["W1"] + net.params["b1"], 0) @ net.params["W2"] + net.params["b2"]
+        for x in inputs
+    ]
     np.testing.assert_allclose(refs[0], ref, rtol=1e-12)
     for x, want, batch_size in zip(inputs, refs, (1, 4, 15, 4096, None)):
         got = net.scores(x) if batch_size is None else net.scores(x, batch_size=batch_size)
@@ -355,13 +442,21 @@ def test_scores_in_row_blocks_equal_one_pass(toy):
 
 def test_he_initialisation_and_generator_seeds():
     net = TwoLayerNet(50, 40, 3, std="he", seed=np.random.default_rng(4))
-    rng = np.random.default_rng(4)  # the same draws, in order: W1 then W2, scaled by He's and LeCun's factors
+    rng = np.random.default_rng(
+        4
+    )  # the same draws, in order: W1 then W2, scaled by He's and LeCun's factors
     np.testing.assert_array_equal(net.params["W1"], np.sqrt(2 / 50) * rng.standard_normal((50, 40)))
     np.testing.assert_array_equal(net.params["W2"], np.sqrt(1 / 40) * rng.standard_normal((40, 3)))
-    np.testing.assert_array_equal(TwoLayerNet(50, 40, 3, std="he", seed=4).params["W1"], net.params["W1"])
-    np.testing.assert_array_equal(TwoLayerNet(6, 5, 2, seed=3).params["W1"],  # CS231n's default std 1e-4
-                                  1e-4 * np.random.default_rng(3).standard_normal((6, 5)))
-    small = TwoLayerNet(5, 4, 3, std=0.0, seed=1, dtype="float32")  # std 0: all-zero weights, in float32
+    np.testing.assert_array_equal(
+        TwoLayerNet(50, 40, 3, std="he", seed=4).params["W1"], net.params["W1"]
+    )
+    np.testing.assert_array_equal(
+        TwoLayerNet(6, 5, 2, seed=3).params["W1"],  # CS231n's default std 1e-4
+        1e-4 * np.random.default_rng(3).standard_normal((6, 5)),
+    )
+    small = TwoLayerNet(
+        5, 4, 3, std=0.0, seed=1, dtype="float32"
+    )  # std 0: all-zero weights, in float32
     assert all(not v.any() and v.dtype == np.float32 for v in small.params.values())
     assert (small.input_size, small.hidden_size, small.output_size) == (5, 4, 3)
     assert small.preprocessor is None and small.class_names is None and small.meta == {}
@@ -420,28 +515,55 @@ def test_integer_weights_equal_repeated_rows():
         np.testing.assert_allclose(g2[k], gu[k], rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("w, words", [([1, 2], "one weight per row"), ([1, -1, 1, 1, 1], ">= 0"),
-                                      ([0, 0, 0, 0, 0], "all zero"), ([1, np.nan, 1, 1, 1], "finite")])
+@pytest.mark.parametrize(
+    "w, words",
+    [
+        ([1, 2], "one weight per row"),
+        ([1, -1, 1, 1, 1], ">= 0"),
+        ([0, 0, 0, 0, 0], "all zero"),
+        ([1, np.nan, 1, 1, 1], "finite"),
+    ],
+)
 def test_bad_sample_weight(toy, w, words):
     net, X, y = toy
     with pytest.raises(InputError, match=words):
         net.loss(X, y, sample_weight=w)
 
 
-@pytest.mark.parametrize("row, words", [
-    ([0.25, -0.5], "although its values are only up to 0.5: the model's weights overflow float32 (a diverged or "
-                   "damaged model)"),
-    ([3.0, -1e6], "although its values are only up to 1e+06: the model's weights overflow float32 (a diverged or "
-                  "damaged model)"),
-    ([1e6 + 0.5, 0.0], "its values (up to 1e+06) overflow float32; scale them, e.g. --preprocess standardize"),
-    ([-3e38, 1.0], "its values (up to 3e+38) overflow float32; scale them, e.g. --preprocess standardize"),
-    ([np.inf, 1.0], "its values (after preprocessing) overflow float32; scale them, e.g. --preprocess standardize"),
-])
+@pytest.mark.parametrize(
+    "row, words",
+    [
+        (
+            [0.25, -0.5],
+            "although its values are only up to 0.5: the model's weights overflow float32 (a diverged or "
+            "damaged model)",
+        ),
+        (
+            [3.0, -1e6],
+            "although its values are only up to 1e+06: the model's weights overflow float32 (a diverged or "
+            "damaged model)",
+        ),
+        (
+            [1e6 + 0.5, 0.0],
+            "its values (up to 1e+06) overflow float32; scale them, e.g. --preprocess standardize",
+        ),
+        (
+            [-3e38, 1.0],
+            "its values (up to 3e+38) overflow float32; scale them, e.g. --preprocess standardize",
+        ),
+        (
+            [np.inf, 1.0],
+            "its values (after preprocessing) overflow float32; scale them, e.g. --preprocess standardize",
+        ),
+    ],
+)
 def test_non_finite_scores_name_the_first_bad_row_and_the_cause(row, words):
     from twolayer.net import bad_scores
 
     scores = np.array([[1.0, 2.0], [np.inf, 0.0], [np.nan, 1.0]], dtype=np.float32)
-    X = np.array([[1e30, 1e30], row, [1e30, 1e30]], dtype=np.float32)  # only row 1 (the first bad one) counts
+    X = np.array(
+        [[1e30, 1e30], row, [1e30, 1e30]], dtype=np.float32
+    )  # only row 1 (the first bad one) counts
     with pytest.raises(ValueError) as e:
         bad_scores(scores, X, np.float32, "X_test", 10)
     sep = ": " if "although" not in words else " "
@@ -477,19 +599,32 @@ def test_raw_rows_beyond_float32_are_preprocessed_in_float64_first():
     p = np.exp(s - s.max(axis=1, keepdims=True))
     np.testing.assert_allclose(net.predict_proba(X), p / p.sum(axis=1, keepdims=True), rtol=1e-5)
     np.testing.assert_array_equal(net.predict(X), net.scores(Z.astype(np.float32)).argmax(axis=1))
-    plain = TwoLayerNet(4, 5, 3, std=0.5, seed=0, dtype=np.float32)  # without preprocessing: float32 refuses them
+    plain = TwoLayerNet(
+        4, 5, 3, std=0.5, seed=0, dtype=np.float32
+    )  # without preprocessing: float32 refuses them
     with pytest.raises(ValueError):
         plain.predict(X)
 
 
-@pytest.mark.parametrize("fields, words", [
-    ({"settings": {"train": {"epochs": -1}}}, "meta: settings: train: field 'epochs' must be an integer in "
-                                               r"1\.\.1,000,000 \(or None: auto\), got -1; the file is damaged$"),
-    ({"image_shape": [3, 3]}, r"meta: field 'image_shape' \[3, 3\] does not match the model's 4 inputs; the file is "
-                              "damaged$"),
-    ({"image_shape": [4, 1], "class_names": ["a", "b", "c"]}, "class names do not match the model's 2 outputs; "
-                                                              "the file is damaged$"),
-])
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        (
+            {"settings": {"train": {"epochs": -1}}},
+            "meta: settings: train: field 'epochs' must be an integer in "
+            r"1\.\.1,000,000 \(or None: auto\), got -1; the file is damaged$",
+        ),
+        (
+            {"image_shape": [3, 3]},
+            r"meta: field 'image_shape' \[3, 3\] does not match the model's 4 inputs; the file is "
+            "damaged$",
+        ),
+        (
+            {"image_shape": [4, 1], "class_names": ["a", "b", "c"]},
+            "class names do not match the model's 2 outputs; the file is damaged$",
+        ),
+    ],
+)
 def test_damaged_settings_or_image_shape_are_named_exactly(tmp_path, fields, words):
     path = write_model(tmp_path / "bad.npz", meta=meta(**fields))
     with pytest.raises(InputError, match=f"^{tmp_path / 'bad.npz'}: {words}"):
@@ -501,7 +636,9 @@ def test_damaged_settings_or_image_shape_are_named_exactly(tmp_path, fields, wor
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_every_parameter_starts_in_the_net_s_dtype_and_the_size_limit_uses_it(dtype, monkeypatch):
     net = TwoLayerNet(4, 3, 2, seed=0, dtype=dtype)
-    assert {k: v.dtype for k, v in net.params.items()} == dict.fromkeys(("W1", "b1", "W2", "b2"), np.dtype(dtype))
+    assert {k: v.dtype for k, v in net.params.items()} == dict.fromkeys(
+        ("W1", "b1", "W2", "b2"), np.dtype(dtype)
+    )
     n_bytes = (4 * 3 + 3 + 3 * 2 + 2) * np.dtype(dtype).itemsize
     monkeypatch.setenv("TWOLAYER_MAX_MODEL_BYTES", str(n_bytes))
     TwoLayerNet(4, 3, 2, seed=0, dtype=dtype)  # exactly at the limit
@@ -516,6 +653,9 @@ def test_predictions_name_an_overflowing_row_under_the_caller_s_name():
     net.params["W2"][...] = 1e300
     X = np.array([[0.0, 0.0], [0.5, 0.25]])
     for call in (net.predict, net.predict_proba):
-        with pytest.raises(ValueError, match=r"^X_test: row 1 gives non-finite class scores although its values are "
-                                             r"only up to 0\.5"):
+        with pytest.raises(
+            ValueError,
+            match=r"^X_test: row 1 gives non-finite class scores although its values are "
+            r"only up to 0\.5",
+        ):
             call(X, name="X_test")

@@ -1,5 +1,6 @@
 """Numeric edge cases: a huge learning rate, huge inputs, constant inputs, a single class, classes
 missing from a split. Each ends in a clear message or a sensible result, never NaN weights on disk."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,22 @@ def finite_model(path):
 def train(tmp_path, name, arrays, *extra, epochs=5):
     np.savez(tmp_path / f"{name}.npz", **arrays)
     out = tmp_path / f"run-{name}"
-    code = main(["train", "--data", f"npz:{tmp_path / name}.npz", "--epochs", str(epochs), "--hidden", "16",
-                 "--out", str(out), "-q", "--json", *extra])
+    code = main(
+        [
+            "train",
+            "--data",
+            f"npz:{tmp_path / name}.npz",
+            "--epochs",
+            str(epochs),
+            "--hidden",
+            "16",
+            "--out",
+            str(out),
+            "-q",
+            "--json",
+            *extra,
+        ]
+    )
     return code, out
 
 
@@ -35,15 +50,28 @@ def no_nan_on_disk(out):
         if (out / f).exists():
             arrays = dict(np.load(out / f, allow_pickle=False))
             # weights only: Adam's second moment may overflow to inf in float32 and stall (not corrupt) training
-            bad = [k for k, v in arrays.items() if not k.startswith("opt_") and v.dtype.kind == "f"
-                   and not np.isfinite(v).all()]
+            bad = [
+                k
+                for k, v in arrays.items()
+                if not k.startswith("opt_") and v.dtype.kind == "f" and not np.isfinite(v).all()
+            ]
             assert not bad, f"{f}: non-finite weights {bad}"
 
 
 # -- a huge learning rate ------------------------------------------------------------------------------------
 def test_huge_lr_with_patience_keeps_the_best_finite_weights(tmp_path, capsys):
-    code, out = train(tmp_path, "data", dict(X_train=X, y_train=Y), "--optimizer", "sgd", "--lr", "1e9",
-                      "--patience", "3", epochs=20)
+    code, out = train(
+        tmp_path,
+        "data",
+        dict(X_train=X, y_train=Y),
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e9",
+        "--patience",
+        "3",
+        epochs=20,
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
     assert "diverged" in err[0] and "best weights (epoch" in err[0] and "smaller --lr" in err[0]
@@ -70,7 +98,9 @@ def test_huge_lr_estimator_ends_in_diverged_or_finite_weights():
     from twolayer.estimator import TwoLayerClassifier
 
     # n_iter_no_change=60: no stop on a stalled loss before the 60 epochs in which it must diverge
-    clf = TwoLayerClassifier(optimizer="sgd", learning_rate=1e9, max_epochs=60, n_iter_no_change=60, random_state=0)
+    clf = TwoLayerClassifier(
+        optimizer="sgd", learning_rate=1e9, max_epochs=60, n_iter_no_change=60, random_state=0
+    )
     with pytest.raises(DivergedError, match="smaller --lr"):
         clf.fit(X, Y)
 
@@ -98,8 +128,15 @@ def test_huge_inputs_are_standardised_into_the_same_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_huge_inputs_without_preprocessing_end_cleanly(tmp_path, capsys, dtype):
-    code, out = train(tmp_path, "huge", dict(X_train=X * 1e30, y_train=Y), "--preprocess", "none",
-                      "--dtype", dtype)
+    code, out = train(
+        tmp_path,
+        "huge",
+        dict(X_train=X * 1e30, y_train=Y),
+        "--preprocess",
+        "none",
+        "--dtype",
+        dtype,
+    )
     err = capsys.readouterr().err
     assert code in (0, 1) and "Traceback" not in err
     if code == 1:
@@ -109,7 +146,9 @@ def test_huge_inputs_without_preprocessing_end_cleanly(tmp_path, capsys, dtype):
     no_nan_on_disk(out)
 
 
-@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e30), (np.float64, 1e30), (np.float64, 1e300)])
+@pytest.mark.parametrize(
+    "dtype, scale", [(np.float32, 1e30), (np.float64, 1e30), (np.float64, 1e300)]
+)
 def test_huge_inputs_give_a_finite_loss(dtype, scale):
     net = TwoLayerNet(5, 16, 3, std=0.1, dtype=dtype, seed=0)
     loss, grads = net.loss((X * scale).astype(dtype), Y, reg=0.1)
@@ -160,8 +199,14 @@ def test_single_class_estimator():
 
 
 def test_classes_missing_from_validation_and_test(tmp_path, capsys):
-    arrays = dict(X_train=X, y_train=Y, X_val=X[Y != 2][:20], y_val=Y[Y != 2][:20],
-                  X_test=X[Y == 0][:10], y_test=Y[Y == 0][:10])
+    arrays = dict(
+        X_train=X,
+        y_train=Y,
+        X_val=X[Y != 2][:20],
+        y_val=Y[Y != 2][:20],
+        X_test=X[Y == 0][:10],
+        y_test=Y[Y == 0][:10],
+    )
     code, out = train(tmp_path, "gaps", arrays, epochs=30)
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -170,8 +215,15 @@ def test_classes_missing_from_validation_and_test(tmp_path, capsys):
     net = finite_model(out / "model.npz")
     assert net.output_size == 3
     capsys.readouterr()
-    assert main(["evaluate", str(out / "model.npz"), "--data", f"npz:{tmp_path / 'gaps.npz'}", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert (
+        main(
+            ["evaluate", str(out / "model.npz"), "--data", f"npz:{tmp_path / 'gaps.npz'}", "--json"]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["test_accuracy"] == pytest.approx(
+        metrics["test_accuracy"]
+    )
 
 
 def test_class_missing_from_training_labels(tmp_path, capsys):

@@ -1,4 +1,5 @@
 """Update rules against steps computed by hand."""
+
 import tracemalloc
 
 import numpy as np
@@ -28,7 +29,9 @@ def test_nesterov_two_steps():
     # CS231n: v' = μv - lr·dw; w += -μv + (1+μ)v'
     # step 1: v=0 → v'=-0.1, w = 1 + 1.9·(-0.1) = 0.81
     # step 2: v'=0.9·(-0.1) - 0.1 = -0.19, w = 0.81 + 0.09 + 1.9·(-0.19) = 0.539
-    np.testing.assert_allclose(step(SGD(momentum=0.9, nesterov=True), [1.0], [1.0], 0.1, times=2), [0.539])
+    np.testing.assert_allclose(
+        step(SGD(momentum=0.9, nesterov=True), [1.0], [1.0], 0.1, times=2), [0.539]
+    )
 
 
 def test_adam_first_step_moves_by_lr_times_sign():
@@ -45,7 +48,7 @@ def test_adam_matches_textbook_formula_over_steps():
     for t, g in enumerate(grads, start=1):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        w_ref = w_ref - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        w_ref = w_ref - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
         opt.step(p, {"W1": g.copy()}, lr)
     np.testing.assert_allclose(p["W1"], w_ref, rtol=1e-12)
 
@@ -98,13 +101,16 @@ def test_adamw_decays_weights_after_the_adam_step():
         np.testing.assert_allclose(p["b1"], adam, rtol=1e-6)
 
 
-@pytest.mark.parametrize("name, reference", [
-    ("sgd", lambda: SGD()),
-    ("momentum", lambda: SGD(momentum=0.5)),
-    ("nesterov", lambda: SGD(momentum=0.5, nesterov=True)),
-    ("adam", lambda: Adam()),
-    ("adamw", lambda: Adam(weight_decay=0.2)),
-])
+@pytest.mark.parametrize(
+    "name, reference",
+    [
+        ("sgd", lambda: SGD()),
+        ("momentum", lambda: SGD(momentum=0.5)),
+        ("nesterov", lambda: SGD(momentum=0.5, nesterov=True)),
+        ("adam", lambda: Adam()),
+        ("adamw", lambda: Adam(weight_decay=0.2)),
+    ],
+)
 def test_make_optimizer_builds_the_named_rule(name, reference):
     rng = np.random.default_rng(3)
     grads = [rng.standard_normal(3) for _ in range(4)]
@@ -127,8 +133,11 @@ def test_make_optimizer_defaults():
 
 
 def test_unknown_optimizer_names_the_choices():
-    with pytest.raises(ValueError, match=r"^unknown optimizer 'rmsprop'; choose one of sgd, momentum, nesterov, "
-                                         r"adam, adamw$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown optimizer 'rmsprop'; choose one of sgd, momentum, nesterov, "
+        r"adam, adamw$",
+    ):
         make_optimizer("rmsprop")
 
 
@@ -148,8 +157,15 @@ def test_state_dict_holds_the_textbook_moments_and_no_work_buffers():
     assert set(SGD().state_dict()["arrays"]) == set()  # plain SGD has no state to resume
 
 
-@pytest.mark.parametrize("make", [SGD, lambda: SGD(momentum=0.9), lambda: SGD(momentum=0.9, nesterov=True),
-                                  lambda: Adam(weight_decay=0.1)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        SGD,
+        lambda: SGD(momentum=0.9),
+        lambda: SGD(momentum=0.9, nesterov=True),
+        lambda: Adam(weight_decay=0.1),
+    ],
+)
 def test_a_step_allocates_no_array_memory(make):
     # the optimizer's promise: after the first step (which makes its buffers), updates happen in place
     w, dw = np.ones(100_000), np.full(100_000, 0.5)
@@ -171,7 +187,9 @@ def test_adam_on_one_packed_buffer_equals_the_per_parameter_rule(name):
     rng = np.random.default_rng(3)
     shapes = {"W1": (6, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
     start = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
-    grads = [{k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()} for _ in range(7)]
+    grads = [
+        {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()} for _ in range(7)
+    ]
     separate, one = {k: v.copy() for k, v in start.items()}, packed(start)
     opt_a, opt_b = make_optimizer(name, weight_decay=0.1), make_optimizer(name, weight_decay=0.1)
     work = packed({k: np.empty_like(v) for k, v in start.items()})
@@ -195,18 +213,26 @@ def test_buffer_of_finds_the_one_buffer_only_for_consecutive_slices_in_order():
     from twolayer.optim import _buffer_of, packed
 
     rng = np.random.default_rng(0)
-    arrays = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2), "W2": rng.standard_normal((2, 4))}
+    arrays = {
+        "W1": rng.standard_normal((3, 2)),
+        "b1": rng.standard_normal(2),
+        "W2": rng.standard_normal((2, 4)),
+    }
     one = packed(arrays)
     base = _buffer_of(one)
     assert base is one["W1"].base and base.shape == (16,)
     np.testing.assert_array_equal(base, np.concatenate([a.ravel() for a in arrays.values()]))
     assert _buffer_of({"b1": one["b1"], "W1": one["W1"], "W2": one["W2"]}) is None  # out of order
-    assert _buffer_of({"W1": one["W1"], "b1": one["b1"]}) is None  # the buffer is not covered to its end
+    assert (
+        _buffer_of({"W1": one["W1"], "b1": one["b1"]}) is None
+    )  # the buffer is not covered to its end
     assert _buffer_of({"b1": one["b1"], "W2": one["W2"]}) is None  # nor from its start
     assert _buffer_of(arrays) is None  # separate arrays
     flat = np.arange(12.0)
     assert _buffer_of({"a": flat[:6].reshape(2, 3), "b": flat[6:]}) is flat
-    assert _buffer_of({"a": flat[:6].reshape(3, 2).T, "b": flat[6:]}) is None  # a non-contiguous view
+    assert (
+        _buffer_of({"a": flat[:6].reshape(3, 2).T, "b": flat[6:]}) is None
+    )  # a non-contiguous view
     assert _buffer_of({"a": flat.reshape(3, 4)[:, :2], "b": flat[6:]}) is None
     grid = np.ones((3, 4))  # a 2-D base
     assert _buffer_of({"a": grid[:1], "b": grid[1:]}) is None
@@ -224,8 +250,10 @@ def test_adam_with_only_one_side_packed_falls_back_to_the_per_parameter_rule(pac
     shapes = {"W1": (4, 3), "b1": (3,), "W2": (3, 2), "b2": (2,)}
     start = {k: rng.standard_normal(s) for k, s in shapes.items()}
     g = {k: rng.standard_normal(s) for k, s in shapes.items()}
-    ref, p = {k: v.copy() for k, v in start.items()}, (packed(start) if packed_side == "params" else
-                                                       {k: v.copy() for k, v in start.items()})
+    ref, p = (
+        {k: v.copy() for k, v in start.items()},
+        (packed(start) if packed_side == "params" else {k: v.copy() for k, v in start.items()}),
+    )
     grads = packed(g) if packed_side == "grads" else {k: v.copy() for k, v in g.items()}
     opt_ref, opt = Adam(), Adam()
     for _ in range(3):

@@ -5,6 +5,7 @@ text: the command ends with exit 0, or with exit 2 and one line ``twolayer: erro
 internal error or a traceback. (Exit 1 is the documented outcome of a diverged run — an enormous
 learning rate is a valid value that does not train — and then the line must say so.)
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,9 @@ from twolayer.cli import main
 from twolayer.data import read_rows
 from twolayer.errors import InputError
 
-SPACE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SPACE = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,17 +36,26 @@ def small(tmp_path_factory):
 def _cheap_ints(valid_hi):
     """Integers of every kind, but valid ones only up to ``valid_hi`` (1e6 epochs or a 1e8-unit
     hidden layer are valid and would merely be slow): negatives, zero, small, and past every limit."""
-    return st.one_of(st.integers(-2 ** 70, 0), st.integers(1, valid_hi), st.integers(10 ** 9 + 1, 2 ** 70),
-                     st.sampled_from([-1, 0, 2 ** 31, 2 ** 32, 2 ** 63, 2 ** 64]))
+    return st.one_of(
+        st.integers(-(2**70), 0),
+        st.integers(1, valid_hi),
+        st.integers(10**9 + 1, 2**70),
+        st.sampled_from([-1, 0, 2**31, 2**32, 2**63, 2**64]),
+    )
 
 
 def _reals():
-    return st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 2),
-                     st.sampled_from([0.0, -0.0, 1.0, 1e-320, 5e-324, 1e308, -1e-300]))
+    return st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(-2, 2),
+        st.sampled_from([0.0, -0.0, 1.0, 1e-320, 5e-324, 1e308, -1e-300]),
+    )
 
 
-_TEXT = st.lists(st.sampled_from(list("0123456789-+.eE_x ,") + ["nan", "inf", "∞", "١", "\u00a0", "0x1"]),
-                 max_size=8).map("".join)
+_TEXT = st.lists(
+    st.sampled_from(list("0123456789-+.eE_x ,") + ["nan", "inf", "∞", "١", "\u00a0", "0x1"]),
+    max_size=8,
+).map("".join)
 
 # option -> values worth throwing at it (each is rendered as the caller would type it)
 OPTIONS = {
@@ -52,7 +64,7 @@ OPTIONS = {
     "batch-size": _cheap_ints(128),
     "warmup": _cheap_ints(5),
     "patience": _cheap_ints(5),
-    "seed": st.one_of(st.integers(-2 ** 70, 2 ** 70), st.sampled_from([0, 2 ** 32 - 1, 2 ** 32])),
+    "seed": st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([0, 2**32 - 1, 2**32])),
     "lr": _reals(),
     "reg": _reals(),
     "lr-decay": _reals(),
@@ -72,10 +84,22 @@ def _typed(value):
 @SPACE
 @given(option=st.sampled_from(sorted(OPTIONS)), data=st.data())
 def test_any_value_of_any_numeric_train_option_is_exit_0_or_one_line(option, data, small, capsys):
-    value = data.draw(st.one_of(OPTIONS[option], _TEXT, _reals() if option not in ("lr", "reg") else _TEXT),
-                      label=option)
-    args = ["train", "--data", f"npz:{small / 's.npz'}", "--hidden", "4", "--out", str(small / "run"), "--force",
-            "-q", f"--{option}={_typed(value)}"]
+    value = data.draw(
+        st.one_of(OPTIONS[option], _TEXT, _reals() if option not in ("lr", "reg") else _TEXT),
+        label=option,
+    )
+    args = [
+        "train",
+        "--data",
+        f"npz:{small / 's.npz'}",
+        "--hidden",
+        "4",
+        "--out",
+        str(small / "run"),
+        "--force",
+        "-q",
+        f"--{option}={_typed(value)}",
+    ]
     if option != "epochs":
         args += ["--epochs", "2"]
     if option == "hidden":
@@ -95,9 +119,29 @@ def test_any_value_of_any_numeric_train_option_is_exit_0_or_one_line(option, dat
 # -- CSV of any text ----------------------------------------------------------------------------------------
 CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.integers(-10 ** 20, 10 ** 20).map(str),
-    st.sampled_from(["", " ", "cat", "dog", '"a,b"', '"x""y"', '"', "1e999", "-", "NaN", "0x10", "1,5", "١٢",
-                     "\ufeff", "\ufeff1", "\x00", "\r", "é"]),
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "cat",
+            "dog",
+            '"a,b"',
+            '"x""y"',
+            '"',
+            "1e999",
+            "-",
+            "NaN",
+            "0x10",
+            "1,5",
+            "١٢",
+            "\ufeff",
+            "\ufeff1",
+            "\x00",
+            "\r",
+            "é",
+        ]
+    ),
     st.text(max_size=6),
 )
 
@@ -106,13 +150,26 @@ CELLS = st.one_of(
 def csv_text(draw):
     sep = draw(st.sampled_from([",", ";", "\t", "|", " "]))
     n_cols = draw(st.integers(1, 4))
-    rows = draw(st.lists(st.lists(CELLS, min_size=max(0, n_cols - 1), max_size=n_cols + 1), max_size=12))
+    rows = draw(
+        st.lists(st.lists(CELLS, min_size=max(0, n_cols - 1), max_size=n_cols + 1), max_size=12)
+    )
     header = draw(st.booleans())
-    lines = ([sep.join(draw(st.sampled_from(["label", "a", "b", "x", "", "label"])) for _ in range(n_cols))]
-             if header else [])
+    lines = (
+        [
+            sep.join(
+                draw(st.sampled_from(["label", "a", "b", "x", "", "label"])) for _ in range(n_cols)
+            )
+        ]
+        if header
+        else []
+    )
     lines += [sep.join(r) for r in rows]
-    text = draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines) + draw(st.sampled_from(["", "\n"]))
-    return (draw(st.sampled_from(["", "\ufeff"])) + text), draw(st.sampled_from(["utf-8", "latin-1", "utf-16"]))
+    text = draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines) + draw(
+        st.sampled_from(["", "\n"])
+    )
+    return (draw(st.sampled_from(["", "\ufeff"])) + text), draw(
+        st.sampled_from(["utf-8", "latin-1", "utf-16"])
+    )
 
 
 def _one_line(e):
@@ -120,7 +177,9 @@ def _one_line(e):
     assert message and len(message.splitlines()) == 1, repr(message)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(content=st.one_of(csv_text(), st.tuples(st.text(max_size=200), st.just("utf-8"))))
 def test_any_csv_text_is_read_or_refused_with_one_line(content, tmp_path_factory):
     text, encoding = content
@@ -155,6 +214,9 @@ def test_the_option_space_covers_every_numeric_train_option():
     from twolayer import cli
 
     hints = typing.get_type_hints(cli.train)
-    numeric = {name.replace("_", "-") for name, t in hints.items()
-               if t in (int, float) or set(typing.get_args(t)) & {int, float}}
+    numeric = {
+        name.replace("_", "-")
+        for name, t in hints.items()
+        if t in (int, float) or set(typing.get_args(t)) & {int, float}
+    }
     assert numeric == set(OPTIONS), numeric ^ set(OPTIONS)

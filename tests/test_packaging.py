@@ -1,5 +1,6 @@
 """What an install carries: the plain install trains without the extras, the extras hold what their
 names say, the metadata is complete and the type information ships."""
+
 import subprocess
 import sys
 from importlib.metadata import metadata, requires
@@ -8,8 +9,21 @@ from importlib.resources import files
 from packaging.requirements import Requirement
 
 # Not in the plain install: the extras' and the tests' packages.
-EXTRAS_ONLY = ("optuna", "psycopg", "sqlalchemy", "onnx", "onnxruntime", "skl2onnx", "pandas", "hypothesis",
-               "pytest", "mypy", "jupytext", "nbclient", "ipykernel")
+EXTRAS_ONLY = (
+    "optuna",
+    "psycopg",
+    "sqlalchemy",
+    "onnx",
+    "onnxruntime",
+    "skl2onnx",
+    "pandas",
+    "hypothesis",
+    "pytest",
+    "mypy",
+    "jupytext",
+    "nbclient",
+    "ipykernel",
+)
 
 BLOCKER = """
 import importlib.abc, sys
@@ -36,8 +50,12 @@ def _requirements():
 
 def test_twolayer_train_needs_no_extra(tmp_path):
     argv = ["train", "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "16", "--quiet"]
-    done = subprocess.run([sys.executable, "-c", BLOCKER.format(blocked=set(EXTRAS_ONLY), argv=argv)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKER.format(blocked=set(EXTRAS_ONLY), argv=argv)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "model.npz").exists()
 

@@ -1,4 +1,5 @@
 """Pictures of a run: the files exist and show something, and the numbers behind them are right."""
+
 import json
 
 import matplotlib.image as mpimg
@@ -47,10 +48,14 @@ def test_confusion_json_agrees_with_the_runs_test_accuracy(run_dir):
 def test_confusion_matrix_matches_scikit_learn():
     rng = np.random.default_rng(0)
     y, p = rng.integers(0, 7, 500), rng.integers(0, 7, 500)
-    np.testing.assert_array_equal(plots.confusion_matrix(y, p, 7), sk_confusion_matrix(y, p, labels=range(7)))
+    np.testing.assert_array_equal(
+        plots.confusion_matrix(y, p, 7), sk_confusion_matrix(y, p, labels=range(7))
+    )
     # a class that never occurs still gets its row and column
-    np.testing.assert_array_equal(plots.confusion_matrix([0, 0, 2], [0, 2, 2], 4),
-                                  [[1, 0, 1, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        plots.confusion_matrix([0, 0, 2], [0, 2, 2], 4),
+        [[1, 0, 1, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]],
+    )
     assert plots.per_class_accuracy(np.array([[3, 1], [0, 0]])) == [0.75, None]
 
 
@@ -76,10 +81,26 @@ def _net_and_data(image_shape, with_test=True):
     y = np.arange(60) % 3
     net = TwoLayerNet(12, 9, 3, std=0.5, seed=3)
     net.class_names = ["cat", "dog", "bird"]
-    data = Dataset("toy", X[:30], y[:30], X[30:45], y[30:45], X[45:] if with_test else None,
-                   y[45:] if with_test else None, class_names=net.class_names, image_shape=image_shape)
-    history = History(epoch=[1, 2], loss=[1.2, 0.9], train_acc=[0.4, 0.6], val_acc=[0.3, None],
-                      lr=[0.1, 0.1], seconds=[0.1, 0.1], step_loss=[1.5, 1.1, 1.0, 0.8])
+    data = Dataset(
+        "toy",
+        X[:30],
+        y[:30],
+        X[30:45],
+        y[30:45],
+        X[45:] if with_test else None,
+        y[45:] if with_test else None,
+        class_names=net.class_names,
+        image_shape=image_shape,
+    )
+    history = History(
+        epoch=[1, 2],
+        loss=[1.2, 0.9],
+        train_acc=[0.4, 0.6],
+        val_acc=[0.3, None],
+        lr=[0.1, 0.1],
+        seconds=[0.1, 0.1],
+        step_loss=[1.5, 1.1, 1.0, 0.8],
+    )
     return net, data, history
 
 
@@ -107,8 +128,9 @@ def test_image_shape_that_does_not_fill_the_input_is_ignored(tmp_path):
 def test_predict_in_blocks_with_a_transform_equals_the_net():
     net, data, _ = _net_and_data(None)
     double = lambda xb: 2 * np.asarray(xb)  # noqa: E731
-    np.testing.assert_array_equal(plots.predict(net, data.X_train, double, batch_size=7),
-                                  net.predict(2 * data.X_train))
+    np.testing.assert_array_equal(
+        plots.predict(net, data.X_train, double, batch_size=7), net.predict(2 * data.X_train)
+    )
 
 
 def test_plot_saved_run_redraws_from_files(run_dir, tmp_path):
@@ -119,8 +141,10 @@ def test_plot_saved_run_redraws_from_files(run_dir, tmp_path):
         (copy / name).write_bytes((out / name).read_bytes())
     written = runs.redraw(copy)
     assert set(written) == set(plots.FIGURES) | {"confusion.json"}
-    assert json.loads((copy / "confusion.json").read_text())["matrix"] == \
-        json.loads((out / "confusion.json").read_text())["matrix"]
+    assert (
+        json.loads((copy / "confusion.json").read_text())["matrix"]
+        == json.loads((out / "confusion.json").read_text())["matrix"]
+    )
     assert_picture(copy / "loss.png")
 
 
@@ -137,7 +161,7 @@ def test_weights_png_draws_every_weight_as_a_whole_pixel_block(tmp_path, shape, 
     h, w = k * grid.shape[0], k * grid.shape[1]
     assert png.shape[0] == h + plots.TITLE_PX and png.shape[1] == max(w, plots.MIN_WIDTH_PX)
     x0 = (png.shape[1] - w) // 2
-    drawn = png[plots.TITLE_PX:, x0:x0 + w]
+    drawn = png[plots.TITLE_PX :, x0 : x0 + w]
     expected = np.repeat(np.repeat(grid, k, axis=0), k, axis=1)
     if expected.ndim == 2:
         expected = np.stack([expected] * 3, axis=-1)
@@ -154,6 +178,7 @@ def _recording_charts(monkeypatch):
     def record(series, *args, **kwargs):
         charts.append((series, kwargs))
         return raster.line_chart(series, *args, **kwargs)
+
     monkeypatch.setattr(plots, "line_chart", record)
     return charts
 
@@ -176,7 +201,9 @@ def test_epoch_ticks_are_whole_numbers(tmp_path, monkeypatch):
     from twolayer.raster import nice_ticks
 
     charts = _recording_charts(monkeypatch)
-    net, data, history = _net_and_data(None)  # two epochs: plain round ticks would be 1.0, 1.25, … 2.0
+    net, data, history = _net_and_data(
+        None
+    )  # two epochs: plain round ticks would be 1.0, 1.25, … 2.0
     plots.plot_run(tmp_path, net=net, history=history, dataset=data)
     assert len(charts) == 2 and all(kwargs.get("integer_x") for _, kwargs in charts)
     assert nice_ticks(1, 2, 8) != [1, 2]  # without the option the ticks are not whole
@@ -210,12 +237,16 @@ def test_text_is_set_in_matplotlibs_dejavu_sans_or_pillows_default(monkeypatch):
 
     from twolayer import raster
 
-    assert raster.font_path().samefile(font_manager.findfont("DejaVu Sans", fallback_to_default=False))
+    assert raster.font_path().samefile(
+        font_manager.findfont("DejaVu Sans", fallback_to_default=False)
+    )
     assert raster.font().getname() == ("DejaVu Sans", "Book")
     c = raster.Canvas(80, 30)
     c.text(40, 15, "acc 0.9", ha="center")
     ink = np.flatnonzero((np.asarray(c.im)[..., 0] < 128).any(axis=0))
-    assert abs((ink.min() + ink.max()) / 2 - 40) <= 2 and ink.max() - ink.min() + 1 <= raster.text_width("acc 0.9")
+    assert abs(
+        (ink.min() + ink.max()) / 2 - 40
+    ) <= 2 and ink.max() - ink.min() + 1 <= raster.text_width("acc 0.9")
     monkeypatch.setattr(raster, "font_path", lambda: None)
     monkeypatch.setattr(raster, "_font", None)
     c = raster.Canvas(80, 30)

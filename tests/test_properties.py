@@ -2,6 +2,7 @@
 
 Shapes: N 1..8 samples, D 1..6 features, H 1..6 hidden units, C 1..5 classes; reg in [0, 1].
 """
+
 import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -76,7 +77,9 @@ def test_float32_agrees_with_float64(problem):
     a = pre_activations(net64, X)
     # float32 rounding (~1e-7 relative) must not move a pre-activation across the kink
     assume(np.abs(a).min() > 1e-3 * (1 + np.abs(a).max()))
-    net32 = TwoLayerNet(net64.input_size, net64.hidden_size, net64.output_size, std=0.0, dtype=np.float32)
+    net32 = TwoLayerNet(
+        net64.input_size, net64.hidden_size, net64.output_size, std=0.0, dtype=np.float32
+    )
     net32.params = {k: v.astype(np.float32) for k, v in net64.params.items()}
     loss64, g64 = net64.loss(X, y, reg=reg)
     loss32, g32 = net32.loss(X.astype(np.float32), y, reg=reg)
@@ -94,9 +97,13 @@ def test_predictions_do_not_depend_on_row_order(problem, random):
     perm = np.array(random.sample(range(len(X)), len(X)))
     scores = net.loss(X)
     scores_perm = net.loss(X[perm])
-    np.testing.assert_allclose(scores_perm, scores[perm], rtol=1e-12, atol=1e-9 * (1 + np.abs(scores).max()))
+    np.testing.assert_allclose(
+        scores_perm, scores[perm], rtol=1e-12, atol=1e-9 * (1 + np.abs(scores).max())
+    )
     # labels agree wherever the top two scores are not (numerically) tied
-    top2 = np.sort(scores, axis=1)[:, -2:] if scores.shape[1] > 1 else np.hstack([scores - 1, scores])
+    top2 = (
+        np.sort(scores, axis=1)[:, -2:] if scores.shape[1] > 1 else np.hstack([scores - 1, scores])
+    )
     clear = (top2[:, 1] - top2[:, 0]) > 1e-9 * (1 + np.abs(scores).max())
     pred, pred_perm = net.predict(X), net.predict(X[perm])
     assert (pred_perm[clear[perm]] == pred[perm][clear[perm]]).all()

@@ -1,4 +1,5 @@
 """report.html: self-contained, every image decodes, the numbers are the run's."""
+
 import base64
 import io
 import re
@@ -19,7 +20,9 @@ from twolayer.report import render, write_report
 from twolayer.runs import RunSettings, run_training
 from twolayer.train import TrainConfig
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
 
 
 class Page(HTMLParser):
@@ -77,15 +80,22 @@ def test_report_numbers_are_the_runs(run_dir):
     page = parse(write_report(out))
     rows = {r[0]: r[1:] for r in page.rows if r}
     assert rows["test accuracy"] == [f"{100 * metrics['test_accuracy']:.2f}%"]
-    assert rows["learning_rate"] == [f"{TrainConfig().learning_rate:g}"] and rows["seed"] == ["1"] and rows["hidden_size"] == ["32"]
+    assert (
+        rows["learning_rate"] == [f"{TrainConfig().learning_rate:g}"]
+        and rows["seed"] == ["1"]
+        and rows["hidden_size"] == ["32"]
+    )
     # per-class accuracy, recomputed independently from the saved model and the same test split
     net = TwoLayerNet.load(out / "model.npz")
     ds = data_mod.load("digits", seed=1)
     pred = net.predict(ds.X_test)  # raw rows: the model applies its preprocessing
     for c in range(10):
         mask = ds.y_test == c
-        assert rows[str(c)] == [str(mask.sum()), str((pred[mask] == c).sum()),
-                                f"{100 * np.mean(pred[mask] == c):.2f}%"]
+        assert rows[str(c)] == [
+            str(mask.sum()),
+            str((pred[mask] == c).sum()),
+            f"{100 * np.mean(pred[mask] == c):.2f}%",
+        ]
 
 
 def test_report_redraws_missing_pictures(run_dir, tmp_path):
@@ -119,13 +129,24 @@ def test_cli_report(run_dir, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (see README: manual browser check)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium (see README: manual browser check)"
+)
 def test_report_loads_in_headless_chromium(run_dir, tmp_path):
     out, _ = run_dir
     path = write_report(out)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-           "--dump-dom", path.resolve().as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        path.resolve().as_uri(),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', result.stdout)
@@ -136,7 +157,9 @@ def test_report_loads_in_headless_chromium(run_dir, tmp_path):
 def test_hyperparameters_show_the_epochs_run_and_no_internal_keys():
     config = RunSettings(train=TrainConfig(epochs=None)).to_dict()
     page = Page()
-    page.feed(render("r", {"epochs": 100, "test_accuracy": 0.9, "final_loss": 0.0123}, config, [], None))
+    page.feed(
+        render("r", {"epochs": 100, "test_accuracy": 0.9, "final_loss": 0.0123}, config, [], None)
+    )
     rows = {r[0]: r[1:] for r in page.rows if r}
     assert rows["epochs"] == ["auto (100 run)"]
     assert rows["final loss (last epoch)"] == ["0.0123"]
@@ -147,11 +170,14 @@ def test_hyperparameters_show_the_epochs_run_and_no_internal_keys():
 
 def test_per_class_bars_start_near_the_lowest_accuracy():
     """94% and 100% must not look alike: the bars start at 90% here and the table says so."""
-    confusion = {"split": "test", "class_names": ["a", "b", "c"],
-                 "matrix": [[50, 0, 0], [3, 47, 0], [0, 1, 49]]}  # 100%, 94%, 98%
+    confusion = {
+        "split": "test",
+        "class_names": ["a", "b", "c"],
+        "matrix": [[50, 0, 0], [3, 47, 0], [0, 1, 49]],
+    }  # 100%, 94%, 98%
     html = render("r", {}, {}, [], confusion)
     widths = [float(w) for w in re.findall(r'class="bar" style="width:(\d+)px"', html)]
     assert widths == [200, 80, 160]  # (acc - 0.9) / 0.1 of 200 px
     assert "The bars run from 90% (empty) to 100% (full)" in html
     low = {"split": "test", "class_names": ["a", "b"], "matrix": [[5, 5], [0, 10]]}  # 50%, 100%
-    assert re.findall(r'width:(\d+)px', render("r", {}, {}, [], low)) == ["0", "200"]
+    assert re.findall(r"width:(\d+)px", render("r", {}, {}, [], low)) == ["0", "200"]

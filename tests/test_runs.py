@@ -1,5 +1,6 @@
 """The run directory's guarantees: one writer at a time, resume continues the same run or refuses,
 every stop (Ctrl-C, SIGTERM, SIGHUP, a failed picture) leaves a finished or a resumable folder."""
+
 import json
 import shlex
 import shutil
@@ -22,7 +23,9 @@ FAST = ["--hidden", "8", "--epochs", "2", "--quiet"]
 def one_error_line(capsys):
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("twolayer: error: ") and "Traceback" not in err, err
+    assert (
+        len(lines) == 1 and lines[0].startswith("twolayer: error: ") and "Traceback" not in err
+    ), err
     return lines[0]
 
 
@@ -36,7 +39,23 @@ def test_resume_refuses_a_changed_option_by_name(tmp_path, capsys):
     assert main(["train", "--out", out, "--resume", "--hidden", "9", "--quiet"]) == 2
     assert "--hidden 9 differs" in one_error_line(capsys)
     # the same values as stored, and a new epoch count, are accepted
-    assert main(["train", "--out", out, "--resume", "--hidden", "8", "--epochs", "3", "--quiet", "--json"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                out,
+                "--resume",
+                "--hidden",
+                "8",
+                "--epochs",
+                "3",
+                "--quiet",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["epochs"] == 3
 
 
@@ -56,7 +75,9 @@ def test_resume_refuses_other_data(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert main(["train", "--data", f"npz:{data}", "--out", out, *FAST]) == 0
     capsys.readouterr()  # random labels: the first run's "learned nothing" warning
-    np.savez(data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3)  # same shapes, other rows
+    np.savez(
+        data, X_train=rng.standard_normal((60, 5)), y_train=np.arange(60) % 3
+    )  # same shapes, other rows
     assert main(["train", "--out", out, "--resume", "--epochs", "3", "--quiet"]) == 2
     assert "other data" in one_error_line(capsys)
 
@@ -71,20 +92,31 @@ def test_resume_refuses_a_checkpoint_trained_with_other_settings(tmp_path):
     t.fit(X, y)
     t.save_checkpoint(tmp_path / "c.npz")
     with pytest.raises(InputError, match="optimizer='adam'.*another run"):
-        Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=2, optimizer="sgd")).load_checkpoint(tmp_path / "c.npz")
-    with pytest.raises(InputError, match="W1 is float64 \\(3, 4\\) but this run's model has float64 \\(3, 5\\)"):
-        Trainer(TwoLayerNet(3, 5, 2, seed=0), TrainConfig(epochs=2, optimizer="adam")).load_checkpoint(tmp_path / "c.npz")
+        Trainer(
+            TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=2, optimizer="sgd")
+        ).load_checkpoint(tmp_path / "c.npz")
+    with pytest.raises(
+        InputError, match="W1 is float64 \\(3, 4\\) but this run's model has float64 \\(3, 5\\)"
+    ):
+        Trainer(
+            TwoLayerNet(3, 5, 2, seed=0), TrainConfig(epochs=2, optimizer="adam")
+        ).load_checkpoint(tmp_path / "c.npz")
     # the same run, with more epochs, continues
-    Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=3, optimizer="adam")).load_checkpoint(tmp_path / "c.npz")
+    Trainer(TwoLayerNet(3, 4, 2, seed=0), TrainConfig(epochs=3, optimizer="adam")).load_checkpoint(
+        tmp_path / "c.npz"
+    )
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("epoch", "3", "field 'epoch' must be an integer >= 0, got '3'"),
-    ("epoch", -1, "field 'epoch' must be an integer >= 0, got -1"),
-    ("history", [], "field 'history' must be an object of lists"),
-    ("config", None, "field 'config' must be an object"),
-    ("rng", {"kind": "generator", "state": 5}, "field 'rng' is damaged"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("epoch", "3", "field 'epoch' must be an integer >= 0, got '3'"),
+        ("epoch", -1, "field 'epoch' must be an integer >= 0, got -1"),
+        ("history", [], "field 'history' must be an object of lists"),
+        ("config", None, "field 'config' must be an object"),
+        ("rng", {"kind": "generator", "state": 5}, "field 'rng' is damaged"),
+    ],
+)
 def test_a_damaged_checkpoint_field_is_named(tmp_path, capsys, field, value, words):
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), *FAST]) == 0
@@ -124,9 +156,17 @@ def test_ctrl_c_while_drawing_leaves_a_resumable_run(tmp_path, capsys, monkeypat
     assert all((out / f).stat().st_size > 0 for f in ("loss.png", "accuracy.png", "confusion.png"))
 
 
-@pytest.mark.parametrize("stop, code", [(KeyboardInterrupt(), 130), (runs.Stopped(signal.SIGTERM), 143),
-                                        (runs.Stopped(signal.SIGHUP), 129)])
-def test_a_stop_during_start_up_is_one_line_and_leaves_no_run(tmp_path, capsys, monkeypatch, stop, code):
+@pytest.mark.parametrize(
+    "stop, code",
+    [
+        (KeyboardInterrupt(), 130),
+        (runs.Stopped(signal.SIGTERM), 143),
+        (runs.Stopped(signal.SIGHUP), 129),
+    ],
+)
+def test_a_stop_during_start_up_is_one_line_and_leaves_no_run(
+    tmp_path, capsys, monkeypatch, stop, code
+):
     def interrupted(*a, **k):
         raise stop
 
@@ -141,17 +181,36 @@ def test_a_stop_during_start_up_is_one_line_and_leaves_no_run(tmp_path, capsys, 
 
 def test_divergence_advice_works_as_printed(tmp_path, capsys):
     out = str(tmp_path / "run")
-    args = ["train", "--out", out, "--hidden", "8", "--epochs", "3", "--optimizer", "sgd", "--lr", "1e30", "--quiet"]
+    args = [
+        "train",
+        "--out",
+        out,
+        "--hidden",
+        "8",
+        "--epochs",
+        "3",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e30",
+        "--quiet",
+    ]
     assert main(args) == 1
     line = one_error_line(capsys)
     assert "diverged" in line and "Start again with: " in line
     retry = shlex.split(line.split("Start again with: ", 1)[1])
-    assert retry[0] == "twolayer" and "--force" in retry and retry[retry.index("--lr") + 1] == "1e+29"
+    assert (
+        retry[0] == "twolayer" and "--force" in retry and retry[retry.index("--lr") + 1] == "1e+29"
+    )
     code = main(retry[1:])
-    assert code != 2, capsys.readouterr().err  # not refused: the failed run does not block the advice
+    assert code != 2, (
+        capsys.readouterr().err
+    )  # not refused: the failed run does not block the advice
 
 
-def test_out_of_space_while_training_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+def test_out_of_space_while_training_is_one_line_and_keeps_the_last_checkpoint(
+    tmp_path, capsys, monkeypatch
+):
     import errno
     import os
 
@@ -174,8 +233,24 @@ def test_out_of_space_while_training_is_one_line_and_keeps_the_last_checkpoint(t
 
 # -- real processes, real signals --------------------------------------------------------------
 def start_training(out, *extra):
-    proc = subprocess.Popen([sys.executable, "-m", "twolayer.cli", "train", "--out", str(out), "--epochs", "100000",
-                             "--hidden", "64", "--quiet", *extra], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "twolayer.cli",
+            "train",
+            "--out",
+            str(out),
+            "--epochs",
+            "100000",
+            "--hidden",
+            "64",
+            "--quiet",
+            *extra,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     while not (out / "checkpoint.npz").exists():  # the first epoch is done: training is under way
         assert proc.poll() is None, proc.stderr.read()
@@ -185,11 +260,15 @@ def start_training(out, *extra):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "twolayer.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "twolayer.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    "sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)]
+)
 def test_a_signal_saves_the_best_weights_and_leaves_a_resumable_run(tmp_path, sig, code):
     out = tmp_path / "run"
     proc = start_training(out)
@@ -197,11 +276,15 @@ def test_a_signal_saves_the_best_weights_and_leaves_a_resumable_run(tmp_path, si
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == code, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and f"interrupted ({sig.name})" in lines[0] and "--resume" in lines[0], err
+    assert len(lines) == 1 and f"interrupted ({sig.name})" in lines[0] and "--resume" in lines[0], (
+        err
+    )
     metrics = read_json(out / "metrics.json")
     assert metrics["stop_reason"] == "interrupted" and metrics["signal"] == sig.name
     epochs = metrics["epochs"]
-    r = cli("train", "--out", str(out), "--resume", "--epochs", str(epochs + 1), "--quiet", "--json")
+    r = cli(
+        "train", "--out", str(out), "--resume", "--epochs", str(epochs + 1), "--quiet", "--json"
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["epochs"] == epochs + 1
 
@@ -211,11 +294,17 @@ def test_one_writer_at_a_time(tmp_path):
     out = tmp_path / "run"
     proc = start_training(out)
     try:
-        for args in (["train", "--out", str(out), "--resume", "--quiet"], ["train", "--out", str(out), "--force"],
-                     ["report", str(out)]):
+        for args in (
+            ["train", "--out", str(out), "--resume", "--quiet"],
+            ["train", "--out", str(out), "--force"],
+            ["report", str(out)],
+        ):
             r = cli(*args)
             assert r.returncode == 2, r.stderr
-            assert f"in use by process {proc.pid}" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+            assert (
+                f"in use by process {proc.pid}" in r.stderr
+                and len(r.stderr.strip().splitlines()) == 1
+            ), r.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
@@ -227,7 +316,9 @@ def test_one_writer_at_a_time(tmp_path):
 
 def test_force_leaves_nothing_of_the_old_run(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--out", str(out), *FAST]) == 0  # digits: an image set, so weights.png is drawn
+    assert (
+        main(["train", "--out", str(out), *FAST]) == 0
+    )  # digits: an image set, so weights.png is drawn
     assert main(["report", str(out)]) == 0
     assert (out / "weights.png").exists() and (out / "report.html").exists()
     rng = np.random.default_rng(0)
@@ -240,7 +331,9 @@ def test_force_leaves_nothing_of_the_old_run(tmp_path, capsys):
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
-    (out / runs.LOCK_FILE).write_text("process 999999 on elsewhere (twolayer train, since 01:02:03)")
+    (out / runs.LOCK_FILE).write_text(
+        "process 999999 on elsewhere (twolayer train, since 01:02:03)"
+    )
     assert main(["train", "--out", str(out), *FAST]) == 0
 
 
@@ -291,7 +384,9 @@ def test_checkpoint_after_the_first_and_the_last_epoch_and_every_few_seconds():
     _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10)
     assert saved == [1, 10]
     saved.clear()
-    _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10, stop_at=6)
+    _epochs(
+        runs.throttled(lambda t: saved.append(t.epoch), last_epoch=10, seconds=3600), 10, stop_at=6
+    )
     assert saved == [1, 6]  # an early stop is the last epoch
     saved.clear()
     _epochs(runs.throttled(lambda t: saved.append(t.epoch), last_epoch=5, seconds=0), 5)

@@ -1,11 +1,12 @@
 """The fast paths (buffers, in-place gates, float32, in-place updates) agree with plain references."""
+
 import numpy as np
 import pytest
 
 from twolayer import TwoLayerNet, layers
 from twolayer.gradcheck import check_net
-from twolayer.train import Workspace
 from twolayer.optim import make_optimizer
+from twolayer.train import Workspace
 
 
 @pytest.fixture
@@ -23,13 +24,19 @@ def reference_loss(p, X, y, reg):
     s = s - s.max(axis=1, keepdims=True)
     prob = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
     n = len(y)
-    loss = -np.log(prob[np.arange(n), y]).mean() + reg * ((p["W1"] ** 2).sum() + (p["W2"] ** 2).sum())
+    loss = -np.log(prob[np.arange(n), y]).mean() + reg * (
+        (p["W1"] ** 2).sum() + (p["W2"] ** 2).sum()
+    )
     ds = prob.copy()
     ds[np.arange(n), y] -= 1
     ds /= n
     dh = (ds @ p["W2"].T) * (a > 0)
-    grads = {"W1": X.T @ dh + 2 * reg * p["W1"], "b1": dh.sum(0),
-             "W2": h.T @ ds + 2 * reg * p["W2"], "b2": ds.sum(0)}
+    grads = {
+        "W1": X.T @ dh + 2 * reg * p["W1"],
+        "b1": dh.sum(0),
+        "W2": h.T @ ds + 2 * reg * p["W2"],
+        "b2": ds.sum(0),
+    }
     return loss, grads
 
 
@@ -49,7 +56,9 @@ def test_loss_and_grads_match_a_float64_reference(rng, dtype, rtol):
     assert loss == pytest.approx(ref_loss, rel=rtol)
     for k, g in grads.items():
         assert g.dtype == dtype
-        np.testing.assert_allclose(g, ref_grads[k], rtol=rtol, atol=rtol * np.abs(ref_grads[k]).max())
+        np.testing.assert_allclose(
+            g, ref_grads[k], rtol=rtol, atol=rtol * np.abs(ref_grads[k]).max()
+        )
 
 
 def test_float32_and_float64_nets_agree(rng):
@@ -110,7 +119,9 @@ def test_softmax_loss_matches_log_softmax_reference(rng, dtype):
     s = scores.astype(np.float64)
     logp = s - s.max(1, keepdims=True)
     logp -= np.log(np.exp(logp).sum(1, keepdims=True))
-    assert loss == pytest.approx(-logp[np.arange(40), y].mean(), rel=1e-5 if dtype == np.float32 else 1e-12)
+    assert loss == pytest.approx(
+        -logp[np.arange(40), y].mean(), rel=1e-5 if dtype == np.float32 else 1e-12
+    )
     onehot = np.eye(10)[y]
     np.testing.assert_allclose(d, (np.exp(logp) - onehot) / 40, rtol=1e-4, atol=1e-7)
     assert d.dtype == dtype
@@ -131,8 +142,8 @@ def reference_updates(name, w, dw, lr, steps, momentum=0.9, b1=0.9, b2=0.999, ep
             w = w - momentum * v_prev + (1 + momentum) * v
         elif name == "adam":
             m = b1 * m + (1 - b1) * dw
-            s = b2 * s + (1 - b2) * dw ** 2
-            w = w - lr * (m / (1 - b1 ** t)) / (np.sqrt(s / (1 - b2 ** t)) + eps)
+            s = b2 * s + (1 - b2) * dw**2
+            w = w - lr * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
     return w
 
 
@@ -146,8 +157,12 @@ def test_in_place_updates_match_textbook_rules(rng, name):
     for _ in range(4):
         opt.step(params, {"W1": dw}, 0.05)
     assert params["W1"] is kept  # updated in place
-    np.testing.assert_allclose(params["W1"], reference_updates(name, w0, dw, 0.05, 4), rtol=1e-12, atol=1e-12)
-    assert not any(k.startswith("tmp_") for k in opt.state_dict()["arrays"])  # work buffers are not saved
+    np.testing.assert_allclose(
+        params["W1"], reference_updates(name, w0, dw, 0.05, 4), rtol=1e-12, atol=1e-12
+    )
+    assert not any(
+        k.startswith("tmp_") for k in opt.state_dict()["arrays"]
+    )  # work buffers are not saved
 
 
 def test_float32_training_step_stays_float32_and_learns(rng):
@@ -159,10 +174,15 @@ def test_float32_training_step_stays_float32_and_learns(rng):
     assert net.loss(X, y, reg=1e-4)[0] < 0.7 * before
 
 
-
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [["train", "--epochs", "1", "--hidden", "8", "--quiet"],
-                                     ["evaluate", "{run}/model.npz"], ["predict", "{run}/model.npz", "{rows}"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--epochs", "1", "--hidden", "8", "--quiet"],
+        ["evaluate", "{run}/model.npz"],
+        ["predict", "{run}/model.npz", "{rows}"],
+    ],
+)
 def test_command_line_paths_import_no_heavy_library(tmp_path, command):
     """The start-up budget of issue 13: train (pictures included), evaluate and predict never
     import scikit-learn, SciPy, matplotlib or pandas (about a second of imports together), and
@@ -179,8 +199,14 @@ def test_command_line_paths_import_no_heavy_library(tmp_path, command):
     args = [a.format(run=run, rows=tmp_path / "rows.npy") for a in command]
     if args[0] == "train":
         args += ["--out", str(tmp_path / "again")]
-    code = ("import sys\nfrom twolayer.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in %r if m in sys.modules))"
-            % (args, ("sklearn", "scipy", "matplotlib", "pandas") + (("PIL",) if args[0] != "train" else ())))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    code = (
+        "import sys\nfrom twolayer.cli import main\ntry:\n    main({!r})\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in {!r} if m in sys.modules))".format(
+            args,
+            ("sklearn", "scipy", "matplotlib", "pandas") + (("PIL",) if args[0] != "train" else ()),
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

@@ -1,4 +1,5 @@
 """twolayer tune: a small study end to end, two workers on one storage, a killed worker restarted."""
+
 import csv
 import json
 import os
@@ -27,8 +28,24 @@ COMPLETE = optuna.trial.TrialState.COMPLETE
 
 def _worker(out, storage, *args):
     """A `twolayer tune` worker in its own process, quick trials unless args say otherwise."""
-    cmd = [sys.executable, "-m", "twolayer.cli", "tune", "--out", str(out), "--storage", storage,
-           "--study-name", "s", "--quiet", "--epochs", "2", "--heartbeat", "1", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "twolayer.cli",
+        "tune",
+        "--out",
+        str(out),
+        "--storage",
+        storage,
+        "--study-name",
+        "s",
+        "--quiet",
+        "--epochs",
+        "2",
+        "--heartbeat",
+        "1",
+        *args,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -65,7 +82,11 @@ def test_small_study_writes_best_model_csv_and_plots(study_dir):
     dataset = data_mod.load("digits", seed=0, val_fraction=0.1)
     net = TwoLayerNet.load(out / "best_model.npz")
     val = np.mean(net.predict(dataset.X_val) == dataset.y_val)
-    assert val == pytest.approx(study.best_value) == pytest.approx(float(best_row["val_accuracy"]), abs=1e-6)
+    assert (
+        val
+        == pytest.approx(study.best_value)
+        == pytest.approx(float(best_row["val_accuracy"]), abs=1e-6)
+    )
     assert net.hidden_size == study.best_params["hidden_size"] == int(best_row["hidden_size"])
     assert study.best_value > 0.5  # digits has 10 classes: far above chance after 3 epochs
 
@@ -85,7 +106,10 @@ def test_best_model_is_retrained_when_its_file_is_elsewhere(study_dir, tmp_path)
     other = tmp_path / "other-machine"
     (other / "trials").mkdir(parents=True)
     tuning.save_best_model(study, best, other)
-    a, b = TwoLayerNet.load(out / "trials" / f"{best.number}.npz"), TwoLayerNet.load(other / "best_model.npz")
+    a, b = (
+        TwoLayerNet.load(out / "trials" / f"{best.number}.npz"),
+        TwoLayerNet.load(other / "best_model.npz"),
+    )
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
 
@@ -95,7 +119,9 @@ def test_search_space_stays_inside_the_training_rules():
     seen = set()
     for _ in range(40):
         params = tuning.suggest(study.ask())
-        settings = tuning.settings_for(params, tuning.RunSettings())  # TrainConfig checks every value
+        settings = tuning.settings_for(
+            params, tuning.RunSettings()
+        )  # TrainConfig checks every value
         low, high = tuning.LEARNING_RATES[params["optimizer"]]
         assert low <= settings.train.learning_rate <= high
         assert 32 <= settings.hidden_size <= 512 and settings.train.batch_size in (32, 64, 128)
@@ -103,10 +129,17 @@ def test_search_space_stays_inside_the_training_rules():
     assert seen == set(tuning.LEARNING_RATES)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"trials": 0}, "trials"), ({"sampler": "grid"}, "sampler"), ({"pruner": "sometimes"}, "pruner"),
-    ({"storage": "redis://x"}, "storage"), ({"n_jobs": 0}, "n_jobs"), ({"timeout": -1}, "timeout"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"trials": 0}, "trials"),
+        ({"sampler": "grid"}, "sampler"),
+        ({"pruner": "sometimes"}, "pruner"),
+        ({"storage": "redis://x"}, "storage"),
+        ({"n_jobs": 0}, "n_jobs"),
+        ({"timeout": -1}, "timeout"),
+    ],
+)
 def test_bad_options_are_input_errors(tmp_path, kwargs, words):
     with pytest.raises(InputError, match=words):
         tuning.tune(**{"out": tmp_path, "trials": 1, "epochs": 1, **kwargs})
@@ -133,7 +166,10 @@ def _reload(out):
 
 def _two_workers_of_three_trials(tmp_path, storage):
     """Start two workers on one study at once; both must finish, with 6 trials from 2 workers."""
-    workers = [_worker(tmp_path / name, storage, "--trials", "3", "--pruner", "none") for name in ("a", "b")]
+    workers = [
+        _worker(tmp_path / name, storage, "--trials", "3", "--pruner", "none")
+        for name in ("a", "b")
+    ]
     for w in workers:
         _, err = w.communicate(timeout=120)
         assert w.returncode == 0, err
@@ -148,13 +184,20 @@ def test_two_concurrent_workers_add_up_on_one_storage(tmp_path):
     study = _two_workers_of_three_trials(tmp_path, storage)
     # each worker writes the best of the whole study as it stood when that worker finished:
     # the last to finish holds the study's best; the other, a trial at least as good as its own
-    first, last = sorted(("a", "b"), key=lambda name: (tmp_path / name / "best_model.npz").stat().st_mtime_ns)
-    assert TwoLayerNet.load(tmp_path / last / "best_model.npz").hidden_size == study.best_params["hidden_size"]
+    first, last = sorted(
+        ("a", "b"), key=lambda name: (tmp_path / name / "best_model.npz").stat().st_mtime_ns
+    )
+    assert (
+        TwoLayerNet.load(tmp_path / last / "best_model.npz").hidden_size
+        == study.best_params["hidden_size"]
+    )
     early = TwoLayerNet.load(tmp_path / first / "best_model.npz")
     own = [t for t in study.trials if (tmp_path / first / "trials" / f"{t.number}.npz").exists()]
     assert len(own) == 3
-    assert any(t.params["hidden_size"] == early.hidden_size and t.value >= max(o.value for o in own)
-               for t in study.trials)
+    assert any(
+        t.params["hidden_size"] == early.hidden_size and t.value >= max(o.value for o in own)
+        for t in study.trials
+    )
 
 
 def test_killed_worker_loses_only_its_running_trial_and_a_restart_continues(tmp_path):
@@ -163,12 +206,26 @@ def test_killed_worker_loses_only_its_running_trial_and_a_restart_continues(tmp_
     assert first.wait(timeout=120) == 0
 
     # a worker whose trial runs "forever", killed while it is reporting epochs
-    slow = _worker(tmp_path, storage, "--trials", "1", "--epochs", "100000", "--patience", "0", "--pruner", "none")
+    slow = _worker(
+        tmp_path,
+        storage,
+        "--trials",
+        "1",
+        "--epochs",
+        "100000",
+        "--patience",
+        "0",
+        "--pruner",
+        "none",
+    )
     try:
         running = None
         for _ in range(600):
-            running = [t for t in _load(storage).get_trials(deepcopy=False)
-                       if t.state == optuna.trial.TrialState.RUNNING and len(t.intermediate_values) >= 2]
+            running = [
+                t
+                for t in _load(storage).get_trials(deepcopy=False)
+                if t.state == optuna.trial.TrialState.RUNNING and len(t.intermediate_values) >= 2
+            ]
             if running or slow.poll() is not None:
                 break
             time.sleep(0.1)
@@ -199,7 +256,11 @@ def _postgres_bin():
     import glob
 
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return os.path.dirname(found[-1]) if found else (os.path.dirname(shutil.which("initdb") or "") or None)
+    return (
+        os.path.dirname(found[-1])
+        if found
+        else (os.path.dirname(shutil.which("initdb") or "") or None)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +279,9 @@ def postgres_url():
         except KeyError:
             pytest.skip("running as root and there is no 'postgres' user to run the server")
         as_user = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
-    root = Path(tempfile.mkdtemp(prefix="twolayer-pg-"))  # directly in /tmp: the server user can reach it
+    root = Path(
+        tempfile.mkdtemp(prefix="twolayer-pg-")
+    )  # directly in /tmp: the server user can reach it
     os.chmod(root, 0o777)
     data, port = root / "data", str(50000 + os.getpid() % 10000)
 
@@ -227,8 +290,17 @@ def postgres_url():
 
     try:
         run(f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "tl")
-        run(f"{bindir}/pg_ctl", "-D", str(data), "-o", f"-k {root} -p {port} -c listen_addresses=''",
-            "-l", str(root / "log"), "-w", "start")
+        run(
+            f"{bindir}/pg_ctl",
+            "-D",
+            str(data),
+            "-o",
+            f"-k {root} -p {port} -c listen_addresses=''",
+            "-l",
+            str(root / "log"),
+            "-w",
+            "start",
+        )
     except (subprocess.CalledProcessError, OSError) as e:
         pytest.skip(f"cannot start a PostgreSQL server here: {e}")
     try:

@@ -1,4 +1,5 @@
 """twolayer: a two-layer fully-connected neural network classifier on NumPy."""
+
 from .errors import DivergedError, InputError
 from .net import TwoLayerNet
 

@@ -1,4 +1,5 @@
 """Input checks shared by the network, the data loaders and the estimator, and the limits they enforce."""
+
 from __future__ import annotations
 
 import math
@@ -17,12 +18,12 @@ from .errors import InputError, InputTypeError
 # TWOLAYER_MAX_CLASSES=50000).
 LIMITS = {
     "MAX_CLASSES": 10_000,  # distinct labels (a label column that is really an ID has as many as rows)
-    "MAX_ELEMENTS": 2 ** 31,  # numbers in one array read into memory (8 GiB of float32)
-    "MAX_DECOMPRESSED_BYTES": 2 ** 30,  # bytes a gzip stream or the arrays of one .npz may expand to
+    "MAX_ELEMENTS": 2**31,  # numbers in one array read into memory (8 GiB of float32)
+    "MAX_DECOMPRESSED_BYTES": 2**30,  # bytes a gzip stream or the arrays of one .npz may expand to
     "MAX_GZIP_RATIO": 256,  # expansion of a gzip stream beyond 16 MiB: plausible data compresses < 10x
-    "MAX_MODEL_BYTES": 2 ** 32,  # bytes of W1, b1, W2, b2 together (training needs ~5x this)
-    "MAX_BATCH_BYTES": 2 ** 32,  # bytes of one minibatch's buffers (batch_size x (D + 2H + C))
-    "MAX_PICKLE_BYTES": 2 ** 28,  # size of one CIFAR-10 batch pickle (a real one is 31 MB)
+    "MAX_MODEL_BYTES": 2**32,  # bytes of W1, b1, W2, b2 together (training needs ~5x this)
+    "MAX_BATCH_BYTES": 2**32,  # bytes of one minibatch's buffers (batch_size x (D + 2H + C))
+    "MAX_PICKLE_BYTES": 2**28,  # size of one CIFAR-10 batch pickle (a real one is 31 MB)
 }
 
 
@@ -42,7 +43,7 @@ def limit(name):
 
 def gib(nbytes):
     """A byte count in words: '238 GiB', '1.5 MiB'."""
-    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if nbytes >= size:
             v = nbytes / size
             return f"{v:.0f} {unit}" if v >= 10 else f"{v:.1f} {unit}"
@@ -50,8 +51,9 @@ def gib(nbytes):
 
 
 # -- numbers and options --------------------------------------------------------------------
-def check_model_size(input_size, hidden_size, output_size, dtype, names=("input_size", "hidden_size",
-                                                                         "output_size")):
+def check_model_size(
+    input_size, hidden_size, output_size, dtype, names=("input_size", "hidden_size", "output_size")
+):
     """Refuse a network whose parameters would not fit the MAX_MODEL_BYTES limit, before allocating."""
     itemsize = np.dtype(dtype).itemsize
     w1 = input_size * hidden_size * itemsize
@@ -59,14 +61,24 @@ def check_model_size(input_size, hidden_size, output_size, dtype, names=("input_
     total = w1 + w2 + (hidden_size + output_size) * itemsize
     if total > limit("MAX_MODEL_BYTES"):
         if w1 >= w2:
-            what = f"{names[1]} {hidden_size}" if hidden_size >= input_size else f"{names[0]} {input_size}"
+            what = (
+                f"{names[1]} {hidden_size}"
+                if hidden_size >= input_size
+                else f"{names[0]} {input_size}"
+            )
             matrix, nbytes, shape = "W1", w1, (input_size, hidden_size)
         else:
-            what = f"{names[2]} {output_size}" if output_size >= hidden_size else f"{names[1]} {hidden_size}"
+            what = (
+                f"{names[2]} {output_size}"
+                if output_size >= hidden_size
+                else f"{names[1]} {hidden_size}"
+            )
             matrix, nbytes, shape = "W2", w2, (hidden_size, output_size)
-        raise InputError(f"{what} needs {gib(nbytes)} for {matrix} ({shape[0]}×{shape[1]} {np.dtype(dtype).name}); "
-                         f"the limit for all weights is {gib(limit('MAX_MODEL_BYTES'))} "
-                         f"(TWOLAYER_MAX_MODEL_BYTES)")
+        raise InputError(
+            f"{what} needs {gib(nbytes)} for {matrix} ({shape[0]}×{shape[1]} {np.dtype(dtype).name}); "
+            f"the limit for all weights is {gib(limit('MAX_MODEL_BYTES'))} "
+            f"(TWOLAYER_MAX_MODEL_BYTES)"
+        )
 
 
 def check_classes(n_classes, where, column=None):
@@ -74,8 +86,10 @@ def check_classes(n_classes, where, column=None):
     cap = limit("MAX_CLASSES")
     if n_classes > cap:
         col = f" in column {column!r}" if column is not None else ""
-        raise InputError(f"{where}: {n_classes:,} classes{col} (labels up to {n_classes - 1:,}) exceed the limit of "
-                         f"{cap:,} — is that the label column? (TWOLAYER_MAX_CLASSES raises the limit)")
+        raise InputError(
+            f"{where}: {n_classes:,} classes{col} (labels up to {n_classes - 1:,}) exceed the limit of "
+            f"{cap:,} — is that the label column? (TWOLAYER_MAX_CLASSES raises the limit)"
+        )
 
 
 def check_elements(shape, where, itemsize=None):
@@ -83,8 +97,10 @@ def check_elements(shape, where, itemsize=None):
     n = math.prod(int(d) for d in shape)
     if n > limit("MAX_ELEMENTS"):
         size = f" ({gib(n * itemsize)})" if itemsize else ""
-        raise InputError(f"{where}: shape {tuple(int(d) for d in shape)} declares {n:,} numbers{size}, more "
-                         f"than the limit of {limit('MAX_ELEMENTS'):,} (TWOLAYER_MAX_ELEMENTS)")
+        raise InputError(
+            f"{where}: shape {tuple(int(d) for d in shape)} declares {n:,} numbers{size}, more "
+            f"than the limit of {limit('MAX_ELEMENTS'):,} (TWOLAYER_MAX_ELEMENTS)"
+        )
     return n
 
 
@@ -122,12 +138,21 @@ def as_array(a: ArrayLike, name: str = "X") -> np.ndarray:
         return np.asarray(a)
     except (ValueError, TypeError) as e:
         if "inhomogeneous" in str(e) or "sequence" in str(e):
-            raise InputError(f"{name} is not a rectangular array: its rows have different lengths") from None
-        raise InputError(f"{name} is not an array of numbers ({' '.join(str(e).split())[:120]})") from None
+            raise InputError(
+                f"{name} is not a rectangular array: its rows have different lengths"
+            ) from None
+        raise InputError(
+            f"{name} is not an array of numbers ({' '.join(str(e).split())[:120]})"
+        ) from None
 
 
-def check_X(X: ArrayLike, n_features: int | None = None, dtype: DTypeLike | None = None, name: str = "X",
-            finite: bool = True) -> np.ndarray:
+def check_X(
+    X: ArrayLike,
+    n_features: int | None = None,
+    dtype: DTypeLike | None = None,
+    name: str = "X",
+    finite: bool = True,
+) -> np.ndarray:
     """A finite 2-D float array with the expected number of columns.
 
     finite=False skips the O(N·D) finiteness scan; the caller must then call check_finite
@@ -136,7 +161,9 @@ def check_X(X: ArrayLike, n_features: int | None = None, dtype: DTypeLike | None
     X = as_array(X, name)
     check_real_dtype(X.dtype, name)
     if X.ndim != 2:
-        raise InputError(f"{name} must be 2-D (samples × features), got {X.ndim}-D with shape {X.shape}")
+        raise InputError(
+            f"{name} must be 2-D (samples × features), got {X.ndim}-D with shape {X.shape}"
+        )
     if X.shape[0] == 0:
         raise InputError(f"{name} is empty: it has 0 samples")
     if n_features is not None and X.shape[1] != n_features:
@@ -148,9 +175,18 @@ def check_X(X: ArrayLike, n_features: int | None = None, dtype: DTypeLike | None
     return X
 
 
-REAL_KINDS = "biuf"  # bool, integers, floats; never complex, timedelta, datetime, object, bytes, str, void
-_DTYPE_WORDS = {"c": "Complex data not supported: the imaginary part would be lost", "m": "time spans", "M": "dates",
-                "O": "Python objects", "S": "bytes", "U": "strings", "V": "raw or structured records"}
+REAL_KINDS = (
+    "biuf"  # bool, integers, floats; never complex, timedelta, datetime, object, bytes, str, void
+)
+_DTYPE_WORDS = {
+    "c": "Complex data not supported: the imaginary part would be lost",
+    "m": "time spans",
+    "M": "dates",
+    "O": "Python objects",
+    "S": "bytes",
+    "U": "strings",
+    "V": "raw or structured records",
+}
 
 
 def check_real_dtype(dtype, name="X"):
@@ -166,7 +202,9 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
         raise InputError(f"{name} contains NaN or infinite values")
 
 
-def check_y(y: ArrayLike, n_samples: int, n_classes: int | None = None, name: str = "y") -> np.ndarray:
+def check_y(
+    y: ArrayLike, n_samples: int, n_classes: int | None = None, name: str = "y"
+) -> np.ndarray:
     """Integer labels in [0, n_classes), one per sample."""
     y = as_array(y, name)
     if y.ndim != 1:
@@ -175,38 +213,51 @@ def check_y(y: ArrayLike, n_samples: int, n_classes: int | None = None, name: st
         raise InputError(f"{name} has {len(y)} labels but X has {n_samples} samples")
     if y.dtype.kind not in "iuf":
         words = _DTYPE_WORDS.get(y.dtype.kind, "")
-        raise InputTypeError(f"{name} must hold integer class labels, got dtype {y.dtype}"
-                             + (f" ({words})" if words else ""))
+        raise InputTypeError(
+            f"{name} must hold integer class labels, got dtype {y.dtype}"
+            + (f" ({words})" if words else "")
+        )
     if y.dtype.kind == "f":  # integer-valued floats (as CSV files give) are labels too
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(y) | (y != np.round(y))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{name} has a non-integer label {float(y[i]):g} (row {i}); "
-                             "expected integer class labels 0, 1, 2, …")
+            raise InputError(
+                f"{name} has a non-integer label {float(y[i]):g} (row {i}); "
+                "expected integer class labels 0, 1, 2, …"
+            )
     if not len(y):
         return y.astype(np.intp, copy=False)
     # compared in the labels' own dtype, before any cast: uint64 max or 1e300 must not wrap around
     lo, hi = y.min(), y.max()
     if lo < 0:
         i = int(np.argmin(y))
-        raise InputError(f"{name} has a negative label ({_label(lo)}, row {i}); labels must be in [0, n_classes)")
+        raise InputError(
+            f"{name} has a negative label ({_label(lo)}, row {i}); labels must be in [0, n_classes)"
+        )
     if n_classes is not None and hi >= n_classes:
         i = int(np.argmax(y))
-        raise InputError(f"{name} has label {_label(hi)} but the model has {n_classes} classes "
-                         f"(labels 0..{n_classes - 1}; row {i})")
+        raise InputError(
+            f"{name} has label {_label(hi)} but the model has {n_classes} classes "
+            f"(labels 0..{n_classes - 1}; row {i})"
+        )
     cap = limit("MAX_CLASSES")
     if hi >= cap:
         i = int(np.argmax(y))
-        raise InputError(f"{name} has label {_label(hi)} (row {i}), beyond the limit of {cap:,} classes — are these "
-                         "class labels? (TWOLAYER_MAX_CLASSES raises the limit)")
+        raise InputError(
+            f"{name} has label {_label(hi)} (row {i}), beyond the limit of {cap:,} classes — are these "
+            "class labels? (TWOLAYER_MAX_CLASSES raises the limit)"
+        )
     return y.astype(np.intp, copy=False)
 
 
 def check_sample_weight(sample_weight, n, name="sample_weight"):
     """A float64 vector of n finite weights >= 0 with a positive sum."""
-    w = np.asarray(sample_weight, dtype=np.float64) if not np.isscalar(sample_weight) else \
-        np.full(n, float(sample_weight))
+    w = (
+        np.asarray(sample_weight, dtype=np.float64)
+        if not np.isscalar(sample_weight)
+        else np.full(n, float(sample_weight))
+    )
     if w.shape != (n,):
         raise InputError(f"{name} must hold one weight per row ({n}), got shape {w.shape}")
     if not np.isfinite(w).all() or (w < 0).any():
@@ -224,13 +275,19 @@ def _label(v):
 # A schema is {field: (rule, words)}: rule(value) -> bool; words say what the field must be.
 # Fields absent from the object are skipped unless listed in ``required``.
 def is_int(lo=0, hi=None):
-    return lambda v: (isinstance(v, int) and not isinstance(v, bool) and v >= lo
-                      and (hi is None or v <= hi))
+    return lambda v: (
+        isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
+    )
 
 
 def is_real(lo=None, hi=None):
-    return lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                      and (lo is None or v >= lo) and (hi is None or v <= hi))
+    return lambda v: (
+        isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+        and (lo is None or v >= lo)
+        and (hi is None or v <= hi)
+    )
 
 
 def is_str(v):
@@ -246,8 +303,12 @@ def optional(rule):
 
 
 def list_of(rule, min_len=0, max_len=None):
-    return lambda v: (isinstance(v, list) and len(v) >= min_len and (max_len is None or len(v) <= max_len)
-                      and all(rule(x) for x in v))
+    return lambda v: (
+        isinstance(v, list)
+        and len(v) >= min_len
+        and (max_len is None or len(v) <= max_len)
+        and all(rule(x) for x in v)
+    )
 
 
 def is_dict(v):
@@ -262,11 +323,15 @@ def _short(value, n=60):
 def check_fields(obj, schema, where, required=()):
     """obj must be a dict whose fields satisfy the schema; returns obj. One line naming file and field."""
     if not isinstance(obj, dict):
-        raise InputError(f"{where}: expected a JSON object of fields, got {type(obj).__name__}; the file is damaged")
+        raise InputError(
+            f"{where}: expected a JSON object of fields, got {type(obj).__name__}; the file is damaged"
+        )
     for name in required:
         if name not in obj:
             raise InputError(f"{where}: field {name!r} is missing; the file is damaged")
     for name, (rule, words) in schema.items():
         if name in obj and not rule(obj[name]):
-            raise InputError(f"{where}: field {name!r} must be {words}, got {_short(obj[name])}; the file is damaged")
+            raise InputError(
+                f"{where}: field {name!r} must be {words}, got {_short(obj[name])}; the file is damaged"
+            )
     return obj

@@ -1,4 +1,5 @@
 """The command line: parse, call the library, print. Heavy modules are imported inside commands."""
+
 from __future__ import annotations
 
 import functools
@@ -9,7 +10,6 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -43,8 +43,12 @@ class _Group(typer.core.TyperGroup):
         return command
 
 
-app = typer.Typer(cls=_Group, add_completion=True, pretty_exceptions_enable=False,
-                  help="twolayer: train, check, explain and tune a two-layer neural network classifier.")
+app = typer.Typer(
+    cls=_Group,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    help="twolayer: train, check, explain and tune a two-layer neural network classifier.",
+)
 
 
 def _print_version(value: bool) -> None:
@@ -56,10 +60,18 @@ def _print_version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def _root(
     ctx: typer.Context,
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Print the version and exit."),
-    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure (also accepted "
-                                                      "after the command)."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help="Show the full traceback of a failure (also accepted after the command).",
+    ),
 ):
     # --debug is read by main() wherever it stands; it is declared here so that --help lists it.
     if ctx.invoked_subcommand is None:  # plain `twolayer`: the help, and success
@@ -86,12 +98,14 @@ class Interrupted(Exception):
 
 def command(f):
     """app.command(), with interruptions carried out as Interrupted."""
+
     @functools.wraps(f)
     def run(*args, **kwargs):
         try:
             return f(*args, **kwargs)
         except KeyboardInterrupt as e:
             raise Interrupted(e) from None
+
     return app.command()(run)
 
 
@@ -146,60 +160,110 @@ def _pct(v):
 @command
 def train(
     ctx: typer.Context,
-    data: str = typer.Option(_R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."),
+    data: str = typer.Option(
+        _R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."
+    ),
     hidden: int = typer.Option(_R.hidden_size, help="Hidden layer size H."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs to train (default: auto, about 2,000 steps within "
-                                                    "10..100 epochs; with --resume: the total to reach)."),
+    epochs: int | None = typer.Option(
+        None,
+        help="Epochs to train (default: auto, about 2,000 steps within "
+        "10..100 epochs; with --resume: the total to reach).",
+    ),
     batch_size: int = typer.Option(_T.batch_size, help="Minibatch size."),
     lr: float = typer.Option(_T.learning_rate, help="Base learning rate."),
     reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
     optimizer: str = typer.Option(_T.optimizer, help="sgd, momentum, nesterov, adam or adamw."),
-    schedule: str = typer.Option(_T.schedule, help="Learning-rate schedule: constant, step or cosine."),
+    schedule: str = typer.Option(
+        _T.schedule, help="Learning-rate schedule: constant, step or cosine."
+    ),
     lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
-    momentum: float = typer.Option(_T.momentum, help="Momentum of the momentum and nesterov optimizers."),
+    momentum: float = typer.Option(
+        _T.momentum, help="Momentum of the momentum and nesterov optimizers."
+    ),
     weight_decay: float = typer.Option(_T.weight_decay, help="AdamW's decoupled weight decay."),
     warmup: int = typer.Option(_T.warmup_epochs, help="Epochs of linear learning-rate warm-up."),
-    patience: int = typer.Option(0, help="Stop after this many epochs without a better validation "
-                                                    "accuracy and keep the best weights; 0 turns it off."),
-    val_fraction: float = typer.Option(_R.val_fraction, help="Validation share carved from training data when "
-                                                              "the data set has no validation split."),
-    preprocess: str = typer.Option(_R.preprocess, help="auto (scale for images, else standardize), none, scale, "
-                                                      "center or standardize."),
-    augment: str = typer.Option(_T.augment, help="auto (shift for images), none, or shift: random 1-pixel "
-                                                  "shifts of each training batch."),
+    patience: int = typer.Option(
+        0,
+        help="Stop after this many epochs without a better validation "
+        "accuracy and keep the best weights; 0 turns it off.",
+    ),
+    val_fraction: float = typer.Option(
+        _R.val_fraction,
+        help="Validation share carved from training data when "
+        "the data set has no validation split.",
+    ),
+    preprocess: str = typer.Option(
+        _R.preprocess,
+        help="auto (scale for images, else standardize), none, scale, center or standardize.",
+    ),
+    augment: str = typer.Option(
+        _T.augment,
+        help="auto (shift for images), none, or shift: random 1-pixel "
+        "shifts of each training batch.",
+    ),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same run, bit for bit."),
     dtype: str = typer.Option(_R.dtype, help="float64 or float32."),
-    out: Optional[Path] = typer.Option(None, help="Run directory (default: a new folder under runs/)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    out: Path | None = typer.Option(
+        None, help="Run directory (default: a new folder under runs/)."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out from its last checkpoint."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite a run already in --out."),
-    plots: bool = typer.Option(True, "--plots/--no-plots",
-                               help="Draw the run's pictures (loss, accuracy, weights, confusion); "
-                                    "twolayer report draws them later."),
+    plots: bool = typer.Option(
+        True,
+        "--plots/--no-plots",
+        help="Draw the run's pictures (loss, accuracy, weights, confusion); "
+        "twolayer report draws them later.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Train a network and write model.npz, metrics.json, history.csv and pictures to the run directory."""
     if resume and out is None:
         raise InputError("--resume needs --out DIR: the run to continue")
-    values = {"data": ("data", data), "hidden": ("hidden_size", hidden), "epochs": ("epochs", epochs),
-              "batch_size": ("batch_size", batch_size), "lr": ("learning_rate", lr), "reg": ("reg", reg),
-              "optimizer": ("optimizer", optimizer), "schedule": ("schedule", schedule),
-              "lr_decay": ("lr_decay", lr_decay), "momentum": ("momentum", momentum),
-              "weight_decay": ("weight_decay", weight_decay), "warmup": ("warmup_epochs", warmup),
-              "patience": ("patience", patience or None), "val_fraction": ("val_fraction", val_fraction),
-              "preprocess": ("preprocess", preprocess), "augment": ("augment", augment), "seed": ("seed", seed),
-              "dtype": ("dtype", dtype)}
-    settings = RunSettings().with_changes(**dict(values.values()))  # checks every value, by its rule
+    values = {
+        "data": ("data", data),
+        "hidden": ("hidden_size", hidden),
+        "epochs": ("epochs", epochs),
+        "batch_size": ("batch_size", batch_size),
+        "lr": ("learning_rate", lr),
+        "reg": ("reg", reg),
+        "optimizer": ("optimizer", optimizer),
+        "schedule": ("schedule", schedule),
+        "lr_decay": ("lr_decay", lr_decay),
+        "momentum": ("momentum", momentum),
+        "weight_decay": ("weight_decay", weight_decay),
+        "warmup": ("warmup_epochs", warmup),
+        "patience": ("patience", patience or None),
+        "val_fraction": ("val_fraction", val_fraction),
+        "preprocess": ("preprocess", preprocess),
+        "augment": ("augment", augment),
+        "seed": ("seed", seed),
+        "dtype": ("dtype", dtype),
+    }
+    settings = RunSettings().with_changes(
+        **dict(values.values())
+    )  # checks every value, by its rule
     out = out or runs.default_run_dir()
     progress = None if quiet or as_json else _progress()
     ok = False
     try:  # the bar starts with training (_on_start), after any download has shown its own
-        metrics = runs.run_training(settings, out, resume=resume, force=force, given=_given(ctx, values),
-                                    plots=plots, on_start=progress and _on_start(progress),
-                                    on_batch=progress and _on_batch(progress))
+        metrics = runs.run_training(
+            settings,
+            out,
+            resume=resume,
+            force=force,
+            given=_given(ctx, values),
+            plots=plots,
+            on_start=progress and _on_start(progress),
+            on_batch=progress and _on_batch(progress),
+        )
         ok = True
         if progress is not None and progress.task_ids:  # the bar ends on the table's figure
-            progress.update(progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}")
+            progress.update(
+                progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}"
+            )
     except DivergedError as e:
         raise DivergedError(f"{e} Start again with: {_retry_command(lr)}") from None
     finally:
@@ -207,22 +271,33 @@ def train(
     if as_json:
         _print_json({**metrics, "run_dir": str(out)})
     else:
-        _print_table(f"twolayer train — {out}", [
-            ("train accuracy", _pct(metrics["train_accuracy"])),
-            ("validation accuracy", _pct(metrics["val_accuracy"])),
-            ("test accuracy", _pct(metrics["test_accuracy"])),
-            ("final loss", "-" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}"),
-            ("epochs", f"{metrics['epochs']} ({metrics['stop_reason'].replace('_', ' ')}"
-                       + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")")),
-            ("seconds", f"{metrics['seconds']:.2f}"),
-        ])
+        _print_table(
+            f"twolayer train — {out}",
+            [
+                ("train accuracy", _pct(metrics["train_accuracy"])),
+                ("validation accuracy", _pct(metrics["val_accuracy"])),
+                ("test accuracy", _pct(metrics["test_accuracy"])),
+                (
+                    "final loss",
+                    "-" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}",
+                ),
+                (
+                    "epochs",
+                    f"{metrics['epochs']} ({metrics['stop_reason'].replace('_', ' ')}"
+                    + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")"),
+                ),
+                ("seconds", f"{metrics['seconds']:.2f}"),
+            ],
+        )
         stdout_write(f"next: twolayer report {out}\n")
     if metrics.get("warning"):
         _err(f"twolayer: warning: {metrics['warning']}")
     if metrics["stop_reason"] == "interrupted":
         name = metrics.get("signal", "SIGINT")
-        _err(f"interrupted ({name}): the best weights so far were saved; continue with "
-              f"twolayer train --out {out} --resume")
+        _err(
+            f"interrupted ({name}): the best weights so far were saved; continue with "
+            f"twolayer train --out {out} --resume"
+        )
         raise typer.Exit(128 + signal.Signals[name].value)
 
 
@@ -245,11 +320,23 @@ def _retry_command(lr):
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=_stderr_console(),
-                    transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeRemainingColumn(),
+        console=_stderr_console(),
+        transient=False,
+    )
 
 
 def _stop(progress, ok):
@@ -266,8 +353,13 @@ def _on_start(progress):
     def start(trainer, dataset):
         progress.start()
         n, c = len(dataset.y_train), trainer.config
-        progress.add_task("training", total=c.resolve_epochs(n) * c.steps_for(n),
-                          completed=trainer.epoch * c.steps_for(n), status="")
+        progress.add_task(
+            "training",
+            total=c.resolve_epochs(n) * c.steps_for(n),
+            completed=trainer.epoch * c.steps_for(n),
+            status="",
+        )
+
     return start
 
 
@@ -289,14 +381,19 @@ def _on_batch(progress, every=0.05):
             status += f" · val (epoch {trainer.epoch}) {100 * h['val_acc'][-1]:.1f}%"
         progress.update(task.id, advance=pending, status=status)
         pending, last = 0, now
+
     return batch
 
 
 @command
 def evaluate(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    data: Optional[str] = typer.Option(None, help="Data SPEC to evaluate on (default: the model's own)."),
-    seed: Optional[int] = typer.Option(None, help="Seed of the data split (default: the training run's)."),
+    data: str | None = typer.Option(
+        None, help="Data SPEC to evaluate on (default: the model's own)."
+    ),
+    seed: int | None = typer.Option(
+        None, help="Seed of the data split (default: the training run's)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
     """Accuracy of a saved model on each split of a data set."""
@@ -304,23 +401,40 @@ def evaluate(
     if as_json:
         _print_json(result)
     else:
-        _print_table(f"twolayer evaluate — {model}",
-                     [(f"{s} accuracy", _pct(result[f"{s}_accuracy"])) for s in ("train", "val", "test")
-                      if f"{s}_accuracy" in result])
+        _print_table(
+            f"twolayer evaluate — {model}",
+            [
+                (f"{s} accuracy", _pct(result[f"{s}_accuracy"]))
+                for s in ("train", "val", "test")
+                if f"{s}_accuracy" in result
+            ],
+        )
 
 
 @command
 def predict(
     model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    input: Path = typer.Argument(..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is "
-                                           "dropped)."),
-    out: Optional[Path] = typer.Option(None, help="Write here instead of stdout: .npy (a string array of class "
-                                                  "names, or with --proba an N×C float array), else text/CSV."),
-    proba: bool = typer.Option(False, "--proba", help="Write class probabilities: CSV with a header "
-                                                     "label,<class names…>, or an N×C array in class order."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines, one {row, label, index} per row (with "
-                                                       "--proba also {probabilities: {class: p}}); with --out, "
-                                                       "one {out, rows} line."),
+    input: Path = typer.Argument(
+        ..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is dropped)."
+    ),
+    out: Path | None = typer.Option(
+        None,
+        help="Write here instead of stdout: .npy (a string array of class "
+        "names, or with --proba an N×C float array), else text/CSV.",
+    ),
+    proba: bool = typer.Option(
+        False,
+        "--proba",
+        help="Write class probabilities: CSV with a header "
+        "label,<class names…>, or an N×C array in class order.",
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print JSON lines, one {row, label, index} per row (with "
+        "--proba also {probabilities: {class: p}}); with --out, "
+        "one {out, rows} line.",
+    ),
 ):
     """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
     if out is not None:
@@ -330,7 +444,10 @@ def predict(
         names = runs.class_names(net)
         rows = ({"row": r, "label": names[i], "index": int(i)} for r, i in enumerate(idx))
         if proba:
-            rows = ({**row, "probabilities": dict(zip(names, map(float, p)))} for row, p in zip(rows, probabilities))
+            rows = (
+                {**row, "probabilities": dict(zip(names, map(float, p)))}
+                for row, p in zip(rows, probabilities)
+            )
         stdout_write("".join(json.dumps(row) + "\n" for row in rows))
         return
     runs.write_predictions(net, idx, probabilities if proba else None, out)
@@ -357,7 +474,9 @@ def gradcheck(
     seed: int = typer.Option(0, help="Seed of the random problem."),
     reg: float = typer.Option(0.05, help="Regularisation strength of the checked loss."),
     threshold: float = typer.Option(1e-7, help="Largest acceptable relative error."),
-    as_json: bool = typer.Option(False, "--json", help="Print {errors, threshold, passed} as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print {errors, threshold, passed} as JSON."
+    ),
 ):
     """Compare analytic and numerical gradients on a random float64 problem."""
     check_setting("threshold", threshold)
@@ -367,33 +486,58 @@ def gradcheck(
     errors = check_net(net, X, y, reg=reg)
     if as_json:
         passed = max(errors.values()) <= threshold
-        _print_json({"errors": {k: float(v) for k, v in errors.items()}, "threshold": threshold, "passed": passed})
+        _print_json(
+            {
+                "errors": {k: float(v) for k, v in errors.items()},
+                "threshold": threshold,
+                "passed": passed,
+            }
+        )
         if not passed:
             raise typer.Exit(1)
         return
-    _print_table("max relative error (numerical vs analytic)",
-                 [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()])
-    if not all(v <= threshold for v in errors.values()):  # NaN (an overflowing reg) is a failure too
+    _print_table(
+        "max relative error (numerical vs analytic)",
+        [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()],
+    )
+    if not all(
+        v <= threshold for v in errors.values()
+    ):  # NaN (an overflowing reg) is a failure too
         _err(f"gradient check failed: relative error above {threshold:g}")
         raise typer.Exit(1)
 
 
 @command
 def tune(
-    data: str = typer.Option("digits", help="Data SPEC to tune on (the validation split chooses, never test)."),
+    data: str = typer.Option(
+        "digits", help="Data SPEC to tune on (the validation split chooses, never test)."
+    ),
     trials: int = typer.Option(20, help="Trials this worker runs; workers on one study add up."),
-    storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by the workers: sqlite:///FILE "
-                                                     "or postgresql://USER:PASS@HOST/DB (default: OUT/study.db)."),
+    storage: str | None = typer.Option(
+        None,
+        help="Optuna storage URL shared by the workers: sqlite:///FILE "
+        "or postgresql://USER:PASS@HOST/DB (default: OUT/study.db).",
+    ),
     study_name: str = typer.Option("twolayer", help="Study to create or join."),
-    out: Path = typer.Option(Path("tune"), help="Folder for best_model.npz, trials.csv, plots, trials/."),
+    out: Path = typer.Option(
+        Path("tune"), help="Folder for best_model.npz, trials.csv, plots, trials/."
+    ),
     n_jobs: int = typer.Option(1, help="Trials run at once in this worker (threads)."),
-    timeout: Optional[float] = typer.Option(None, help="Stop starting trials after this many seconds."),
+    timeout: float | None = typer.Option(
+        None, help="Stop starting trials after this many seconds."
+    ),
     sampler: str = typer.Option("tpe", help="tpe or random."),
     pruner: str = typer.Option("median", help="median, hyperband or none."),
-    epochs: int = typer.Option(20, help="Epochs per trial (at most; pruning and early stopping cut it)."),
+    epochs: int = typer.Option(
+        20, help="Epochs per trial (at most; pruning and early stopping cut it)."
+    ),
     patience: int = typer.Option(5, help="Early-stopping patience within a trial; 0 turns it off."),
-    seed: Optional[int] = typer.Option(None, help="Sampler seed (default: random, so workers explore apart)."),
-    heartbeat: int = typer.Option(10, help="Seconds between heartbeats; a trial silent for 3 is failed and retried."),
+    seed: int | None = typer.Option(
+        None, help="Sampler seed (default: random, so workers explore apart)."
+    ),
+    heartbeat: int = typer.Option(
+        10, help="Seconds between heartbeats; a trial silent for 3 is failed and retried."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the best trial as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
@@ -410,35 +554,68 @@ def tune(
             if best:
                 status += f" · best {100 * best[0].value:.1f}% (#{best[0].number})"
             progress.update(task, advance=1, status=status)
+
         callbacks.append(advance)
         progress.start()
     ok = False
     try:
-        study = tuning.tune(data, trials, storage, study_name, out, n_jobs=n_jobs, timeout=timeout, sampler=sampler,
-                            pruner=pruner, epochs=epochs, patience=patience, seed=seed, heartbeat=heartbeat,
-                            callbacks=callbacks)
+        study = tuning.tune(
+            data,
+            trials,
+            storage,
+            study_name,
+            out,
+            n_jobs=n_jobs,
+            timeout=timeout,
+            sampler=sampler,
+            pruner=pruner,
+            epochs=epochs,
+            patience=patience,
+            seed=seed,
+            heartbeat=heartbeat,
+            callbacks=callbacks,
+        )
         ok = True
     finally:
         _stop(progress, ok)
     best = tuning.finished(study)
     counts = tuning.state_counts(study)
     if as_json:
-        _print_json({"study": study_name, "out": str(out), "trials": counts,
-                          "best": None if not best else {"number": best[0].number, "val_accuracy": best[0].value,
-                                                         "params": best[0].params}})
+        _print_json(
+            {
+                "study": study_name,
+                "out": str(out),
+                "trials": counts,
+                "best": None
+                if not best
+                else {
+                    "number": best[0].number,
+                    "val_accuracy": best[0].value,
+                    "params": best[0].params,
+                },
+            }
+        )
         return
     from rich import box
     from rich.table import Table
 
-    table = Table(title=f"twolayer tune — {printable(study_name)}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
+    table = Table(
+        title=f"twolayer tune — {printable(study_name)}: "
+        + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        show_edge=False,
+    )
     for col in tuning.TOP_COLUMNS:
         table.add_column(col, justify="left" if col in ("optimizer", "schedule") else "right")
     for row in tuning.top_rows(study):
         table.add_row(*row)
     _print(table)
     if best:
-        stdout_write(f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)\n")
+        stdout_write(
+            f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)\n"
+        )
     else:
         _err("no trial has finished yet: nothing to save")
 
@@ -459,13 +636,24 @@ def report(
 @command
 def diagram(
     out: Path = typer.Option(..., help="Output file: .svg or .png."),
-    model: Optional[Path] = typer.Option(None, help="A model.npz; default: a freshly initialised network."),
-    data: Optional[str] = typer.Option(None, help="Data SPEC of the minibatch; default: the model's, else digits."),
+    model: Path | None = typer.Option(
+        None, help="A model.npz; default: a freshly initialised network."
+    ),
+    data: str | None = typer.Option(
+        None, help="Data SPEC of the minibatch; default: the model's, else digits."
+    ),
     batch: int = typer.Option(2, help="Rows in the minibatch pushed through the circuit."),
-    reg: Optional[float] = typer.Option(None, help="L2 strength in the circuit; default: the model's, else 0 (the training default)."),
-    hidden: int = typer.Option(_R.hidden_size, help="Hidden size of the fresh network (without --model)."),
+    reg: float | None = typer.Option(
+        None,
+        help="L2 strength in the circuit; default: the model's, else 0 (the training default).",
+    ),
+    hidden: int = typer.Option(
+        _R.hidden_size, help="Hidden size of the fresh network (without --model)."
+    ),
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
-    as_json: bool = typer.Option(False, "--json", help="Print {out, data, batch, reg, loss} as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print {out, data, batch, reg, loss} as JSON."
+    ),
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
     net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
@@ -473,7 +661,9 @@ def diagram(
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
     if as_json:
         loss, _ = net.loss(X, y, reg=reg)
-        _print_json({"out": str(out), "data": spec, "batch": len(y), "reg": reg, "loss": float(loss)})
+        _print_json(
+            {"out": str(out), "data": spec, "batch": len(y), "reg": reg, "loss": float(loss)}
+        )
     else:
         stdout_write(f"{out}\n")
 
@@ -506,7 +696,7 @@ def _reserve_std_fds():
                 os.close(held)
 
 
-def main(argv=None):
+def main(argv=None):  # noqa: C901  (split by the wiring rebuild, issue 17)
     """Entry point: user mistakes → one line and exit 2; internal failures → one line and exit 1;
     a stop by Ctrl-C, SIGTERM or SIGHUP → one line and 128 + the signal number."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -517,8 +707,12 @@ def main(argv=None):
     _reserve_std_fds()
     try:
         with runs.stop_signals(), warnings.catch_warnings():
-            if not (debug or sys.warnoptions):  # the error is the only line: no NumPy or parser warnings
-                warnings.simplefilter("ignore")  # beside it (-W or --debug shows them; the API never hides them)
+            if not (
+                debug or sys.warnoptions
+            ):  # the error is the only line: no NumPy or parser warnings
+                warnings.simplefilter(
+                    "ignore"
+                )  # beside it (-W or --debug shows them; the API never hides them)
             rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
             _flush_stdout()
         return rv if isinstance(rv, int) else 0
@@ -528,7 +722,9 @@ def main(argv=None):
         return _fail("interrupted", 130)
     except Interrupted as e:
         return _fail(f"interrupted ({e}); every file written so far is complete", e.status)
-    except KeyboardInterrupt as e:  # between commands: before Typer has started or after it finished
+    except (
+        KeyboardInterrupt
+    ) as e:  # between commands: before Typer has started or after it finished
         return _fail("interrupted", runs.exit_status(e))
     except SettingError as e:
         if debug:
@@ -547,12 +743,16 @@ def main(argv=None):
             return _fail(e.format_message(), getattr(e, "exit_code", 2))
         if debug:  # an internal failure: still one line unless --debug
             raise
-        return _fail(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1)
+        return _fail(
+            f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1
+        )
 
 
 def _is_usage_error(e):
     """Click's exceptions (vendored inside recent Typer, so matched by their public shape)."""
-    return callable(getattr(e, "format_message", None)) and isinstance(getattr(e, "exit_code", None), int)
+    return callable(getattr(e, "format_message", None)) and isinstance(
+        getattr(e, "exit_code", None), int
+    )
 
 
 def _flush_stdout():

@@ -7,6 +7,7 @@
    and the gradient of L flowing back along it (red), computed by the library's gates on a real
    minibatch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -152,8 +153,11 @@ def sum_labels(edges):
     """The red totals for parameters used on two wires: ∂L/∂W = the sum over its wires."""
     totals = parameter_gradients(edges)
     wires = {k: [e for e in edges if e.src == k] for k in totals}
-    return {k: f"∂L/∂{k} = sum of its {len(w)} wires  {'×'.join(map(str, totals[k].shape))}\n{fmt_values(totals[k])}"
-            for k, w in wires.items() if len(w) > 1}
+    return {
+        k: f"∂L/∂{k} = sum of its {len(w)} wires  {'×'.join(map(str, totals[k].shape))}\n{fmt_values(totals[k])}"
+        for k, w in wires.items()
+        if len(w) > 1
+    }
 
 
 def draw_circuit(ax, edges, title):
@@ -163,10 +167,17 @@ def draw_circuit(ax, edges, title):
         pts = _path(edge)
         xs, ys = zip(*pts)
         ax.plot(xs[:-1] + (xs[-1],), ys, color="0.55", linewidth=1, zorder=1)
-        ax.annotate("", xy=pts[-1], xytext=pts[-2], zorder=1,
-                    arrowprops=dict(arrowstyle="-|>", color="0.55", shrinkA=0, shrinkB=22, linewidth=1))
+        ax.annotate(
+            "",
+            xy=pts[-1],
+            xytext=pts[-2],
+            zorder=1,
+            arrowprops=dict(arrowstyle="-|>", color="0.55", shrinkA=0, shrinkB=22, linewidth=1),
+        )
         # labels go on the longest straight piece of the wire
-        (xa, ya), (xb, yb) = max(zip(pts, pts[1:]), key=lambda s: abs(s[1][0] - s[0][0]) + abs(s[1][1] - s[0][1]))
+        (xa, ya), (xb, yb) = max(
+            zip(pts, pts[1:]), key=lambda s: abs(s[1][0] - s[0][0]) + abs(s[1][1] - s[0][1])
+        )
         xm, ym = (xa + xb) / 2, (ya + yb) / 2
         fwd, back = forward_label(edge), gradient_label(edge)
         if ya == yb:  # horizontal: value above, gradient below
@@ -179,19 +190,50 @@ def draw_circuit(ax, edges, title):
                 ax.text(xm + 0.08, ym, back, color=BACKWARD, ha="left", va="center", fontsize=7)
     for key, text in sum_labels(edges).items():  # W1 and W2 feed the matmul and the regulariser
         x, y = NODES[key][:2]
-        ax.text(x + 0.25, y - 0.05, text, color=BACKWARD, ha="left", va="top", fontsize=7, fontweight="bold")
+        ax.text(
+            x + 0.25,
+            y - 0.05,
+            text,
+            color=BACKWARD,
+            ha="left",
+            va="top",
+            fontsize=7,
+            fontweight="bold",
+        )
     for key, (x, y, label, kind) in NODES.items():
         if kind == "gate":
-            ax.text(x, y, label, ha="center", va="center", fontsize=9, zorder=3,
-                    bbox=dict(boxstyle="round,pad=0.45", facecolor="#fff3d6", edgecolor="#c08000"))
+            ax.text(
+                x,
+                y,
+                label,
+                ha="center",
+                va="center",
+                fontsize=9,
+                zorder=3,
+                bbox=dict(boxstyle="round,pad=0.45", facecolor="#fff3d6", edgecolor="#c08000"),
+            )
         else:
-            ax.text(x, y, label, ha="center", va="center", fontsize=11, fontweight="bold", zorder=3,
-                    bbox=dict(boxstyle="circle,pad=0.25", facecolor="white", edgecolor="0.3"))
+            ax.text(
+                x,
+                y,
+                label,
+                ha="center",
+                va="center",
+                fontsize=11,
+                fontweight="bold",
+                zorder=3,
+                bbox=dict(boxstyle="circle,pad=0.25", facecolor="white", edgecolor="0.3"),
+            )
     ax.set_xlim(-0.6, 17.4)
     ax.set_ylim(-4.4, 2.1)
     ax.set_title(title, fontsize=11)
-    ax.text(0.0, -4.35, "black: forward value (shape and first entries)   red: gradient ∂L/∂· flowing back",
-            fontsize=8, color="0.3")
+    ax.text(
+        0.0,
+        -4.35,
+        "black: forward value (shape and first entries)   red: gradient ∂L/∂· flowing back",
+        fontsize=8,
+        color="0.3",
+    )
     ax.axis("off")
 
 
@@ -226,8 +268,15 @@ def draw_network(ax, sizes, captions, output_names=None, max_nodes=10):
                 if i == len(columns) - 1 and output_names is not None:
                     ax.text(x + 0.15, y, figure_text(output_names[n]), va="center", fontsize=8)
         ax.text(2.0 * i, -1.3, captions[i], ha="center", va="top", fontsize=9)
-    for i, name in enumerate(("W1, b1", "W2, b2")[:len(sizes) - 1]):
-        ax.text(2.0 * i + 1, 1.15, f"{name}\n{sizes[i]}×{sizes[i + 1]}", ha="center", va="bottom", fontsize=9)
+    for i, name in enumerate(("W1, b1", "W2, b2")[: len(sizes) - 1]):
+        ax.text(
+            2.0 * i + 1,
+            1.15,
+            f"{name}\n{sizes[i]}×{sizes[i + 1]}",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     ax.set_xlim(-1, 2.0 * (len(sizes) - 1) + 1.2)
     ax.set_ylim(-1.9, 1.6)
     ax.set_aspect("equal")
@@ -247,19 +296,31 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
 
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
-        raise InputError(f"{path}: the diagram is written as .svg or .png, not {path.suffix or 'no extension'!r}")
+        raise InputError(
+            f"{path}: the diagram is written as .svg or .png, not {path.suffix or 'no extension'!r}"
+        )
     edges, loss = circuit(net, X, y, reg)
     d, hdim, c = net.input_size, net.hidden_size, net.output_size
     shape = f" ({'×'.join(map(str, image_shape))} image)" if image_shape else ""
     names = net.class_names or [str(i) for i in range(c)]
-    with matplotlib.rc_context({"svg.fonttype": "none"}):  # keep labels as <text>, searchable and selectable
+    with matplotlib.rc_context(
+        {"svg.fonttype": "none"}
+    ):  # keep labels as <text>, searchable and selectable
         fig = Figure(figsize=(18, 11.5))
         top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3.3, 7]})
-        draw_network(top, [d, hdim, c], [f"input\n{d}{shape}", f"hidden · ReLU\n{hdim}",
-                                         f"output · softmax\n{c} classes"], output_names=names)
+        draw_network(
+            top,
+            [d, hdim, c],
+            [f"input\n{d}{shape}", f"hidden · ReLU\n{hdim}", f"output · softmax\n{c} classes"],
+            output_names=names,
+        )
         top.set_title(f"Two-layer network: {d} → {hdim} → {c}", fontsize=12)
-        draw_circuit(bottom, edges, f"Backpropagation through the loss circuit on a minibatch of {len(y)} "
-                                    f"rows of {figure_text(data_name)} (reg = {reg:g}, L = {loss:.4g})")
+        draw_circuit(
+            bottom,
+            edges,
+            f"Backpropagation through the loss circuit on a minibatch of {len(y)} "
+            f"rows of {figure_text(data_name)} (reg = {reg:g}, L = {loss:.4g})",
+        )
         fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.01, hspace=0.08)
         save_figure(fig, path, dpi=100)
     return edges

@@ -1,8 +1,10 @@
 """TwoLayerClassifier: the network as a scikit-learn estimator, trained by the shared loop."""
+
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -10,11 +12,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
+from .checks import as_array, check_classes, check_real_dtype
 from .data import split_validation
 from .data.preprocess import Preprocessor
-from .checks import as_array, check_classes, check_real_dtype
 from .errors import InputError
 from .export import predictor_parts
 from .layers import log_softmax, softmax
@@ -103,11 +110,27 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         The trained network, with the fitted preprocessing (``preprocessor_``).
     """
 
-    def __init__(self, hidden_size=100, reg=_T.reg, optimizer=_T.optimizer, learning_rate="auto",
-                 batch_size="auto", max_epochs=200, schedule="constant", momentum=_T.momentum,
-                 weight_decay=1.0, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 tol=1e-4, preprocess="standardize", random_state=None, dtype="float64", warm_start=False,
-                 verbose=False):
+    def __init__(
+        self,
+        hidden_size=100,
+        reg=_T.reg,
+        optimizer=_T.optimizer,
+        learning_rate="auto",
+        batch_size="auto",
+        max_epochs=200,
+        schedule="constant",
+        momentum=_T.momentum,
+        weight_decay=1.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        preprocess="standardize",
+        random_state=None,
+        dtype="float64",
+        warm_start=False,
+        verbose=False,
+    ):
         self.hidden_size = hidden_size
         self.reg = reg
         self.optimizer = optimizer
@@ -128,7 +151,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # -- fitting ------------------------------------------------------------------------
-    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> TwoLayerClassifier:
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> TwoLayerClassifier:
         """Train until the loss (or validation accuracy) stops improving, at most max_epochs
         epochs (continuing from the last fit when warm_start).
 
@@ -139,14 +164,16 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "net_")))
         weights: np.ndarray | None = None
         if sample_weight is not None:
-            weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            weights = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         if not (self.warm_start and hasattr(self, "net_")):
             self._init(X, y, classes=None, sample_weight=weights)
         yi = self._encode(y)
         Xt = self.preprocessor_.transform(X, self.net_.dtype)
         X_val = y_val = None
         if self.early_stopping:
-            seed = int(check_random_state(self.random_state).randint(2 ** 31 - 1))
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
             rows = np.arange(len(yi))[:, None]
             train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
             train_rows, val_rows = train_rows[:, 0], val_rows[:, 0]
@@ -155,11 +182,20 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
                 weights = weights[train_rows]
         config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
         trainer = Trainer(self.net_, config, rng=self._rng())
-        trainer.fit(Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=self._report if self.verbose else None)
+        trainer.fit(
+            Xt,
+            yi,
+            X_val,
+            y_val,
+            sample_weight=weights,
+            on_epoch=self._report if self.verbose else None,
+        )
         self._record(trainer, len(trainer.history["loss"]), len(yi))
         return self
 
-    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: Sequence[Any] | np.ndarray | None = None) -> TwoLayerClassifier:
+    def partial_fit(
+        self, X: ArrayLike, y: ArrayLike, classes: Sequence[Any] | np.ndarray | None = None
+    ) -> TwoLayerClassifier:
         """One more epoch over (X, y); ``classes`` is required on the first call."""
         first = not hasattr(self, "net_")
         X, y = self._validate(X, y, reset=first)
@@ -168,10 +204,14 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
                 raise InputError("classes must be passed on the first call to partial_fit")
             self._init(X, y, classes=np.asarray(classes))
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise InputError(f"classes={list(classes)} differ from the classes of the first call {list(self.classes_)}")
+            raise InputError(
+                f"classes={list(classes)} differ from the classes of the first call {list(self.classes_)}"
+            )
         yi = self._encode(y)
         if not hasattr(self, "trainer_"):
-            self.trainer_ = Trainer(self.net_, self._config(len(yi), 1, None, "constant"), rng=self._rng())
+            self.trainer_ = Trainer(
+                self.net_, self._config(len(yi), 1, None, "constant"), rng=self._rng()
+            )
         t = self.trainer_
         t.fit(self.preprocessor_.transform(X, self.net_.dtype), yi, epochs=t.epoch + 1)
         self._record(t, 1, len(yi))
@@ -219,7 +259,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
 
     def _rng(self):
-        return np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
+        return np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
 
     def _init(self, X, y, classes, sample_weight=None):
         check_setting("epochs", self.max_epochs, "max_epochs")
@@ -232,8 +272,14 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         check_classes(len(self.classes_), "y")
         self._label_encoder = LabelEncoder().fit(self.classes_)
         self.preprocessor_ = Preprocessor(self.preprocess).fit(X, sample_weight=sample_weight)
-        net = TwoLayerNet(X.shape[1], self.hidden_size, len(self.classes_), std="he", dtype=self.dtype,
-                          seed=self._rng())
+        net = TwoLayerNet(
+            X.shape[1],
+            self.hidden_size,
+            len(self.classes_),
+            std="he",
+            dtype=self.dtype,
+            seed=self._rng(),
+        )
         net.class_names = [str(c) for c in self.classes_]
         self.net_ = net
         self.__dict__.pop("trainer_", None)
@@ -246,22 +292,36 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def _encode(self, y):
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if len(unknown):
-            raise InputError(f"y has labels {list(unknown)[:5]} not among the classes {list(self.classes_)[:10]}")
+            raise InputError(
+                f"y has labels {list(unknown)[:5]} not among the classes {list(self.classes_)[:10]}"
+            )
         return self._label_encoder.transform(y).astype(np.intp)
 
     def _config(self, n, epochs, patience, schedule):
         auto = lambda v: isinstance(v, str) and v == "auto"  # noqa: E731 - not `v == "auto"`: v may be an array
-        batch = min(200, n) if auto(self.batch_size) else check_setting("batch_size", self.batch_size)
+        batch = (
+            min(200, n) if auto(self.batch_size) else check_setting("batch_size", self.batch_size)
+        )
         lr = self.learning_rate
         if auto(lr):
             lr = 0.02 * (min(batch, n) / n) ** (1 / 3)
-        return TrainConfig(epochs=epochs, batch_size=batch, learning_rate=lr, reg=self.reg,
-                           optimizer=self.optimizer, momentum=self.momentum, weight_decay=self.weight_decay,
-                           schedule=schedule, patience=patience, tol=self.tol, seed=None)
+        return TrainConfig(
+            epochs=epochs,
+            batch_size=batch,
+            learning_rate=lr,
+            reg=self.reg,
+            optimizer=self.optimizer,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            schedule=schedule,
+            patience=patience,
+            tol=self.tol,
+            seed=None,
+        )
 
     def _record(self, trainer, new_epochs, n_samples):
         h = trainer.history
-        self.loss_curve_ += h["loss"][len(h["loss"]) - new_epochs:]
+        self.loss_curve_ += h["loss"][len(h["loss"]) - new_epochs :]
         self.n_iter_ = len(self.loss_curve_)
         self.t_ += new_epochs * n_samples
         self.loss_ = self.loss_curve_[-1]
@@ -299,9 +359,13 @@ def register_skl2onnx():
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
-    update_registered_converter(TwoLayerClassifier, "TwoLayerTwoLayerClassifier",
-                                calculate_linear_classifier_output_shapes, _skl2onnx_convert,
-                                options={"zipmap": [True, False, "columns"], "nocl": [True, False]})
+    update_registered_converter(
+        TwoLayerClassifier,
+        "TwoLayerTwoLayerClassifier",
+        calculate_linear_classifier_output_shapes,
+        _skl2onnx_convert,
+        options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+    )
 
 
 def _skl2onnx_convert(scope, operator, container):
@@ -314,20 +378,41 @@ def _skl2onnx_convert(scope, operator, container):
     elif classes.dtype.kind in "OUS":
         classes = np.array([str(c) for c in classes], dtype=str)
     else:
-        raise InputError(f"TwoLayerClassifier: classes of dtype {classes.dtype} cannot be ONNX labels")
+        raise InputError(
+            f"TwoLayerClassifier: classes of dtype {classes.dtype} cannot be ONNX labels"
+        )
     prefix = scope.get_unique_variable_name("twolayer_") + "_"
     x = prefix + "X32"
-    container.add_node("Cast", [operator.inputs[0].full_name], [x], to=TensorProto.FLOAT,
-                       name=scope.get_unique_operator_name("Cast"))
+    container.add_node(
+        "Cast",
+        [operator.inputs[0].full_name],
+        [x],
+        to=TensorProto.FLOAT,
+        name=scope.get_unique_operator_name("Cast"),
+    )
     pre = clf.preprocessor_
-    init, nodes = predictor_parts(clf.net_.params, pre.offset_, pre.factor_, classes, X=x,
-                                  label=operator.outputs[0].full_name, proba=operator.outputs[1].full_name,
-                                  index=prefix + "index", prefix=prefix)
+    init, nodes = predictor_parts(
+        clf.net_.params,
+        pre.offset_,
+        pre.factor_,
+        classes,
+        X=x,
+        label=operator.outputs[0].full_name,
+        proba=operator.outputs[1].full_name,
+        index=prefix + "index",
+        prefix=prefix,
+    )
     for name, array in init.items():
         if array.dtype.kind == "U":
-            container.add_initializer(name, TensorProto.STRING, list(array.shape), [v.encode() for v in array])
+            container.add_initializer(
+                name, TensorProto.STRING, list(array.shape), [v.encode() for v in array]
+            )
         else:
-            container.add_initializer(name, TensorProto.INT64 if array.dtype == np.int64 else TensorProto.FLOAT,
-                                      list(array.shape), array.ravel().tolist())
+            container.add_initializer(
+                name,
+                TensorProto.INT64 if array.dtype == np.int64 else TensorProto.FLOAT,
+                list(array.shape),
+                array.ravel().tolist(),
+            )
     for op, inputs, outputs, attrs in nodes:
         container.add_node(op, inputs, outputs, name=scope.get_unique_operator_name(op), **attrs)

@@ -10,6 +10,7 @@
 The graph computes in float32 whatever the model's dtype. Built with the ``onnx`` package
 (``pip install "twolayer[onnx]"``); opset 17, IR version 8, so any recent ONNX runtime runs it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,12 +27,23 @@ def _onnx():
     try:
         import onnx
     except ImportError:
-        raise InputError('exporting to ONNX needs the onnx package: pip install "twolayer[onnx]"') from None
+        raise InputError(
+            'exporting to ONNX needs the onnx package: pip install "twolayer[onnx]"'
+        ) from None
     return onnx
 
 
-def predictor_parts(params, offset, factor, classes, X="X", label="label", proba="probabilities",
-                    index="label_index", prefix=""):
+def predictor_parts(
+    params,
+    offset,
+    factor,
+    classes,
+    X="X",
+    label="label",
+    proba="probabilities",
+    index="label_index",
+    prefix="",
+):
     """The predictor as plain data: ({initializer name: array}, [(op, inputs, outputs, attributes)]).
 
     One description serves both the standalone graph (``to_onnx``) and the skl2onnx converter.
@@ -39,12 +51,20 @@ def predictor_parts(params, offset, factor, classes, X="X", label="label", proba
     """
     f32 = np.float32
     n = lambda name: prefix + name  # noqa: E731 - names unique within a larger graph
-    init = {n("offset"): np.asarray(offset, f32), n("factor"): np.asarray(factor, f32),
-            **{n(k): np.asarray(params[k], f32) for k in ("W1", "b1", "W2", "b2")},
-            n("classes"): np.asarray(classes)}
+    init = {
+        n("offset"): np.asarray(offset, f32),
+        n("factor"): np.asarray(factor, f32),
+        **{n(k): np.asarray(params[k], f32) for k in ("W1", "b1", "W2", "b2")},
+        n("classes"): np.asarray(classes),
+    }
     nodes = [
         ("Sub", [X, n("offset")], [n("centred")], {}),
-        ("Mul", [n("centred"), n("factor")], [n("x")], {}),  # (x − offset)·factor: the stored preprocessing
+        (
+            "Mul",
+            [n("centred"), n("factor")],
+            [n("x")],
+            {},
+        ),  # (x − offset)·factor: the stored preprocessing
         ("MatMul", [n("x"), n("W1")], [n("xW1")], {}),
         ("Add", [n("xW1"), n("b1")], [n("a")], {}),
         ("Relu", [n("a")], [n("h")], {}),
@@ -61,7 +81,9 @@ def _tensor(name, array):
     from onnx import TensorProto, helper, numpy_helper
 
     if array.dtype.kind == "U":
-        return helper.make_tensor(name, TensorProto.STRING, array.shape, [v.encode() for v in array.ravel()])
+        return helper.make_tensor(
+            name, TensorProto.STRING, array.shape, [v.encode() for v in array.ravel()]
+        )
     return numpy_helper.from_array(array, name)
 
 
@@ -78,17 +100,30 @@ def to_onnx(net, name="twolayer"):
         offset, factor = np.zeros(d), np.ones(d)
     init, nodes = predictor_parts(net.params, offset, factor, np.array(names, dtype=str))
     graph = helper.make_graph(
-        [helper.make_node(op, i, o, **attrs) for op, i, o, attrs in nodes], name,
+        [helper.make_node(op, i, o, **attrs) for op, i, o, attrs in nodes],
+        name,
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", d])],
-        [helper.make_tensor_value_info("label", TensorProto.STRING, ["N"]),
-         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", c]),
-         helper.make_tensor_value_info("label_index", TensorProto.INT64, ["N"])],
-        initializer=[_tensor(k, v) for k, v in init.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="twolayer",
-                              doc_string="two-layer net: preprocessing, affine, ReLU, affine, softmax")
+        [
+            helper.make_tensor_value_info("label", TensorProto.STRING, ["N"]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", c]),
+            helper.make_tensor_value_info("label_index", TensorProto.INT64, ["N"]),
+        ],
+        initializer=[_tensor(k, v) for k, v in init.items()],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="twolayer",
+        doc_string="two-layer net: preprocessing, affine, ReLU, affine, softmax",
+    )
     model.ir_version = IR_VERSION
-    helper.set_model_props(model, {"class_names": "\n".join(names),
-                                   "preprocess": net.preprocessor.mode if net.preprocessor else "none"})
+    helper.set_model_props(
+        model,
+        {
+            "class_names": "\n".join(names),
+            "preprocess": net.preprocessor.mode if net.preprocessor else "none",
+        },
+    )
     onnx.checker.check_model(model, full_check=True)
     return model
 

@@ -1,4 +1,5 @@
 """Numerical gradients by centered differences, and relative errors against analytic ones."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,7 +45,9 @@ def check_net(net, X, y, reg=0.0, h=1e-5, sample_weight=None):
     grads = {k: v.copy() for k, v in grads.items()}
     errors = {}
     for name, param in net.params.items():
-        num = numerical_gradient(lambda _: net.loss(X, y, reg=reg, sample_weight=sample_weight)[0], param, h)
+        num = numerical_gradient(
+            lambda _: net.loss(X, y, reg=reg, sample_weight=sample_weight)[0], param, h
+        )
         errors[name] = rel_error(num, grads[name])
     return errors
 

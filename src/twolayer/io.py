@@ -6,6 +6,7 @@ renamed over the target. On any failure (a full disk, Ctrl-C, a bug) the temp fi
 so a result file is either the old one or the complete new one, never 0 bytes or half written.
 An OSError becomes one line naming the path and what the system said (InputError).
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,8 +50,12 @@ def atomic_write(path, write, binary=True):
         raise os_error(path, e) from None
     try:
         try:
-            with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8",
-                           newline=None if binary else "") as f:
+            with os.fdopen(
+                fd,
+                "wb" if binary else "w",
+                encoding=None if binary else "utf-8",
+                newline=None if binary else "",
+            ) as f:
                 write(f)
                 f.flush()
                 os.fsync(f.fileno())
@@ -80,6 +85,7 @@ def write_csv(path, header, rows):
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
+
     return atomic_write(path, write, binary=False)
 
 
@@ -100,7 +106,9 @@ def save_figure(fig, path, dpi=100):
         buf = _io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=dpi)
     finally:
-        if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure; a bare Figure needs no closing
+        if (
+            getattr(fig.canvas, "manager", None) is not None
+        ):  # a pyplot figure; a bare Figure needs no closing
             import matplotlib.pyplot as plt
 
             plt.close(fig)
@@ -117,7 +125,9 @@ def remove_stale_temps(folder):
 def as_path(path):
     """A str or os.PathLike as a Path; anything else (None, a number, an open file) one line."""
     if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
-        raise InputTypeError(f"a file path must be a str or pathlib.Path, got {type(path).__name__}")
+        raise InputTypeError(
+            f"a file path must be a str or pathlib.Path, got {type(path).__name__}"
+        )
     return Path(path)
 
 
@@ -135,9 +145,17 @@ def check_file(path, what="file"):
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a directory, not a file")
     if not stat.S_ISREG(st.st_mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a character device" if stat.S_ISCHR(st.st_mode)
-                else "a block device" if stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
-                else "not a regular file")
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a character device"
+            if stat.S_ISCHR(st.st_mode)
+            else "a block device"
+            if stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
         raise InputError(f"{path}: is {kind}, not a file")
     return path
 
@@ -150,7 +168,7 @@ def check_output_file(path):
     return path
 
 
-def read_text(path, what="file", max_bytes=2 ** 26):
+def read_text(path, what="file", max_bytes=2**26):
     path = check_file(path, what)
     if path.stat().st_size > max_bytes:
         raise InputError(f"{path}: {gib(path.stat().st_size)} is too large for a {what} file")
@@ -175,7 +193,9 @@ def json_object(text, where):
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError) as e:
-        raise InputError(f"{where} not valid JSON ({type(e).__name__}: {' '.join(str(e).split())[:80]})") from None
+        raise InputError(
+            f"{where} not valid JSON ({type(e).__name__}: {' '.join(str(e).split())[:80]})"
+        ) from None
     if not isinstance(obj, dict):
         raise InputError(f"{where} expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -212,13 +232,17 @@ def npy_header(f, where, available, in_memory=True):
     else:
         raise ValueError(f"unsupported .npy format version {version}")
     if dtype.hasobject:
-        raise InputError(f"{where}: holds object arrays (Python objects), which are refused for safety (no pickles)")
+        raise InputError(
+            f"{where}: holds object arrays (Python objects), which are refused for safety (no pickles)"
+        )
     n = check_elements(shape, where, dtype.itemsize) if in_memory else math.prod(shape)
     offset = f.tell()
     expected = offset + n * dtype.itemsize
     if available < expected:
-        raise InputError(f"{where}: truncated .npy data: the header promises {expected:,} bytes for shape "
-                         f"{tuple(shape)} {dtype}, the file holds {available:,}")
+        raise InputError(
+            f"{where}: truncated .npy data: the header promises {expected:,} bytes for shape "
+            f"{tuple(shape)} {dtype}, the file holds {available:,}"
+        )
     return shape, fortran, dtype, offset
 
 
@@ -234,8 +258,10 @@ def read_npz(path, required=()):
             infos = zf.infolist()
             total = sum(i.file_size for i in infos)
             if total > limit("MAX_DECOMPRESSED_BYTES"):
-                raise InputError(f"{path}: its arrays would expand to {gib(total)}, more than the limit of "
-                                 f"{gib(limit('MAX_DECOMPRESSED_BYTES'))} (TWOLAYER_MAX_DECOMPRESSED_BYTES)")
+                raise InputError(
+                    f"{path}: its arrays would expand to {gib(total)}, more than the limit of "
+                    f"{gib(limit('MAX_DECOMPRESSED_BYTES'))} (TWOLAYER_MAX_DECOMPRESSED_BYTES)"
+                )
             arrays = {}
             for info in infos:
                 key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
@@ -247,12 +273,26 @@ def read_npz(path, required=()):
         raise
     except ValueError as e:
         if "allow_pickle" in str(e):  # object arrays need pickles, which are refused
-            raise InputError(f"{path}: holds object arrays, which are refused for safety ({e})") from None
+            raise InputError(
+                f"{path}: holds object arrays, which are refused for safety ({e})"
+            ) from None
         raise InputError(f"{path}: not a readable .npz file (a damaged array: {e})") from None
     # damage found by fuzzing: a broken .npy header fails in NumPy's parser (SyntaxError, TokenError);
     # flipped zip flags make zipfile ask for a password or an unknown method (RuntimeError, zlib.error)
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, SyntaxError, tokenize.TokenError, RuntimeError,
-            zlib.error, struct.error, NotImplementedError, OverflowError, MemoryError) as e:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        KeyError,
+        SyntaxError,
+        tokenize.TokenError,
+        RuntimeError,
+        zlib.error,
+        struct.error,
+        NotImplementedError,
+        OverflowError,
+        MemoryError,
+    ) as e:
         raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     missing = [k for k in required if k not in arrays]
     if missing:
@@ -283,7 +323,13 @@ def printable(text, backslash=True):
             out.append(ch)
         else:
             code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+            out.append(
+                f"\\x{code:02x}"
+                if code < 0x100
+                else f"\\u{code:04x}"
+                if code < 0x10000
+                else f"\\U{code:08x}"
+            )
     return "".join(out)
 
 
@@ -302,7 +348,25 @@ def stdout_write(text):
         raise InputError("stdout: cannot write (standard output is closed)") from None
 
 
-__all__ = ["atomic_write", "write_text", "write_json", "write_csv", "save_npz", "save_npy", "save_figure",
-           "read_json", "read_text", "read_csv_rows", "read_npz", "npy_header", "meta_array", "check_file",
-           "check_output_file", "as_path", "os_error",
-           "printable", "stdout_write", "remove_stale_temps"]
+__all__ = [
+    "atomic_write",
+    "write_text",
+    "write_json",
+    "write_csv",
+    "save_npz",
+    "save_npy",
+    "save_figure",
+    "read_json",
+    "read_text",
+    "read_csv_rows",
+    "read_npz",
+    "npy_header",
+    "meta_array",
+    "check_file",
+    "check_output_file",
+    "as_path",
+    "os_error",
+    "printable",
+    "stdout_write",
+    "remove_stale_temps",
+]

@@ -4,6 +4,7 @@ Each forward returns ``(out, cache)``; each backward turns the upstream gradient
 gradients for the gate's inputs. Optional ``out=`` buffers and ``inplace`` flags let the
 training loop reuse memory; they change where results are written, never the math.
 """
+
 from __future__ import annotations
 
 import functools

@@ -2,19 +2,36 @@
 
 Loss = mean cross-entropy + reg·(ΣW1² + ΣW2²); biases are not regularised.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
-from typing import Any, Callable, overload
+from collections.abc import Callable
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import layers
-from .checks import (check_dtype, check_fields, check_finite, check_model_size, check_nonnegative, check_positive_int,
-                     check_sample_weight, check_X, check_y, is_dict, is_int, is_str, list_of, one_of, optional)
+from .checks import (
+    check_dtype,
+    check_fields,
+    check_finite,
+    check_model_size,
+    check_nonnegative,
+    check_positive_int,
+    check_sample_weight,
+    check_X,
+    check_y,
+    is_dict,
+    is_int,
+    is_str,
+    list_of,
+    one_of,
+    optional,
+)
 from .data.preprocess import Preprocessor
 from .errors import InputError
 from .io import meta_array, read_npz, save_npz
@@ -33,7 +50,10 @@ MODEL_META = {
     "class_names": (optional(list_of(is_str, 1)), "a list of strings or null"),
     "preprocessor": (optional(is_dict), "an object or null"),
     "data": (optional(is_str), "a data SPEC string or null"),
-    "image_shape": (optional(list_of(is_int(1), 2, 3)), "a list of 2 or 3 positive integers or null"),
+    "image_shape": (
+        optional(list_of(is_int(1), 2, 3)),
+        "a list of 2 or 3 positive integers or null",
+    ),
     "settings": (optional(is_dict), "an object or null"),
 }
 
@@ -52,8 +72,15 @@ class TwoLayerNet:
     preprocessor: Preprocessor | None
     meta: dict[str, Any]
 
-    def __init__(self, input_size: int, hidden_size: int, output_size: int, std: float | str = 1e-4,
-                 dtype: DTypeLike = np.float64, seed: int | np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        std: float | str = 1e-4,
+        dtype: DTypeLike = np.float64,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
         input_size = check_positive_int(input_size, "input_size")
         hidden_size = check_positive_int(hidden_size, "hidden_size")
         output_size = check_positive_int(output_size, "output_size")
@@ -63,19 +90,27 @@ class TwoLayerNet:
         else:
             std1 = std2 = check_nonnegative(std, "std")
         self.dtype = check_dtype(dtype)
-        check_model_size(input_size, hidden_size, output_size, self.dtype)  # before allocating anything
+        check_model_size(
+            input_size, hidden_size, output_size, self.dtype
+        )  # before allocating anything
         normal: Callable[..., np.ndarray]
         if seed is None:
             normal = np.random.randn
         else:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_setting("seed", seed))
+            rng = (
+                seed
+                if isinstance(seed, np.random.Generator)
+                else np.random.default_rng(check_setting("seed", seed))
+            )
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-        self.params = packed({  # one buffer: the update rules can treat it as one array
-            "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
-            "b1": np.zeros(hidden_size, self.dtype),
-            "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
-            "b2": np.zeros(output_size, self.dtype),
-        })
+        self.params = packed(
+            {  # one buffer: the update rules can treat it as one array
+                "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
+                "b1": np.zeros(hidden_size, self.dtype),
+                "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
+                "b2": np.zeros(output_size, self.dtype),
+            }
+        )
         self.preprocessor = None  # fitted on training data; applied by transform()
         self.class_names = None
         self.meta = {}
@@ -95,11 +130,13 @@ class TwoLayerNet:
 
     # -- the math -----------------------------------------------------------------------
     @overload
-    def loss(self, X: ArrayLike, y: None = None, reg: float = 0.0,
-             sample_weight: ArrayLike | None = None) -> np.ndarray: ...
+    def loss(
+        self, X: ArrayLike, y: None = None, reg: float = 0.0, sample_weight: ArrayLike | None = None
+    ) -> np.ndarray: ...
     @overload
-    def loss(self, X: ArrayLike, y: ArrayLike, reg: float = 0.0,
-             sample_weight: ArrayLike | None = None) -> tuple[float, dict[str, np.ndarray]]: ...
+    def loss(
+        self, X: ArrayLike, y: ArrayLike, reg: float = 0.0, sample_weight: ArrayLike | None = None
+    ) -> tuple[float, dict[str, np.ndarray]]: ...
 
     @np.errstate(over="ignore", invalid="ignore")
     def loss(self, X, y=None, reg=0.0, sample_weight=None):
@@ -123,8 +160,14 @@ class TwoLayerNet:
             check_finite(X)
         return loss, grads
 
-    def forward_backward(self, X: np.ndarray, y: np.ndarray, reg: float, work: Workspace | None = None,
-                         weights: np.ndarray | None = None) -> tuple[float, dict[str, np.ndarray], int]:
+    def forward_backward(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        reg: float,
+        work: Workspace | None = None,
+        weights: np.ndarray | None = None,
+    ) -> tuple[float, dict[str, np.ndarray], int]:
         """The circuit, gate by gate, on checked inputs. Returns (loss, grads, n_correct).
         ``weights``: per-row weights of the data loss (see layers.softmax_loss), or None.
 
@@ -145,7 +188,9 @@ class TwoLayerNet:
         scores, cache2 = layers.affine_forward(h, p["W2"], p["b2"], out=scores_buf)
         predicted = scores.argmax(axis=1)
         n_correct = int(np.count_nonzero(predicted == y))
-        data_loss, dscores = layers.softmax_loss(scores, y, inplace=True, argmax=predicted, weights=weights)
+        data_loss, dscores = layers.softmax_loss(
+            scores, y, inplace=True, argmax=predicted, weights=weights
+        )
 
         dh, _, _ = layers.affine_backward(dscores, cache2, dx=dh_buf, dw=g["W2"], db=g["b2"])
         dh = layers.relu_backward(dh, cache_relu, inplace=True)
@@ -161,8 +206,14 @@ class TwoLayerNet:
         return loss, g, n_correct
 
     @np.errstate(over="ignore", invalid="ignore")
-    def scores(self, X: np.ndarray, batch_size: int = 4096, name: str = "X", first_row: int = 0,
-               check: bool = True) -> np.ndarray:
+    def scores(
+        self,
+        X: np.ndarray,
+        batch_size: int = 4096,
+        name: str = "X",
+        first_row: int = 0,
+        check: bool = True,
+    ) -> np.ndarray:
         """Class scores for already-checked X, computed in row blocks to bound memory.
 
         A row whose scores are not finite (inputs so large that the products overflow the
@@ -171,11 +222,15 @@ class TwoLayerNet:
         p = self.params
         out = np.empty((X.shape[0], self.output_size), self.dtype)
         for start in range(0, X.shape[0], batch_size):
-            xb = np.asarray(X[start:start + batch_size], dtype=self.dtype)
+            xb = np.asarray(X[start : start + batch_size], dtype=self.dtype)
             h, _ = layers.relu_forward(layers.affine_forward(xb, p["W1"], p["b1"])[0], inplace=True)
-            block = layers.affine_forward(h, p["W2"], p["b2"], out=out[start:start + batch_size])[0]
+            block = layers.affine_forward(h, p["W2"], p["b2"], out=out[start : start + batch_size])[
+                0
+            ]
             if check and not np.isfinite(block).all():
-                bad_scores(block, X[start:start + batch_size], self.dtype, name, first_row + start)
+                bad_scores(
+                    block, X[start : start + batch_size], self.dtype, name, first_row + start
+                )
         return out
 
     def predict_proba(self, X: ArrayLike, *, name: str = "X") -> np.ndarray:
@@ -205,25 +260,49 @@ class TwoLayerNet:
         return self.preprocessor.transform(X, self.dtype)
 
     # -- training -----------------------------------------------------------------------
-    def train(self, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike, learning_rate: float = 1e-3,
-              learning_rate_decay: float = 0.95, reg: float = 5e-6, num_iters: int = 100, batch_size: int = 200,
-              verbose: bool = False) -> dict[str, list[float]]:
+    def train(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        X_val: ArrayLike,
+        y_val: ArrayLike,
+        learning_rate: float = 1e-3,
+        learning_rate_decay: float = 0.95,
+        reg: float = 5e-6,
+        num_iters: int = 100,
+        batch_size: int = 200,
+        verbose: bool = False,
+    ) -> dict[str, list[float]]:
         """Minibatch SGD, CS231n-style: batches drawn with replacement from NumPy's global
         random state, the learning rate multiplied by the decay once per epoch.
 
         Returns {'loss_history', 'train_acc_history', 'val_acc_history'}.
         """
-        return classic_train(self, X, y, X_val, y_val, learning_rate=learning_rate,
-                             learning_rate_decay=learning_rate_decay, reg=reg, num_iters=num_iters,
-                             batch_size=batch_size, verbose=verbose)
+        return classic_train(
+            self,
+            X,
+            y,
+            X_val,
+            y_val,
+            learning_rate=learning_rate,
+            learning_rate_decay=learning_rate_decay,
+            reg=reg,
+            num_iters=num_iters,
+            batch_size=batch_size,
+            verbose=verbose,
+        )
 
     # -- files --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to an .npz (no pickles), atomically: write a temp file, then rename."""
         bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
-        if bad:  # e.g. weights left by a diverged run: load() would refuse them, so never write them
-            raise InputError(f"{path}: not saved: {', '.join(bad)} contain NaN or infinite values "
-                             f"(did training diverge? try a smaller learning rate)")
+        if (
+            bad
+        ):  # e.g. weights left by a diverged run: load() would refuse them, so never write them
+            raise InputError(
+                f"{path}: not saved: {', '.join(bad)} contain NaN or infinite values "
+                f"(did training diverge? try a smaller learning rate)"
+            )
         meta = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -245,26 +324,38 @@ class TwoLayerNet:
         try:
             meta = json.loads(str(meta_array(arrays["meta"], path)))
         except (json.JSONDecodeError, RecursionError):
-            raise InputError(f"{path}: model metadata is not valid JSON; the file is damaged") from None
+            raise InputError(
+                f"{path}: model metadata is not valid JSON; the file is damaged"
+            ) from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path}: not a twolayer model file")
         version = meta.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise InputError(f"{path}: model format version {version!r} is not a positive integer; the file is damaged")
+            raise InputError(
+                f"{path}: model format version {version!r} is not a positive integer; the file is damaged"
+            )
         if version > FORMAT_VERSION:  # a newer writer changed something this reader would misread
-            raise InputError(f"{path}: model format version {version} is newer than this twolayer reads "
-                             f"({FORMAT_VERSION}); upgrade twolayer")
+            raise InputError(
+                f"{path}: model format version {version} is newer than this twolayer reads "
+                f"({FORMAT_VERSION}); upgrade twolayer"
+            )
         check_fields(meta, MODEL_META, f"{path}: meta")
         if meta.get("settings"):
             check_settings_dict(meta["settings"], f"{path}: meta: settings")
         p = {k: arrays[k] for k in PARAM_NAMES}
         for k, v in p.items():
             if v.dtype not in (np.float32, np.float64):
-                raise InputError(f"{path}: array {k} has dtype {v.dtype}, expected float32 or float64")
+                raise InputError(
+                    f"{path}: array {k} has dtype {v.dtype}, expected float32 or float64"
+                )
             if not np.isfinite(v).all():
                 raise InputError(f"{path}: array {k} contains NaN or infinite values")
-        if not (p["W1"].ndim == p["W2"].ndim == 2 and p["b1"].shape == (p["W1"].shape[1],)
-                and p["W2"].shape[0] == p["W1"].shape[1] and p["b2"].shape == (p["W2"].shape[1],)):
+        if not (
+            p["W1"].ndim == p["W2"].ndim == 2
+            and p["b1"].shape == (p["W1"].shape[1],)
+            and p["W2"].shape[0] == p["W1"].shape[1]
+            and p["b2"].shape == (p["W2"].shape[1],)
+        ):
             shapes = ", ".join(f"{k} {v.shape}" for k, v in p.items())
             raise InputError(f"{path}: parameter shapes do not fit together ({shapes})")
         dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
@@ -272,15 +363,21 @@ class TwoLayerNet:
         net.dtype = dtype
         net.params = packed({k: np.asarray(v, dtype=dtype) for k, v in p.items()})
         net.class_names = meta.pop("class_names", None)
-        if net.class_names is not None and (not isinstance(net.class_names, list)
-                                            or len(net.class_names) != net.output_size
-                                            or not all(isinstance(c, str) for c in net.class_names)):
-            raise InputError(f"{path}: class names do not match the model's {net.output_size} outputs; "
-                             "the file is damaged")
+        if net.class_names is not None and (
+            not isinstance(net.class_names, list)
+            or len(net.class_names) != net.output_size
+            or not all(isinstance(c, str) for c in net.class_names)
+        ):
+            raise InputError(
+                f"{path}: class names do not match the model's {net.output_size} outputs; "
+                "the file is damaged"
+            )
         shape = meta.get("image_shape")
         if shape is not None and math.prod(shape) != net.input_size:
-            raise InputError(f"{path}: meta: field 'image_shape' {shape} does not match the model's {net.input_size} "
-                             "inputs; the file is damaged")
+            raise InputError(
+                f"{path}: meta: field 'image_shape' {shape} does not match the model's {net.input_size} "
+                "inputs; the file is damaged"
+            )
         pre = meta.pop("preprocessor", None)
         net.preprocessor = None
         if pre is not None:
@@ -300,9 +397,13 @@ def bad_scores(scores, X, dtype, name, first_row):
     # preprocessing values too large for the dtype
     peak = float(np.max(np.abs(row), initial=0.0))
     if peak <= 1e6:  # ordinary inputs: the weights are what overflows
-        raise InputError(f"{name}: row {first_row + i} gives non-finite class scores although its values are only up "
-                         f"to {peak:.3g}: the model's weights overflow {np.dtype(dtype).name} (a diverged or damaged "
-                         "model)")
+        raise InputError(
+            f"{name}: row {first_row + i} gives non-finite class scores although its values are only up "
+            f"to {peak:.3g}: the model's weights overflow {np.dtype(dtype).name} (a diverged or damaged "
+            "model)"
+        )
     size = f"(up to {peak:.3g}) " if np.isfinite(peak) else "(after preprocessing) "
-    raise InputError(f"{name}: row {first_row + i} gives non-finite class scores: its values {size}"
-                     f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize")
+    raise InputError(
+        f"{name}: row {first_row + i} gives non-finite class scores: its values {size}"
+        f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize"
+    )

@@ -1,4 +1,5 @@
 """Update rules. Each optimizer updates parameters in place: given w, dw and its own state."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,7 @@ def packed(arrays):
     flat = np.empty(sum(a.size for a in arrays.values()), dtype)
     views, start = {}, 0
     for k, a in arrays.items():
-        views[k] = flat[start:start + a.size].reshape(a.shape)
+        views[k] = flat[start : start + a.size].reshape(a.shape)
         views[k][...] = a
         start += a.size
     return views
@@ -30,7 +31,12 @@ def _buffer_of(arrays):
         return None
     address = base.ctypes.data
     for a in values:
-        if a.base is not base or not a.flags.c_contiguous or a.dtype != base.dtype or a.ctypes.data != address:
+        if (
+            a.base is not base
+            or not a.flags.c_contiguous
+            or a.dtype != base.dtype
+            or a.ctypes.data != address
+        ):
             return None
         address += a.nbytes
     return base if address == base.ctypes.data + base.nbytes else None
@@ -69,7 +75,10 @@ class Optimizer:
 
     def state_dict(self) -> dict[str, Any]:
         """Arrays and counters needed to resume exactly (work buffers excluded)."""
-        return {"t": self.t, "arrays": {k: v for k, v in self.state.items() if not k.startswith("tmp_")}}
+        return {
+            "t": self.t,
+            "arrays": {k: v for k, v in self.state.items() if not k.startswith("tmp_")},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t = int(state["t"])
@@ -82,7 +91,9 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
+    ) -> None:
         super().__init__(weight_decay)
         self.momentum = momentum
         self.nesterov = nesterov
@@ -109,8 +120,9 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0
+    ) -> None:
         super().__init__(weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self._flat = None  # (params, grads, (w, dw, m, v, tmp)): the one-buffer layout last seen
@@ -132,8 +144,11 @@ class Adam(Optimizer):
 
     def _flat_buffers(self, params, grads):
         cached = self._flat
-        if (cached is not None and all(a is b for a, b in zip(params.values(), cached[0]))
-                and all(a is b for a, b in zip(grads.values(), cached[1]))):
+        if (
+            cached is not None
+            and all(a is b for a, b in zip(params.values(), cached[0]))
+            and all(a is b for a, b in zip(grads.values(), cached[1]))
+        ):
             return cached[2]
         w, dw = _buffer_of(params), _buffer_of(grads)
         if w is None or dw is None or w.shape != dw.shape or w.dtype != dw.dtype:
@@ -145,23 +160,35 @@ class Adam(Optimizer):
             flat = np.zeros_like(w)
             start = 0
             for name, p in params.items():
-                view = flat[start:start + p.size].reshape(p.shape)
+                view = flat[start : start + p.size].reshape(p.shape)
                 old = self.state.get(f"{kind}_{name}")
                 if old is not None:
                     view[...] = old
                 self.state[f"{kind}_{name}"] = view
                 start += p.size
             moments[kind] = flat
-        self._flat = (tuple(params.values()), tuple(grads.values()), (w, dw, moments["m"], moments["v"],
-                                                                      np.empty_like(w)))
+        self._flat = (
+            tuple(params.values()),
+            tuple(grads.values()),
+            (w, dw, moments["m"], moments["v"], np.empty_like(w)),
+        )
         return self._flat[2]
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
-        self._flat = None  # the loaded moments are separate arrays: lay them out again on the next step
+        self._flat = (
+            None  # the loaded moments are separate arrays: lay them out again on the next step
+        )
 
     def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
-        self._adam(w, dw, self.buffer("m_" + name, w), self.buffer("v_" + name, w), self.scratch(name, w), lr)
+        self._adam(
+            w,
+            dw,
+            self.buffer("m_" + name, w),
+            self.buffer("v_" + name, w),
+            self.scratch(name, w),
+            lr,
+        )
 
     def _adam(self, w, dw, m, v, tmp, lr):
         m *= self.beta1
@@ -172,8 +199,8 @@ class Adam(Optimizer):
         v += tmp
         # Python floats, not NumPy float64 scalars: those would make every float32 operation below
         # compute in float64 through temporary casting buffers
-        step = float(lr * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t))
-        eps_hat = float(self.eps * np.sqrt(1 - self.beta2 ** self.t))
+        step = float(lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t))
+        eps_hat = float(self.eps * np.sqrt(1 - self.beta2**self.t))
         # w -= lr·m̂/(√v̂+ε), rewritten so that one division by (√v + ε') suffices
         np.sqrt(v, out=tmp)
         tmp += eps_hat

@@ -11,6 +11,7 @@ RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
 The run's PNGs are drawn with Pillow (``raster.py``), not matplotlib: importing matplotlib and laying
 out four figures took longer than training on digits. The tuning study's plots use matplotlib.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,9 @@ def plot_run(out, net, history, dataset, transform=None):
     written = {}
     if history.get("epoch"):
         written["loss.png"] = plot_loss(history, out / "loss.png")
-        written["accuracy.png"] = plot_accuracy(history, out / "accuracy.png", augmented=augmented(net, dataset))
+        written["accuracy.png"] = plot_accuracy(
+            history, out / "accuracy.png", augmented=augmented(net, dataset)
+        )
     shape = image_shape(net, dataset)
     if shape is not None:
         written["weights.png"] = plot_weights(net.params["W1"], shape, out / "weights.png")
@@ -54,14 +57,20 @@ def augmented(net, dataset=None):
 
 def image_shape(net, dataset=None):
     """(H, W) or (H, W, 3) when the inputs are images whose pixels fill the input layer, else None."""
-    shape = net.meta.get("image_shape") or (getattr(dataset, "image_shape", None) if dataset is not None else None)
+    shape = net.meta.get("image_shape") or (
+        getattr(dataset, "image_shape", None) if dataset is not None else None
+    )
     if not shape or math.prod(shape) != net.input_size:
         return None
     return tuple(int(s) for s in shape)
 
 
 def class_names(net):
-    return [str(c) for c in net.class_names] if net.class_names else [str(i) for i in range(net.output_size)]
+    return (
+        [str(c) for c in net.class_names]
+        if net.class_names
+        else [str(i) for i in range(net.output_size)]
+    )
 
 
 def figure_text(name):
@@ -86,14 +95,18 @@ def predict(net, X, transform=None, batch_size=4096):
     out = np.empty(len(X), np.intp)
     for start in range(0, len(X), batch_size):
         # a picture of the run as trained: non-finite scores (a diverged run) are drawn, not refused
-        out[start:start + batch_size] = net.scores(transform(X[start:start + batch_size]), check=False).argmax(axis=1)
+        out[start : start + batch_size] = net.scores(
+            transform(X[start : start + batch_size]), check=False
+        ).argmax(axis=1)
     return out
 
 
 def confusion_matrix(y_true, y_pred, n_classes):
     """cm[i, j] = number of examples of class i predicted as class j."""
     y_true, y_pred = np.asarray(y_true, np.intp), np.asarray(y_pred, np.intp)
-    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )
 
 
 def per_class_accuracy(cm):
@@ -103,14 +116,17 @@ def per_class_accuracy(cm):
 
 
 def write_confusion(path, cm, names, split):
-    write_json(path, {
-        "split": split,
-        "class_names": names,
-        "matrix": cm.tolist(),
-        "support": cm.sum(axis=1).tolist(),
-        "per_class_accuracy": per_class_accuracy(cm),
-        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
-    })
+    write_json(
+        path,
+        {
+            "split": split,
+            "class_names": names,
+            "matrix": cm.tolist(),
+            "support": cm.sum(axis=1).tolist(),
+            "per_class_accuracy": per_class_accuracy(cm),
+            "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
+        },
+    )
     return path
 
 
@@ -137,10 +153,14 @@ def weight_grid(W1, shape, padding=1):
     side = math.ceil(math.sqrt(n))
     rows = math.ceil(n / side)
     h, w = shape[0], shape[1]
-    grid = np.ones((rows * (h + padding) - padding, side * (w + padding) - padding) + tuple(shape[2:]))
+    grid = np.ones(
+        (rows * (h + padding) - padding, side * (w + padding) - padding) + tuple(shape[2:])
+    )
     for i, tile in enumerate(tiles):
         r, c = divmod(i, side)
-        grid[r * (h + padding):r * (h + padding) + h, c * (w + padding):c * (w + padding) + w] = tile
+        grid[
+            r * (h + padding) : r * (h + padding) + h, c * (w + padding) : c * (w + padding) + w
+        ] = tile
     return grid
 
 
@@ -156,9 +176,19 @@ def plot_loss(history, path):
     series = []
     if step_loss:
         per_epoch = len(step_loss) / max(len(epochs), 1)
-        series.append({"x": (np.arange(len(step_loss)) + 1) / per_epoch, "y": step_loss, "color": "blue",
-                       "alpha": 0.35, "width": 1, "label": "per step"})
-    series.append({"x": epochs, "y": history["loss"], "color": "blue", "markers": True, "label": "epoch mean"})
+        series.append(
+            {
+                "x": (np.arange(len(step_loss)) + 1) / per_epoch,
+                "y": step_loss,
+                "color": "blue",
+                "alpha": 0.35,
+                "width": 1,
+                "label": "per step",
+            }
+        )
+    series.append(
+        {"x": epochs, "y": history["loss"], "color": "blue", "markers": True, "label": "epoch mean"}
+    )
     return _save(line_chart(series, "Loss history", "epoch", "loss", integer_x=True), path)
 
 
@@ -167,18 +197,40 @@ def plot_accuracy(history, path, augmented=False):
 
     The train accuracy is counted on the batches as they were trained, so on augmented images
     when the run augmented them; the legend says so."""
-    train_label = "train (on the augmented training batches)" if augmented else "train (on the training batches)"
-    series = [{"x": history["epoch"], "y": history["train_acc"], "color": "blue", "markers": True,
-               "label": train_label}]
+    train_label = (
+        "train (on the augmented training batches)"
+        if augmented
+        else "train (on the training batches)"
+    )
+    series = [
+        {
+            "x": history["epoch"],
+            "y": history["train_acc"],
+            "color": "blue",
+            "markers": True,
+            "label": train_label,
+        }
+    ]
     val = [(e, v) for e, v in zip(history["epoch"], history["val_acc"]) if v is not None]
     if val:
         x, y = zip(*val)
         series.append({"x": x, "y": y, "color": "orange", "markers": True, "label": "validation"})
-    return _save(line_chart(series, "Classification accuracy history", "epoch", "accuracy", legend_at="bottom",
-                            integer_x=True), path)
+    return _save(
+        line_chart(
+            series,
+            "Classification accuracy history",
+            "epoch",
+            "accuracy",
+            legend_at="bottom",
+            integer_x=True,
+        ),
+        path,
+    )
 
 
-WEIGHTS_PX = 600  # the grid is drawn at most about this wide, each weight as a whole k×k block of pixels
+WEIGHTS_PX = (
+    600  # the grid is drawn at most about this wide, each weight as a whole k×k block of pixels
+)
 TITLE_PX = 30
 MIN_WIDTH_PX = 420
 
@@ -222,12 +274,23 @@ def plot_confusion(cm, names, path, split="test"):
         y = top + i * cell + cell / 2
         if cell >= 12 or i % max(1, 12 // cell) == 0:
             canvas.text(left - 5, y, names[i], ha="right")
-            canvas.text(left + i * cell + cell / 2, top + c * cell + 5, names[i], ha="center", va="top",
-                        rotate=rotate)
+            canvas.text(
+                left + i * cell + cell / 2,
+                top + c * cell + 5,
+                names[i],
+                ha="center",
+                va="top",
+                rotate=rotate,
+            )
         if show_counts:
             for j in range(c):
-                canvas.text(left + j * cell + cell / 2, y, str(cm[i, j]),
-                            color="white" if scaled[i, j] > 0.5 else "black", ha="center")
+                canvas.text(
+                    left + j * cell + cell / 2,
+                    y,
+                    str(cm[i, j]),
+                    color="white" if scaled[i, j] > 0.5 else "black",
+                    ha="center",
+                )
     canvas.box(left - 1, top - 1, left + c * cell + 1, top + c * cell + 1, "gray")
     bar_x = left + c * cell + 16
     ramp = blues(np.linspace(1, 0, c * cell))[:, None, :] / 255
@@ -268,16 +331,29 @@ def plot_study(trials, out, title):
     ax = fig.subplots()
     ax.plot(numbers, values, "o", alpha=0.6, label="trial")
     ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
-    ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}")
+    ax.set(
+        xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}"
+    )
     ax.legend(loc="lower right")
     written = {"history.png": _save_figure(fig, out / "history.png")}
 
     fig = Figure(figsize=(6, 4.5), layout="constrained")
     ax = fig.subplots()
-    points = ax.scatter([t.params["learning_rate"] for t in trials], [t.params["reg"] for t in trials],
-                        c=values, cmap="viridis", s=60, edgecolors="k")
-    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="regularisation",
-           title="validation accuracy over the search")
+    points = ax.scatter(
+        [t.params["learning_rate"] for t in trials],
+        [t.params["reg"] for t in trials],
+        c=values,
+        cmap="viridis",
+        s=60,
+        edgecolors="k",
+    )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="learning rate",
+        ylabel="regularisation",
+        title="validation accuracy over the search",
+    )
     fig.colorbar(points, ax=ax, label="validation accuracy (%)")
     written["search.png"] = _save_figure(fig, out / "search.png")
     return written

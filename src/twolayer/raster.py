@@ -8,6 +8,7 @@ antialiased, so lines and markers are drawn as a coverage mask at 4× size, redu
 painted through it. Coordinates are pixels, x to the right and y down, (0, 0) the top-left corner;
 a line through (x, y) is centred on pixel (x, y).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,8 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-COLORS = {"blue": (31, 119, 180), "orange": (255, 127, 14), "black": (0, 0, 0), "gray": (128, 128, 128),
-          "grid": (225, 225, 225), "white": (255, 255, 255)}
+COLORS = {
+    "blue": (31, 119, 180),
+    "orange": (255, 127, 14),
+    "black": (0, 0, 0),
+    "gray": (128, 128, 128),
+    "grid": (225, 225, 225),
+    "white": (255, 255, 255),
+}
 FONT_PX = 11
 AA = 4  # lines and markers are drawn at AA× size and reduced: their antialiasing
 
@@ -89,7 +96,11 @@ class Canvas:
     def text(self, x, y, s, color="black", ha="left", va="center", rotate=False):
         """Text anchored at (x, y): ha left/center/right, va top/center/bottom; rotate: reads upwards."""
         if not rotate:
-            anchor = {"left": "l", "center": "m", "right": "r"}[ha] + {"top": "a", "center": "m", "bottom": "d"}[va]
+            anchor = {"left": "l", "center": "m", "right": "r"}[ha] + {
+                "top": "a",
+                "center": "m",
+                "bottom": "d",
+            }[va]
             self.draw.text((round(x), round(y)), s, fill=_rgb(color), font=font(), anchor=anchor)
             return
         from PIL import Image, ImageDraw
@@ -113,19 +124,25 @@ class Canvas:
 
         xs, ys = points
         bx0, by0 = max(int(math.floor(min(xs))), 0), max(int(math.floor(min(ys))), 0)
-        bx1, by1 = min(int(math.ceil(max(xs))) + 1, self.width), min(int(math.ceil(max(ys))) + 1, self.height)
+        bx1, by1 = (
+            min(int(math.ceil(max(xs))) + 1, self.width),
+            min(int(math.ceil(max(ys))) + 1, self.height),
+        )
         if bx0 >= bx1 or by0 >= by1:
             return
         mask = Image.new("L", ((bx1 - bx0) * AA, (by1 - by0) * AA))
 
         def to_mask(x, y):  # 1× pixel coordinates → the mask's, pixel centres on pixel centres
             return (AA * (x - bx0) + (AA - 1) / 2, AA * (y - by0) + (AA - 1) / 2)
+
         paint(ImageDraw.Draw(mask), to_mask)
         self.im.paste(_rgb(color), (bx0, by0), mask.reduce(AA))
 
     def polyline(self, xs, ys, color, width=1.0, alpha=1.0):
         """An antialiased line through the points, ``width`` pixels wide, with opacity ``alpha``."""
-        pts = [(float(x), float(y)) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y)]
+        pts = [
+            (float(x), float(y)) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y)
+        ]
         if not pts:
             return
         r = width / 2 + 1
@@ -138,12 +155,21 @@ class Canvas:
             rr = width * AA / 2
             for cx, cy in (scaled[0], scaled[-1]):  # round caps
                 draw.ellipse((cx - rr, cy - rr, cx + rr, cy + rr), fill=value)
-        self._paint(color, ([x - r for x, _ in pts] + [x + r for x, _ in pts],
-                            [y - r for _, y in pts] + [y + r for _, y in pts]), paint)
+
+        self._paint(
+            color,
+            (
+                [x - r for x, _ in pts] + [x + r for x, _ in pts],
+                [y - r for _, y in pts] + [y + r for _, y in pts],
+            ),
+            paint,
+        )
 
     def markers(self, xs, ys, color, radius=3.0):
         """Filled antialiased disks of ``radius`` pixels at the points."""
-        pts = [(float(x), float(y)) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y)]
+        pts = [
+            (float(x), float(y)) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y)
+        ]
         if not pts:
             return
 
@@ -152,8 +178,15 @@ class Canvas:
             for x, y in pts:
                 cx, cy = to_mask(x, y)
                 draw.ellipse((cx - rr, cy - rr, cx + rr, cy + rr), fill=255)
-        self._paint(color, ([x - radius - 1 for x, _ in pts] + [x + radius + 1 for x, _ in pts],
-                            [y - radius - 1 for _, y in pts] + [y + radius + 1 for _, y in pts]), paint)
+
+        self._paint(
+            color,
+            (
+                [x - radius - 1 for x, _ in pts] + [x + radius + 1 for x, _ in pts],
+                [y - radius - 1 for _, y in pts] + [y + radius + 1 for _, y in pts],
+            ),
+            paint,
+        )
 
     def image(self, pixels, x0, y0, scale=1):
         """Paste an (h, w) gray or (h, w, 3) RGB array with values in [0, 1], each pixel scale × scale."""
@@ -189,7 +222,9 @@ def nice_ticks(lo, hi, target=6, integer=False):
         return [lo]
     raw = (hi - lo) / target
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw and not (integer and m == 2.5))
+    step = next(
+        m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw and not (integer and m == 2.5)
+    )
     if integer:
         step = max(1, round(step))
     first = math.ceil(lo / step - 1e-9) * step
@@ -198,7 +233,7 @@ def nice_ticks(lo, hi, target=6, integer=False):
 
 def tick_label(v, step):
     decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
-    if step > 0 and round(step * 10 ** decimals) % 10 == 5 and decimals == 0 and step < 10:
+    if step > 0 and round(step * 10**decimals) % 10 == 5 and decimals == 0 and step < 10:
         decimals = 1
     return f"{v:.{decimals}f}"
 
@@ -222,7 +257,10 @@ def line_chart(series, title, xlabel, ylabel, size=(600, 400), legend_at="top", 
     def Y(v):
         return bottom - (np.asarray(v, np.float64) - y_lo) / (y_hi - y_lo) * (bottom - top)
 
-    for ticks, horizontal in ((nice_ticks(x_lo, x_hi, 8, integer_x), False), (nice_ticks(y_lo, y_hi, 6), True)):
+    for ticks, horizontal in (
+        (nice_ticks(x_lo, x_hi, 8, integer_x), False),
+        (nice_ticks(y_lo, y_hi, 6), True),
+    ):
         step = ticks[1] - ticks[0] if len(ticks) > 1 else 1
         for v in ticks:
             if horizontal:
@@ -236,15 +274,21 @@ def line_chart(series, title, xlabel, ylabel, size=(600, 400), legend_at="top", 
                 c.fill(x, bottom, x + 1, bottom + 4, "black")
                 c.text(x, bottom + 6, tick_label(v, step), ha="center", va="top")
     for s in series:
-        c.polyline(X(s["x"]), Y(s["y"]), s["color"], width=s.get("width", 2.0), alpha=s.get("alpha", 1.0))
+        c.polyline(
+            X(s["x"]), Y(s["y"]), s["color"], width=s.get("width", 2.0), alpha=s.get("alpha", 1.0)
+        )
         if s.get("markers"):
             c.markers(X(s["x"]), Y(s["y"]), s["color"])
     c.box(left, top, right + 1, bottom + 1)
     c.text((left + right) / 2, 14, title, ha="center")
     c.text((left + right) / 2, size[1] - 12, xlabel, ha="center")
     c.text(12, (top + bottom) / 2, ylabel, va="center", ha="center", rotate=True)
-    entries = [(s["label"], _faded(s["color"], s.get("alpha", 1.0))) for s in series if s.get("label")]
-    legend(c, entries, right - 8, top + 8 if legend_at == "top" else bottom - 14 - 18 * len(entries))
+    entries = [
+        (s["label"], _faded(s["color"], s.get("alpha", 1.0))) for s in series if s.get("label")
+    ]
+    legend(
+        c, entries, right - 8, top + 8 if legend_at == "top" else bottom - 14 - 18 * len(entries)
+    )
     return c
 
 
@@ -277,7 +321,9 @@ def _limits(v, pad=0.0):
     return lo - pad * span, hi + pad * span
 
 
-BLUES = np.array([(247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107)], np.float64)
+BLUES = np.array(
+    [(247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107)], np.float64
+)
 
 
 def blues(t):

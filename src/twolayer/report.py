@@ -4,6 +4,7 @@ Metrics, hyperparameters, every figure (PNG, base64-embedded) and per-class accu
 loads nothing from anywhere else. A small inline script records, once the page has loaded, how
 many images decoded (``data-images-loaded="k/n"`` on <body>), so a headless browser can check it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,7 +21,7 @@ from .settings import check_settings_dict
 CAPTIONS = {
     "loss.png": "Loss per step and per epoch",
     "accuracy.png": "Train accuracy (on the training batches as trained, augmented if the run augmented) "
-                    "and validation accuracy per epoch",
+    "and validation accuracy per epoch",
     "weights.png": "First-layer weights, one tile per hidden unit",
     "confusion.png": "Confusion matrix",
 }
@@ -63,24 +64,38 @@ def write_report(run_dir):
     """Write RUN_DIR/report.html and return its path; missing pictures are redrawn from model.npz."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: not a directory; give the run directory written by twolayer train")
+        raise InputError(
+            f"{run_dir}: not a directory; give the run directory written by twolayer train"
+        )
     with run_lock(run_dir, "report"):
         if not (run_dir / "metrics.json").exists():
-            raise InputError(f"{run_dir / 'metrics.json'}: not found; is {run_dir} a run directory written by "
-                             "twolayer train?")
+            raise InputError(
+                f"{run_dir / 'metrics.json'}: not found; is {run_dir} a run directory written by "
+                "twolayer train?"
+            )
         metrics = read_metrics(run_dir / "metrics.json")
         config = {}
         if (run_dir / "config.json").exists() or (run_dir / "config.json").is_symlink():
-            config = check_settings_dict(read_json(run_dir / "config.json", "run configuration"),
-                                         run_dir / "config.json")
-        missing = [n for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
-                   if not _usable(run_dir / n)]
+            config = check_settings_dict(
+                read_json(run_dir / "config.json", "run configuration"), run_dir / "config.json"
+            )
+        missing = [
+            n
+            for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
+            if not _usable(run_dir / n)
+        ]
         if missing and (run_dir / "model.npz").exists():
             redraw(run_dir)
-        confusion = read_confusion(run_dir / "confusion.json") if _usable(run_dir / "confusion.json") else None
+        confusion = (
+            read_confusion(run_dir / "confusion.json")
+            if _usable(run_dir / "confusion.json")
+            else None
+        )
         figures = [run_dir / n for n in CAPTIONS if _usable(run_dir / n)]
         figures += sorted(p for p in run_dir.glob("*.png") if p.name not in CAPTIONS and _usable(p))
-        return write_text(run_dir / "report.html", render(run_dir.name, metrics, config, figures, confusion))
+        return write_text(
+            run_dir / "report.html", render(run_dir.name, metrics, config, figures, confusion)
+        )
 
 
 def _usable(path):
@@ -99,7 +114,13 @@ def render(name, metrics, config, figures, confusion):
         f"<p>Data <code>{escape(str(metrics.get('data', config.get('data', '?'))))}</code>, "
         f"hidden size {escape(str(metrics.get('hidden_size', config.get('hidden_size', '?'))))}.</p>",
         "<h2>Metrics</h2>",
-        _table([(label, _fmt(metrics[key], key)) for key, label in METRICS if metrics.get(key) is not None]),
+        _table(
+            [
+                (label, _fmt(metrics[key], key))
+                for key, label in METRICS
+                if metrics.get(key) is not None
+            ]
+        ),
         "<h2>Hyperparameters</h2>",
         _table([(k, _fmt(v, k)) for k, v in _hyperparameters(metrics, config)]),
         "<h2>Figures</h2>",
@@ -109,11 +130,15 @@ def render(name, metrics, config, figures, confusion):
     for fig in figures:
         data = base64.b64encode(fig.read_bytes()).decode("ascii")
         caption = CAPTIONS.get(fig.name, fig.stem)
-        parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{escape(caption)}">'
-                     f"<figcaption>{escape(caption)} ({escape(fig.name)})</figcaption></figure>")
+        parts.append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{escape(caption)}">'
+            f"<figcaption>{escape(caption)} ({escape(fig.name)})</figcaption></figure>"
+        )
     parts.append("<h2>Per-class accuracy</h2>")
     if confusion is None:
-        parts.append("<p>Not available: the run directory has neither confusion.json nor model.npz.</p>")
+        parts.append(
+            "<p>Not available: the run directory has neither confusion.json nor model.npz.</p>"
+        )
     else:
         parts.append(_per_class(confusion))
     parts.append("</body></html>\n")
@@ -132,22 +157,32 @@ def bar_floor(accuracies):
 
 def _per_class(confusion):
     matrix = confusion["matrix"]
-    accuracies = [matrix[i][i] / sum(matrix[i]) if sum(matrix[i]) else None for i in range(len(matrix))]
+    accuracies = [
+        matrix[i][i] / sum(matrix[i]) if sum(matrix[i]) else None for i in range(len(matrix))
+    ]
     lo = bar_floor(accuracies)
     rows = []
     for i, cls in enumerate(confusion["class_names"]):
         support, correct, acc = sum(matrix[i]), matrix[i][i], accuracies[i]
         width = 0 if acc is None else BAR_PX * (acc - lo) / (1 - lo)
         bar = "" if acc is None else f'<span class="bar" style="width:{width:.0f}px"></span>'
-        rows.append(f"<tr><td>{escape(printable(cls))}</td><td class=num>{support}</td><td class=num>{correct}</td>"
-                    f"<td class=num>{_fmt(acc, 'accuracy')}</td><td>{bar}</td></tr>")
-    return (f"<p>On the {escape(str(confusion['split']))} split. The bars run from {100 * lo:.0f}% "
-            f"(empty) to 100% (full).</p>"
-            f"<table><tr><th>class</th><th>examples</th><th>correct</th><th>accuracy</th>"
-            f"<th>{100 * lo:.0f}% … 100%</th></tr>" + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><td>{escape(printable(cls))}</td><td class=num>{support}</td><td class=num>{correct}</td>"
+            f"<td class=num>{_fmt(acc, 'accuracy')}</td><td>{bar}</td></tr>"
+        )
+    return (
+        f"<p>On the {escape(str(confusion['split']))} split. The bars run from {100 * lo:.0f}% "
+        f"(empty) to 100% (full).</p>"
+        f"<table><tr><th>class</th><th>examples</th><th>correct</th><th>accuracy</th>"
+        f"<th>{100 * lo:.0f}% … 100%</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
-INTERNAL = ("steps_per_epoch", "max_steps", "sampling")  # the loop's plumbing, not choices of the run
+INTERNAL = (
+    "steps_per_epoch",
+    "max_steps",
+    "sampling",
+)  # the loop's plumbing, not choices of the run
 
 
 def _hyperparameters(metrics, config):
@@ -166,7 +201,9 @@ def _hyperparameters(metrics, config):
 
 
 def _table(rows):
-    body = "".join(f"<tr><td>{escape(str(k))}</td><td class=num>{escape(str(v))}</td></tr>" for k, v in rows)
+    body = "".join(
+        f"<tr><td>{escape(str(k))}</td><td class=num>{escape(str(v))}</td></tr>" for k, v in rows
+    )
     return f"<table>{body}</table>"
 
 

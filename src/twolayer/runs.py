@@ -14,6 +14,7 @@ dies, so a dead process's lock is taken over); ``--resume`` continues the same r
 every file is written atomically (io.py); every stop (Ctrl-C, SIGTERM, SIGHUP) leaves a finished
 or a resumable folder.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,11 +25,11 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from io import StringIO
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -37,7 +38,16 @@ from .checks import check_fields, check_model_size, check_X, is_int, is_real, is
 from .data.augment import random_shift
 from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError
-from .io import os_error, printable, read_json, remove_stale_temps, save_npy, stdout_write, write_json, write_text
+from .io import (
+    os_error,
+    printable,
+    read_json,
+    remove_stale_temps,
+    save_npy,
+    stdout_write,
+    write_json,
+    write_text,
+)
 from .net import TwoLayerNet
 from .plots import FIGURES, plot_run
 from .settings import RunSettings, TrainConfig, check_setting, check_settings_dict
@@ -47,8 +57,17 @@ CHECKPOINT_SECONDS = 0.5  # a kill loses at most this much training; each write 
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "history.csv")
 LOCK_FILE = ".twolayer.lock"
 
-__all__ = ["RunSettings", "TrainConfig", "build", "run_training", "evaluate_model", "predict_file",
-           "load_model_data", "run_lock", "stop_signals"]
+__all__ = [
+    "RunSettings",
+    "TrainConfig",
+    "build",
+    "run_training",
+    "evaluate_model",
+    "predict_file",
+    "load_model_data",
+    "run_lock",
+    "stop_signals",
+]
 
 
 def default_run_dir():
@@ -73,10 +92,15 @@ def run_lock(folder, command, shared=False):
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise InputError(f"{folder}: in use by {holder}; wait for it to finish or stop it") from None
+            raise InputError(
+                f"{folder}: in use by {holder}; wait for it to finish or stop it"
+            ) from None
         who = f"process {os.getpid()} on {socket.gethostname()}"
-        note = f"tune workers ({who}, ...)" if shared else \
-            f"{who} (twolayer {command}, since {datetime.now().strftime('%H:%M:%S')})"
+        note = (
+            f"tune workers ({who}, ...)"
+            if shared
+            else f"{who} (twolayer {command}, since {datetime.now().strftime('%H:%M:%S')})"
+        )
         os.ftruncate(fd, 0)
         os.pwrite(fd, note.encode(), 0)
         yield folder
@@ -113,6 +137,7 @@ def handling_signals(handler, signals):
 def stop_signals():
     """While inside, SIGTERM and SIGHUP raise Stopped (a KeyboardInterrupt) like Ctrl-C does, so that
     the loop keeps the best weights and every write in progress is rolled back."""
+
     def handler(signum, frame):
         raise Stopped(signum)
 
@@ -123,18 +148,35 @@ def stop_signals():
 def build(settings, dataset):
     """The net for ``settings``, with preprocessing fitted on the training split."""
     # before fitting or allocating anything, in the command line's words (--hidden)
-    check_model_size(dataset.n_features, settings.hidden_size, dataset.n_classes, settings.dtype,
-                     names=("input features", "hidden", "classes"))
+    check_model_size(
+        dataset.n_features,
+        settings.hidden_size,
+        dataset.n_classes,
+        settings.dtype,
+        names=("input features", "hidden", "classes"),
+    )
     mode = settings.preprocess
-    if mode == "auto":  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
+    if (
+        mode == "auto"
+    ):  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
         mode = "scale" if dataset.pixel_max else "standardize"
     pre = Preprocessor(mode, pixel_max=dataset.pixel_max).fit(dataset.X_train)
     rng = np.random.default_rng(settings.train.seed)
-    net = TwoLayerNet(dataset.n_features, settings.hidden_size, dataset.n_classes,
-                      std="he" if settings.std is None else settings.std, dtype=settings.dtype, seed=rng)
+    net = TwoLayerNet(
+        dataset.n_features,
+        settings.hidden_size,
+        dataset.n_classes,
+        std="he" if settings.std is None else settings.std,
+        dtype=settings.dtype,
+        seed=rng,
+    )
     net.preprocessor = pre
     net.class_names = list(dataset.class_names)
-    net.meta = {"data": settings.data, "image_shape": dataset.image_shape, "settings": settings.to_dict()}
+    net.meta = {
+        "data": settings.data,
+        "image_shape": dataset.image_shape,
+        "settings": settings.to_dict(),
+    }
     return net
 
 
@@ -143,7 +185,9 @@ def make_augment(mode, net, dataset):
     if mode == "none" or (mode == "auto" and dataset.image_shape is None):
         return None
     if dataset.image_shape is None:
-        raise InputError(f"--augment shift needs image data; {dataset.name} rows have no image shape")
+        raise InputError(
+            f"--augment shift needs image data; {dataset.name} rows have no image shape"
+        )
     blank = net.transform(np.zeros((1, net.input_size)))[0]
     return random_shift(dataset.image_shape, fill=blank)
 
@@ -168,8 +212,10 @@ def transformed(net, X, name="the data"):
     if not np.isfinite(out).all():
         peak = f"{float(np.max(np.abs(X))):.0e}".replace("e+", "e")
         mode = net.preprocessor.mode if net.preprocessor is not None else "none"
-        raise InputError(f"{name}: values up to {peak}: scale them, e.g. --preprocess standardize (they overflow "
-                         f"{net.dtype.name} after preprocessing '{mode}')")
+        raise InputError(
+            f"{name}: values up to {peak}: scale them, e.g. --preprocess standardize (they overflow "
+            f"{net.dtype.name} after preprocessing '{mode}')"
+        )
     return out
 
 
@@ -186,8 +232,15 @@ class Prepared:
 
     def fit(self, trainer, **kw):
         d = self.dataset
-        return trainer.fit(self.X_train, d.y_train, self.X_val, d.y_val, transform=self.transform,
-                           augment=self.augment, **kw)
+        return trainer.fit(
+            self.X_train,
+            d.y_train,
+            self.X_val,
+            d.y_val,
+            transform=self.transform,
+            augment=self.augment,
+            **kw,
+        )
 
     def accuracy(self, split):
         d = self.dataset
@@ -195,8 +248,13 @@ class Prepared:
         where = f"{d.name} ({split} split)"
         if X is None:
             X = transformed(self.net, getattr(d, f"X_{split}"), where)
-        return None if X is None else accuracy(self.net, X, getattr(d, f"y_{split}"), self.transform, name=where,
-                                               check=False)
+        return (
+            None
+            if X is None
+            else accuracy(
+                self.net, X, getattr(d, f"y_{split}"), self.transform, name=where, check=False
+            )
+        )
 
 
 def prepare(settings, dataset, augment=False):
@@ -204,9 +262,14 @@ def prepare(settings, dataset, augment=False):
     used by training runs and tuning trials)."""
     net = build(settings, dataset)
     aug = make_augment(settings.train.augment, net, dataset) if augment else None
-    return Prepared(net, dataset, transformed(net, dataset.X_train, f"{settings.data} (train split)"),
-                    transformed(net, dataset.X_val, f"{settings.data} (val split)"),
-                    batch_transform(net, dataset.X_train), aug)
+    return Prepared(
+        net,
+        dataset,
+        transformed(net, dataset.X_train, f"{settings.data} (train split)"),
+        transformed(net, dataset.X_val, f"{settings.data} (val split)"),
+        batch_transform(net, dataset.X_train),
+        aug,
+    )
 
 
 def fingerprint(settings, dataset):
@@ -214,8 +277,13 @@ def fingerprint(settings, dataset):
     rows = np.ascontiguousarray(dataset.X_train[:64])
     h = hashlib.sha256(rows.tobytes())
     h.update(np.ascontiguousarray(dataset.y_train[:64], dtype=np.int64).tobytes())
-    return {"data": settings.data, "n_train": int(len(dataset.y_train)), "n_features": int(dataset.n_features),
-            "n_classes": int(dataset.n_classes), "rows_sha256": h.hexdigest()[:16]}
+    return {
+        "data": settings.data,
+        "n_train": int(len(dataset.y_train)),
+        "n_features": int(dataset.n_features),
+        "n_classes": int(dataset.n_classes),
+        "rows_sha256": h.hexdigest()[:16],
+    }
 
 
 def trained_settings(net, where="model"):
@@ -246,19 +314,25 @@ def load_model_data(model, spec=None, seed=None, settings=None):
     dataset = data_mod.load(spec, seed=seed, val_fraction=settings.val_fraction)
     where = "the model" + ("" if isinstance(model, TwoLayerNet) else f" {model}")
     if dataset.n_features != net.input_size:
-        raise InputError(f"{spec}: data has {dataset.n_features} features but {where} expects {net.input_size}")
+        raise InputError(
+            f"{spec}: data has {dataset.n_features} features but {where} expects {net.input_size}"
+        )
     for split in ("train", "val", "test"):
         y = getattr(dataset, f"y_{split}")
         if y is not None and len(y) and y.max() >= net.output_size:
-            raise InputError(f"{spec}: {split} labels reach {y.max()} but {where} has {net.output_size} classes")
+            raise InputError(
+                f"{spec}: {split} labels reach {y.max()} but {where} has {net.output_size} classes"
+            )
     return net, dataset, settings
 
 
 # -- a training run ------------------------------------------------------------------------
 # metrics.json as _metrics writes it: every field a reader (report) uses is checked on the way back
 METRICS_SCHEMA = {
-    **{k: (optional(is_real(0, 1)), "a number in [0, 1] or null")
-       for k in ("train_accuracy", "val_accuracy", "test_accuracy")},
+    **{
+        k: (optional(is_real(0, 1)), "a number in [0, 1] or null")
+        for k in ("train_accuracy", "val_accuracy", "test_accuracy")
+    },
     "final_loss": (optional(is_real()), "a finite number or null"),
     "epochs": (is_int(0), "an integer >= 0"),
     "best_epoch": (optional(is_int(0)), "an integer >= 0 or null"),
@@ -283,13 +357,22 @@ def _prepare_dir(out, resume, force):
         raise InputError("--resume and --force contradict each other: pick one")
     if resume:
         if not (out / "config.json").exists():
-            raise InputError(f"{out}: nothing to resume (no config.json); start a new run without --resume")
+            raise InputError(
+                f"{out}: nothing to resume (no config.json); start a new run without --resume"
+            )
         remove_stale_temps(out)
         return
     if any((out / f).exists() for f in RUN_FILES):
         if not force:
-            raise InputError(f"{out}: already holds a run; use --resume to continue it or --force to overwrite it")
-        for f in (*RUN_FILES, *FIGURES, "confusion.json", "report.html"):  # nothing of the old run survives
+            raise InputError(
+                f"{out}: already holds a run; use --resume to continue it or --force to overwrite it"
+            )
+        for f in (
+            *RUN_FILES,
+            *FIGURES,
+            "confusion.json",
+            "report.html",
+        ):  # nothing of the old run survives
             (out / f).unlink(missing_ok=True)
     remove_stale_temps(out)
 
@@ -305,8 +388,10 @@ def _resumed_settings(out, given):
         if name == "epochs" or name not in flat:
             continue
         if value != flat[name]:
-            raise InputError(f"{spelled} {value} differs from the run in {out} ({flat[name]}); on --resume only "
-                             "--epochs may change: drop the option, or start a new run with --force")
+            raise InputError(
+                f"{spelled} {value} differs from the run in {out} ({flat[name]}); on --resume only "
+                "--epochs may change: drop the option, or start a new run with --force"
+            )
     if "epochs" in (given or {}):
         settings = settings.with_changes(epochs=given["epochs"][1])
     return settings, stored.get("fingerprint")
@@ -320,15 +405,31 @@ def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
     def checkpoint(trainer):
         nonlocal saved_at
         now = time.monotonic()
-        if (saved_at is None or now - saved_at >= seconds or trainer.epoch >= last_epoch
-                or trainer.stop_reason is not None):
+        if (
+            saved_at is None
+            or now - saved_at >= seconds
+            or trainer.epoch >= last_epoch
+            or trainer.stop_reason is not None
+        ):
             save(trainer)
             saved_at = time.monotonic()
+
     return checkpoint
 
 
-def run_training(settings, out, *, resume=False, force=False, given=None, dataset=None, on_batch=None,
-                 on_epoch=None, on_start=None, plots=True):
+def run_training(  # noqa: C901  (split by the wiring rebuild, issue 17)
+    settings,
+    out,
+    *,
+    resume=False,
+    force=False,
+    given=None,
+    dataset=None,
+    on_batch=None,
+    on_epoch=None,
+    on_start=None,
+    plots=True,
+):
     """Train per ``settings`` into the run directory ``out``; returns the metrics dict.
 
     With ``resume``, the stored settings are used; ``given`` names the settings the caller asked
@@ -342,19 +443,25 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
     if resume and not (out / "config.json").exists():
-        raise InputError(f"{out}: nothing to resume (no config.json); start a new run without --resume")
+        raise InputError(
+            f"{out}: nothing to resume (no config.json); start a new run without --resume"
+        )
     with run_lock(out, "train"):
         _prepare_dir(out, resume, force)
         stored_fp = None
         if resume:
             settings, stored_fp = _resumed_settings(out, given)
         if dataset is None:
-            dataset = data_mod.load(settings.data, seed=settings.train.seed or 0, val_fraction=settings.val_fraction)
+            dataset = data_mod.load(
+                settings.data, seed=settings.train.seed or 0, val_fraction=settings.val_fraction
+            )
         fp = fingerprint(settings, dataset)
         if stored_fp is not None and stored_fp != fp:
-            raise InputError(f"{out}: the run was trained on other data than {settings.data} gives now "
-                             f"({stored_fp.get('n_train')} rows then, {fp['n_train']} now, or other rows); "
-                             "resume with the same data or start a new run with --force")
+            raise InputError(
+                f"{out}: the run was trained on other data than {settings.data} gives now "
+                f"({stored_fp.get('n_train')} rows then, {fp['n_train']} now, or other rows); "
+                "resume with the same data or start a new run with --force"
+            )
         run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
         write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
         trainer = Trainer(run.net, settings.train)
@@ -366,11 +473,17 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
         error = None
         try:
             last_epoch = settings.train.resolve_epochs(len(dataset.y_train))
-            run.fit(trainer, on_batch=on_batch, on_epoch=on_epoch,
-                    checkpoint=throttled(lambda t: t.save_checkpoint(ckpt, fingerprint=fp), last_epoch))
+            run.fit(
+                trainer,
+                on_batch=on_batch,
+                on_epoch=on_epoch,
+                checkpoint=throttled(lambda t: t.save_checkpoint(ckpt, fingerprint=fp), last_epoch),
+            )
         except DivergedError as e:
             error = e
-        except InputError:  # data that cannot be trained on as it is (values that overflow): no run left behind
+        except (
+            InputError
+        ):  # data that cannot be trained on as it is (values that overflow): no run left behind
             if not resume:
                 for name in ("config.json", "checkpoint.npz"):
                     (out / name).unlink(missing_ok=True)
@@ -382,12 +495,16 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
         if error is not None:
             metrics["error"] = str(error)
         if trainer.interrupt is not None:
-            metrics["signal"] = str(trainer.interrupt) if isinstance(trainer.interrupt, Stopped) else "SIGINT"
+            metrics["signal"] = (
+                str(trainer.interrupt) if isinstance(trainer.interrupt, Stopped) else "SIGINT"
+            )
         # files first, metrics.json last: a folder with metrics.json is a finished run, pictures and all
         run.net.save(out / "model.npz")
         trainer.history.write_csv(out / "history.csv")
         if plots:
-            plot_run(out, net=run.net, history=trainer.history, dataset=dataset, transform=run.transform)
+            plot_run(
+                out, net=run.net, history=trainer.history, dataset=dataset, transform=run.transform
+            )
         write_json(out / "metrics.json", metrics)
     if error is not None:
         raise error
@@ -396,7 +513,11 @@ def run_training(settings, out, *, resume=False, force=False, given=None, datase
 
 def _metrics(settings, run, trainer):
     metrics = {
-        **{k: v for k, v in settings.train.to_dict().items() if k not in ("steps_per_epoch", "max_steps")},
+        **{
+            k: v
+            for k, v in settings.train.to_dict().items()
+            if k not in ("steps_per_epoch", "max_steps")
+        },
         "train_accuracy": run.accuracy("train"),
         "val_accuracy": run.accuracy("val"),
         "test_accuracy": run.accuracy("test"),
@@ -404,7 +525,9 @@ def _metrics(settings, run, trainer):
         "epochs": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "stop_reason": trainer.stop_reason,
-        "seconds": round(sum(trainer.history["seconds"]), 3),  # every epoch's wall time, across resumes
+        "seconds": round(
+            sum(trainer.history["seconds"]), 3
+        ),  # every epoch's wall time, across resumes
         "data": settings.data,
         "n_train": int(len(run.dataset.y_train)),
         "hidden_size": settings.hidden_size,
@@ -429,9 +552,11 @@ def learned_nothing(run, metrics):
     if run.net.output_size < 2 or acc > baseline + 0.01:
         return None
     name = "validation" if split == "val" else "training"
-    return (f"the model learned nothing: {name} accuracy {100 * acc:.1f}% is no better than always answering the "
-            f"most common class ({100 * baseline:.1f}%); check the labels and features, or try another --lr or "
-            "--preprocess standardize")
+    return (
+        f"the model learned nothing: {name} accuracy {100 * acc:.1f}% is no better than always answering the "
+        f"most common class ({100 * baseline:.1f}%); check the labels and features, or try another --lr or "
+        "--preprocess standardize"
+    )
 
 
 def redraw(run_dir):
@@ -439,11 +564,22 @@ def redraw(run_dir):
     run_dir = Path(run_dir)
     settings = None
     if (run_dir / "config.json").exists():
-        settings = settings_from(read_json(run_dir / "config.json", "run configuration"), run_dir / "config.json")
+        settings = settings_from(
+            read_json(run_dir / "config.json", "run configuration"), run_dir / "config.json"
+        )
     net, dataset, _ = load_model_data(run_dir / "model.npz", settings=settings)
-    history = History.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").exists() else History()
-    return plot_run(run_dir, net=net, history=history, dataset=dataset,
-                    transform=batch_transform(net, dataset.X_train))
+    history = (
+        History.read_csv(run_dir / "history.csv")
+        if (run_dir / "history.csv").exists()
+        else History()
+    )
+    return plot_run(
+        run_dir,
+        net=net,
+        history=history,
+        dataset=dataset,
+        transform=batch_transform(net, dataset.X_train),
+    )
 
 
 # -- a saved model at work -------------------------------------------------------------------
@@ -455,8 +591,9 @@ def evaluate_model(model_path, spec=None, seed=None):
     for split in ("train", "val", "test"):
         X, y = getattr(dataset, f"X_{split}"), getattr(dataset, f"y_{split}")
         if X is not None:
-            result[f"{split}_accuracy"] = accuracy(net, X, y, net.transform,
-                                                   name=f"{spec or settings.data} ({split} split)")
+            result[f"{split}_accuracy"] = accuracy(
+                net, X, y, net.transform, name=f"{spec or settings.data} ({split} split)"
+            )
     return result
 
 
@@ -466,7 +603,9 @@ def predict_file(model, input, note=None):
     net = TwoLayerNet.load(model)
     X = check_X(data_mod.read_rows(input, note=note), name=str(input))
     if X.shape[1] != net.input_size:
-        raise InputError(f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}")
+        raise InputError(
+            f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}"
+        )
     proba = net.predict_proba(X, name=str(input))  # raw rows: the model applies its preprocessing
     return net, proba.argmax(axis=1), proba
 
@@ -489,8 +628,12 @@ def write_predictions(net, idx, proba=None, out=None):
     labels = class_labels(net, idx)
     out = None if out is None else Path(out)
     if out is not None and out.suffix == ".npy":  # an array keeps the names as they are
-        return save_npy(out, np.asarray(proba) if proba is not None else np.array(labels, dtype=str))
-    shown = [printable(n) for n in class_names(net)]  # text: one line per row, whatever the names hold
+        return save_npy(
+            out, np.asarray(proba) if proba is not None else np.array(labels, dtype=str)
+        )
+    shown = [
+        printable(n) for n in class_names(net)
+    ]  # text: one line per row, whatever the names hold
     labels = [shown[i] for i in idx]
     if proba is None:
         text = "\n".join(labels) + "\n"
@@ -506,4 +649,3 @@ def write_predictions(net, idx, proba=None, out=None):
 def exit_status(error):
     """128 + the signal number for a stop by signal (130 for Ctrl-C)."""
     return 128 + getattr(error, "signum", signal.SIGINT)
-

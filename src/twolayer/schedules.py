@@ -1,4 +1,5 @@
 """Learning-rate schedules, evaluated once per epoch."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,9 @@ import math
 SCHEDULES = ("constant", "step", "cosine")
 
 
-def learning_rate_at(epoch, *, base_lr, schedule="constant", decay=0.95, epochs=1, warmup_epochs=0,
-                     min_lr_ratio=0.0):
+def learning_rate_at(
+    epoch, *, base_lr, schedule="constant", decay=0.95, epochs=1, warmup_epochs=0, min_lr_ratio=0.0
+):
     """The learning rate for a 0-based epoch.
 
     step:    base_lr · decay^epoch (CS231n's per-epoch decay)

@@ -5,6 +5,7 @@ the numerics. Both are frozen: a changed copy is made with ``dataclasses.replace
 the new values against the same table. An error names the setting; the command line renames it
 to the option the user typed (``SettingError.name``).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,9 +18,13 @@ from .errors import InputError, InputTypeError
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 
-SEED_MAX = 2 ** 32 - 1
+SEED_MAX = 2**32 - 1
 SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")  # NumPy's seeds are 32-bit; every seed the tool takes is in 0..SEED_MAX
+PRUNERS = (
+    "median",
+    "hyperband",
+    "none",
+)  # NumPy's seeds are 32-bit; every seed the tool takes is in 0..SEED_MAX
 
 
 def _is_int(v):
@@ -27,7 +32,11 @@ def _is_int(v):
 
 
 def _is_real(v):
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+    return (
+        isinstance(v, (int, float, np.integer, np.floating))
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+    )
 
 
 def _int_in(lo, hi=None, none=False):
@@ -37,8 +46,8 @@ def _int_in(lo, hi=None, none=False):
 # The one table of valid settings: name -> (check, words for the error message).
 RULES = {
     # the loop
-    "epochs": (_int_in(1, 10 ** 6, none=True), "an integer in 1..1,000,000 (or None: auto)"),
-    "batch_size": (_int_in(1, 10 ** 7), "an integer in 1..10,000,000"),
+    "epochs": (_int_in(1, 10**6, none=True), "an integer in 1..1,000,000 (or None: auto)"),
+    "batch_size": (_int_in(1, 10**7), "an integer in 1..10,000,000"),
     "learning_rate": (lambda v: _is_real(v) and v > 0, "a finite number > 0"),
     "reg": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "optimizer": (lambda v: v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
@@ -46,35 +55,53 @@ RULES = {
     "weight_decay": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "schedule": (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES)),
     "lr_decay": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "warmup_epochs": (_int_in(0, 10 ** 6), "an integer in 0..1,000,000"),
-    "patience": (_int_in(1, 10 ** 6, none=True), "an integer in 1..1,000,000 or None"),
+    "warmup_epochs": (_int_in(0, 10**6), "an integer in 0..1,000,000"),
+    "patience": (_int_in(1, 10**6, none=True), "an integer in 1..1,000,000 or None"),
     "tol": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "sampling": (lambda v: v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
-    "steps_per_epoch": (_int_in(1, 10 ** 9, none=True), "a positive integer or None"),
-    "max_steps": (_int_in(0, 10 ** 12, none=True), "an integer >= 0 or None"),
+    "steps_per_epoch": (_int_in(1, 10**9, none=True), "a positive integer or None"),
+    "max_steps": (_int_in(0, 10**12, none=True), "an integer >= 0 or None"),
     "seed": (_int_in(0, SEED_MAX, none=True), f"an integer in 0..{SEED_MAX} or None"),
     "augment": (lambda v: v in ("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
     # the run
-    "data": (lambda v: isinstance(v, str) and v.strip() != "", "a data SPEC such as digits or npz:FILE"),
-    "hidden_size": (_int_in(1, 10 ** 9), "an integer in 1..1,000,000,000"),
+    "data": (
+        lambda v: isinstance(v, str) and v.strip() != "",
+        "a data SPEC such as digits or npz:FILE",
+    ),
+    "hidden_size": (_int_in(1, 10**9), "an integer in 1..1,000,000,000"),
     "dtype": (lambda v: v in ("float32", "float64"), "float32 or float64"),
-    "preprocess": (lambda v: v in ("auto", "none", "scale", "center", "standardize"),
-                   "one of auto, none, scale, center, standardize"),
+    "preprocess": (
+        lambda v: v in ("auto", "none", "scale", "center", "standardize"),
+        "one of auto, none, scale, center, standardize",
+    ),
     "val_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
-    "std": (lambda v: v is None or (_is_real(v) and v >= 0), "a finite number >= 0 or None (He initialisation)"),
+    "std": (
+        lambda v: v is None or (_is_real(v) and v >= 0),
+        "a finite number >= 0 or None (He initialisation)",
+    ),
     # the other commands
-    "trials": (_int_in(1, 10 ** 6), "an integer in 1..1,000,000"),
+    "trials": (_int_in(1, 10**6), "an integer in 1..1,000,000"),
     "n_jobs": (_int_in(1, 1024), "an integer in 1..1024"),
     "heartbeat": (_int_in(1, 86_400), "a whole number of seconds in 1..86,400"),
-    "timeout": (lambda v: v is None or (_is_real(v) and 0 < v <= 10 ** 8), "a number of seconds > 0 (at most 1e8)"),
+    "timeout": (
+        lambda v: v is None or (_is_real(v) and 0 < v <= 10**8),
+        "a number of seconds > 0 (at most 1e8)",
+    ),
     "sampler": (lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),
     "pruner": (lambda v: v in PRUNERS, "one of " + ", ".join(PRUNERS)),
-    "study_name": (lambda v: isinstance(v, str) and 0 < len(v.strip()) and len(v) <= 256,
-                   "a non-empty name of at most 256 characters"),
+    "study_name": (
+        lambda v: isinstance(v, str) and 0 < len(v.strip()) and len(v) <= 256,
+        "a non-empty name of at most 256 characters",
+    ),
     "threshold": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "diagram_rows": (_int_in(1, 10_000), "an integer in 1..10,000"),
 }
-FLAGS = {"learning_rate": "--lr", "hidden_size": "--hidden", "warmup_epochs": "--warmup", "diagram_rows": "--batch"}
+FLAGS = {
+    "learning_rate": "--lr",
+    "hidden_size": "--hidden",
+    "warmup_epochs": "--warmup",
+    "diagram_rows": "--batch",
+}
 
 
 def flag(name):
@@ -89,8 +116,11 @@ TRAIN_FIELDS = tuple(k for k in RULES if k not in RUN_FIELDS)
 def check_settings_dict(d, where):
     """Settings read back from a file (config.json, a model's meta), checked field by field against
     RULES before any is used: one line naming the file and the field."""
-    check_fields(d, {**{k: RULES[k] for k in RUN_FIELDS}, "train": (is_dict, "an object of training settings")},
-                 where)
+    check_fields(
+        d,
+        {**{k: RULES[k] for k in RUN_FIELDS}, "train": (is_dict, "an object of training settings")},
+        where,
+    )
     check_fields(d.get("train", {}), {k: RULES[k] for k in TRAIN_FIELDS}, f"{where}: train")
     return d
 
@@ -116,8 +146,14 @@ def check_setting(name, value, spelled=None):
     ok, words = RULES[name]
     if not ok(value):
         numeric = "number" in words or "integer" in words
-        wrong_type = numeric and value is not None and (
-            isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer, np.floating)))
+        wrong_type = (
+            numeric
+            and value is not None
+            and (
+                isinstance(value, (bool, str))
+                or not isinstance(value, (int, float, np.integer, np.floating))
+            )
+        )
         error = (SettingTypeError if wrong_type else SettingError)(name, value, words)
         if spelled is not None:
             error.args = (error.message(spelled),)
@@ -155,7 +191,9 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     max_steps: int | None = None
     seed: int | None = 0
-    augment: str = "auto"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
+    augment: str = (
+        "auto"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
+    )
 
     def __post_init__(self):
         _check_all(self)

@@ -4,6 +4,7 @@ It never touches the math: each step asks the net for (loss, grads) and the opti
 an update. The classic ``TwoLayerNet.train``, the command line and the scikit-learn
 estimator all run this one loop.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -11,7 +12,8 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -22,6 +24,7 @@ from .io import json_object, meta_array, read_csv_rows, read_npz, save_npz, writ
 from .optim import make_optimizer, packed
 from .schedules import learning_rate_at
 from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
+
 
 class Model(Protocol):
     """What the loop needs of a model (TwoLayerNet is one). The loop never imports net.py: net.py
@@ -39,11 +42,23 @@ class Model(Protocol):
     @property
     def output_size(self) -> int: ...
 
-    def forward_backward(self, X: np.ndarray, y: np.ndarray, reg: float, work: Any = None,
-                         weights: np.ndarray | None = None) -> tuple[float, dict[str, np.ndarray], int]: ...
+    def forward_backward(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        reg: float,
+        work: Any = None,
+        weights: np.ndarray | None = None,
+    ) -> tuple[float, dict[str, np.ndarray], int]: ...
 
-    def scores(self, X: np.ndarray, batch_size: int = 4096, name: str = "X", first_row: int = 0,
-               check: bool = True) -> np.ndarray: ...
+    def scores(
+        self,
+        X: np.ndarray,
+        batch_size: int = 4096,
+        name: str = "X",
+        first_row: int = 0,
+        check: bool = True,
+    ) -> np.ndarray: ...
 
 
 class Workspace:
@@ -57,7 +72,9 @@ class Workspace:
         self.scores = np.empty((batch_size, classes), dtype)
         self.dh = np.empty((batch_size, hidden), dtype)
         self.mask = np.empty((batch_size, hidden), bool)
-        self.grads = packed({k: np.empty_like(v) for k, v in params.items()})  # laid out like the params
+        self.grads = packed(
+            {k: np.empty_like(v) for k, v in params.items()}
+        )  # laid out like the params
         self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
 
     def view(self, n):
@@ -81,7 +98,11 @@ class History(dict):
     def write_csv(self, path: str | os.PathLike[str]) -> None:
         """history.csv: one row per epoch."""
         fmt = lambda v: "" if v is None else (str(v) if isinstance(v, int) else f"{v:.6g}")  # noqa: E731
-        write_csv(path, self.CSV_COLUMNS, ([fmt(v) for v in row] for row in zip(*(self[c] for c in self.CSV_COLUMNS))))
+        write_csv(
+            path,
+            self.CSV_COLUMNS,
+            ([fmt(v) for v in row] for row in zip(*(self[c] for c in self.CSV_COLUMNS))),
+        )
 
     @classmethod
     def read_csv(cls, path: str | os.PathLike[str]) -> History:
@@ -94,7 +115,9 @@ class History(dict):
             if not row:
                 continue
             if len(row) != len(header):
-                raise InputError(f"{path}: line {n} has {len(row)} fields, the header {len(header)}; the file is damaged")
+                raise InputError(
+                    f"{path}: line {n} has {len(row)} fields, the header {len(header)}; the file is damaged"
+                )
             for col, v in zip(header, row):
                 if col in cls.CSV_COLUMNS:
                     history[col].append(_history_value(v, col, path, n))
@@ -111,7 +134,9 @@ def _history_value(v, col, path, line):
         x = None
     if x is None or (col == "epoch" and x < 1) or not math.isfinite(x):
         words = "an integer >= 1" if col == "epoch" else "a finite number"
-        raise InputError(f"{path}: line {line}: field {col!r} must be {words}, got {v[:40]!r}; the file is damaged")
+        raise InputError(
+            f"{path}: line {line}: field {col!r} must be {words}, got {v[:40]!r}; the file is damaged"
+        )
     return x
 
 
@@ -119,32 +144,51 @@ class Trainer:
     """Runs the loop on one net; keeps optimizer, schedule, random state and history so that
     training can continue (partial_fit, --resume) exactly where it stopped."""
 
-    def __init__(self, net: Model, config: TrainConfig | None = None,
-                 rng: np.random.Generator | GlobalRandomState | None = None) -> None:
+    def __init__(
+        self,
+        net: Model,
+        config: TrainConfig | None = None,
+        rng: np.random.Generator | GlobalRandomState | None = None,
+    ) -> None:
         self.net = net
         self.config = config or TrainConfig()
         c = self.config
-        self.optimizer = make_optimizer(c.optimizer, momentum=c.momentum, weight_decay=c.weight_decay)
+        self.optimizer = make_optimizer(
+            c.optimizer, momentum=c.momentum, weight_decay=c.weight_decay
+        )
         # rng: a Generator (seeded from config.seed) or, for the classic API, NumPy's global RandomState
         self.rng = rng if rng is not None else np.random.default_rng(c.seed)
         self.history = History()
         self.epoch = 0  # completed epochs
         self.step_count = 0
-        self.best: tuple | None = None  # (score, epoch, params copy); no copy when stopping on the training loss
+        self.best: tuple | None = (
+            None  # (score, epoch, params copy); no copy when stopping on the training loss
+        )
         self.bad_epochs = 0
         self.stop_reason: str | None = None
-        self.interrupt: KeyboardInterrupt | None = None  # the KeyboardInterrupt that stopped the last fit, if any
+        self.interrupt: KeyboardInterrupt | None = (
+            None  # the KeyboardInterrupt that stopped the last fit, if any
+        )
         self.work: Workspace | None = None  # the step's buffers (a Workspace), made by fit
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
     @np.errstate(over="ignore", invalid="ignore")
-    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, *,
-            epochs: int | None = None, on_epoch: Callable[[Trainer], object] | None = None,
-            on_batch: Callable[[Trainer], object] | None = None, checkpoint: Callable[[Trainer], object] | None = None,
-            transform: Callable[[np.ndarray], np.ndarray] | None = None,
-            augment: Callable[[np.ndarray, Any], object] | None = None,
-            sample_weight: np.ndarray | None = None) -> History:
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        *,
+        epochs: int | None = None,
+        on_epoch: Callable[[Trainer], object] | None = None,
+        on_batch: Callable[[Trainer], object] | None = None,
+        checkpoint: Callable[[Trainer], object] | None = None,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        augment: Callable[[np.ndarray, Any], object] | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> History:
         """Train until ``epochs`` (default config.epochs) epochs are complete, early stopping,
         max_steps, divergence or Ctrl-C. Returns the history.
 
@@ -168,11 +212,19 @@ class Trainer:
             try:
                 while self.epoch < epochs and self.stop_reason is None:
                     t0 = time.perf_counter()
-                    lr = learning_rate_at(self.epoch, base_lr=c.learning_rate, schedule=c.schedule,
-                                          decay=c.lr_decay, epochs=epochs, warmup_epochs=c.warmup_epochs)
+                    lr = learning_rate_at(
+                        self.epoch,
+                        base_lr=c.learning_rate,
+                        schedule=c.schedule,
+                        decay=c.lr_decay,
+                        epochs=epochs,
+                        warmup_epochs=c.warmup_epochs,
+                    )
                     loss_sum, correct, seen = 0.0, 0, 0
                     for idx in self.batch_order(n, bs, c.steps_for(n)):
-                        loss, n_correct = self.step(*batch.gather(idx, self.rng), lr, batch.weights(idx))
+                        loss, n_correct = self.step(
+                            *batch.gather(idx, self.rng), lr, batch.weights(idx)
+                        )
                         loss_sum += loss * len(idx)
                         correct += n_correct
                         seen += len(idx)
@@ -180,13 +232,24 @@ class Trainer:
                             on_batch(self)
                     if self.stop_reason == "max_steps":
                         break  # a partial epoch: no schedule step, no record
-                    self._end_epoch(lr, loss_sum / seen, correct / seen, X_val, y_val, has_val, transform,
-                                    time.perf_counter() - t0, epochs)
+                    self._end_epoch(
+                        lr,
+                        loss_sum / seen,
+                        correct / seen,
+                        X_val,
+                        y_val,
+                        has_val,
+                        transform,
+                        time.perf_counter() - t0,
+                        epochs,
+                    )
                     if checkpoint is not None:
                         checkpoint(self)
                     if on_epoch is not None:
                         on_epoch(self)
-            except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
+            except (
+                KeyboardInterrupt
+            ) as e:  # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
                 self.stop_reason = "interrupted"
                 self.interrupt = e
         if self.best is not None and self.best[2] is not None and self.stop_reason != "diverged":
@@ -206,14 +269,17 @@ class Trainer:
                 return
             if order is not None:
                 start = (s * bs) % n
-                yield order[start:start + bs]
+                yield order[start : start + bs]
             else:
                 yield _draw(self.rng, n, bs)
 
-    def step(self, xb: np.ndarray, yb: np.ndarray, lr: float,
-             weights: np.ndarray | None = None) -> tuple[float, int]:
+    def step(
+        self, xb: np.ndarray, yb: np.ndarray, lr: float, weights: np.ndarray | None = None
+    ) -> tuple[float, int]:
         """One optimizer step on one batch: (loss, grads) from the net, an update from the rule."""
-        loss, grads, n_correct = self.net.forward_backward(xb, yb, self.config.reg, self.work, weights=weights)
+        loss, grads, n_correct = self.net.forward_backward(
+            xb, yb, self.config.reg, self.work, weights=weights
+        )
         if not math.isfinite(loss):
             self._diverged(loss, xb)
         self.optimizer.step(self.net.params, grads, lr)
@@ -259,10 +325,12 @@ class Trainer:
         if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
             raise InputError(
                 f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have values up to "
-                f"{f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. --preprocess standardize; {kept}")
+                f"{f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. --preprocess standardize; {kept}"
+            )
         raise DivergedError(
             f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
-            f"Try a smaller --lr (now {self.config.learning_rate:g}).")
+            f"Try a smaller --lr (now {self.config.learning_rate:g})."
+        )
 
     def restore_best(self) -> None:
         assert self.best is not None, "restore_best needs a best epoch"
@@ -300,44 +368,65 @@ class Trainer:
         """Continue from a checkpoint of this same run; a foreign or mismatched one is refused
         with one line (shapes, optimizer, settings other than epochs, data fingerprint)."""
         arrays = read_npz(path, required=("state",))
-        text = str(meta_array(arrays["state"], path))  # outside the try: its InputError is a ValueError too
+        text = str(
+            meta_array(arrays["state"], path)
+        )  # outside the try: its InputError is a ValueError too
         state = json_object(text, f"{path}: damaged checkpoint state:")
         check_fields(state, CHECKPOINT_STATE, path, required=tuple(CHECKPOINT_STATE))
         config = state["config"]
-        differ = [k for k, v in self.config.to_dict().items() if k != "epochs" and config.get(k, v) != v]
+        differ = [
+            k for k, v in self.config.to_dict().items() if k != "epochs" and config.get(k, v) != v
+        ]
         if differ:
             k = differ[0]
-            raise InputError(f"{path}: the checkpoint was trained with {k}={config[k]!r}, this run has "
-                             f"{getattr(self.config, k)!r}: it belongs to another run")
+            raise InputError(
+                f"{path}: the checkpoint was trained with {k}={config[k]!r}, this run has "
+                f"{getattr(self.config, k)!r}: it belongs to another run"
+            )
         saved_fp = state.get("fingerprint")
         if fingerprint is not None and saved_fp is not None and saved_fp != fingerprint:
-            raise InputError(f"{path}: the checkpoint was trained on other data ({_describe(saved_fp)}; now "
-                             f"{_describe(fingerprint)}): it belongs to another run")
+            raise InputError(
+                f"{path}: the checkpoint was trained on other data ({_describe(saved_fp)}; now "
+                f"{_describe(fingerprint)}): it belongs to another run"
+            )
         for k, v in self.net.params.items():
             saved = arrays.get(f"param_{k}")
             if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
                 got = "missing" if saved is None else f"{saved.dtype} {saved.shape}"
-                raise InputError(f"{path}: the checkpoint's {k} is {got} but this run's model has {v.dtype} "
-                                 f"{v.shape}: it belongs to another run")
+                raise InputError(
+                    f"{path}: the checkpoint's {k} is {got} but this run's model has {v.dtype} "
+                    f"{v.shape}: it belongs to another run"
+                )
             if not np.isfinite(saved).all():
-                raise InputError(f"{path}: the checkpoint's {k} contains NaN or infinite values; the file is damaged")
+                raise InputError(
+                    f"{path}: the checkpoint's {k} contains NaN or infinite values; the file is damaged"
+                )
         opt_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
         for k, v in opt_arrays.items():
             param = k.rsplit("_", 1)[-1]
             if param not in self.net.params or v.shape != self.net.params[param].shape:
-                raise InputError(f"{path}: optimizer state {k!r} does not fit the model; the file is damaged")
+                raise InputError(
+                    f"{path}: optimizer state {k!r} does not fit the model; the file is damaged"
+                )
         best = state["best"]
-        kept = [f"best_{k}" in arrays for k in self.net.params]  # none kept: stopping on the training loss
+        kept = [
+            f"best_{k}" in arrays for k in self.net.params
+        ]  # none kept: stopping on the training loss
         if best is not None and any(kept) and not all(kept):
             raise InputError(f"{path}: field 'best' is damaged (best_* arrays missing)")
-        epoch, step_count, bad_epochs, opt_t = (state[k] for k in ("epoch", "step_count", "bad_epochs", "opt_t"))
+        epoch, step_count, bad_epochs, opt_t = (
+            state[k] for k in ("epoch", "step_count", "bad_epochs", "opt_t")
+        )
         history, rng = state["history"], state["rng"]
         for k in self.net.params:
             self.net.params[k][...] = arrays[f"param_{k}"]
         self.optimizer.load_state_dict({"t": opt_t, "arrays": opt_arrays})
         if best is not None:
-            self.best = (best[0], best[1],
-                         {k: arrays[f"best_{k}"].copy() for k in self.net.params} if all(kept) else None)
+            self.best = (
+                best[0],
+                best[1],
+                {k: arrays[f"best_{k}"].copy() for k in self.net.params} if all(kept) else None,
+            )
         self.epoch, self.step_count, self.bad_epochs = epoch, step_count, bad_epochs
         self.history = History(history)
         try:
@@ -348,9 +437,11 @@ class Trainer:
 
 def _is_history(v):
     return isinstance(v, dict) and all(
-        k in History.KEYS and isinstance(xs, list)
+        k in History.KEYS
+        and isinstance(xs, list)
         and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in xs)
-        for k, xs in v.items())
+        for k, xs in v.items()
+    )
 
 
 # The checkpoint's JSON state: every field is read back on --resume, so every field is checked first
@@ -360,8 +451,12 @@ CHECKPOINT_STATE = {
     "step_count": (is_int(0), "an integer >= 0"),
     "bad_epochs": (is_int(0), "an integer >= 0"),
     "opt_t": (is_int(0), "an integer >= 0"),
-    "best": (optional(lambda v: isinstance(v, list) and len(v) == 2 and is_real()(v[0]) and is_int(0)(v[1])),
-             "null or [score, epoch]"),
+    "best": (
+        optional(
+            lambda v: isinstance(v, list) and len(v) == 2 and is_real()(v[0]) and is_int(0)(v[1])
+        ),
+        "null or [score, epoch]",
+    ),
     "history": (_is_history, "an object of lists of numbers keyed by " + ", ".join(History.KEYS)),
     "rng": (is_dict, "an object (a random generator's state)"),
     "config": (is_dict, "an object (the loop's settings)"),
@@ -369,21 +464,33 @@ CHECKPOINT_STATE = {
 
 
 def _describe(fp):
-    return ", ".join(f"{k} {v}" for k, v in fp.items() if k != "rows_sha256") if isinstance(fp, dict) else str(fp)
+    return (
+        ", ".join(f"{k} {v}" for k, v in fp.items() if k != "rows_sha256")
+        if isinstance(fp, dict)
+        else str(fp)
+    )
 
 
-DATA_SCALE = 1e6  # a loss that overflows on inputs larger than this is the data's fault, not the step size's
+DATA_SCALE = (
+    1e6  # a loss that overflows on inputs larger than this is the data's fault, not the step size's
+)
 
 
 def check_batch_memory(batch_size, n_features, net, label="batch_size"):
     """Refuse a minibatch whose buffers (X batch, activations, mask, scores) exceed MAX_BATCH_BYTES."""
-    per_row = (n_features + 2 * net.hidden_size + net.output_size) * net.dtype.itemsize + net.hidden_size
+    per_row = (
+        n_features + 2 * net.hidden_size + net.output_size
+    ) * net.dtype.itemsize + net.hidden_size
     if batch_size * per_row > limit("MAX_BATCH_BYTES"):
-        raise InputError(f"{label} {batch_size} needs {gib(batch_size * per_row)} for one minibatch's buffers, more "
-                         f"than the limit of {gib(limit('MAX_BATCH_BYTES'))} (TWOLAYER_MAX_BATCH_BYTES)")
+        raise InputError(
+            f"{label} {batch_size} needs {gib(batch_size * per_row)} for one minibatch's buffers, more "
+            f"than the limit of {gib(limit('MAX_BATCH_BYTES'))} (TWOLAYER_MAX_BATCH_BYTES)"
+        )
 
 
-SMALL_GEMM = 4_000_000  # multiply-adds in X·W1 below which a second BLAS thread costs more than it gains
+SMALL_GEMM = (
+    4_000_000  # multiply-adds in X·W1 below which a second BLAS thread costs more than it gains
+)
 
 
 def blas_threads_for(work):
@@ -402,8 +509,15 @@ def blas_threads_for(work):
 _controller: Any = None  # a threadpoolctl.ThreadpoolController, made on first use
 
 
-def accuracy(net: Model, X: np.ndarray, y: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None,
-             batch_size: int = 4096, name: str = "X", check: bool = True) -> float:
+def accuracy(
+    net: Model,
+    X: np.ndarray,
+    y: np.ndarray,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    batch_size: int = 4096,
+    name: str = "X",
+    check: bool = True,
+) -> float:
     """Fraction of rows of X whose predicted class equals y, in row blocks (memmap-friendly).
 
     check=False (during and right after training): non-finite scores count as wrong, since
@@ -411,10 +525,10 @@ def accuracy(net: Model, X: np.ndarray, y: np.ndarray, transform: Callable[[np.n
     """
     correct = 0
     for start in range(0, len(X), batch_size):
-        xb = X[start:start + batch_size]
+        xb = X[start : start + batch_size]
         xb = transform(xb) if transform is not None else xb
         scores = net.scores(xb, name=name, first_row=start, check=check)
-        correct += int(np.count_nonzero(scores.argmax(axis=1) == y[start:start + batch_size]))
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == y[start : start + batch_size]))
     return correct / len(X)
 
 
@@ -441,7 +555,7 @@ class Batch:
         """The batch's sample weights, or None when the rows are unweighted."""
         if self.sample_weight is None:
             return None
-        return self.sample_weight.take(idx, out=self.wb[:len(idx)], mode="clip")
+        return self.sample_weight.take(idx, out=self.wb[: len(idx)], mode="clip")
 
     def gather(self, idx: np.ndarray, rng: Any) -> tuple[np.ndarray, np.ndarray]:
         m = len(idx)
@@ -482,16 +596,28 @@ def _set_rng_state(rng, saved):
         rng.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def classic_train(net: Model, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_val: ArrayLike,
-                  learning_rate: float = 1e-3, learning_rate_decay: float = 0.95, reg: float = 5e-6,
-                  num_iters: int = 100, batch_size: int = 200, verbose: bool = False) -> dict[str, list[float]]:
+def classic_train(
+    net: Model,
+    X: ArrayLike,
+    y: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    learning_rate: float = 1e-3,
+    learning_rate_decay: float = 0.95,
+    reg: float = 5e-6,
+    num_iters: int = 100,
+    batch_size: int = 200,
+    verbose: bool = False,
+) -> dict[str, list[float]]:
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
     NumPy's global random state, learning rate × decay after every epoch of max(N // B, 1) steps."""
     check_setting("learning_rate", learning_rate, "learning_rate")
     check_setting("lr_decay", learning_rate_decay, "learning_rate_decay")
     check_setting("reg", reg, "reg")
     if num_iters is None:  # max_steps may be None (no limit), num_iters may not
-        raise InputTypeError(f"num_iters must be {RULES['max_steps'][1].removesuffix(' or None')}, got None")
+        raise InputTypeError(
+            f"num_iters must be {RULES['max_steps'][1].removesuffix(' or None')}, got None"
+        )
     check_setting("max_steps", num_iters, "num_iters")
     check_setting("batch_size", batch_size, "batch_size")
     X = check_X(X, net.input_size, net.dtype)
@@ -502,13 +628,24 @@ def classic_train(net: Model, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_va
     steps_per_epoch = max(X.shape[0] // batch_size, 1)
     epochs = max(math.ceil(num_iters / steps_per_epoch), 1)
     if not RULES["epochs"][0](epochs):
-        raise InputError(f"num_iters {num_iters} makes {epochs:,} epochs of {steps_per_epoch} steps; epochs must be "
-                         f"{RULES['epochs'][1].removesuffix(' (or None: auto)')}")
+        raise InputError(
+            f"num_iters {num_iters} makes {epochs:,} epochs of {steps_per_epoch} steps; epochs must be "
+            f"{RULES['epochs'][1].removesuffix(' (or None: auto)')}"
+        )
     config = TrainConfig(
-        epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, reg=reg, optimizer="sgd", schedule="step",
-        lr_decay=learning_rate_decay, patience=None, sampling="replacement",
-        steps_per_epoch=steps_per_epoch, max_steps=num_iters, seed=None)
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        reg=reg,
+        optimizer="sgd",
+        schedule="step",
+        lr_decay=learning_rate_decay,
+        patience=None,
+        sampling="replacement",
+        steps_per_epoch=steps_per_epoch,
+        max_steps=num_iters,
+        seed=None,
+    )
     trainer = Trainer(net, config, rng=GlobalRandomState())
 
     def report(t):
@@ -517,4 +654,8 @@ def classic_train(net: Model, X: ArrayLike, y: ArrayLike, X_val: ArrayLike, y_va
 
     trainer.fit(X, y, X_val, y_val, on_batch=report)
     h = trainer.history
-    return {"loss_history": h["step_loss"], "train_acc_history": h["train_acc"], "val_acc_history": h["val_acc"]}
+    return {
+        "loss_history": h["step_loss"],
+        "train_acc_history": h["train_acc"],
+        "val_acc_history": h["val_acc"],
+    }

@@ -16,6 +16,7 @@ OUT/trials.csv        one row per trial: number, state, value, parameters, epoch
 OUT/history.png       validation accuracy per trial and the best so far
 OUT/search.png        validation accuracy against learning rate and regularisation
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,13 @@ from .train import Trainer
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
 # depends on the update rule (Adam's useful steps are ~30x smaller than plain SGD's), so the
 # optimizer is drawn first.
-LEARNING_RATES = {"sgd": (3e-2, 5e-1), "momentum": (5e-3, 1e-1), "nesterov": (5e-3, 1e-1),
-                  "adam": (1e-3, 3e-2), "adamw": (1e-3, 3e-2)}
+LEARNING_RATES = {
+    "sgd": (3e-2, 5e-1),
+    "momentum": (5e-3, 1e-1),
+    "nesterov": (5e-3, 1e-1),
+    "adam": (1e-3, 3e-2),
+    "adamw": (1e-3, 3e-2),
+}
 SPACE = {
     "optimizer": ("choice", tuple(LEARNING_RATES)),
     "learning_rate": ("log", LEARNING_RATES),
@@ -99,12 +105,15 @@ def train_trial(params, base, dataset, on_epoch=None, stop=None):
             raise Stopped(stop.signum)
         if on_epoch is not None:
             on_epoch(t)
+
     try:
         run.fit(trainer, on_epoch=epoch_done)
     except DivergedError:
         if trainer.best is None:  # nothing finite to keep: the worst possible score
             return run.net, trainer, 0.0
-    if trainer.interrupt is not None:  # the loop keeps a stopped run's best weights; a study must stop
+    if (
+        trainer.interrupt is not None
+    ):  # the loop keeps a stopped run's best weights; a study must stop
         raise trainer.interrupt
     return run.net, trainer, run.accuracy("val")
 
@@ -121,8 +130,10 @@ def make_objective(base, dataset, out, stop=None):
         try:
             params = suggest(trial)
         except ValueError as e:  # Optuna refuses a parameter whose range differs from the study's
-            raise InputError(f"study {trial.study.study_name!r} was created with another search space ({e}); "
-                             "use a new --study-name") from None
+            raise InputError(
+                f"study {trial.study.study_name!r} was created with another search space ({e}); "
+                "use a new --study-name"
+            ) from None
         trial.set_user_attr("worker", worker)
 
         def report(trainer):
@@ -165,36 +176,53 @@ def open_storage(url, heartbeat=10):
         engine_kwargs = {"connect_args": {"timeout": 60}}
         path = sqlite_path(url)
         if not path:
-            raise InputError(f"storage {url}: an in-memory database cannot be shared by workers or kept after "
-                             "the run; use sqlite:///FILE")
+            raise InputError(
+                f"storage {url}: an in-memory database cannot be shared by workers or kept after "
+                "the run; use sqlite:///FILE"
+            )
         if not Path(path).parent.is_dir():
             raise InputError(f"storage {url}: the folder {Path(path).parent} does not exist")
-    elif scheme == "postgresql":  # the driver the postgres extra installs (SQLAlchemy would pick psycopg2)
-        url = "postgresql+psycopg" + url[len(scheme):]
+    elif (
+        scheme == "postgresql"
+    ):  # the driver the postgres extra installs (SQLAlchemy would pick psycopg2)
+        url = "postgresql+psycopg" + url[len(scheme) :]
     elif not scheme.startswith(("postgresql", "mysql")):
-        raise InputError(f"storage must be a sqlite:///FILE or postgresql://... URL, got {_redact(url)!r}")
+        raise InputError(
+            f"storage must be a sqlite:///FILE or postgresql://... URL, got {_redact(url)!r}"
+        )
     rng = random.Random()
     for attempt in range(6):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return _storage_class()(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
-                                        grace_period=3 * heartbeat, **_retry_once())
+                return _storage_class()(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat,
+                    grace_period=3 * heartbeat,
+                    **_retry_once(),
+                )
         except ImportError as e:
             dialect = url.split(":", 1)[0]
-            driver = getattr(e, "name", None) or (dialect.split("+", 1)[1] if "+" in dialect else dialect)
+            driver = getattr(e, "name", None) or (
+                dialect.split("+", 1)[1] if "+" in dialect else dialect
+            )
             advice = INSTALL_POSTGRES if driver == "psycopg" else f"pip install {driver}"
-            raise InputError(f"storage {scheme}: the database driver {driver} is not installed: {advice}") from None
+            raise InputError(
+                f"storage {scheme}: the database driver {driver} is not installed: {advice}"
+            ) from None
         except Exception as e:  # SQLAlchemy: bad URL, unreachable server, refused password, a race
             if not type(e).__module__.startswith(("sqlalchemy", "optuna")):
                 raise
             if attempt == 5 or "could not parse" in str(e).lower():
-                raise InputError(f"storage {_redact(url)}: cannot open it ({type(e).__name__})") from None
+                raise InputError(
+                    f"storage {_redact(url)}: cannot open it ({type(e).__name__})"
+                ) from None
             # workers started together race to create the tables: the loser waits and reopens
             time.sleep(rng.uniform(0.2, 1.0) * (attempt + 1))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _storage_class():
     """Optuna's RDBStorage whose heartbeat never raises. The heartbeat runs in a thread of its own:
     an exception there (the database gone, a lost connection) would print a traceback beside the
@@ -216,7 +244,9 @@ def _retry_once():
     from optuna import storages
 
     if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):
-        return {"heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=1)}
+        return {
+            "heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+        }
     return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=1)}
 
 
@@ -225,7 +255,10 @@ def retried_from(trial):
     import optuna
     from optuna import storages
 
-    retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
+    retry = (
+        getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
+        or storages.RetryFailedTrialCallback
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return retry.retried_trial_number(trial)
@@ -263,8 +296,23 @@ def make_pruner(name, epochs):
     raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
 
 
-def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tune", *, n_jobs=1, timeout=None,
-         sampler="tpe", pruner="median", epochs=20, patience=5, seed=None, heartbeat=10, callbacks=()):
+def tune(
+    data="digits",
+    trials=20,
+    storage=None,
+    study_name="twolayer",
+    out="tune",
+    *,
+    n_jobs=1,
+    timeout=None,
+    sampler="tpe",
+    pruner="median",
+    epochs=20,
+    patience=5,
+    seed=None,
+    heartbeat=10,
+    callbacks=(),
+):
     """Run ``trials`` trials in this worker, then write the results of the whole study to ``out``.
 
     Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``.
@@ -273,19 +321,38 @@ def tune(data="digits", trials=20, storage=None, study_name="twolayer", out="tun
     if seed is not None:
         check_setting("seed", seed)
     require_optuna()  # before loading data: a missing extra is said at once
-    base = RunSettings(data=data, hidden_size=64,
-                       train=TrainConfig(epochs=epochs, patience=patience or None, seed=0))
+    base = RunSettings(
+        data=data,
+        hidden_size=64,
+        train=TrainConfig(epochs=epochs, patience=patience or None, seed=0),
+    )
     out = Path(out)
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
     # the data first: a bad --data must leave no study.json or database behind
     dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
     if dataset.X_val is None:
         raise InputError(f"{data}: no validation split to tune on")
-    with run_lock(out, "tune", shared=True):  # the workers of one study share OUT; train and report wait
+    with run_lock(
+        out, "tune", shared=True
+    ):  # the workers of one study share OUT; train and report wait
         storage = open_storage(url, heartbeat)
         _bind(out, study_name, url)
-        return _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs,
-                     seed, callbacks)
+        return _tune(
+            data,
+            dataset,
+            trials,
+            storage,
+            study_name,
+            out,
+            base,
+            n_jobs,
+            timeout,
+            sampler,
+            pruner,
+            epochs,
+            seed,
+            callbacks,
+        )
 
 
 def _bind(out, study_name, url):
@@ -296,21 +363,44 @@ def _bind(out, study_name, url):
     if path.exists():
         bound = read_json(path, "study binding")
         if (bound.get("study_name"), bound.get("storage")) != (here["study_name"], here["storage"]):
-            raise InputError(f"{out}: holds the results of study {bound.get('study_name')!r} "
-                             f"({bound.get('storage')}); use another --out for study {study_name!r}")
+            raise InputError(
+                f"{out}: holds the results of study {bound.get('study_name')!r} "
+                f"({bound.get('storage')}); use another --out for study {study_name!r}"
+            )
     else:
         write_json(path, here)
 
 
-def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout, sampler, pruner, epochs, seed,
-          callbacks):
+def _tune(
+    data,
+    dataset,
+    trials,
+    storage,
+    study_name,
+    out,
+    base,
+    n_jobs,
+    timeout,
+    sampler,
+    pruner,
+    epochs,
+    seed,
+    callbacks,
+):
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported once, by the CLI
+    optuna.logging.set_verbosity(
+        optuna.logging.ERROR
+    )  # a failed trial is reported once, by the CLI
     check_joined(storage, study_name, base)
-    study = optuna.create_study(storage=storage, study_name=study_name,
-                                direction="maximize", load_if_exists=True,
-                                sampler=make_sampler(sampler, seed), pruner=make_pruner(pruner, epochs))
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction="maximize",
+        load_if_exists=True,
+        sampler=make_sampler(sampler, seed),
+        pruner=make_pruner(pruner, epochs),
+    )
     if "base" not in study.user_attrs:  # the study's creator says what it tunes, once
         study.set_user_attr("objective", OBJECTIVE)
         study.set_user_attr("data", data)  # so that best_model.npz can be retrained anywhere
@@ -319,14 +409,24 @@ def _tune(data, dataset, trials, storage, study_name, out, base, n_jobs, timeout
     stop.signum = signal.SIGINT  # set by the handler
     try:
         with _stop_trials_on_signals(stop):
-            study.optimize(make_objective(base, dataset, out, stop), n_trials=trials, timeout=timeout,
-                           n_jobs=n_jobs, callbacks=list(callbacks), gc_after_trial=False)
+            study.optimize(
+                make_objective(base, dataset, out, stop),
+                n_trials=trials,
+                timeout=timeout,
+                n_jobs=n_jobs,
+                callbacks=list(callbacks),
+                gc_after_trial=False,
+            )
     except optuna.exceptions.StorageInternalError as e:
-        raise InputError(f"storage of study {study_name!r} failed during the study "
-                         f"({' '.join(str(e).split())[:200]})") from None
+        raise InputError(
+            f"storage of study {study_name!r} failed during the study "
+            f"({' '.join(str(e).split())[:200]})"
+        ) from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)  # a trial left RUNNING by a dead worker never counts
+        optuna.storages.fail_stale_trials(
+            study
+        )  # a trial left RUNNING by a dead worker never counts
     write_results(study, out, dataset)
     return study
 
@@ -335,8 +435,11 @@ def _stop_trials_on_signals(stop):
     """Ctrl-C, SIGTERM and SIGHUP reach only the main thread; with --n-jobs > 1 Optuna would wait for
     the trials of the other threads to finish. The signal only sets ``stop``; every trial checks it
     after each epoch and ends, failed, with the stop (runs.Stopped), which Optuna re-raises."""
-    def handler(signum, frame):  # raises nothing: an exception raised here could land anywhere (a weakref
-        stop.signum = signum      # callback swallows it with a traceback); every trial checks the flag
+
+    def handler(
+        signum, frame
+    ):  # raises nothing: an exception raised here could land anywhere (a weakref
+        stop.signum = signum  # callback swallows it with a traceback); every trial checks the flag
         stop.set()
 
     return handling_signals(handler, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
@@ -359,28 +462,46 @@ def check_joined(storage, study_name, base):
     directions = storage.get_study_directions(study_id)
     if list(directions) != [optuna.study.StudyDirection.MAXIMIZE]:
         shown = ", ".join(d.name.lower() for d in directions)
-        raise InputError(f"study {study_name!r} exists and its direction is {shown}; twolayer tune maximizes "
-                         f"{OBJECTIVE}: use another --study-name")
+        raise InputError(
+            f"study {study_name!r} exists and its direction is {shown}; twolayer tune maximizes "
+            f"{OBJECTIVE}: use another --study-name"
+        )
     attrs = storage.get_study_user_attrs(study_id)
     if "base" not in attrs:  # (studies of earlier versions have 'base' and no 'objective')
         if storage.get_all_trials(study_id, deepcopy=False):
-            raise InputError(f"study {study_name!r} exists but was not created by twolayer tune (its objective "
-                             f"is unknown); use another --study-name")
+            raise InputError(
+                f"study {study_name!r} exists but was not created by twolayer tune (its objective "
+                f"is unknown); use another --study-name"
+            )
         return  # created a moment ago by another worker, which is writing its attributes
     theirs = {**(attrs.get("base") or {}), **((attrs.get("base") or {}).get("train") or {})}
     ours = {**base.to_dict(), **base.to_dict()["train"]}
-    differ = [f"{flag} {theirs.get(k)!r} (this worker: {ours.get(k)!r})" for k, flag in JOIN_FIELDS.items()
-              if theirs.get(k) != ours.get(k)]
+    differ = [
+        f"{flag} {theirs.get(k)!r} (this worker: {ours.get(k)!r})"
+        for k, flag in JOIN_FIELDS.items()
+        if theirs.get(k) != ours.get(k)
+    ]
     if attrs.get("objective", OBJECTIVE) != OBJECTIVE or differ:
         what = "; ".join(differ) or f"objective {attrs.get('objective')!r}"
-        raise InputError(f"study {study_name!r} tunes another objective: {what}; join it with the same options "
-                         "or use another --study-name")
+        raise InputError(
+            f"study {study_name!r} tunes another objective: {what}; join it with the same options "
+            "or use another --study-name"
+        )
 
 
-def check_options(trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x"):
+def check_options(
+    trials, n_jobs=1, timeout=None, sampler="tpe", pruner="median", heartbeat=10, study_name="x"
+):
     """The cheap checks, done before anything starts (a progress bar, a database, data loading)."""
-    for name, value in (("trials", trials), ("n_jobs", n_jobs), ("timeout", timeout), ("sampler", sampler),
-                        ("pruner", pruner), ("heartbeat", heartbeat), ("study_name", study_name)):
+    for name, value in (
+        ("trials", trials),
+        ("n_jobs", n_jobs),
+        ("timeout", timeout),
+        ("sampler", sampler),
+        ("pruner", pruner),
+        ("heartbeat", heartbeat),
+        ("study_name", study_name),
+    ):
         check_setting(name, value)
 
 
@@ -415,10 +536,22 @@ def _results_lock(out):
 
 
 def write_trials_csv(trials, path):
-    write_csv(path, TRIAL_COLUMNS, [
-        [t.number, t.state.name, "" if t.value is None else f"{t.value:.6f}", *(t.params.get(k, "") for k in SPACE),
-         t.user_attrs.get("epochs", ""), t.user_attrs.get("seconds", ""), t.user_attrs.get("worker", "")]
-        for t in trials])
+    write_csv(
+        path,
+        TRIAL_COLUMNS,
+        [
+            [
+                t.number,
+                t.state.name,
+                "" if t.value is None else f"{t.value:.6f}",
+                *(t.params.get(k, "") for k in SPACE),
+                t.user_attrs.get("epochs", ""),
+                t.user_attrs.get("seconds", ""),
+                t.user_attrs.get("worker", ""),
+            ]
+            for t in trials
+        ],
+    )
 
 
 def save_best_model(study, trial, out, dataset=None):
@@ -443,9 +576,19 @@ def top_rows(study, k=5):
     rows = []
     for t in finished(study)[:k]:
         p = t.params
-        rows.append([str(t.number), f"{100 * t.value:.2f}%", f"{p['learning_rate']:.1e}", f"{p['reg']:.1e}",
-                     str(p["hidden_size"]), str(p["batch_size"]), p["optimizer"], p["schedule"],
-                     str(t.user_attrs.get("epochs", ""))])
+        rows.append(
+            [
+                str(t.number),
+                f"{100 * t.value:.2f}%",
+                f"{p['learning_rate']:.1e}",
+                f"{p['reg']:.1e}",
+                str(p["hidden_size"]),
+                str(p["batch_size"]),
+                p["optimizer"],
+                p["schedule"],
+                str(t.user_attrs.get("epochs", "")),
+            ]
+        )
     return rows
 
 
@@ -457,4 +600,3 @@ def state_counts(study):
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name] = counts.get(t.state.name, 0) + 1
     return counts
-

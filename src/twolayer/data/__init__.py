@@ -13,12 +13,13 @@ SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``
 Every loader is ``loader(path, seed=0, val_fraction=0.1) -> Dataset`` and raises InputError
 naming the file and the problem. Without a validation split one is carved from the training data.
 """
+
 from __future__ import annotations
 
 import math
 import numbers
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -33,20 +34,42 @@ from .fetch import fetch as download
 from .idx import load_fashion_mnist, load_mnist
 from .table import load_csv, read_rows_csv
 
-__all__ = ["Dataset", "load", "read_digits", "read_rows", "split_validation", "spill", "stratified_split", "LOADERS"]
+__all__ = [
+    "Dataset",
+    "load",
+    "read_digits",
+    "read_rows",
+    "split_validation",
+    "spill",
+    "stratified_split",
+    "LOADERS",
+]
 
 
 def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
     """scikit-learn's 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
     if not 0 < val_fraction < 1 - test_fraction:
-        raise InputError(f"validation fraction must be in (0, {1 - test_fraction:g}) for digits "
-                         f"({test_fraction:g} is the test split), got {val_fraction}")
+        raise InputError(
+            f"validation fraction must be in (0, {1 - test_fraction:g}) for digits "
+            f"({test_fraction:g} is the test split), got {val_fraction}"
+        )
     X, y = read_digits()
     idx_rest, idx_test = stratified_split(y, math.ceil(test_fraction * len(y)), seed)
-    X_train, y_train, X_val, y_val = split_validation(X[idx_rest], y[idx_rest], val_fraction / (1 - test_fraction),
-                                                      seed)
-    return Dataset("digits", X_train, y_train, X_val, y_val, X[idx_test], y[idx_test],
-                   class_names=[str(c) for c in range(10)], image_shape=(8, 8), pixel_max=16.0)
+    X_train, y_train, X_val, y_val = split_validation(
+        X[idx_rest], y[idx_rest], val_fraction / (1 - test_fraction), seed
+    )
+    return Dataset(
+        "digits",
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        X[idx_test],
+        y[idx_test],
+        class_names=[str(c) for c in range(10)],
+        image_shape=(8, 8),
+        pixel_max=16.0,
+    )
 
 
 def read_digits():
@@ -57,21 +80,33 @@ def read_digits():
     from pathlib import Path
 
     spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
-    path = Path(next(iter(spec.submodule_search_locations or [])) if spec else "", "datasets", "data",
-                "digits.csv.gz")
+    path = Path(
+        next(iter(spec.submodule_search_locations or [])) if spec else "",
+        "datasets",
+        "data",
+        "digits.csv.gz",
+    )
     if not path.is_file():  # a future scikit-learn may move the file: ask it the slow way
         from sklearn.datasets import load_digits as sk_digits
 
         d = sk_digits()
         return d.data.astype(np.float64), d.target.astype(np.intp)
-    values = np.array(gzip.decompress(path.read_bytes()).replace(b"\n", b",").split(b",")[:-1], dtype=np.float64)
+    values = np.array(
+        gzip.decompress(path.read_bytes()).replace(b"\n", b",").split(b",")[:-1], dtype=np.float64
+    )
     table = values.reshape(-1, 65)  # 64 pixels, then the label
     return np.ascontiguousarray(table[:, :64]), table[:, 64].astype(np.intp)
 
 
 LOADERS: dict[str, Callable[..., Dataset]] = {
-    "digits": load_digits, "cifar10": load_cifar10, "mnist": load_mnist, "fashion-mnist": load_fashion_mnist,
-    "npz": load_npz, "npy": load_npy, "csv": load_csv}
+    "digits": load_digits,
+    "cifar10": load_cifar10,
+    "mnist": load_mnist,
+    "fashion-mnist": load_fashion_mnist,
+    "npz": load_npz,
+    "npy": load_npy,
+    "csv": load_csv,
+}
 
 
 def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Dataset:
@@ -82,14 +117,20 @@ def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Data
     """
     check_setting("seed", seed, "seed")
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
-        raise InputTypeError(f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}")
+        raise InputTypeError(
+            f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}"
+        )
     if not isinstance(spec, (str, os.PathLike)):
-        raise InputTypeError(f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}")
+        raise InputTypeError(
+            f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}"
+        )
     scheme, _, path = str(spec).partition(":")
     if scheme not in LOADERS:
-        raise InputError(f"unknown data source {spec!r}: the SPEC must be digits, "
-                         f"{', '.join(DOWNLOADS)} (downloaded) or SCHEME:PATH with SCHEME "
-                         f"one of {', '.join(s for s in LOADERS if s != 'digits')}")
+        raise InputError(
+            f"unknown data source {spec!r}: the SPEC must be digits, "
+            f"{', '.join(DOWNLOADS)} (downloaded) or SCHEME:PATH with SCHEME "
+            f"one of {', '.join(s for s in LOADERS if s != 'digits')}"
+        )
     if scheme == "digits":
         if path:
             raise InputError(f"'digits' takes no path, got {spec!r}")

@@ -3,6 +3,7 @@
 Both hold X_train, y_train and optionally X_val, y_val, X_test, y_test (a split's X and y come
 together). Nothing is ever unpickled: object arrays are refused.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,8 @@ import tokenize
 
 import numpy as np
 
-from ..errors import InputError
 from ..checks import check_classes
+from ..errors import InputError
 from ..io import check_file, npy_header, read_npz, read_text
 from .validate import SPLITS, assemble, require_dir, require_file
 
@@ -21,8 +22,10 @@ def present_splits(keys, where):
     """The splits whose X and y are both present; a lone X_val or y_test is an error."""
     if "X_train" not in keys or "y_train" not in keys:
         missing = " and ".join(k for k in ("X_train", "y_train") if k not in keys)
-        raise InputError(f"{where}: missing {missing} (expected X_train, y_train and optionally X_val, y_val, "
-                         f"X_test, y_test)")
+        raise InputError(
+            f"{where}: missing {missing} (expected X_train, y_train and optionally X_val, y_val, "
+            f"X_test, y_test)"
+        )
     splits = []
     for split in SPLITS:
         x, y = f"X_{split}", f"y_{split}"
@@ -37,7 +40,9 @@ def present_splits(keys, where):
 def check_class_names(names, where):
     names = np.asarray(names)
     if names.ndim != 1 or names.dtype.kind not in "US" or len(names) == 0:
-        raise InputError(f"{where}: class_names must be a 1-D array of strings, got {names.dtype} {names.shape}")
+        raise InputError(
+            f"{where}: class_names must be a 1-D array of strings, got {names.dtype} {names.shape}"
+        )
     check_classes(len(names), where)
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
 
@@ -47,14 +52,26 @@ def load_npz(path, seed=0, val_fraction=0.1):
 
     path = require_file(path, "npz")
     arrays = read_npz(path)
-    typos = [k for k in arrays if k[:2] in ("X_", "y_") and k not in {f"{p}_{s}" for p in "Xy" for s in SPLITS}]
+    typos = [
+        k
+        for k in arrays
+        if k[:2] in ("X_", "y_") and k not in {f"{p}_{s}" for p in "Xy" for s in SPLITS}
+    ]
     if typos:
-        raise InputError(f"{path}: unexpected array(s) {', '.join(typos)}; the names are X_train, y_train, "
-                         f"X_val, y_val, X_test, y_test")
+        raise InputError(
+            f"{path}: unexpected array(s) {', '.join(typos)}; the names are X_train, y_train, "
+            f"X_val, y_val, X_test, y_test"
+        )
     splits = present_splits(arrays, path)
     names = check_class_names(arrays["class_names"], path) if "class_names" in arrays else None
-    return assemble(path.stem, {s: (arrays[f"X_{s}"], arrays[f"y_{s}"]) for s in splits},
-                    lambda key: f"{path}: {key}", seed=seed, val_fraction=val_fraction, class_names=names)
+    return assemble(
+        path.stem,
+        {s: (arrays[f"X_{s}"], arrays[f"y_{s}"]) for s in splits},
+        lambda key: f"{path}: {key}",
+        seed=seed,
+        val_fraction=val_fraction,
+        class_names=names,
+    )
 
 
 def read_npy(path, mmap=False):
@@ -69,7 +86,11 @@ def read_npy(path, mmap=False):
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except InputError:
         raise
-    except (ValueError, SyntaxError, tokenize.TokenError) as e:  # a damaged header fails in NumPy's parser
+    except (
+        ValueError,
+        SyntaxError,
+        tokenize.TokenError,
+    ) as e:  # a damaged header fails in NumPy's parser
         raise InputError(f"{path}: not a readable .npy file ({e})") from None
     except (OSError, EOFError, OverflowError, MemoryError) as e:
         raise InputError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
@@ -83,11 +104,23 @@ def load_npy(path, seed=0, val_fraction=0.1):
     root = require_dir(path, "npy")
     keys = {p.stem for p in root.glob("*.npy")}
     splits = present_splits(keys, root)
-    data = {s: (read_npy(root / f"X_{s}.npy", mmap=True), read_npy(root / f"y_{s}.npy")) for s in splits}
+    data = {
+        s: (read_npy(root / f"X_{s}.npy", mmap=True), read_npy(root / f"y_{s}.npy")) for s in splits
+    }
     names = None
     names_file = root / "class_names.txt"
     if names_file.exists() or names_file.is_symlink():
-        lines = [ln.strip() for ln in read_text(names_file, "class names").lstrip("\ufeff").splitlines() if ln.strip()]
+        lines = [
+            ln.strip()
+            for ln in read_text(names_file, "class names").lstrip("\ufeff").splitlines()
+            if ln.strip()
+        ]
         names = check_class_names(lines, names_file)
-    return assemble(root.name, data, lambda key: str(root / f"{key}.npy"), seed=seed, val_fraction=val_fraction,
-                    class_names=names)
+    return assemble(
+        root.name,
+        data,
+        lambda key: str(root / f"{key}.npy"),
+        seed=seed,
+        val_fraction=val_fraction,
+        class_names=names,
+    )

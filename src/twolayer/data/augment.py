@@ -1,4 +1,5 @@
 """Training-time augmentation of image rows, applied to each minibatch in place."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,9 @@ def random_shift(image_shape, fill=None):
         imgs = xb.reshape((len(xb),) + shape)
         choice = rng.integers(0, len(_SHIFTS), size=len(xb))
         counts = np.bincount(choice, minlength=len(_SHIFTS))
-        moved = np.argsort(choice, kind="stable")[counts[0]:]  # grouped by move, staying rows left out
+        moved = np.argsort(choice, kind="stable")[
+            counts[0] :
+        ]  # grouped by move, staying rows left out
         framed = np.empty((len(moved), h + 2, w + 2) + shape[2:], xb.dtype)
         framed[:, 1:-1, 1:-1] = imgs[moved]
         framed[:, 0, 1:-1] = fill[0]
@@ -34,7 +37,9 @@ def random_shift(image_shape, fill=None):
         out = np.empty((len(moved),) + shape, xb.dtype)
         start = 0
         for (dy, dx), n in zip(_SHIFTS[1:], counts[1:]):
-            out[start:start + n] = framed[start:start + n, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
+            out[start : start + n] = framed[
+                start : start + n, 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w
+            ]
             start += n
         imgs[moved] = out
         return xb

@@ -4,6 +4,7 @@ The batches are Python pickles. They are read by an unpickler that admits only w
 contain (dicts, lists, strings, bytes, numbers and uint8 NumPy arrays): any other global a pickle
 asks for, such as ``os.system`` or ``builtins.eval``, is refused before it can be called.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -81,17 +82,35 @@ def read_pickle(path):
     path = check_file(path)
     size = os.path.getsize(path)
     if size > limit("MAX_PICKLE_BYTES"):  # the unpickler's work and memory grow with the file
-        raise InputError(f"{path}: {gib(size)} is more than a CIFAR-10 batch holds (limit "
-                         f"{gib(limit('MAX_PICKLE_BYTES'))}, TWOLAYER_MAX_PICKLE_BYTES)")
+        raise InputError(
+            f"{path}: {gib(size)} is more than a CIFAR-10 batch holds (limit "
+            f"{gib(limit('MAX_PICKLE_BYTES'))}, TWOLAYER_MAX_PICKLE_BYTES)"
+        )
     try:
         with open(path, "rb") as f:
             obj = RestrictedUnpickler(io.BytesIO(f.read(size + 1)), encoding="latin1").load()
     except Refused as e:
-        raise InputError(f"{path}: refused to unpickle {e}, which a CIFAR-10 file never contains "
-                         f"(the file may have been tampered with)") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, LookupError,
-            MemoryError, UnicodeError, OverflowError, RecursionError, IndexError, KeyError) as e:
-        raise InputError(f"{path}: truncated or corrupt CIFAR-10 pickle ({type(e).__name__}: {e})") from None
+        raise InputError(
+            f"{path}: refused to unpickle {e}, which a CIFAR-10 file never contains "
+            f"(the file may have been tampered with)"
+        ) from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        LookupError,
+        MemoryError,
+        UnicodeError,
+        OverflowError,
+        RecursionError,
+        IndexError,
+        KeyError,
+    ) as e:
+        raise InputError(
+            f"{path}: truncated or corrupt CIFAR-10 pickle ({type(e).__name__}: {e})"
+        ) from None
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
     if not isinstance(obj, dict):
@@ -110,9 +129,14 @@ def read_batch(path):
     if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1:
         labels = labels.tolist()
     if not isinstance(labels, list) or not all(type(v) is int for v in labels):
-        bad = type(labels).__name__ if not isinstance(labels, list) else type(
-            next(v for v in labels if type(v) is not int)).__name__
-        raise InputError(f"{path}: 'labels' must be a flat list of integers, found {bad}; not a CIFAR-10 batch")
+        bad = (
+            type(labels).__name__
+            if not isinstance(labels, list)
+            else type(next(v for v in labels if type(v) is not int)).__name__
+        )
+        raise InputError(
+            f"{path}: 'labels' must be a flat list of integers, found {bad}; not a CIFAR-10 batch"
+        )
     if not isinstance(X, np.ndarray) or X.dtype != np.uint8 or X.ndim != 2 or X.shape[1] != ROW:
         shape = getattr(X, "shape", type(X).__name__)
         raise InputError(f"{path}: 'data' must be a uint8 array of N×{ROW} pixels, got {shape}")
@@ -133,14 +157,26 @@ def load_cifar10(path, seed=0, val_fraction=0.1):
     root = require_dir(path, "cifar10")
     if not (root / META_FILE).exists() and (root / FOLDER).is_dir():
         root = root / FOLDER
-    missing = [f for f in (META_FILE, *TRAIN_FILES, TEST_FILE) if not ((root / f).exists() or (root / f).is_symlink())]
+    missing = [
+        f
+        for f in (META_FILE, *TRAIN_FILES, TEST_FILE)
+        if not ((root / f).exists() or (root / f).is_symlink())
+    ]
     if missing:
-        raise InputError(f"{root}: missing CIFAR-10 file(s) {', '.join(missing)}; expected the "
-                         f"{FOLDER} folder from https://www.cs.toronto.edu/~kriz/cifar.html")
+        raise InputError(
+            f"{root}: missing CIFAR-10 file(s) {', '.join(missing)}; expected the "
+            f"{FOLDER} folder from https://www.cs.toronto.edu/~kriz/cifar.html"
+        )
     meta = read_pickle(root / META_FILE)
     names = meta.get("label_names")
-    if not isinstance(names, list) or not names or not all(isinstance(n, (str, bytes)) for n in names):
-        raise InputError(f"{root / META_FILE}: no 'label_names' list of strings; not a CIFAR-10 meta file")
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, (str, bytes)) for n in names)
+    ):
+        raise InputError(
+            f"{root / META_FILE}: no 'label_names' list of strings; not a CIFAR-10 meta file"
+        )
     check_classes(len(names), root / META_FILE)
     names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
     batches = [read_batch(root / f) for f in TRAIN_FILES]
@@ -153,5 +189,13 @@ def load_cifar10(path, seed=0, val_fraction=0.1):
             return str(root / TEST_FILE)
         return f"{root} (data_batch_1..5)" if key.endswith("train") else str(root)
 
-    return assemble("cifar10", {"train": (X_train, y_train), "test": (X_test, y_test)}, where, seed=seed,
-                    val_fraction=val_fraction, class_names=names, image_shape=(32, 32, 3), pixel_max=255.0)
+    return assemble(
+        "cifar10",
+        {"train": (X_train, y_train), "test": (X_test, y_test)},
+        where,
+        seed=seed,
+        val_fraction=val_fraction,
+        class_names=names,
+        image_shape=(32, 32, 3),
+        pixel_max=255.0,
+    )

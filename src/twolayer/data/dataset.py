@@ -1,4 +1,5 @@
 """A data set's splits, and the validation split carved from training data."""
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,10 @@ def split_validation(X, y, fraction, seed, name="training set"):
         raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
     n_val = math.ceil(fraction * len(y))
     if n_val >= len(y):
-        raise InputError(f"{name}: cannot carve a validation split: {len(y)} sample{'s' * (len(y) != 1)} "
-                         f"would leave none for training at fraction {fraction:g}")
+        raise InputError(
+            f"{name}: cannot carve a validation split: {len(y)} sample{'s' * (len(y) != 1)} "
+            f"would leave none for training at fraction {fraction:g}"
+        )
     idx_train, idx_val = stratified_split(y, n_val, seed)
     if isinstance(X, np.memmap):
         return spill(X, idx_train), y[idx_train], spill(X, idx_val), y[idx_val]
@@ -83,8 +86,12 @@ def stratified_split(y, n_test, seed):
                 room[c] -= 1
         by_class = np.argsort(inverse, kind="stable")  # rows grouped by class, in row order
         starts = np.concatenate(([0], np.cumsum(counts)))
-        test = np.concatenate([rng.permutation(by_class[starts[c]:starts[c + 1]])[:take[c]]
-                               for c in range(len(classes))])
+        test = np.concatenate(
+            [
+                rng.permutation(by_class[starts[c] : starts[c + 1]])[: take[c]]
+                for c in range(len(classes))
+            ]
+        )
     mask = np.zeros(n, bool)
     mask[test] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
@@ -102,10 +109,12 @@ def spill(X, rows, block=8192):
     fd, tmp = tempfile.mkstemp(prefix=".twolayer-split-", suffix=".npy", dir=folder)
     os.close(fd)
     try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=X.dtype, shape=(len(rows), X.shape[1]))
+        out = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=X.dtype, shape=(len(rows), X.shape[1])
+        )
     finally:
         os.unlink(tmp)
     for start in range(0, len(rows), block):
-        out[start:start + block] = X[rows[start:start + block]]
+        out[start : start + block] = X[rows[start : start + block]]
     out.flush()
     return out

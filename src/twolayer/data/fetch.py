@@ -11,6 +11,7 @@ Each file's SHA-256 is recorded below; a download that does not match is deleted
 a cached file that does not match is downloaded again. ``TWOLAYER_DATA_MIRROR`` (a base URL)
 replaces the default sources: files are then read from MIRROR/NAME/FILE.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,21 +33,31 @@ class Source:
 
 
 SOURCES = {
-    "mnist": Source("https://storage.googleapis.com/cvdf-datasets/mnist/", {
-        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-    }),
-    "fashion-mnist": Source("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/", {
-        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-    }),
-    "cifar10": Source("https://www.cs.toronto.edu/~kriz/", {
-        "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-    }, unpack="cifar-10-batches-py"),
+    "mnist": Source(
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        {
+            "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        },
+    ),
+    "fashion-mnist": Source(
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        {
+            "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        },
+    ),
+    "cifar10": Source(
+        "https://www.cs.toronto.edu/~kriz/",
+        {
+            "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        },
+        unpack="cifar-10-batches-py",
+    ),
 }
 
 
@@ -85,8 +96,13 @@ def fetch(name, progress=None):
         url = base_url(name) + fname
         bar = RichBar(fname) if progress and fname in missing else False
         try:
-            path = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=fname, path=folder,
-                                  downloader=pooch.HTTPDownloader(progressbar=bar, timeout=60))
+            path = pooch.retrieve(
+                url,
+                known_hash=f"sha256:{sha256}",
+                fname=fname,
+                path=folder,
+                downloader=pooch.HTTPDownloader(progressbar=bar, timeout=60),
+            )
         except Exception as e:  # noqa: BLE001 - every failure becomes one line naming the file
             raise InputError(failure_message(e, url, folder / fname, name, folder)) from None
         finally:
@@ -95,7 +111,9 @@ def fetch(name, progress=None):
         if source.unpack and not (folder / source.unpack).is_dir():
             unpack(path, folder, source.unpack)
     if progress and missing:  # the bars were transient: say once where the files are now
-        print(f"{name}: {len(missing)} file(s) downloaded and verified into {folder}", file=sys.stderr)
+        print(
+            f"{name}: {len(missing)} file(s) downloaded and verified into {folder}", file=sys.stderr
+        )
     return folder / source.unpack if source.unpack else folder
 
 
@@ -123,8 +141,10 @@ def ensure_writable(folder, name):
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise InputError(f"{folder}: the data cache is not writable ({e.strerror}); set {ENV_DIR} to a "
-                         f"writable folder or pass --data {name}:DIR") from None
+        raise InputError(
+            f"{folder}: the data cache is not writable ({e.strerror}); set {ENV_DIR} to a "
+            f"writable folder or pass --data {name}:DIR"
+        ) from None
 
 
 def failure_message(error, url, path, name, folder):
@@ -134,10 +154,18 @@ def failure_message(error, url, path, name, folder):
     hint = f"put the files in {folder} or pass --data {name}:DIR"
     text = str(error)
     if isinstance(error, ValueError) and "hash" in text.lower():
-        return (f"{url}: the downloaded file's SHA-256 does not match the recorded one; it was removed "
-                f"and not used ({hint})")
-    if isinstance(error, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)) \
-            or "IncompleteRead" in text or "incomplete" in text.lower():
+        return (
+            f"{url}: the downloaded file's SHA-256 does not match the recorded one; it was removed "
+            f"and not used ({hint})"
+        )
+    if (
+        isinstance(
+            error,
+            (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
+        )
+        or "IncompleteRead" in text
+        or "incomplete" in text.lower()
+    ):
         return f"could not download {url}: the transfer was truncated — {hint}"
     if isinstance(error, requests.exceptions.HTTPError):
         return f"could not download {url} ({text.split(' for url')[0]}) — {hint}"
@@ -157,10 +185,22 @@ class RichBar:
     def __init__(self, label):
         from rich.console import Console
         from rich.errors import LiveError
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TransferSpeedColumn,
+        )
 
-        self.progress = Progress(TextColumn(f"[bold]downloading {label}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), console=Console(stderr=True), transient=True)
+        self.progress = Progress(
+            TextColumn(f"[bold]downloading {label}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self.task = self.progress.add_task("download", total=None)
         try:
             self.progress.start()

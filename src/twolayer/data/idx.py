@@ -3,6 +3,7 @@
 An idx file is a 4-byte magic (0, 0, type code, number of dimensions), one big-endian uint32 per
 dimension, then the values in row-major order.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,7 +54,7 @@ def read_idx(path, ndim):
         with open(path, "rb") as raw:
             gz = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
-            with (gzip.GzipFile(fileobj=raw, mode="rb") if gz else contextlib.nullcontext(raw)) as f:
+            with gzip.GzipFile(fileobj=raw, mode="rb") if gz else contextlib.nullcontext(raw) as f:
                 return _read_idx(f, path, ndim, size, gz)
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise InputError(f"{path}: truncated or corrupt gzip data ({e})") from None
@@ -77,37 +78,61 @@ def _read_idx(f, path, ndim, size, gz):
     expected = math.prod(dims) * dtype.itemsize
     if not gz and size - header != expected:
         state = "truncated" if size - header < expected else "corrupt"
-        raise InputError(f"{path}: {state} idx file: the header promises {expected:,} bytes of data "
-                         f"for shape {dims}, the file holds {size - header:,}")
+        raise InputError(
+            f"{path}: {state} idx file: the header promises {expected:,} bytes of data "
+            f"for shape {dims}, the file holds {size - header:,}"
+        )
     if gz:
         cap = limit("MAX_DECOMPRESSED_BYTES")
         if expected > cap:
-            raise InputError(f"{path}: the header promises {gib(expected)} of data for shape {dims}, more than "
-                             f"the limit of {gib(cap)} for a gzip file (TWOLAYER_MAX_DECOMPRESSED_BYTES)")
+            raise InputError(
+                f"{path}: the header promises {gib(expected)} of data for shape {dims}, more than "
+                f"the limit of {gib(cap)} for a gzip file (TWOLAYER_MAX_DECOMPRESSED_BYTES)"
+            )
         if expected > DEFLATE_MAX_RATIO * size + 1024:
-            raise InputError(f"{path}: truncated idx file: the header promises {gib(expected)} of data for shape "
-                             f"{dims}, more than a gzip file of {gib(size)} can hold")
+            raise InputError(
+                f"{path}: truncated idx file: the header promises {gib(expected)} of data for shape "
+                f"{dims}, more than a gzip file of {gib(size)} can hold"
+            )
         ratio = limit("MAX_GZIP_RATIO")
-        if expected > 16 * 2 ** 20 and expected > ratio * size:
-            raise InputError(f"{path}: the header promises {gib(expected)} of data from {gib(size)} of gzip "
-                             f"(over {ratio}x): not plausible image data (TWOLAYER_MAX_GZIP_RATIO)")
+        if expected > 16 * 2**20 and expected > ratio * size:
+            raise InputError(
+                f"{path}: the header promises {gib(expected)} of data from {gib(size)} of gzip "
+                f"(over {ratio}x): not plausible image data (TWOLAYER_MAX_GZIP_RATIO)"
+            )
     data = f.read(expected)
     if len(data) < expected:
-        raise InputError(f"{path}: truncated idx file: the header promises {expected:,} bytes of data "
-                         f"for shape {dims}, the file holds {len(data):,}")
+        raise InputError(
+            f"{path}: truncated idx file: the header promises {expected:,} bytes of data "
+            f"for shape {dims}, the file holds {len(data):,}"
+        )
     if gz and f.read(1):
-        raise InputError(f"{path}: corrupt idx file: the gzip data goes on past the {expected:,} bytes "
-                         f"the header promises for shape {dims}")
+        raise InputError(
+            f"{path}: corrupt idx file: the gzip data goes on past the {expected:,} bytes "
+            f"the header promises for shape {dims}"
+        )
     return np.frombuffer(data, dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                 "Ankle boot"]
+FASHION_NAMES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def load_fashion_mnist(path, seed=0, val_fraction=0.1):
     """Fashion-MNIST: the MNIST format with Zalando's ten class names."""
-    return load_mnist(path, seed=seed, val_fraction=val_fraction, name="fashion-mnist", class_names=FASHION_NAMES)
+    return load_mnist(
+        path, seed=seed, val_fraction=val_fraction, name="fashion-mnist", class_names=FASHION_NAMES
+    )
 
 
 def load_mnist(path, seed=0, val_fraction=0.1, name="mnist", class_names=None):
@@ -122,8 +147,10 @@ def load_mnist(path, seed=0, val_fraction=0.1, name="mnist", class_names=None):
         images = read_idx(found[f"{split}_images"], 3)
         labels = read_idx(found[f"{split}_labels"], 1)
         if len(images) != len(labels):
-            raise InputError(f"{found[f'{split}_labels']}: {len(labels)} labels but "
-                             f"{found[f'{split}_images'].name} has {len(images)} images")
+            raise InputError(
+                f"{found[f'{split}_labels']}: {len(labels)} labels but "
+                f"{found[f'{split}_images'].name} has {len(images)} images"
+            )
         splits[split] = (images.reshape(len(images), int(np.prod(images.shape[1:]))), labels)
         shape = shape or tuple(images.shape[1:])
     pixel_max = 255.0 if splits["train"][0].dtype == np.uint8 else None
@@ -132,7 +159,13 @@ def load_mnist(path, seed=0, val_fraction=0.1, name="mnist", class_names=None):
         split = "train" if key.endswith("train") else "test"
         return str(found[f"{split}_images" if key.startswith("X") else f"{split}_labels"])
 
-    return assemble(name, splits, where, seed=seed, val_fraction=val_fraction,
-                    class_names=list(class_names or [str(c) for c in range(10)]), image_shape=shape,
-                    pixel_max=pixel_max)
-
+    return assemble(
+        name,
+        splits,
+        where,
+        seed=seed,
+        val_fraction=val_fraction,
+        class_names=list(class_names or [str(c) for c in range(10)]),
+        image_shape=shape,
+        pixel_max=pixel_max,
+    )

@@ -3,6 +3,7 @@
 Every mode is a per-feature affine map x' = (x - offset) · factor, so a model carries two
 arrays and applies them to any later input, one batch at a time if need be.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,23 +37,23 @@ class Preprocessor:
         d = X.shape[1]
         peak = np.zeros(d)  # X is finite (checked by every loader), so every sum below is too
         for start in range(0, len(X), batch_size):
-            xb = np.asarray(X[start:start + batch_size], dtype=np.float64)
+            xb = np.asarray(X[start : start + batch_size], dtype=np.float64)
             np.maximum(peak, np.abs(xb).max(axis=0, initial=0.0), out=peak)
         peak[peak == 0] = 1.0
         total = np.zeros(d)
         total_sq = np.zeros(d)
         for start in range(0, len(X), batch_size):
-            xb = np.asarray(X[start:start + batch_size], dtype=np.float64) / peak
+            xb = np.asarray(X[start : start + batch_size], dtype=np.float64) / peak
             if sample_weight is None:
                 total += xb.sum(axis=0)
                 total_sq += np.einsum("ij,ij->j", xb, xb)
             else:
-                wb = sample_weight[start:start + batch_size]
+                wb = sample_weight[start : start + batch_size]
                 total += wb @ xb
                 total_sq += np.einsum("i,ij,ij->j", wb, xb, xb)
         n = len(X) if sample_weight is None else float(np.sum(sample_weight))
         mean = total / n
-        var = np.maximum(total_sq / n - mean ** 2, 0.0)
+        var = np.maximum(total_sq / n - mean**2, 0.0)
         unit = 1.0 / self.pixel_max if self.pixel_max else 1.0
         self.offset_ = np.zeros(d)
         self.factor_ = np.full(d, unit)
@@ -61,10 +62,14 @@ class Preprocessor:
         if self.mode == "standardize":
             std = np.sqrt(var)  # in units of peak
             # constant features (std ~ 0) are only centred (and brought to the scale of their peak)
-            self.factor_ = 1.0 / (np.where(std * peak > 1e-8, std, 1.0) * np.where(std * peak > 1e-8, peak, 1.0))
+            self.factor_ = 1.0 / (
+                np.where(std * peak > 1e-8, std, 1.0) * np.where(std * peak > 1e-8, peak, 1.0)
+            )
         return self
 
-    @np.errstate(over="ignore", invalid="ignore")  # overflow to inf is reported by the caller, with the row
+    @np.errstate(
+        over="ignore", invalid="ignore"
+    )  # overflow to inf is reported by the caller, with the row
     def transform(self, X, dtype=np.float64, batch_size=8192):
         """A new array (X - offset) · factor of the given dtype.
 
@@ -78,10 +83,10 @@ class Preprocessor:
         if np.can_cast(X.dtype, dtype, "safe") or np.isfinite(out).all():
             return out
         for start in range(0, len(X), batch_size):
-            xb = np.array(X[start:start + batch_size], dtype=np.float64)
+            xb = np.array(X[start : start + batch_size], dtype=np.float64)
             xb -= self.offset_
             xb *= self.factor_
-            out[start:start + batch_size] = xb
+            out[start : start + batch_size] = xb
         return out
 
     def get_config(self):
@@ -92,21 +97,33 @@ class Preprocessor:
 
     @classmethod
     def from_config(cls, config, arrays, n_features, source="model"):
-        check_fields(config, {"mode": (one_of(*MODES), "one of " + ", ".join(MODES)),
-                              "pixel_max": (optional(is_real(lo=1e-300)), "a number > 0 or null")},
-                     f"{source}: preprocessor", required=("mode",))
+        check_fields(
+            config,
+            {
+                "mode": (one_of(*MODES), "one of " + ", ".join(MODES)),
+                "pixel_max": (optional(is_real(lo=1e-300)), "a number > 0 or null"),
+            },
+            f"{source}: preprocessor",
+            required=("mode",),
+        )
         try:
             pre = cls(config["mode"], config.get("pixel_max"))
             for key in ("offset", "factor"):
                 a = arrays[key]
                 if a.dtype.kind not in "iuf":
-                    raise InputError(f"{source}: preprocessing array {key} has dtype {a.dtype}; the file is damaged")
+                    raise InputError(
+                        f"{source}: preprocessing array {key} has dtype {a.dtype}; the file is damaged"
+                    )
             pre.offset_ = np.asarray(arrays["offset"], dtype=np.float64)
             pre.factor_ = np.asarray(arrays["factor"], dtype=np.float64)
         except (KeyError, TypeError) as e:
-            raise InputError(f"{source}: damaged preprocessing data ({type(e).__name__}: {e})") from None
+            raise InputError(
+                f"{source}: damaged preprocessing data ({type(e).__name__}: {e})"
+            ) from None
         if pre.offset_.shape != (n_features,) or pre.factor_.shape != (n_features,):
-            raise InputError(f"{source}: preprocessing arrays do not match the model's {n_features} features")
+            raise InputError(
+                f"{source}: preprocessing arrays do not match the model's {n_features} features"
+            )
         if not (np.isfinite(pre.offset_).all() and np.isfinite(pre.factor_).all()):
             raise InputError(f"{source}: preprocessing arrays contain NaN or infinite values")
         return pre

@@ -11,6 +11,7 @@
 
 The file is parsed in chunks of rows, so parsing never holds more than one chunk of text at a time.
 """
+
 from __future__ import annotations
 
 import csv
@@ -99,7 +100,9 @@ class Table:
                 return
             for line, cells in chunk:
                 if len(cells) != self.n_cols:
-                    raise InputError(f"{self.where}: line {line} has {len(cells)} columns, expected {self.n_cols}")
+                    raise InputError(
+                        f"{self.where}: line {line} has {len(cells)} columns, expected {self.n_cols}"
+                    )
             yield chunk
 
     def numbers(self, chunk, columns):
@@ -111,8 +114,10 @@ class Table:
                 for j in columns:
                     if not _is_number(cells[j]):
                         col = f" ({self.header[j]!r})" if self.header else ""
-                        raise InputError(f"{self.where}: line {line}, column {j + 1}{col} has a value that is "
-                                         f"not a number: {cells[j].strip()[:40]!r}") from None
+                        raise InputError(
+                            f"{self.where}: line {line}, column {j + 1}{col} has a value that is "
+                            f"not a number: {cells[j].strip()[:40]!r}"
+                        ) from None
             raise
 
 
@@ -143,8 +148,10 @@ def read_csv(path, chunk_rows=CHUNK_ROWS):
 
     def read(table):
         if table.n_cols < 2:
-            raise InputError(f"{table.where}: needs at least one feature column and a label column "
-                             f"(found {table.n_cols} column)")
+            raise InputError(
+                f"{table.where}: needs at least one feature column and a label column "
+                f"(found {table.n_cols} column)"
+            )
         lowered = [c.lower() for c in table.header] if table.header else []
         label_col = lowered.index("label") if "label" in lowered else table.n_cols - 1
         features = [j for j in range(table.n_cols) if j != label_col]
@@ -178,11 +185,15 @@ def _check_distinct(distinct, n, where, column):
     """Refuse a label column that is really an ID: too many classes, or one class per row."""
     cap = limit("MAX_CLASSES")
     if distinct > cap:
-        raise InputError(f"{where}: {distinct:,} distinct labels in column {column!r} — is that the label column? "
-                         f"At most {cap:,} classes are allowed (TWOLAYER_MAX_CLASSES); name the label column 'label'")
+        raise InputError(
+            f"{where}: {distinct:,} distinct labels in column {column!r} — is that the label column? "
+            f"At most {cap:,} classes are allowed (TWOLAYER_MAX_CLASSES); name the label column 'label'"
+        )
     if distinct > 1 and distinct == n and n >= 20:
-        raise InputError(f"{where}: {distinct:,} distinct labels in column {column!r}, one per row — is that the "
-                         "label column? Name the label column 'label'")
+        raise InputError(
+            f"{where}: {distinct:,} distinct labels in column {column!r}, one per row — is that the "
+            "label column? Name the label column 'label'"
+        )
 
 
 def read_rows_csv(path, chunk_rows=CHUNK_ROWS, note=None):
@@ -196,8 +207,10 @@ def read_rows_csv(path, chunk_rows=CHUNK_ROWS, note=None):
             j = lowered.index("label")
             columns.remove(j)
             if note is not None:
-                note(f"{table.path}: dropped its 'label' column (column {j + 1}); predicting from the other "
-                     f"{len(columns)}")
+                note(
+                    f"{table.path}: dropped its 'label' column (column {j + 1}); predicting from the other "
+                    f"{len(columns)}"
+                )
         chunks = [table.numbers(chunk, columns) for chunk in table.chunks(chunk_rows)]
         if not chunks:
             raise InputError(f"{table.where}: no rows after the header")
@@ -210,5 +223,11 @@ def load_csv(path, seed=0, val_fraction=0.1):
     """All rows are training data; a validation split is carved from them."""
     path = require_file(path, "csv")
     X, y, _, classes = read_csv(path)
-    return assemble(path.stem, {"train": (X, y)}, lambda key: f"{path} ({'labels' if key[0] == 'y' else 'features'})",
-                    seed=seed, val_fraction=val_fraction, class_names=classes)
+    return assemble(
+        path.stem,
+        {"train": (X, y)},
+        lambda key: f"{path} ({'labels' if key[0] == 'y' else 'features'})",
+        seed=seed,
+        val_fraction=val_fraction,
+        class_names=classes,
+    )

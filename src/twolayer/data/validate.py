@@ -2,6 +2,7 @@
 
 Arrays are checked in row blocks, so a memory map is never copied into RAM whole.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,12 +40,21 @@ def check_rows(X, where):
     if X.shape[1] == 0:
         raise InputError(f"{where} has 0 features")
     for start in range(0, max(len(X), 1), BLOCK):
-        check_X(X[start:start + BLOCK], name=where)
+        check_X(X[start : start + BLOCK], name=where)
     return X
 
 
-def assemble(name, splits, where, *, seed=0, val_fraction=0.1, class_names=None, image_shape=None,
-             pixel_max=None):
+def assemble(
+    name,
+    splits,
+    where,
+    *,
+    seed=0,
+    val_fraction=0.1,
+    class_names=None,
+    image_shape=None,
+    pixel_max=None,
+):
     """Check the splits a loader read, carve a validation split if there is none, build the Dataset.
 
     splits: {"train": (X, y), "val": ..., "test": ...}; where(key) names the file behind
@@ -60,8 +70,10 @@ def assemble(name, splits, where, *, seed=0, val_fraction=0.1, class_names=None,
     X_train, y_train = checked["train"]
     for split in ("val", "test"):
         if split in checked and checked[split][0].shape[1] != X_train.shape[1]:
-            raise InputError(f"{where(f'X_{split}')} has {checked[split][0].shape[1]} features but "
-                             f"{where('X_train')} has {X_train.shape[1]}")
+            raise InputError(
+                f"{where(f'X_{split}')} has {checked[split][0].shape[1]} features but "
+                f"{where('X_train')} has {X_train.shape[1]}"
+            )
     if class_names is None:
         class_names = [str(c) for c in range(int(y_train.max()) + 1)]
         seen = f"the training labels only reach {len(class_names) - 1}"
@@ -72,9 +84,21 @@ def assemble(name, splits, where, *, seed=0, val_fraction=0.1, class_names=None,
         if y.max() >= len(class_names):
             raise InputError(f"{where(f'y_{split}')} has label {y.max()} but {seen}")
     if "val" not in checked:
-        Xt, yt, Xv, yv = split_validation(X_train, y_train, val_fraction, seed, name=where("X_train"))
+        Xt, yt, Xv, yv = split_validation(
+            X_train, y_train, val_fraction, seed, name=where("X_train")
+        )
         checked["train"], checked["val"] = (Xt, yt), (Xv, yv)
     (X_train, y_train), (X_val, y_val) = checked["train"], checked["val"]
     X_test, y_test = checked.get("test", (None, None))
-    return Dataset(name, X_train, y_train, X_val, y_val, X_test, y_test, class_names=class_names,
-                   image_shape=image_shape, pixel_max=pixel_max)
+    return Dataset(
+        name,
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        X_test,
+        y_test,
+        class_names=class_names,
+        image_shape=image_shape,
+        pixel_max=pixel_max,
+    )
