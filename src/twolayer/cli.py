@@ -668,6 +668,32 @@ def diagram(
         stdout_write(f"{out}\n")
 
 
+@command
+def explore(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(0, help="Port to listen on; 0 picks a free one."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL only."),
+):
+    """Watch the net learn and the gradients flow through its circuit, live in the browser."""
+    try:
+        import tornado  # noqa: F401  (the [explore] extra)
+    except ImportError:
+        raise InputError(
+            'twolayer explore needs its web server: pip install "twolayer[explore]"'
+        ) from None
+    from .explore import serve
+
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port must be in 0..65535, got {port}")
+
+    def announce(url):
+        stdout_write(f"twolayer explore: {url}\n(Ctrl-C or closing the page stops it)\n")
+        _flush_stdout()
+
+    why = serve(host, port, open_browser=not no_browser, announce=announce, log=_err)
+    stdout_write(f"twolayer explore: {why}\n")
+
+
 def _err(line):
     """A line on stderr, control characters escaped; nothing at all when stderr is closed (never on
     stdout, where print would put it)."""
