@@ -33,5 +33,5 @@ def serve(host="127.0.0.1", port=0, open_browser=True, linger=3.0, announce=prin
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        return "interrupted"
+        return "stopped (Ctrl-C)"
     return server.stopped_because or "stopped"

@@ -66,6 +66,7 @@ class Server:
         self.linger = linger  # None: keep running after the last tab closes
         self.log = log or (lambda line: None)
         self.sessions: list[Session] = []  # one per open tab, oldest first
+        self.last_session: Session | None = None  # the newest tab's, kept after it closes
         self.connections: set[Channel] = set()
         self.opened = 0  # connections ever made
         self.stopped_because = ""
@@ -194,6 +195,7 @@ class Server:
     def opened_channel(self, channel: Channel) -> None:
         self.connections.add(channel)
         self.sessions.append(channel.session)
+        self.last_session = channel.session
         self.opened += 1
 
     def closed_channel(self, channel: Channel) -> None:

@@ -156,7 +156,7 @@ class Session:
         s, d = self.settings, self.data
         batch = min(s.batch_size, len(d.y_train))
         for _ in range(n):
-            if self.position + batch > len(self.order):
+            if self.position + batch > len(self.order):  # the batch size grew mid-epoch
                 self._next_epoch()
             idx = self.order[self.position : self.position + batch]
             self.position += batch
@@ -169,7 +169,7 @@ class Session:
             self.optimizer.step(self.net.params, grads, s.lr)
             self.batch_loss = loss
             self.steps += 1
-            if self.position >= len(self.order):
+            if self.position + batch > len(self.order):  # the rest is less than a batch: dropped
                 self._next_epoch()
 
     def run_epoch(self) -> None:
@@ -218,6 +218,7 @@ class Session:
             out["X"] = np.round(np.r_[d.X_train, d.X_test], 4).tolist()
         return out
 
+    @np.errstate(over="ignore", invalid="ignore")  # a diverged net still draws (as NaN-free JSON)
     def frame(self) -> dict[str, Any]:
         """Everything the page redraws after a step."""
         s, d = self.settings, self.data
