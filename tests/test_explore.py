@@ -135,11 +135,13 @@ def test_the_heat_map_is_at_least_100_by_100_and_is_the_nets_prediction():
     regions = s.frame()["regions"]
     n = regions["n"]
     assert n >= 100
-    cls = np.frombuffer(base64.b64decode(regions["cls"]), np.uint8)
-    assert cls.size == n * n
+    cells = np.frombuffer(base64.b64decode(regions["cells"]), np.uint8)
+    assert cells.size == n * n
     from twolayer.explore.session import grid
 
-    assert np.array_equal(cls, s.net.scores(grid(n)).argmax(axis=1))
+    probs = s.net.predict_proba(grid(n))
+    assert np.array_equal(cells >> 5, probs.argmax(axis=1))
+    assert np.array_equal(cells & 31, np.round(31 * probs.max(axis=1)))
 
 
 def test_unit_maps_show_where_each_relu_is_active():
@@ -551,7 +553,7 @@ def tab(browser, tmp_path):
 
 
 def regions(tab):
-    return tab.js("explore.frame.regions.cls")
+    return tab.js("explore.frame.regions.cells")
 
 
 @pytest.mark.slow
@@ -619,7 +621,7 @@ def test_step_through_reaches_every_gate_forward_then_backward(tab):
     n = len(circuit.STAGES)
     seen = []
     for k in range(n):
-        seen.append(tab.page.inner_text("#rule-text"))
+        seen.append(tab.js("document.getElementById('rule-text').textContent"))
         if k == 4:
             tab.shot("step-through-forward.png")
         if k == 11:

@@ -49,7 +49,7 @@ GATES = ("mul1", "add1", "relu", "mul2", "add2", "loss", "reg", "sum")
 
 def fmt(v):
     """A number as printed on the page."""
-    return f"{float(v):.{DIGITS}g}"
+    return f"{float(v) + 0.0:.{DIGITS}g}"  # + 0.0: a ReLU's −0 prints as 0
 
 
 def wire(value, grad=None, note=None):

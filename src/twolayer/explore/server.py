@@ -33,6 +33,7 @@ from .session import Session
 MAX_MESSAGE = 64 * 1024  # bytes; the page's messages are a few hundred
 MAX_FPS = 60  # frames per second at most while playing (each frame waits for the page's ack)
 ACK_TIMEOUT = 1.0  # seconds a frame waits for the page to say it has drawn the previous one
+AHEAD = 2  # frames sent ahead of the page's acks while playing
 WILDCARDS = ("", "0.0.0.0", "::")
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 STATIC = {"app.js": "application/javascript", "style.css": "text/css"}
@@ -264,6 +265,7 @@ class Channel(tornado.websocket.WebSocketHandler):
         self.session = Session()
         self.playing = False
         self.acked = asyncio.Event()
+        self.in_flight = 0  # frames sent while playing that the page has not acknowledged
         self.task: asyncio.Task | None = None
 
     def prepare(self) -> None:
@@ -297,9 +299,11 @@ class Channel(tornado.websocket.WebSocketHandler):
 
     def send(self, message: dict[str, Any]) -> None:
         try:
-            self.write_message(json.dumps(message, allow_nan=False, default=_plain))
+            sent = self.write_message(json.dumps(message, allow_nan=False, default=_plain))
         except tornado.websocket.WebSocketClosedError:
             self.playing = False
+            return
+        sent.add_done_callback(_closed_meanwhile)
 
     def error(self, message: str) -> None:
         self.send({"type": "error", "message": message})
@@ -320,6 +324,7 @@ class Channel(tornado.websocket.WebSocketHandler):
     def handle(self, msg: dict[str, Any]) -> None:
         kind, s = msg["type"], self.session
         if kind == "ack":
+            self.in_flight = max(0, self.in_flight - 1)
             self.acked.set()
             return
         if kind == "play":
@@ -353,11 +358,21 @@ class Channel(tornado.websocket.WebSocketHandler):
             self.send(self.session.frame())
 
     async def play(self) -> None:
+        """Train and send frames while playing. Up to AHEAD frames may await the page's ack, so
+        that the server computes the next frame while the page draws the last one."""
         loop, s = asyncio.get_running_loop(), self.session
+        self.in_flight = 0
         try:
             while self.playing:
                 start = loop.time()
-                self.acked.clear()
+                while self.in_flight >= AHEAD and self.playing:
+                    self.acked.clear()
+                    try:
+                        await asyncio.wait_for(self.acked.wait(), ACK_TIMEOUT)
+                    except asyncio.TimeoutError:
+                        self.in_flight = 0  # the page is busy or gone: do not stall forever
+                if not self.playing:
+                    break
                 try:
                     self.train(lambda: s.step(s.settings.steps_per_frame))
                 except ValueError as e:
@@ -365,13 +380,8 @@ class Channel(tornado.websocket.WebSocketHandler):
                     self.error(str(e))
                     self.send({"type": "paused"})
                     break
-                try:
-                    await asyncio.wait_for(self.acked.wait(), ACK_TIMEOUT)
-                except asyncio.TimeoutError:
-                    pass
-                rest = 1 / MAX_FPS - (loop.time() - start)
-                if rest > 0:
-                    await asyncio.sleep(rest)
+                self.in_flight += 1
+                await asyncio.sleep(max(0.0, 1 / MAX_FPS - (loop.time() - start)))
         except asyncio.CancelledError:
             pass
 
@@ -387,6 +397,12 @@ def parse(message: str | bytes) -> dict[str, Any]:
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise ValueError('a message must be a JSON object with a "type" string')
     return msg
+
+
+def _closed_meanwhile(sent: asyncio.Future) -> None:
+    """A tab closed while a frame was on its way: nothing to do (and no traceback)."""
+    if not sent.cancelled():
+        sent.exception()
 
 
 def _plain(v: Any) -> Any:

@@ -19,7 +19,7 @@ from ..optim import OPTIMIZERS, make_optimizer
 from . import circuit, datasets
 
 GRID = 100  # cells per side of the decision-region heat map
-UNIT_GRID = 24  # cells per side of each hidden unit's map
+UNIT_GRID = 16  # cells per side of each hidden unit's map
 EXTENT = 1.5  # the 2-D views show [-EXTENT, EXTENT]²
 
 
@@ -244,15 +244,14 @@ class Session:
         return out
 
     def regions(self) -> dict[str, Any]:
-        """Predicted class and its probability on a GRID×GRID grid (row 0 at the top)."""
+        """Predicted class and its probability on a GRID×GRID grid (row 0 at the top), one byte a
+        cell: class · 32 + round(31 · probability) (8 classes at most fit in the 3 high bits)."""
         # blocks of 1,024 rows keep the (rows, H) activations in cache: 5× faster than 4,096 here
-        probs = layers.softmax(self.net.scores(self._grid, batch_size=1024, check=False))
-        probs = np.nan_to_num(probs)
-        return {
-            "n": GRID,
-            "cls": b64(probs.argmax(axis=1)),
-            "conf": b64(np.round(probs.max(axis=1) * 255)),
-        }
+        probs = np.nan_to_num(
+            layers.softmax(self.net.scores(self._grid, batch_size=1024, check=False))
+        )
+        cells = probs.argmax(axis=1) * 32 + np.round(probs.max(axis=1) * 31).astype(np.intp)
+        return {"n": GRID, "cells": b64(cells)}
 
     def units(self) -> dict[str, Any]:
         """Each hidden unit's ReLU output on a UNIT_GRID² grid, scaled by its own maximum."""

@@ -31,7 +31,9 @@
   ws.onopen = () => setStatus("connected", "ok");
   ws.onclose = () => { setStatus("disconnected (the server stopped or the page was reloaded elsewhere)", "bad"); setPlaying(false); };
   ws.onmessage = (event) => {
+    const t0 = performance.now();
     const msg = JSON.parse(event.data);
+    state.parseMs = performance.now() - t0;
     const handler = HANDLERS[msg.type];
     if (handler) handler(msg);
   };
@@ -165,7 +167,8 @@
 
   const offscreen = document.createElement("canvas");
   function blit(ctx, img, n, m, x, y, w, h, smooth) {
-    offscreen.width = n; offscreen.height = m;
+    if (offscreen.width !== n) offscreen.width = n;
+    if (offscreen.height !== m) offscreen.height = m;
     offscreen.getContext("2d").putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = smooth;
     ctx.drawImage(offscreen, x, y, w, h);
@@ -177,12 +180,12 @@
 
   function drawRegions(frame) {
     const canvas = $("regions"), ctx = canvas.getContext("2d"), reg = frame.regions, n = reg.n;
-    const cls = bytes(reg.cls), conf = bytes(reg.conf), img = new ImageData(n, n);
+    const cells = bytes(reg.cells), img = new ImageData(n, n);
     const k = state.data.n_classes;
     for (let i = 0; i < n * n; i++) {
-      // a class's colour, paler where the net is less sure (probability 1/k: white)
-      const sure = Math.max(0, (conf[i] / 255 - 1 / k) / (1 - 1 / k));
-      const c = RGB[cls[i] % RGB.length], t = 0.15 + 0.5 * sure;
+      // a cell is class·32 + round(31·probability): the class's colour, paler where the net is less sure
+      const sure = Math.max(0, ((cells[i] & 31) / 31 - 1 / k) / (1 - 1 / k));
+      const c = RGB[(cells[i] >> 5) % RGB.length], t = 0.15 + 0.5 * sure;
       img.data[4 * i] = 255 + (c[0] - 255) * t;
       img.data[4 * i + 1] = 255 + (c[1] - 255) * t;
       img.data[4 * i + 2] = 255 + (c[2] - 255) * t;
@@ -226,35 +229,45 @@
     return { cols, size, rows };
   }
 
-  function drawUnits(units) {
-    const canvas = $("units"), ctx = canvas.getContext("2d"), n = units.n, maps = bytes(units.maps);
-    const { cols, size, rows } = tileLayout(canvas, units.count, 1);
-    canvas.height = Math.max(60, rows * size);
-    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
-    const img = new ImageData(n, n);
-    for (let u = 0; u < units.count; u++) {
-      for (let i = 0; i < n * n; i++) {
-        const v = maps[u * n * n + i] / 255; // 0: inactive (white), 1: the unit's largest output (orange)
-        img.data[4 * i] = 255 - 25 * v; img.data[4 * i + 1] = 255 - 140 * v; img.data[4 * i + 2] = 255 - 230 * v; img.data[4 * i + 3] = 255;
+  // Many small maps drawn as one image: one putImageData and one drawImage per frame.
+  function drawMosaic(canvas, count, n, m, aspect, colour, smooth) {
+    const { cols, size, rows } = tileLayout(canvas, count, aspect);
+    const height = Math.max(60, rows * size);
+    if (canvas.height !== height) canvas.height = height; // setting it at all clears and re-lays out
+    const W = cols * (n + 1), H = rows * (m + 1), img = new ImageData(W, H);
+    img.data.fill(255);
+    const rgb = [0, 0, 0];
+    for (let u = 0; u < count; u++) {
+      const ox = (u % cols) * (n + 1), oy = Math.floor(u / cols) * (m + 1);
+      for (let r = 0; r < m; r++) {
+        for (let c = 0; c < n; c++) {
+          colour(u * n * m + r * n + c, rgb);
+          const o = 4 * ((oy + r) * W + ox + c);
+          img.data[o] = rgb[0]; img.data[o + 1] = rgb[1]; img.data[o + 2] = rgb[2];
+        }
       }
-      blit(ctx, img, n, n, (u % cols) * size + 1, Math.floor(u / cols) * size + 1, size - 2, size - 2, true);
     }
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+    blit(ctx, img, W, H, 0, 0, cols * size, rows * size, smooth);
+  }
+
+  function drawUnits(units) {
+    const maps = bytes(units.maps);
+    // 0: inactive (white) … 1: the unit's largest output (orange)
+    drawMosaic($("units"), units.count, units.n, units.n, 1, (i, rgb) => {
+      const v = maps[i] / 255;
+      rgb[0] = 255 - 25 * v; rgb[1] = 255 - 140 * v; rgb[2] = 255 - 230 * v;
+    }, true);
   }
 
   function drawTiles(tiles) {
-    const canvas = $("tiles"), ctx = canvas.getContext("2d"), [h, w] = tiles.shape, px = bytes(tiles.w);
-    const { cols, size, rows } = tileLayout(canvas, tiles.count, 2);
-    canvas.height = Math.max(60, rows * size);
-    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
-    const img = new ImageData(w, h);
-    for (let u = 0; u < tiles.count; u++) {
-      for (let i = 0; i < h * w; i++) {
-        const v = (px[u * h * w + i] - 128) / 127; // −1 blue … +1 red
-        const t = Math.abs(v), c = v > 0 ? [214, 39, 40] : [31, 119, 180];
-        img.data[4 * i] = 255 + (c[0] - 255) * t; img.data[4 * i + 1] = 255 + (c[1] - 255) * t; img.data[4 * i + 2] = 255 + (c[2] - 255) * t; img.data[4 * i + 3] = 255;
-      }
-      blit(ctx, img, w, h, (u % cols) * size + 1, Math.floor(u / cols) * size + 1, size - 2, size - 2, false);
-    }
+    const [h, w] = tiles.shape, px = bytes(tiles.w);
+    // −1 blue … +1 red
+    drawMosaic($("tiles"), tiles.count, w, h, 2, (i, rgb) => {
+      const v = (px[i] - 128) / 127, t = Math.abs(v), c = v > 0 ? [214, 39, 40] : [31, 119, 180];
+      rgb[0] = 255 + (c[0] - 255) * t; rgb[1] = 255 + (c[1] - 255) * t; rgb[2] = 255 + (c[2] - 255) * t;
+    }, false);
   }
 
   function drawConfusion(matrix) {
@@ -319,7 +332,8 @@
       ctx.fillText(max.toFixed(p.max ? 0 : 2), left - 4, p.top + 9);
       ctx.fillText("0", left - 4, p.top + half);
       ctx.textAlign = "left";
-      ctx.fillText(p.label, left + 4, p.top + 12);
+      // loss falls and accuracy rises: their labels go where the curves are not
+      ctx.fillText(p.label, left + 4, p.max ? p.top + 12 : p.top + half - 4);
       p.keys.forEach((k, j) => {
         ctx.strokeStyle = j === 0 ? "#1565c0" : "#ef6c00";
         ctx.setLineDash(j === 0 ? [] : [5, 3]);
@@ -345,27 +359,31 @@
 
   // -- the circuit ---------------------------------------------------------------------
   const Y = 150, TOP = 42;
-  const GATE_AT = { mul1: [190, Y], add1: [360, Y], relu: [530, Y], mul2: [710, Y], add2: [880, Y], loss: [1065, Y], sum: [1235, Y], reg: [710, 285] };
+  const GATE_AT = { mul1: [200, Y], add1: [390, Y], relu: [580, Y], mul2: [780, Y], add2: [970, Y], loss: [1185, Y], sum: [1375, Y], reg: [780, 285] };
   const GATE_LABEL = { mul1: "×", add1: "+", relu: "ReLU", mul2: "×", add2: "+", loss: "softmax loss", sum: "+", reg: "reg·ΣW²" };
   // wire: [from point, to point, where the numbers go: "h" above/below a horizontal wire, "v" beside a vertical one]
   const WIRES = {
-    x: [[20, Y], [166, Y], "h"],
-    W1: [[190, TOP], [190, Y - 24], "v"],
-    b1: [[360, TOP], [360, Y - 24], "v"],
-    xW1: [[214, Y], [336, Y], "h"],
-    a: [[384, Y], [494, Y], "h"],
-    h: [[566, Y], [686, Y], "h"],
-    W2: [[710, TOP], [710, Y - 24], "v"],
-    b2: [[880, TOP], [880, Y - 24], "v"],
-    hW2: [[734, Y], [856, Y], "h"],
-    scores: [[904, Y], [1013, Y], "h"],
-    y: [[1065, 290], [1065, Y + 22], "v"],
-    L_data: [[1117, Y], [1211, Y], "h"],
-    R: [[768, 285], [1222, Y + 20], "d"],
-    L: [[1259, Y], [1345, Y], "h"],
+    x: [[20, Y], [176, Y], "h"],
+    W1: [[200, TOP], [200, Y - 24], "v"],
+    b1: [[390, TOP], [390, Y - 24], "v"],
+    xW1: [[224, Y], [366, Y], "h"],
+    a: [[414, Y], [544, Y], "h"],
+    h: [[616, Y], [756, Y], "h"],
+    W2: [[780, TOP], [780, Y - 24], "v"],
+    b2: [[970, TOP], [970, Y - 24], "v"],
+    hW2: [[804, Y], [946, Y], "h"],
+    scores: [[994, Y], [1133, Y], "h"],
+    y: [[1185, 290], [1185, Y + 22], "v"],
+    L_data: [[1237, Y], [1351, Y], "h"],
+    R: [[838, 285], [1362, Y + 20], "d"],
+    L: [[1399, Y], [1490, Y], "h"],
   };
-  const AUX = [["W1", [190, 60], [660, 280]], ["W2", [710, 60], [710, 263]]];
+  const AUX = [["W1", [200, 60], [730, 280]], ["W2", [780, 60], [780, 263]]];
   const nodes = {};
+
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
 
   function el(name, attrs, parent, text) {
     const e = document.createElementNS(SVG, name);
@@ -391,7 +409,7 @@
       let nx, ny, anchor = "start";
       if (place === "h") { nx = from[0] + 4; ny = from[1] - 30; }
       else if (place === "v") { nx = from[0] + 8; ny = from[1] + 12; }
-      else { nx = 960; ny = 250; }
+      else { nx = 1090; ny = 250; }
       el("text", { class: "name", x: nx, y: ny, "text-anchor": anchor }, g, name);
       const val = el("text", { class: "val", x: nx, y: ny + 14 }, g);
       const grad = el("text", { class: "grad", x: nx, y: ny + (place === "h" ? 44 : 28) }, g);
@@ -405,7 +423,7 @@
       else el("circle", { cx: x, cy: y, r: 22 }, g);
       el("text", { x, y }, g, label);
     }
-    el("text", { class: "node", x: 1350, y: Y - 10, "text-anchor": "end" }, svg, "L");
+    el("text", { class: "node", x: 1495, y: Y - 10, "text-anchor": "end" }, svg, "L");
     const tbody = document.querySelector("#wires tbody");
     tbody.replaceChildren();
     for (const name of [...Object.keys(WIRES), "mask", "probs", "reg_W1", "reg_W2"]) {
@@ -422,7 +440,7 @@
     const xs = w[key];
     if (!xs) return "";
     if (w.size === 1) return xs[0];
-    return `[${xs.slice(0, k).join(", ")}${w.size > k ? ", …" : ""}]`;
+    return `[${xs.slice(0, k).join(", ")}${w.size > k ? " …" : ""}]`;
   };
 
   // Reveal: {wire: {value: bool, grad: bool}}; undefined means everything shown.
@@ -431,18 +449,18 @@
       const w = circuit[name];
       if (!w) continue;
       const show = reveal ? reveal[name] || {} : { value: true, grad: true };
-      const k = WIRES[name][2] === "h" ? 2 : 3;
-      node.val.textContent = show.value ? short(w, "value", k) : "";
-      node.grad.textContent = show.grad && w.grad ? short(w, "grad", k) : "";
+      const k = 2;
+      setText(node.val, show.value ? short(w, "value", k) : "");
+      setText(node.grad, show.grad && w.grad ? short(w, "grad", k) : "");
       node.g.classList.toggle("lit", Boolean(lit && lit.includes(name)));
     }
     for (const row of document.querySelectorAll("#wires tbody tr")) {
       const w = circuit[row.dataset.wire];
       if (!w) continue;
       const show = reveal ? reveal[row.dataset.wire] || {} : { value: true, grad: true };
-      row.cells[1].textContent = w.shape.length ? w.shape.join("×") : "scalar";
-      row.cells[2].textContent = show.value ? w.value.join("  ") + (w.size > w.value.length ? "  …" : "") : "";
-      row.cells[3].textContent = show.grad && w.grad ? w.grad.join("  ") + (w.size > w.grad.length ? "  …" : "") : (w.note && show.value ? w.note : "");
+      setText(row.cells[1], w.shape.length ? w.shape.join("×") : "scalar");
+      setText(row.cells[2], show.value ? w.value.join("  ") + (w.size > w.value.length ? "  …" : "") : "");
+      setText(row.cells[3], show.grad && w.grad ? w.grad.join("  ") + (w.size > w.grad.length ? "  …" : "") : (w.note && show.value ? w.note : ""));
       row.classList.toggle("lit", Boolean(lit && lit.includes(row.dataset.wire)));
     }
   }
