@@ -463,25 +463,31 @@ def test_without_the_extra_the_command_names_it(monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_the_command_serves_until_ctrl_c_and_leaves_no_port():
+@pytest.mark.parametrize("as_json", [False, True])
+def test_the_command_serves_until_ctrl_c_and_leaves_no_port(as_json):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "twolayer", "explore", "--no-browser"],
+        [sys.executable, "-m", "twolayer", "explore", "--no-browser"] + ["--json"] * as_json,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         line = proc.stdout.readline()
-        assert line.startswith("twolayer explore: http://127.0.0.1:")
-        url = line.split()[-1]
-        port = int(url.split(":")[2].split("/")[0])
+        if as_json:
+            doc = json.loads(line)
+            url, port = doc["url"], doc["port"]
+            assert doc["host"] == "127.0.0.1" and url.startswith(f"http://127.0.0.1:{port}/?token=")
+        else:
+            assert line.startswith("twolayer explore: http://127.0.0.1:")
+            url = line.split()[-1]
+            port = int(url.split(":")[2].split("/")[0])
         assert get(url)[0] == 200
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert "stopped" in out and err == ""
+    assert err == "" and (out == "" if as_json else "stopped (Ctrl-C)" in out)
     free_port(port)
 
 

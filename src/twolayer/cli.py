@@ -673,8 +673,14 @@ def explore(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(0, help="Port to listen on; 0 picks a free one."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL only."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print {url, host, port} as JSON once listening."
+    ),
 ):
-    """Watch the net learn and the gradients flow through its circuit, live in the browser."""
+    """Watch the net learn and the gradients flow through its circuit, live in the browser.
+
+    Serves one page on HOST:PORT, its URL carrying a random token; stops on Ctrl-C, or when the
+    page has been closed for a few seconds."""
     try:
         import tornado  # noqa: F401  (the [explore] extra)
     except ImportError:
@@ -686,12 +692,16 @@ def explore(
     if not 0 <= port <= 65535:
         raise InputError(f"--port must be in 0..65535, got {port}")
 
-    def announce(url):
-        stdout_write(f"twolayer explore: {url}\n(Ctrl-C or closing the page stops it)\n")
+    def announce(server):
+        if as_json:
+            _print_json({"url": server.url, "host": server.host, "port": server.port})
+        else:
+            stdout_write(f"twolayer explore: {server.url}\n(Ctrl-C or closing the page stops it)\n")
         _flush_stdout()
 
     why = serve(host, port, open_browser=not no_browser, announce=announce, log=_err)
-    stdout_write(f"twolayer explore: {why}\n")
+    if not as_json:
+        stdout_write(f"twolayer explore: {why}\n")
 
 
 def _err(line):

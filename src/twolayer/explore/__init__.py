@@ -4,20 +4,21 @@ Needs the ``explore`` extra (``pip install "twolayer[explore]"``, which brings T
 page shows is computed here, by ``TwoLayerNet.loss`` and the library's gates and update rules.
 """
 
+import asyncio
+import webbrowser
+
 from .server import Server
 from .session import Session, Settings
 
 __all__ = ["Server", "Session", "Settings", "serve"]
 
 
-def serve(host="127.0.0.1", port=0, open_browser=True, linger=3.0, announce=print, log=None):
+def serve(host="127.0.0.1", port=0, open_browser=True, linger=3.0, announce=None, log=None):
     """Run the explorer until Ctrl-C or until its last tab has been closed for ``linger`` seconds.
 
-    ``announce`` gets the URL once the server listens. Returns why it stopped.
+    ``announce`` gets the Server once it listens (its ``url`` is the address to open).
+    Returns why it stopped.
     """
-    import asyncio
-    import webbrowser
-
     server = Server(host, port, linger=linger, log=log)
 
     async def main():
@@ -25,7 +26,7 @@ def serve(host="127.0.0.1", port=0, open_browser=True, linger=3.0, announce=prin
         while not server._ready.is_set() and not task.done():
             await asyncio.sleep(0.01)
         if not task.done():
-            announce(server.url)
+            (announce or (lambda s: print(s.url)))(server)
             if open_browser:
                 webbrowser.open(server.url)
         await task

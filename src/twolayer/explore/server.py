@@ -44,7 +44,7 @@ CSP = (
 
 
 def asset(name: str) -> str:
-    return resources.files(__package__).joinpath("static", name).read_text("utf-8")
+    return (resources.files(__package__) / "static" / name).read_text("utf-8")
 
 
 class Server:
@@ -280,12 +280,12 @@ class Channel(tornado.websocket.WebSocketHandler):
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         self.server.opened_channel(self)
-        self.guarded(
-            lambda: [
-                self.send(m())
-                for m in (self.session.hello, self.session.points, self.session.frame)
-            ]
-        )
+        self.guarded(self.greet)
+
+    def greet(self) -> None:
+        """What a new tab needs: settings and stages, the data, the first frame."""
+        for message in (self.session.hello, self.session.points, self.session.frame):
+            self.send(message())
 
     def on_close(self) -> None:
         self.playing = False

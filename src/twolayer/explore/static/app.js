@@ -118,6 +118,7 @@
   function setPlaying(on) {
     state.playing = on;
     $("play").textContent = on ? "pause" : "play";
+    if (!on) $("rate").textContent = "";
   }
 
   $("play").onclick = () => {
@@ -415,7 +416,6 @@
       const grad = el("text", { class: "grad", x: nx, y: ny + (place === "h" ? 44 : 28) }, g);
       nodes[name] = { g, val, grad };
     }
-    el("text", { class: "node", x: 20, y: Y - 10, "text-anchor": "start" }, svg, "x");
     for (const [name, [x, y]] of Object.entries(GATE_AT)) {
       const g = el("g", { class: "gate", "data-gate": name }, svg);
       const label = GATE_LABEL[name];
@@ -423,7 +423,6 @@
       else el("circle", { cx: x, cy: y, r: 22 }, g);
       el("text", { x, y }, g, label);
     }
-    el("text", { class: "node", x: 1495, y: Y - 10, "text-anchor": "end" }, svg, "L");
     const tbody = document.querySelector("#wires tbody");
     tbody.replaceChildren();
     for (const name of [...Object.keys(WIRES), "mask", "probs", "reg_W1", "reg_W2"]) {
