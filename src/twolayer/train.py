@@ -156,16 +156,11 @@ class Trainer:
                         checkpoint(self)
                     if on_epoch is not None:
                         on_epoch(self)
-            except (
-                KeyboardInterrupt
-            ) as e:  # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
+            except KeyboardInterrupt as e:
+                # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
                 self.stop_reason = "interrupted"
                 self.interrupt = e
-        if (
-            self.best is not None
-            and self.best.params is not None
-            and self.stop_reason != "diverged"
-        ):
+        if self.has_best_weights and self.stop_reason != "diverged":
             self.restore_best()  # model selection on validation accuracy (patience is set)
         if self.stop_reason is None:
             self.stop_reason = "completed"
@@ -199,10 +194,9 @@ class Trainer:
                 on_batch(self)
         if self.stop_reason == "max_steps":
             return False  # no schedule step, no record
+        seconds = time.perf_counter() - t0  # the steps' time, without the validation
         val_acc = validate(self.net)
-        self._end_epoch(
-            lr, loss_sum / seen, correct / seen, val_acc, time.perf_counter() - t0, epochs
-        )
+        self._end_epoch(lr, loss_sum / seen, correct / seen, val_acc, seconds, epochs)
         return True
 
     def batch_order(self, n: int, bs: int, steps: int) -> Iterator[np.ndarray]:
@@ -269,7 +263,7 @@ class Trainer:
                 self.stop_reason = "early_stopping"
 
     def _diverged(self, loss, xb):
-        if self.best is not None and self.best.params is not None:
+        if self.has_best_weights:
             self.restore_best()
             kept = f"the best weights (epoch {self.best.epoch}) were kept"
         else:
@@ -293,6 +287,11 @@ class Trainer:
         )
         for k, v in self.best.params.items():
             self.net.params[k][...] = v
+
+    @property
+    def has_best_weights(self) -> bool:
+        """A copy of the best epoch's weights is kept (patience set, validation rows given)."""
+        return self.best is not None and self.best.params is not None
 
     @property
     def best_epoch(self) -> int | None:
