@@ -1223,3 +1223,26 @@ def test_gathering_a_batch_allocates_nothing():
     np.testing.assert_array_equal(yb, y[idx])
     np.testing.assert_array_equal(wb, w[idx])
     assert peak < 10_000  # views and scalars only; a copied batch would be 600 KB
+
+
+def test_an_epoch_s_seconds_are_its_steps_without_the_validation(monkeypatch):
+    """history's seconds time the epoch's steps; the validation after them is not counted."""
+    from types import SimpleNamespace
+
+    from twolayer import train
+
+    now = [0.0]
+
+    def tick():  # a clock of the loop's own: one second per reading
+        now[0] += 1.0
+        return now[0]
+
+    def slow_accuracy(*args, **kwargs):  # a validation that takes 100 seconds
+        now[0] += 100.0
+        return 0.5
+
+    monkeypatch.setattr(train, "time", SimpleNamespace(perf_counter=tick))
+    monkeypatch.setattr(train, "accuracy", slow_accuracy)
+    X, y = np.eye(4), np.array([0, 1, 0, 1])
+    h = Trainer(TwoLayerNet(4, 3, 2, seed=0), TrainConfig(epochs=2, batch_size=2)).fit(X, y, X, y)
+    assert h["seconds"] == [1.0, 1.0] and h["val_acc"] == [0.5, 0.5]
