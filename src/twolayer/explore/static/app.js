@@ -316,7 +316,7 @@
   function drawCurves() {
     const canvas = $("curves"), ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
     ctx.clearRect(0, 0, W, H);
-    const hist = state.history, half = (H - 30) / 2, left = 38, right = W - 8;
+    const hist = state.history, half = (H - 30) / 2, left = 44, right = W - 8;
     const panels = [
       { keys: ["train_loss", "test_loss"], top: 8, label: "loss" },
       { keys: ["train_acc", "test_acc"], top: 22 + half, label: "accuracy", max: 1 },
@@ -332,9 +332,14 @@
       ctx.fillStyle = "#666"; ctx.font = "11px sans-serif"; ctx.textAlign = "right";
       ctx.fillText(max.toFixed(p.max ? 0 : 2), left - 4, p.top + 9);
       ctx.fillText("0", left - 4, p.top + half);
+      // the panel's name, turned up the left margin where no curve goes
+      ctx.save();
+      ctx.translate(10, p.top + half / 2);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textAlign = "center";
+      ctx.fillText(p.label, 0, 0);
+      ctx.restore();
       ctx.textAlign = "left";
-      // loss falls and accuracy rises: their labels go where the curves are not
-      ctx.fillText(p.label, left + 4, p.max ? p.top + 12 : p.top + half - 4);
       p.keys.forEach((k, j) => {
         ctx.strokeStyle = j === 0 ? "#1565c0" : "#ef6c00";
         ctx.setLineDash(j === 0 ? [] : [5, 3]);
