@@ -28,6 +28,7 @@ from tornado.websocket import websocket_connect  # noqa: E402
 from twolayer import layers  # noqa: E402
 from twolayer.cli import main  # noqa: E402
 from twolayer.explore import Server, Session, Settings, circuit, datasets  # noqa: E402
+from twolayer.explore import server as explore_server  # noqa: E402
 from twolayer.explore.server import parse  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or (
@@ -413,13 +414,34 @@ def test_the_gradients_sent_are_net_loss_gradients_for_the_chosen_example(server
         close_to_printed(frame["circuit"][name]["grad"], grads[name].ravel()[: circuit.SHOWN])
 
 
-def test_play_streams_frames_while_the_page_acknowledges_them(server):
+def test_play_streams_frames_while_the_page_acknowledges_them(server, monkeypatch):
+    monkeypatch.setattr(explore_server, "ACK_TIMEOUT", 60.0)  # only acks can keep it going
+
     def fifth(msg):
         return msg.get("step", 0) >= 5
 
     received = ws(server, [{"type": "play"}], until=fifth)
     steps = [m["step"] for m in received if m["type"] == "frame"]
     assert steps[-1] >= 5 and steps == sorted(steps)
+
+
+def test_play_sends_no_more_than_two_frames_ahead_of_the_acks(server, monkeypatch):
+    monkeypatch.setattr(explore_server, "ACK_TIMEOUT", 60.0)
+
+    async def unacknowledged():
+        conn = await websocket_connect(f"ws://127.0.0.1:{server.port}/ws?token={server.token}")
+        for _ in range(3):
+            await conn.read_message()
+        conn.write_message('{"type": "play"}')
+        frames = [json.loads(await asyncio.wait_for(conn.read_message(), 10)) for _ in range(2)]
+        with pytest.raises(asyncio.TimeoutError):  # a page that draws nothing gets nothing more
+            await asyncio.wait_for(conn.read_message(), 0.5)
+        conn.write_message('{"type": "ack"}')
+        frames.append(json.loads(await asyncio.wait_for(conn.read_message(), 10)))
+        conn.close()
+        return [f["step"] for f in frames]
+
+    assert asyncio.run(unacknowledged()) == [1, 2, 3]
 
 
 def test_closing_the_last_tab_stops_the_server():
