@@ -753,3 +753,88 @@ def test_without_the_token_the_browser_gets_a_refusal(browser):
 def test_math_helpers_are_consistent():
     assert circuit.fmt(0.000123456) == "0.0001235" and circuit.fmt(12345.6) == "1.235e+04"
     assert math.isclose(float(circuit.fmt(math.pi)), 3.142)
+
+
+# -- in a notebook -------------------------------------------------------------------------
+def test_the_notebook_explorer_shows_the_page_in_a_frame_and_stops():
+    from twolayer.explore import Explorer
+
+    ex = Explorer(height=700)
+    try:
+        assert ex.server.running and "running at http://127.0.0.1:" in repr(ex)
+        frame = ex._repr_html_()
+        assert frame.startswith("<iframe") and ex.server.token in frame and 'height="700"' in frame
+        with urllib.request.urlopen(ex.url) as r:
+            assert (
+                "frame-ancestors http://localhost:* http://127.0.0.1:*"
+                in r.headers["Content-Security-Policy"]
+            )
+    finally:
+        ex.stop()
+    assert not ex.server.running and "stopped" in ex._repr_html_() and "stopped" in repr(ex)
+
+
+def test_only_the_notebook_explorer_may_be_framed(server):
+    with urllib.request.urlopen(server.url) as r:
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+
+
+def serve_html(text):
+    """An HTTP server on 127.0.0.1 serving ``text`` at /; returns (url, stop)."""
+    import http.server
+
+    class One(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = text.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), One)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+
+    def stop():
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+    return f"http://127.0.0.1:{httpd.server_address[1]}/", stop
+
+
+@pytest.mark.slow
+def test_the_notebook_frame_runs_the_page_in_a_browser(browser):
+    from twolayer.explore import Explorer
+
+    ex = Explorer()
+    url, stop = serve_html(f"<!doctype html><title>notebook</title>{ex._repr_html_()}")
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(url)
+        deadline = time.monotonic() + 20
+        inner = None
+        while time.monotonic() < deadline:
+            inner = next((f for f in page.frames if ex.server.token in f.url), None)
+            if inner is not None and inner.evaluate("!!(window.explore && explore.frame)"):
+                break
+            time.sleep(0.05)
+        assert inner is not None and inner.evaluate("explore.frame.type") == "frame"
+        inner.click("#step")
+        deadline = time.monotonic() + 10
+        while inner.evaluate("explore.frame.step") != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert inner.evaluate("explore.frame.step") == 1
+        assert errors == []
+    finally:
+        page.close()
+        stop()
+        ex.stop()
+    assert not ex.server.running

@@ -7,10 +7,11 @@ page shows is computed here, by ``TwoLayerNet.loss`` and the library's gates and
 import asyncio
 import webbrowser
 
+from .notebook import Explorer
 from .server import Server
 from .session import Session, Settings
 
-__all__ = ["Server", "Session", "Settings", "serve"]
+__all__ = ["Explorer", "Server", "Session", "Settings", "serve"]
 
 
 def serve(host="127.0.0.1", port=0, open_browser=True, linger=3.0, announce=None, log=None):

@@ -39,8 +39,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 STATIC = {"app.js": "application/javascript", "style.css": "text/css"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    "connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'; form-action 'none'"
 )
+# in a notebook the page is framed by Jupyter's, served from this machine on some port (CSP has
+# no syntax for an IPv6 host, so [::1] is not listed)
+LOCAL_PAGES = "http://localhost:* http://127.0.0.1:*"
 
 
 def asset(name: str) -> str:
@@ -61,8 +64,10 @@ class Server:
         token: str | None = None,
         linger: float | None = 3.0,
         log: Callable[[str], None] | None = None,
+        framed: bool = False,
     ) -> None:
         self.host, self.port = host, port
+        self.framed = framed  # may pages from this machine show it in a frame (a notebook)?
         self.token = token or secrets.token_urlsafe(24)
         self.linger = linger  # None: keep running after the last tab closes
         self.log = log or (lambda line: None)
@@ -245,7 +250,8 @@ class Guarded(tornado.web.RequestHandler):
 class Page(Guarded):
     def get(self) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Content-Security-Policy", CSP)
+        ancestors = LOCAL_PAGES if self.server.framed else "'none'"
+        self.set_header("Content-Security-Policy", CSP.format(ancestors=ancestors))
         self.finish(asset("index.html").replace("__TOKEN__", self.server.token))
 
 
