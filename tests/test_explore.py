@@ -121,6 +121,18 @@ def test_training_the_spiral_lowers_the_loss_and_counts_epochs():
     assert s.epoch == 300 // 7 + 1 and s.position == 0
 
 
+def test_reset_draws_new_weights_and_a_new_session_the_seeds_first():
+    a, b = Session(), Session()
+    assert np.array_equal(a.net.params["W1"], b.net.params["W1"])
+    first = a.net.params["W1"].copy()
+    a.step(3)
+    a.reset(fresh=True)
+    assert a.steps == 0 and a.epoch == 0 and not np.array_equal(a.net.params["W1"], first)
+    a.configure({"hidden": 100, "seed": 0})  # nothing changed: the weights stay
+    assert a.configure({"noise": 0.3}) == "data"
+    assert np.array_equal(a.net.params["W1"], first)  # new data: the seed's first weights
+
+
 def test_a_diverging_step_is_a_plain_error():
     s = Session(Settings(lr=10, optimizer="sgd", batch_size=240, reg=1))
     with pytest.raises(ValueError, match="no longer finite"):

@@ -346,7 +346,7 @@ class Channel(tornado.websocket.WebSocketHandler):
             return
         elif kind == "reset":
             self.playing = False
-            s.reset()
+            s.reset(fresh=True)
         elif kind == "select":
             s.select(msg.get("index"))
         elif kind == "config":

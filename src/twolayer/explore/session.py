@@ -113,16 +113,19 @@ class Session:
     def new_data(self) -> None:
         s = self.settings
         self.data = datasets.make(s.dataset, s.points, s.noise, s.classes, s.test_fraction, s.seed)
-        self.selected = (
-            len(self.data.y_train) // 2
-        )  # a point inside the data (the spiral's first is 0, 0)
+        # a point inside the data (the spiral's first is at 0, 0)
+        self.selected = len(self.data.y_train) // 2
+        self.resets = 0
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, fresh: bool = False) -> None:
+        """A new net and optimizer, counters at zero. ``fresh``: other initial weights than last
+        time (the reset button); otherwise the seed's first ones."""
         s, d = self.settings, self.data
-        self.net = TwoLayerNet(d.X_train.shape[1], s.hidden, d.n_classes, std="he", seed=s.seed)
+        self.resets = self.resets + 1 if fresh else 0
+        self.rng = np.random.default_rng([s.seed, self.resets])
+        self.net = TwoLayerNet(d.X_train.shape[1], s.hidden, d.n_classes, std="he", seed=self.rng)
         self.optimizer = make_optimizer(s.optimizer)
-        self.rng = np.random.default_rng(s.seed)
         self.order = self.rng.permutation(len(d.y_train))
         self.position = 0
         self.steps = 0
