@@ -268,7 +268,8 @@ def get(url, headers=None):
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+        with e:
+            return e.code, e.read().decode()
 
 
 def base(server):
@@ -351,8 +352,18 @@ async def talk(server, messages, token=None, origin=None, until=None):
         await read(1)
         while until and not until(received[-1]):
             await read(1)
-    conn.close()
+    await hang_up(conn)
     return received
+
+
+async def hang_up(conn):
+    """Close and wait for the server's reply, so that no socket is left to the garbage collector."""
+    conn.close()
+    try:
+        while await asyncio.wait_for(conn.read_message(), 10) is not None:
+            pass
+    except asyncio.TimeoutError:
+        pass
 
 
 def ws(server, messages=(), **kw):
@@ -401,7 +412,10 @@ def test_a_message_too_large_closes_only_that_socket(server):
         for _ in range(3):
             await conn.read_message()
         conn.write_message("x" * (100 * 1024))
-        return await asyncio.wait_for(conn.read_message(), 10)
+        try:
+            return await asyncio.wait_for(conn.read_message(), 10)
+        finally:
+            conn.close()  # the server has closed it already
 
     assert asyncio.run(big()) is None  # closed
     assert ws(server)[0]["type"] == "hello"
@@ -450,7 +464,7 @@ def test_play_sends_no_more_than_two_frames_ahead_of_the_acks(server, monkeypatc
             await asyncio.wait_for(conn.read_message(), 0.5)
         conn.write_message('{"type": "ack"}')
         frames.append(json.loads(await asyncio.wait_for(conn.read_message(), 10)))
-        conn.close()
+        await hang_up(conn)
         return [f["step"] for f in frames]
 
     assert asyncio.run(unacknowledged()) == [1, 2, 3]
