@@ -679,8 +679,7 @@ def explore(
 ):
     """Watch the net learn and the gradients flow through its circuit, live in the browser.
 
-    Serves one page on HOST:PORT, its URL carrying a random token; stops on Ctrl-C, or when the
-    page has been closed for a few seconds."""
+    Serves one page on HOST:PORT, its URL carrying a random token; stops on Ctrl-C, or when the page has been closed for a few seconds."""
     try:
         import tornado  # noqa: F401  (the [explore] extra)
     except ImportError:

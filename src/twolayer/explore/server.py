@@ -349,9 +349,8 @@ class Channel(tornado.websocket.WebSocketHandler):
             s.reset(fresh=True)
         elif kind == "select":
             s.select(msg.get("index"))
-        elif kind == "config":
+        elif kind == "config":  # while playing, training goes on with the new settings
             if s.configure(msg.get("settings")) == "data":
-                self.playing = False
                 self.send(s.points())
         else:
             raise ValueError(f"unknown message type {kind!r}")
