@@ -482,6 +482,44 @@ def test_closing_the_last_tab_stops_the_server():
     free_port(port)
 
 
+def test_stopping_with_a_tab_open_closes_its_socket():
+    s = Server(linger=None).start()
+
+    async def open_tab():
+        conn = await websocket_connect(f"ws://127.0.0.1:{s.port}/ws?token={s.token}")
+        for _ in range(3):
+            await conn.read_message()
+        threading.Thread(target=s.stop).start()  # as Ctrl-C or Explorer.stop() would
+        while await asyncio.wait_for(conn.read_message(), 10) is not None:
+            pass
+        return conn.close_code
+
+    assert asyncio.run(open_tab()) == 1001  # "going away"
+    deadline = time.monotonic() + 10
+    while s.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not s.running and not s.connections
+    free_port(s.port)
+
+
+def test_stopping_cuts_a_tab_that_does_not_answer_the_close():
+    s = Server(linger=None).start()
+    with socket.create_connection(("127.0.0.1", s.port)) as raw:  # a WebSocket that never replies
+        key = base64.b64encode(os.urandom(16)).decode()
+        raw.sendall(
+            f"GET /ws?token={s.token} HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        assert raw.recv(12) == b"HTTP/1.1 101"
+        s.stop()
+        assert not s.running
+        raw.settimeout(5)
+        while raw.recv(65536):  # frames, then the end of the stream
+            pass
+    free_port(s.port)
+
+
 def free_port(port):
     with socket.socket() as probe:  # the port is free again: bind succeeds
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

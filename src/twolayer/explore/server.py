@@ -158,6 +158,12 @@ class Server:
             http.stop()
             for channel in list(self.connections):
                 channel.shutdown()
+            # give open tabs a moment to answer the close, then cut what is left
+            deadline = self._loop.time() + 1.0
+            while self.connections and self._loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            for channel in list(self.connections):
+                channel.abort()
             await http.close_all_connections()
             self._ready.set()
 
@@ -302,6 +308,13 @@ class Channel(tornado.websocket.WebSocketHandler):
         if self.task is not None:
             self.task.cancel()
         self.close(1001, "server stopped")
+
+    def abort(self) -> None:
+        """Close the socket now, without waiting for the page's reply."""
+        conn = self.ws_connection
+        if conn is not None and conn.stream is not None:
+            conn.stream.close()
+        self.server.closed_channel(self)
 
     def send(self, message: dict[str, Any]) -> None:
         try:
