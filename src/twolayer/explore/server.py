@@ -16,6 +16,7 @@ import json
 import secrets
 import socket
 import threading
+import warnings
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -138,13 +139,18 @@ class Server:
         """Listen, run until stop() or the last tab closes, then close every socket."""
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        try:
-            sockets = tornado.netutil.bind_sockets(self.port, address=self.host or None)
-        except OSError as e:
+        with warnings.catch_warnings():
+            # a failed bind leaves its socket to the garbage collector (inside Tornado)
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                sockets, failure = tornado.netutil.bind_sockets(self.port, self.host or None), None
+            except OSError as e:
+                sockets, failure = [], e.strerror
+        if failure is not None:
             raise InputError(
-                f"cannot listen on {self.host}:{self.port} ({e.strerror}); "
+                f"cannot listen on {self.host}:{self.port} ({failure}); "
                 "pick another --port, or 0 for any free one"
-            ) from None
+            )
         self.port = sockets[0].getsockname()[1]
         http = tornado.httpserver.HTTPServer(self.app())
         http.add_sockets(sockets)
