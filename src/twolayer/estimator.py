@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -106,8 +108,18 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         [W1 of shape (n_features, hidden_size), W2 of shape (hidden_size, n_classes)].
     intercepts_ : list of ndarray
         [b1, b2].
+    n_layers_ : int
+        Layers, input and output included: 3.
+    n_outputs_ : int
+        Output units: one per class (softmax).
+    out_activation_ : str
+        'softmax'.
     net_ : TwoLayerNet
-        The trained network, with the fitted preprocessing (``preprocessor_``).
+        The trained network, carrying the fitted preprocessing (``preprocessor_``): its
+        ``predict`` takes raw rows, and ``save(path)`` writes the model.npz that ``twolayer
+        predict`` answers alike.
+
+    Warns ConvergenceWarning when ``fit`` ends at max_epochs before its stopping rule fired.
     """
 
     def __init__(
@@ -191,18 +203,37 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             on_epoch=self._report if self.verbose else None,
         )
         self._record(trainer, len(trainer.history["loss"]), len(yi))
+        if trainer.stop_reason == "completed" and trainer.epoch >= self.max_epochs:
+            warnings.warn(
+                f"TwoLayerClassifier: max_epochs ({self.max_epochs}) reached before the "
+                f"{'validation accuracy' if self.early_stopping else 'training loss'} stopped "
+                "improving; raise max_epochs to train to convergence",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def partial_fit(
-        self, X: ArrayLike, y: ArrayLike, classes: Sequence[Any] | np.ndarray | None = None
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        classes: Sequence[Any] | np.ndarray | None = None,
+        sample_weight: ArrayLike | None = None,
     ) -> TwoLayerClassifier:
-        """One more epoch over (X, y); ``classes`` is required on the first call."""
+        """One more epoch over (X, y); ``classes`` is required on the first call.
+        ``sample_weight``: one weight >= 0 per row, weighting each batch's mean loss (the
+        preprocessing statistics, fitted on the first call, are weighted alike)."""
         first = not hasattr(self, "net_")
         X, y = self._validate(X, y, reset=first)
+        weights: np.ndarray | None = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         if first:
             if classes is None:
                 raise InputError("classes must be passed on the first call to partial_fit")
-            self._init(X, y, classes=np.asarray(classes))
+            self._init(X, y, classes=np.asarray(classes), sample_weight=weights)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise InputError(
                 f"classes={list(classes)} differ from the classes of the first call {list(self.classes_)}"
@@ -213,7 +244,12 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
                 self.net_, self._config(len(yi), 1, None, "constant"), rng=self._rng()
             )
         t = self.trainer_
-        t.fit(self.preprocessor_.transform(X, self.net_.dtype), yi, epochs=t.epoch + 1)
+        t.fit(
+            self.preprocessor_.transform(X, self.net_.dtype),
+            yi,
+            epochs=t.epoch + 1,
+            sample_weight=weights,
+        )
         self._record(t, 1, len(yi))
         return self
 
@@ -227,6 +263,13 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: ArrayLike) -> np.ndarray:
         labels = self._scores(X).argmax(axis=1)  # checks fitting first
         return self.classes_[labels]
+
+    def save(self, path) -> None:
+        """Write the network and its preprocessing as a model.npz (atomically): ``twolayer
+        predict``, ``evaluate``, ``export`` and ``TwoLayerNet.load(path).predict`` then answer
+        as this estimator does."""
+        check_is_fitted(self, "net_")
+        self.net_.save(path)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -281,7 +324,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             seed=self._rng(),
         )
         net.class_names = [str(c) for c in self.classes_]
+        net.preprocessor = self.preprocessor_  # so that net_ serves raw rows, as the estimator
         self.net_ = net
+        self.n_layers_, self.n_outputs_, self.out_activation_ = 3, len(self.classes_), "softmax"
         self.__dict__.pop("trainer_", None)
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
