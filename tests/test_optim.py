@@ -269,5 +269,7 @@ def test_buffer_of_an_unpickled_array_is_none_not_an_error():
 
     from twolayer.optim import _buffer_of
 
-    a = pickle.loads(pickle.dumps(np.zeros(3)))  # its base is the bytes it was read from
+    # an array this large comes back from pickle with the bytes it was read from as its base
+    a = pickle.loads(pickle.dumps(np.zeros((1000, 2)), protocol=4))
+    assert isinstance(a.base, bytes)
     assert _buffer_of({"w": a}) is None
