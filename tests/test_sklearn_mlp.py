@@ -289,3 +289,15 @@ def test_saved_model_answers_as_the_estimator(make, tmp_path, capsys):
     assert main(["evaluate", str(path), "--data", f"npz:{tmp_path / 'data.npz'}", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert json.dumps(result).count(repr(float(clf.score(test, labels[1200:])))[:6]) >= 1, result
+
+
+def test_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(MLPClassifier(max_iter=50), on_fail=None)
+    failed = [
+        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    ]
+    assert not failed

@@ -499,7 +499,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The class of each row of X (dense or SciPy sparse)."""
-        return self.classes_[self._scores(X).argmax(axis=1)]
+        labels = self._scores(X).argmax(axis=1)  # checks fitting first
+        return self.classes_[labels]
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, columns ordered as classes_."""
