@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import callbacks as cb
 from .checks import as_array, check_classes, check_real_dtype
 from .data import split_validation
 from .data.preprocess import Preprocessor
@@ -54,8 +55,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         Minibatch size; 'auto' is min(200, n_samples).
     max_epochs : int, default=200
         Upper bound on passes over the training data.
-    schedule : {'constant', 'step', 'cosine'}, default='constant'
-        Learning-rate schedule over max_epochs.
+    schedule : {'constant', 'step', 'cosine', 'plateau'}, default='constant'
+        Learning-rate schedule over max_epochs; 'plateau' halves the rate whenever the monitored
+        score (validation score, else training loss) has not improved by tol for 3 epochs
+        (``callbacks.ReduceLROnPlateau()``; pass one in ``callbacks`` for other factors).
     momentum : float, default=0.9
         Momentum of the 'momentum' and 'nesterov' optimizers.
     weight_decay : float, default=1.0
@@ -81,6 +84,15 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         When True, fit continues from the weights of the previous fit.
     verbose : bool, default=False
         Print the training loss (and validation accuracy) after every epoch.
+    callbacks : list of callables or objects with ``on_epoch_end(trainer)``, default=None
+        Run after every epoch (fit and partial_fit); one returning True stops training. See
+        ``twolayer.callbacks`` (logging, custom stopping, ``ReduceLROnPlateau``).
+    scoring : str or callable, default=None
+        With early_stopping, the validation score to stop on and select the best epoch by: any
+        scikit-learn scorer name ('f1_macro', 'neg_log_loss', ...) or ``scorer(est, X, y)``;
+        None is accuracy.
+    clip_grad_norm : float, default=None
+        When set, every step's gradients are scaled so that their global L2 norm is at most this.
 
     Attributes
     ----------
@@ -142,6 +154,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         dtype="float64",
         warm_start=False,
         verbose=False,
+        callbacks=None,
+        scoring=None,
+        clip_grad_norm=None,
     ):
         self.hidden_size = hidden_size
         self.reg = reg
@@ -161,6 +176,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.warm_start = warm_start
         self.verbose = verbose
+        self.callbacks = callbacks
+        self.scoring = scoring
+        self.clip_grad_norm = clip_grad_norm
 
     # -- fitting ------------------------------------------------------------------------
     def fit(
@@ -184,24 +202,25 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         yi = self._encode(y)
         Xt = self.preprocessor_.transform(X, self.net_.dtype)
         X_val = y_val = None
+        val_raw = None
+        if self.scoring is not None and not self.early_stopping:
+            raise InputError(
+                "scoring= needs early_stopping=True: the score is computed on the held-out "
+                "validation split"
+            )
         if self.early_stopping:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
             rows = np.arange(len(yi))[:, None]
             train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
             train_rows, val_rows = train_rows[:, 0], val_rows[:, 0]
             Xt, yi, X_val, y_val = Xt[train_rows], yi[train_rows], Xt[val_rows], yi[val_rows]
+            val_raw = (X[val_rows], y[val_rows])
             if weights is not None:
                 weights = weights[train_rows]
         config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
         trainer = Trainer(self.net_, config, rng=self._rng())
-        trainer.fit(
-            Xt,
-            yi,
-            X_val,
-            y_val,
-            sample_weight=weights,
-            on_epoch=self._report if self.verbose else None,
-        )
+        on_epoch = self._steer(trainer, val_raw, plateau=self.schedule == "plateau")
+        trainer.fit(Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=on_epoch)
         self._record(trainer, len(trainer.history["loss"]), len(yi))
         if trainer.stop_reason == "completed" and trainer.epoch >= self.max_epochs:
             warnings.warn(
@@ -249,6 +268,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             yi,
             epochs=t.epoch + 1,
             sample_weight=weights,
+            on_epoch=self._steer(t, None, plateau=False),
         )
         self._record(t, 1, len(yi))
         return self
@@ -301,6 +321,22 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
 
+    def _steer(self, trainer, val_raw, plateau):
+        """Wire scoring=, clip_grad_norm=, callbacks= and the plateau schedule into the trainer;
+        returns its on_epoch hook."""
+        trainer.clip_norm = None if self.clip_grad_norm is None else float(self.clip_grad_norm)
+        if self.scoring is not None and val_raw is not None:
+            from sklearn.metrics import check_scoring
+
+            scorer = check_scoring(self, scoring=self.scoring)
+            trainer.val_score = lambda t: float(scorer(self, *val_raw))
+        hooks = list(self.callbacks or [])
+        if plateau:
+            hooks.insert(0, cb.ReduceLROnPlateau(tol=self.tol))
+        if self.verbose:
+            hooks.insert(0, self._report)
+        return cb.run_all(hooks) if hooks else None
+
     def _rng(self):
         return np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
 
@@ -347,6 +383,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         batch = (
             min(200, n) if auto(self.batch_size) else check_setting("batch_size", self.batch_size)
         )
+        if isinstance(schedule, str) and schedule == "plateau":
+            schedule = "constant"  # the plateau callback scales the rate (see _steer)
         lr = self.learning_rate
         if auto(lr):
             lr = 0.02 * (min(batch, n) / n) ** (1 / 3)
@@ -371,9 +409,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.t_ += new_epochs * n_samples
         self.loss_ = self.loss_curve_[-1]
         self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
-        if self.early_stopping and h["val_acc"]:
-            self.validation_scores_ = list(h["val_acc"])
-            self.best_validation_score_ = max(h["val_acc"])
+        scores = trainer.val_scores or h["val_acc"]
+        if self.early_stopping and scores:
+            self.validation_scores_ = list(scores)
+            self.best_validation_score_ = max(scores)
 
     @staticmethod
     def _report(trainer):

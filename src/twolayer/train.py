@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .callbacks import clip_grad_norm
 from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
 from .errors import DivergedError, InputError, InputTypeError
 from .io import json_object, meta_array, read_csv_rows, read_npz, save_npz, write_csv
@@ -170,6 +171,12 @@ class Trainer:
             None  # the KeyboardInterrupt that stopped the last fit, if any
         )
         self.work: Workspace | None = None  # the step's buffers (a Workspace), made by fit
+        # the knobs of twolayer.callbacks: a factor on the schedule's rate (ReduceLROnPlateau),
+        # a bound on the gradients' global norm, and a validation score replacing accuracy
+        self.lr_scale = 1.0
+        self.clip_norm: float | None = None
+        self.val_score: Callable[[Trainer], float] | None = None
+        self.val_scores: list[float] = []
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
@@ -212,13 +219,16 @@ class Trainer:
             try:
                 while self.epoch < epochs and self.stop_reason is None:
                     t0 = time.perf_counter()
-                    lr = learning_rate_at(
-                        self.epoch,
-                        base_lr=c.learning_rate,
-                        schedule=c.schedule,
-                        decay=c.lr_decay,
-                        epochs=epochs,
-                        warmup_epochs=c.warmup_epochs,
+                    lr = (
+                        learning_rate_at(
+                            self.epoch,
+                            base_lr=c.learning_rate,
+                            schedule=c.schedule,
+                            decay=c.lr_decay,
+                            epochs=epochs,
+                            warmup_epochs=c.warmup_epochs,
+                        )
+                        * self.lr_scale
                     )
                     loss_sum, correct, seen = 0.0, 0, 0
                     for idx in self.batch_order(n, bs, c.steps_for(n)):
@@ -282,6 +292,8 @@ class Trainer:
         )
         if not math.isfinite(loss):
             self._diverged(loss, xb)
+        if self.clip_norm is not None:
+            clip_grad_norm(grads, self.clip_norm)
         self.optimizer.step(self.net.params, grads, lr)
         self.step_count += 1
         self.history["step_loss"].append(loss)
@@ -297,7 +309,11 @@ class Trainer:
         h["val_acc"].append(val_acc)
         h["lr"].append(lr)
         h["seconds"].append(seconds)
-        score = val_acc if has_val else -loss
+        if self.val_score is not None:  # e.g. the estimator's scoring=
+            self.val_scores.append(self.val_score(self))
+            score = self.val_scores[-1]
+        else:
+            score = val_acc if has_val else -loss
         if c.patience is not None:
             # as scikit-learn's MLP: the count restarts only on a gain of more than tol
             improved = self.best is None or score > self.best[0] + c.tol
