@@ -38,7 +38,6 @@ from .errors import InputError
 from .layers import softmax
 from .net import TwoLayerNet
 from .optim import SGD, Adam
-from .train import Workspace
 
 _SPARSE = ["csr", "csc"]
 _FLOATS = (np.float64, np.float32)
@@ -392,7 +391,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         train_rows, val = self._split(X, codes, Y, sample_weight)
         n = X.shape[0] if train_rows is None else train_rows.shape[0]
         batch = self._batch_size(n)
-        work = Workspace(self.net_.params, batch)
+        work = self.net_.workspace(batch)
         xbuf = None if hasattr(X, "tocsr") else np.empty((batch, X.shape[1]), X.dtype)
         order = np.arange(n)
         try:
