@@ -214,7 +214,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
             train_rows, val_rows = train_rows[:, 0], val_rows[:, 0]
             Xt, yi, X_val, y_val = Xt[train_rows], yi[train_rows], Xt[val_rows], yi[val_rows]
-            val_raw = (X[val_rows], y[val_rows])
+            val_raw = (np.asarray(X)[val_rows], np.asarray(y)[val_rows])
             if weights is not None:
                 weights = weights[train_rows]
         config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
