@@ -32,6 +32,7 @@ from .net import TwoLayerNet
 from .train import TrainConfig, Trainer, check_setting
 
 _T = TrainConfig()
+_SPARSE = ["csr", "csc"]  # SciPy sparse X: the first layer multiplies it as it is
 
 
 class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
@@ -76,6 +77,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         Smallest improvement of the training loss (or validation accuracy) that counts.
     preprocess : {'none', 'scale', 'center', 'standardize'}, default='standardize'
         Per-feature preprocessing, fitted in fit (weighted by sample_weight) and applied in predict.
+        X may be SciPy sparse (CSR/CSC, e.g. a TfidfVectorizer's output): it is never densified;
+        'standardize' then divides by the standard deviation without centring, and 'center' is
+        refused.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and the validation split.
     dtype : {'float64', 'float32'}, default='float64'
@@ -214,7 +218,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
             train_rows, val_rows = train_rows[:, 0], val_rows[:, 0]
             Xt, yi, X_val, y_val = Xt[train_rows], yi[train_rows], Xt[val_rows], yi[val_rows]
-            val_raw = (np.asarray(X)[val_rows], np.asarray(y)[val_rows])
+            val_raw = (X[val_rows], np.asarray(y)[val_rows])
             if weights is not None:
                 weights = weights[train_rows]
         config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
@@ -304,13 +308,16 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
+        tags.input_tags.sparse = True
         return tags
 
     # -- internals ----------------------------------------------------------------------
     def _validate(self, X, y, reset):
         _check_kinds(X, "X", "cmMSUV")  # object arrays of numbers are converted by scikit-learn
         _check_kinds(y, "y", "cmMV")  # labels may be strings or objects (classes_)
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        X, y = validate_data(
+            self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=_SPARSE
+        )
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         return X, y
@@ -318,7 +325,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def _scores(self, X):
         check_is_fitted(self, "net_")
         _check_kinds(X, "X", "cmMSUV")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=_SPARSE
+        )
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
 
     def _steer(self, trainer, val_raw, plateau):

@@ -371,12 +371,13 @@ def accuracy(
     they come from the weights (divergence is reported from the loss), not from the data.
     """
     correct = 0
-    for start in range(0, len(X), batch_size):
+    n = X.shape[0]  # not len(X): SciPy sparse matrices have no len
+    for start in range(0, n, batch_size):
         xb = X[start : start + batch_size]
         xb = transform(xb) if transform is not None else xb
         scores = net.scores(xb, name=name, first_row=start, check=check)
         correct += int(np.count_nonzero(scores.argmax(axis=1) == y[start : start + batch_size]))
-    return correct / len(X)
+    return correct / n
 
 
 class Validation:
@@ -384,7 +385,7 @@ class Validation:
 
     def __init__(self, X_val, y_val, transform=None):
         self.X, self.y, self.transform = X_val, y_val, transform
-        self.given = X_val is not None and len(X_val) > 0
+        self.given = X_val is not None and X_val.shape[0] > 0
 
     def __call__(self, net: Model) -> float | None:
         if not self.given:
@@ -407,7 +408,8 @@ class Batch:
         self.X, self.y, self.transform, self.augment, self.dtype = X, y, transform, augment, dtype
         self.n, self.size = X.shape[0], bs
         self.direct = X.dtype == dtype and transform is None
-        self.xb = np.empty((bs, X.shape[1]), X.dtype)
+        self.sparse = hasattr(X, "tocsr")  # SciPy CSR rows: gathered as a CSR batch, never dense
+        self.xb = None if self.sparse else np.empty((bs, X.shape[1]), X.dtype)
         self.yb = np.empty(bs, np.intp)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype)
         self.wb = None if sample_weight is None else np.empty(bs, dtype)
@@ -420,6 +422,8 @@ class Batch:
 
     def gather(self, idx: np.ndarray, rng: Any) -> tuple[np.ndarray, np.ndarray]:
         m = len(idx)
+        if self.sparse:
+            return self.X[idx].astype(self.dtype, copy=False), self.y.take(idx, out=self.yb[:m])
         xb, yb = self.xb[:m], self.yb[:m]
         # mode="clip": the indices are in range by construction, and the default mode="raise" copies
         # through a batch-sized temporary even with out= (measured: 3.2 MB per 512×784 float64 batch)
