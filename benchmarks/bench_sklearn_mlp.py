@@ -31,7 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neural_network import MLPClassifier as SkMLP
 from threadpoolctl import threadpool_limits
 
-from twolayer import MLPClassifier
+from twolayer import MLPClassifier, TwoLayerClassifier
 
 # the shared MNIST sample beside the checkout (or a worktree of it); skipped when absent
 MNIST = next(
@@ -121,13 +121,22 @@ def run(make, X, y, extra, traced):
     return clf, seconds, peak
 
 
-def compare(case, traced):
+def compare(case, traced, native=False):
     if case is None:
         return
     name, X, y, Xt, yt, extra = case
-    results = {}
-    for label, make in (("sklearn", SkMLP), ("twolayer", MLPClassifier)):
-        results[label] = run(make, X, y, extra, traced)
+    makers = [("sklearn", SkMLP), ("twolayer", MLPClassifier)]
+    if native:  # TwoLayerClassifier with its own defaults (max_epochs from max_iter, H as set)
+        native_extra = {"max_epochs": extra.get("max_iter", 200)}
+        if "hidden_layer_sizes" in extra:
+            native_extra["hidden_size"] = extra["hidden_layer_sizes"]
+        makers.append(
+            (
+                "TwoLayerClassifier",
+                lambda **kw: TwoLayerClassifier(random_state=kw["random_state"], **native_extra),
+            )
+        )
+    results = {label: run(make, X, y, extra, traced) for label, make in makers}
     (sk, sk_s, sk_peak), (tl, tl_s, tl_peak) = results["sklearn"], results["twolayer"]
     agree = float(np.mean(sk.predict(Xt) == tl.predict(Xt)))
     line = (
@@ -136,6 +145,10 @@ def compare(case, traced):
     )
     if traced:
         line += f"  peak {sk_peak / 2**20:6.1f} / {tl_peak / 2**20:6.1f} MiB"
+    if native:
+        nat, nat_s, nat_peak = results["TwoLayerClassifier"]
+        line += f"\n{'':48s} TwoLayerClassifier {nat_s:7.2f} s  acc {nat.score(Xt, yt):.4f}"
+        line += f"  peak {nat_peak / 2**20:6.1f} MiB"
     print(line, flush=True)
 
 
@@ -148,8 +161,8 @@ def main():
             compare(digits(), traced=False)
             compare(mnist(), traced=False)
         if args.only in (None, "sparse"):
-            compare(tfidf(), traced=True)
-            compare(big_csr(), traced=True)
+            compare(tfidf(), traced=True, native=True)
+            compare(big_csr(), traced=True, native=True)
 
 
 if __name__ == "__main__":

@@ -229,3 +229,32 @@ def test_sparse_input_refuses_centring():
 
     with pytest.raises(ValueError, match="preprocess='center' would make the sparse X dense"):
         TwoLayerClassifier(preprocess="center").fit(sp.csr_matrix(np.eye(4)), [0, 1, 0, 1])
+
+
+# -- streaming fit ----------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_fit_on_a_memmap_streams_it_and_trains_as_in_memory(tmp_path, early_stopping):
+    """A memmapped X is preprocessed batch by batch: fit allocates a fraction of X (traced by
+    tracemalloc), and the fit equals the one on the same rows in memory, bit for bit."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n, d = 12_000, 400  # 18 MiB of float32
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    X[:] = rng.standard_normal((n, d), dtype=np.float32) * 3 + 1
+    y = (X[:, :5].sum(axis=1) > 5).astype(int) + (X[:, 5] > 1)
+    X.flush()
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    params = dict(hidden_size=8, max_epochs=2, random_state=0, early_stopping=early_stopping)
+    tracemalloc.start()
+    streamed = TwoLayerClassifier(**params).fit(mapped, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 0.5 * X.nbytes, (
+        f"fit allocated {peak / 2**20:.1f} MiB for a {X.nbytes / 2**20:.0f} MiB X"
+    )
+    copied = TwoLayerClassifier(**params).fit(np.array(mapped), y)
+    for a, b in zip(streamed.coefs_ + streamed.intercepts_, copied.coefs_ + copied.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert streamed.loss_curve_ == copied.loss_curve_

@@ -195,36 +195,29 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             Weights >= 0 of the training rows: each batch's loss is their weighted mean, and
             preprocessing statistics are weighted alike. The validation split is unweighted.
         """
+        stream = _streams(X)  # before validation, which may turn a memmap into a plain view
         X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "net_")))
         weights: np.ndarray | None = None
         if sample_weight is not None:
             weights = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        if not (self.warm_start and hasattr(self, "net_")):
-            self._init(X, y, classes=None, sample_weight=weights)
-        yi = self._encode(y)
-        Xt = self.preprocessor_.transform(X, self.net_.dtype)
-        X_val = y_val = None
-        val_raw = None
         if self.scoring is not None and not self.early_stopping:
             raise InputError(
                 "scoring= needs early_stopping=True: the score is computed on the held-out "
                 "validation split"
             )
-        if self.early_stopping:
-            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-            rows = np.arange(len(yi))[:, None]
-            train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
-            train_rows, val_rows = train_rows[:, 0], val_rows[:, 0]
-            Xt, yi, X_val, y_val = Xt[train_rows], yi[train_rows], Xt[val_rows], yi[val_rows]
-            val_raw = (X[val_rows], np.asarray(y)[val_rows])
-            if weights is not None:
-                weights = weights[train_rows]
+        if not (self.warm_start and hasattr(self, "net_")):
+            self._init(X, y, classes=None, sample_weight=weights)
+        Xt, yi, X_val, y_val, weights, val_raw, transform = self._training_data(
+            X, y, weights, stream
+        )
         config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
         trainer = Trainer(self.net_, config, rng=self._rng())
         on_epoch = self._steer(trainer, val_raw, plateau=self.schedule == "plateau")
-        trainer.fit(Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=on_epoch)
+        trainer.fit(
+            Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=on_epoch, transform=transform
+        )
         self._record(trainer, len(trainer.history["loss"]), len(yi))
         if trainer.stop_reason == "completed" and trainer.epoch >= self.max_epochs:
             warnings.warn(
@@ -235,6 +228,28 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
                 stacklevel=2,
             )
         return self
+
+    def _training_data(self, X, y, weights, stream):
+        """Network inputs for the loop, and the validation split when early_stopping. A
+        streamed X (a memmap, or over STREAM_BYTES) is not copied: the loop gathers its
+        training rows batch by batch and preprocesses each batch (``transform``)."""
+        yi = self._encode(y)
+        pre, dtype = self.preprocessor_, self.net_.dtype
+        transform = (lambda xb: pre.transform(xb, dtype)) if stream else None
+        Xt = X if stream else pre.transform(X, dtype)
+        X_val = y_val = val_raw = None
+        if self.early_stopping:
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            rows = np.arange(len(yi))[:, None]
+            train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
+            train_rows, val_rows = train_rows[:, 0], val_rows[:, 0]
+            X_val, y_val = Xt[val_rows], yi[val_rows]  # raw rows when streamed: transform applies
+            Xt = _Rows(X, train_rows) if stream else Xt[train_rows]
+            yi = yi[train_rows]
+            val_raw = (X[val_rows], np.asarray(y)[val_rows])
+            if weights is not None:
+                weights = weights[train_rows]
+        return Xt, yi, X_val, y_val, weights, val_raw, transform
 
     def partial_fit(
         self,
@@ -430,6 +445,29 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if h["val_acc"][-1] is not None:
             line += f", validation accuracy = {h['val_acc'][-1]:.4f}"
         print(line)
+
+
+STREAM_BYTES = 256 * 2**20  # a larger X is preprocessed batch by batch, not copied whole
+
+
+def _streams(X):
+    """Whether fit should stream X: a NumPy memmap, or a dense array of STREAM_BYTES or more."""
+    return isinstance(X, np.memmap) or (
+        isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.nbytes >= STREAM_BYTES
+    )
+
+
+class _Rows:
+    """Rows ``rows`` of X, gathered on demand (the loop's Batch calls ``take``): the training
+    part of a streamed X without copying it."""
+
+    def __init__(self, X, rows):
+        self.X, self.rows = X, rows
+        self.shape = (len(rows), X.shape[1])
+        self.dtype = X.dtype
+
+    def take(self, idx, axis=0, out=None, mode="raise"):
+        return self.X.take(self.rows.take(idx, mode=mode), axis=axis, out=out, mode=mode)
 
 
 def _check_kinds(a, name, kinds):

@@ -27,7 +27,7 @@ class Preprocessor:
         self.offset_ = None
         self.factor_ = None
 
-    def fit(self, X, batch_size=8192, sample_weight=None):
+    def fit(self, X, batch_size=None, sample_weight=None):
         """Per-feature statistics of the training data, accumulated in row blocks (weighted by
         ``sample_weight`` when given, so that weight k counts as k copies of a row).
 
@@ -40,6 +40,8 @@ class Preprocessor:
         if hasattr(X, "tocsr"):
             return self._fit_sparse(X, sample_weight)
         d = X.shape[1]
+        if batch_size is None:  # blocks of about 2**18 values (2 MiB in float64), whatever d is
+            batch_size = max(1, 2**18 // max(d, 1))
         peak = np.zeros(d)  # X is finite (checked by every loader), so every sum below is too
         for start in range(0, len(X), batch_size):
             xb = np.asarray(X[start : start + batch_size], dtype=np.float64)
