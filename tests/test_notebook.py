@@ -128,3 +128,16 @@ def test_notebook_runs_and_its_checks_pass(monkeypatch):
     svg = next(d["image/svg+xml"] for d in data if "image/svg+xml" in d)
     width = float(re.search(r'<svg[^>]*? width="([\d.]+)px"', svg).group(1))
     assert width <= 1000 and "max-width: 100%" in svg
+
+
+def test_the_readmes_one_command_installs_jupyter_and_opens_the_notebook():
+    tomllib = pytest.importorskip("tomllib")
+    root = EXAMPLES.parent
+    command = 'pip install -e ".[notebook]" && jupyter lab examples/two_layer_net.ipynb'
+    assert command in (root / "README.md").read_text()
+    assert command in nbformat.read(NOTEBOOK, as_version=4).cells[0].source
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    names = {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower() for r in extras["notebook"]}
+    assert "jupyterlab" in names  # it brings the `jupyter` command and its `lab` subcommand
