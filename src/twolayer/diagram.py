@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data as data_mod
 from . import layers, runs
 from .errors import InputError
 from .io import save_figure
-from .plots import figure_text
+from .plots import class_names, figure_text
 from .settings import RunSettings, TrainConfig, check_setting
 
 FORWARD, BACKWARD = "black", "#d00000"
@@ -302,7 +301,7 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
     edges, loss = circuit(net, X, y, reg)
     d, hdim, c = net.input_size, net.hidden_size, net.output_size
     shape = f" ({'×'.join(map(str, image_shape))} image)" if image_shape else ""
-    names = net.class_names or [str(i) for i in range(c)]
+    names = class_names(net)
     with matplotlib.rc_context(
         {"svg.fonttype": "none"}
     ):  # keep labels as <text>, searchable and selectable
@@ -337,7 +336,7 @@ def minibatch(model=None, data=None, rows=2, hidden=256, seed=0):
     else:
         spec = data or "digits"
         settings = RunSettings(data=spec, hidden_size=hidden, train=TrainConfig(seed=seed))
-        dataset = data_mod.load(spec, seed=seed)
+        dataset = runs.load_run_data(settings)
         net = runs.build(settings, dataset)
         reg = settings.train.reg
     X = net.transform(np.asarray(dataset.X_train[:rows]))
