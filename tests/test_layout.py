@@ -91,3 +91,19 @@ def test_there_are_no_import_cycles():
 def test_the_checker_finds_cycles():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_only_locks_takes_file_locks():
+    """One lock helper: no other module imports fcntl or msvcrt (tune once had its own flock copy)."""
+    lockers = set()
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported = {node.module or ""}
+            else:
+                continue
+            if imported & {"fcntl", "msvcrt"}:
+                lockers.add(name)
+    assert lockers == {"twolayer.locks"}

@@ -383,12 +383,8 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
-    tuning.check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
     progress = None if quiet or as_json else console.progress_bar()
-    callbacks = []
-    if progress is not None:
-        callbacks.append(console.on_trial(progress, trials, tuning.finished))
-        progress.start()
+    callbacks = [] if progress is None else [console.on_trial(progress, trials, tuning.finished)]
     ok = False
     try:
         study = tuning.tune(
@@ -406,6 +402,7 @@ def tune(
             seed=seed,
             heartbeat=heartbeat,
             callbacks=callbacks,
+            on_start=progress and progress.start,  # once the options are checked
         )
         ok = True
     finally:

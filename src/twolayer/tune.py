@@ -323,12 +323,16 @@ def tune(
     seed=None,
     heartbeat=10,
     callbacks=(),
+    on_start=None,
 ):
     """Run ``trials`` trials in this worker, then write the results of the whole study to ``out``.
 
-    Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``.
+    Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``; ``on_start()``
+    is called once the options are checked (a progress bar starts there).
     """
     check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
+    if on_start is not None:
+        on_start()
     if seed is not None:
         check_setting("seed", seed)
     require_optuna()  # before loading data: a missing extra is said at once
