@@ -107,3 +107,25 @@ def test_only_locks_takes_file_locks():
             if imported & {"fcntl", "msvcrt"}:
                 lockers.add(name)
     assert lockers == {"twolayer.locks"}
+
+
+def test_a_runs_data_is_loaded_by_runs_only():
+    """runs.load_run_data is the one loader of a run's data (with its seed rule): no other module
+    outside twolayer.data calls data.load itself."""
+    callers = set()
+    for name, path in modules().items():
+        if name.startswith("twolayer.data") or name == "twolayer.runs":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in ("data", "twolayer.data"):
+                if any(a.name == "load" for a in node.names):
+                    callers.add(name)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "load"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("data", "data_mod")
+            ):
+                callers.add(name)
+    assert callers == set(), callers
