@@ -93,6 +93,28 @@ def test_the_checker_finds_cycles():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
+def reachable(graph, start):
+    """Every module ``start`` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_the_loop_and_the_model_file_never_reach_the_model():
+    """The loop drives the Model protocol only, and net.py builds itself from what modelfile.py
+    reads: none of them imports net.py, not even through another module (net.py imports them)."""
+    mods = modules()
+    graph = {name: set().union(*internal_imports(path)) for name, path in mods.items()}
+    for name in ("train", "checkpoint", "classic", "threads", "modelfile"):
+        assert "twolayer.net" not in reachable(graph, f"twolayer.{name}"), name
+    assert {"twolayer.classic", "twolayer.modelfile"} <= graph["twolayer.net"]
+    assert reachable({"a": {"b"}, "b": {"c"}, "c": {"a"}}, "a") == {"a", "b", "c"}
+
+
 def test_only_locks_takes_file_locks():
     """One lock helper: no other module imports fcntl or msvcrt (tune once had its own flock copy)."""
     lockers = set()
