@@ -301,3 +301,19 @@ def test_check_estimator():
         (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
     ]
     assert not failed
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("make", list(SERVED))
+def test_exported_onnx_answers_as_the_estimator(make, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    X, y = load_digits(return_X_y=True)
+    labels = np.array([f"digit{d}" for d in y], dtype=object)
+    clf = SERVED[make]().fit(X[:1200], labels[:1200])
+    clf.save(tmp_path / "model.npz")
+    assert main(["export", str(tmp_path / "model.npz"), "--out", str(tmp_path / "m.onnx")]) == 0
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    label, proba = session.run(["label", "probabilities"], {"X": X[1200:].astype(np.float32)})
+    assert label.tolist() == list(clf.predict(X[1200:]))
+    np.testing.assert_allclose(proba, clf.predict_proba(X[1200:]), atol=1e-5)  # a float32 graph
