@@ -21,7 +21,7 @@ from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
 from .io import check_output_file, printable, stdout_write
 from .report import write_report
-from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
+from .settings import RunSettings, TrainConfig, check_setting, flag
 
 
 def _hide_flag_metavars(params):
@@ -265,7 +265,7 @@ def train(
                 progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}"
             )
     except DivergedError as e:
-        raise DivergedError(f"{e} Start again with: {_retry_command(lr)}") from None
+        raise DivergedError(*e.parts, f" Start again with: {_retry_command(lr)}") from None
     finally:
         _stop(progress, ok)
     if as_json:
@@ -726,18 +726,14 @@ def main(argv=None):  # noqa: C901  (split by the wiring rebuild, issue 17)
         KeyboardInterrupt
     ) as e:  # between commands: before Typer has started or after it finished
         return _fail("interrupted", runs.exit_status(e))
-    except SettingError as e:
+    except InputError as e:  # the library names settings; only here do they become flags
         if debug:
             raise
-        return _fail(e.message(flag(e.name)), 2)
-    except InputError as e:
-        if debug:
-            raise
-        return _fail(e, 2)
+        return _fail(e.spelled(flag), 2)
     except DivergedError as e:
         if debug:
             raise
-        return _fail(e, 1)
+        return _fail(e.spelled(flag), 1)
     except Exception as e:
         if _is_usage_error(e):  # Click's own: a bad option, a missing argument
             return _fail(e.format_message(), getattr(e, "exit_code", 2))

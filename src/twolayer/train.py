@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .checks import check_fields, check_X, check_y, gib, is_dict, is_int, is_real, limit, optional
-from .errors import DivergedError, InputError, InputTypeError
+from .errors import DivergedError, InputError, InputTypeError, Setting
 from .io import json_object, meta_array, read_csv_rows, read_npz, save_npz, write_csv
 from .optim import make_optimizer, packed
 from .schedules import learning_rate_at
@@ -217,6 +217,7 @@ class Trainer:
                         base_lr=c.learning_rate,
                         schedule=c.schedule,
                         decay=c.lr_decay,
+                        min_lr_ratio=c.min_lr_ratio,
                         epochs=epochs,
                         warmup_epochs=c.warmup_epochs,
                     )
@@ -324,12 +325,16 @@ class Trainer:
             peak = float(np.max(np.abs(xb)))
         if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
             raise InputError(
-                f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have values up to "
-                f"{f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. --preprocess standardize; {kept}"
+                f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have "
+                f"values up to {f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. ",
+                Setting("preprocess", value="standardize"),
+                f"; {kept}",
             )
         raise DivergedError(
             f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
-            f"Try a smaller --lr (now {self.config.learning_rate:g})."
+            "Try a smaller ",
+            Setting("learning_rate"),
+            f" (now {self.config.learning_rate:g}).",
         )
 
     def restore_best(self) -> None:
