@@ -249,7 +249,8 @@ def test_bad_sizes(args, words):
 )
 def test_bad_std(std, words):
     with pytest.raises(
-        InputError, match=rf"^std must be a finite number >= 0 or None \(He initialisation\), {words}$"
+        InputError,
+        match=rf"^std must be a finite number >= 0 or None \(He initialisation\), {words}$",
     ):
         TwoLayerNet(4, 3, 2, std=std)
 
@@ -264,7 +265,9 @@ def test_bad_dtype_and_reg(toy):
 
 def test_wrong_types_are_type_errors_with_the_same_words(toy):
     net, X, y = toy
-    with pytest.raises(TypeError, match="output_size must be an integer in 1..1,000,000,000, got 3.5"):
+    with pytest.raises(
+        TypeError, match="output_size must be an integer in 1..1,000,000,000, got 3.5"
+    ):
         TwoLayerNet(6, 5, 3.5)
     with pytest.raises(TypeError, match="reg must be a finite number"):
         net.loss(X, y, reg="high")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import numbers
 import os
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -259,7 +257,12 @@ def _label(v):
 # the field must be. Python and NumPy numbers alike; a bool is never a number.
 INTEGERS = (int, np.integer)
 NUMBERS = (int, float, np.integer, np.floating)
-_CLOSED = {"both": (True, True), "left": (True, False), "right": (False, True), "neither": (False, False)}
+_CLOSED = {
+    "both": (True, True),
+    "left": (True, False),
+    "right": (False, True),
+    "neither": (False, False),
+}
 
 
 def is_number(v):

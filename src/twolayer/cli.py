@@ -542,7 +542,6 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
-    tuning.check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
     progress = None if quiet or as_json else _progress()
     callbacks = []
     if progress is not None:
@@ -556,7 +555,6 @@ def tune(
             progress.update(task, advance=1, status=status)
 
         callbacks.append(advance)
-        progress.start()
     ok = False
     try:
         study = tuning.tune(
@@ -574,6 +572,7 @@ def tune(
             seed=seed,
             heartbeat=heartbeat,
             callbacks=callbacks,
+            on_start=progress and progress.start,
         )
         ok = True
     finally:

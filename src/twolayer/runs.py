@@ -155,12 +155,7 @@ def build(settings, dataset):
         settings.dtype,
         names=("input features", "hidden", "classes"),
     )
-    mode = settings.preprocess
-    if (
-        mode == "auto"
-    ):  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
-        mode = "scale" if dataset.pixel_max else "standardize"
-    pre = Preprocessor(mode, pixel_max=dataset.pixel_max).fit(dataset.X_train)
+    pre = Preprocessor(settings.preprocess, pixel_max=dataset.pixel_max).fit(dataset.X_train)
     rng = np.random.default_rng(settings.train.seed)
     net = TwoLayerNet(
         dataset.n_features,

@@ -63,7 +63,10 @@ RULES = {
     "trials": (is_int(1, 10**6), "an integer in 1..1,000,000"),
     "n_jobs": (is_int(1, 1024), "an integer in 1..1024"),
     "heartbeat": (is_int(1, 86_400), "a whole number of seconds in 1..86,400"),
-    "timeout": (optional(is_real(0, 10**8, closed="right")), "a number of seconds > 0 (at most 1e8)"),
+    "timeout": (
+        optional(is_real(0, 10**8, closed="right")),
+        "a number of seconds > 0 (at most 1e8)",
+    ),
     "sampler": (one_of(*SAMPLERS), "one of " + ", ".join(SAMPLERS)),
     "pruner": (one_of(*PRUNERS), "one of " + ", ".join(PRUNERS)),
     "study_name": (

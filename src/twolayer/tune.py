@@ -36,7 +36,7 @@ from .errors import DivergedError, InputError
 from .io import atomic_write, read_json, read_npz, write_csv, write_json
 from .plots import plot_study
 from .runs import Stopped, handling_signals, prepare, run_lock
-from .settings import PRUNERS, SAMPLERS, RunSettings, TrainConfig, check_setting
+from .settings import RunSettings, TrainConfig, check_setting
 from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
@@ -274,26 +274,26 @@ def _redact(url):
 
 
 def make_sampler(name, seed=None):
+    """The sampler ``name``, one of settings.SAMPLERS (checked by check_options)."""
     import optuna
 
-    if name == "tpe":
-        # constant_liar: running trials of other workers count as bad guesses, so parallel workers spread out
-        return optuna.samplers.TPESampler(n_startup_trials=5, seed=seed, constant_liar=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {name!r}")
+    assert name == "tpe", name
+    # constant_liar: running trials of other workers count as bad guesses, so parallel workers spread out
+    return optuna.samplers.TPESampler(n_startup_trials=5, seed=seed, constant_liar=True)
 
 
 def make_pruner(name, epochs):
+    """The pruner ``name``, one of settings.PRUNERS (checked by check_options)."""
     import optuna
 
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min(3, epochs - 1))
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
     if name == "none":
         return optuna.pruners.NopPruner()
-    raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
+    assert name == "median", name
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min(3, epochs - 1))
 
 
 def tune(
@@ -312,10 +312,13 @@ def tune(
     seed=None,
     heartbeat=10,
     callbacks=(),
+    on_start=None,
 ):
     """Run ``trials`` trials in this worker, then write the results of the whole study to ``out``.
 
-    Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``.
+    Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``; ``on_start()``
+    is called once the options are checked and the data and the study's storage are open (a
+    progress bar starts there).
     """
     check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
     if seed is not None:
@@ -337,6 +340,8 @@ def tune(
     ):  # the workers of one study share OUT; train and report wait
         storage = open_storage(url, heartbeat)
         _bind(out, study_name, url)
+        if on_start is not None:
+            on_start()
         return _tune(
             data,
             dataset,
