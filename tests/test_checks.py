@@ -4,7 +4,6 @@ and the schema helper that turns a refusal into one line naming the file and the
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -95,7 +94,7 @@ def test_is_real_refuses_nan_and_infinities_even_without_bounds(v):
     assert not is_real()(v)
 
 
-@pytest.mark.parametrize("v", [*NUMPY_INTS, *NUMPY_FLOATS, Fraction(1, 2), 2**70])
+@pytest.mark.parametrize("v", [*NUMPY_INTS, *NUMPY_FLOATS, 2**70])
 def test_is_real_accepts_numpy_scalars_and_other_reals(v):
     assert is_real()(v)
 

@@ -143,13 +143,14 @@ def _print_json(obj):
     stdout_write(json.dumps(obj) + "\n")
 
 
-def _given(ctx, names):
-    """{setting: (flag, value)} of the options typed on the command line (not defaults)."""
+def _given(ctx, values):
+    """{setting: (flag, value)} of the options typed on the command line (not defaults); each
+    option's parameter is named after its setting."""
     given = {}
-    for param, (setting, value) in names.items():
-        source = ctx.get_parameter_source(param)
+    for setting, value in values.items():
+        source = ctx.get_parameter_source(setting)
         if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
-            given[setting] = ("--" + param.replace("_", "-"), value)
+            given[setting] = (flag(setting), value)
     return given
 
 
@@ -163,25 +164,30 @@ def train(
     data: str = typer.Option(
         _R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."
     ),
-    hidden: int = typer.Option(_R.hidden_size, help="Hidden layer size H."),
+    hidden_size: int = typer.Option(_R.hidden_size, "--hidden", help="Hidden layer size H."),
     epochs: int | None = typer.Option(
         None,
         help="Epochs to train (default: auto, about 2,000 steps within "
         "10..100 epochs; with --resume: the total to reach).",
     ),
     batch_size: int = typer.Option(_T.batch_size, help="Minibatch size."),
-    lr: float = typer.Option(_T.learning_rate, help="Base learning rate."),
+    learning_rate: float = typer.Option(_T.learning_rate, "--lr", help="Base learning rate."),
     reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
     optimizer: str = typer.Option(_T.optimizer, help="sgd, momentum, nesterov, adam or adamw."),
     schedule: str = typer.Option(
         _T.schedule, help="Learning-rate schedule: constant, step or cosine."
     ),
     lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
+    min_lr_ratio: float = typer.Option(
+        _T.min_lr_ratio, help="Floor of the cosine schedule, as a fraction of --lr."
+    ),
     momentum: float = typer.Option(
         _T.momentum, help="Momentum of the momentum and nesterov optimizers."
     ),
     weight_decay: float = typer.Option(_T.weight_decay, help="AdamW's decoupled weight decay."),
-    warmup: int = typer.Option(_T.warmup_epochs, help="Epochs of linear learning-rate warm-up."),
+    warmup_epochs: int = typer.Option(
+        _T.warmup_epochs, "--warmup", help="Epochs of linear learning-rate warm-up."
+    ),
     patience: int = typer.Option(
         0,
         help="Stop after this many epochs without a better validation "
@@ -222,29 +228,29 @@ def train(
     """Train a network and write model.npz, metrics.json, history.csv and pictures to the run directory."""
     if resume and out is None:
         raise InputError("--resume needs --out DIR: the run to continue")
+    # the options are named after the settings: settings.flag is the only spelling table
     values = {
-        "data": ("data", data),
-        "hidden": ("hidden_size", hidden),
-        "epochs": ("epochs", epochs),
-        "batch_size": ("batch_size", batch_size),
-        "lr": ("learning_rate", lr),
-        "reg": ("reg", reg),
-        "optimizer": ("optimizer", optimizer),
-        "schedule": ("schedule", schedule),
-        "lr_decay": ("lr_decay", lr_decay),
-        "momentum": ("momentum", momentum),
-        "weight_decay": ("weight_decay", weight_decay),
-        "warmup": ("warmup_epochs", warmup),
-        "patience": ("patience", patience or None),
-        "val_fraction": ("val_fraction", val_fraction),
-        "preprocess": ("preprocess", preprocess),
-        "augment": ("augment", augment),
-        "seed": ("seed", seed),
-        "dtype": ("dtype", dtype),
+        "data": data,
+        "hidden_size": hidden_size,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "reg": reg,
+        "optimizer": optimizer,
+        "schedule": schedule,
+        "lr_decay": lr_decay,
+        "min_lr_ratio": min_lr_ratio,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "warmup_epochs": warmup_epochs,
+        "patience": patience or None,
+        "val_fraction": val_fraction,
+        "preprocess": preprocess,
+        "augment": augment,
+        "seed": seed,
+        "dtype": dtype,
     }
-    settings = RunSettings().with_changes(
-        **dict(values.values())
-    )  # checks every value, by its rule
+    settings = RunSettings().with_changes(**values)  # checks every value, by its rule
     out = out or runs.default_run_dir()
     progress = None if quiet or as_json else _progress()
     ok = False
@@ -265,7 +271,9 @@ def train(
                 progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}"
             )
     except DivergedError as e:
-        raise DivergedError(*e.parts, f" Start again with: {_retry_command(lr)}") from None
+        raise DivergedError(
+            *e.parts, f" Start again with: {_retry_command(learning_rate)}"
+        ) from None
     finally:
         _stop(progress, ok)
     if as_json:
@@ -641,13 +649,15 @@ def diagram(
     data: str | None = typer.Option(
         None, help="Data SPEC of the minibatch; default: the model's, else digits."
     ),
-    batch: int = typer.Option(2, help="Rows in the minibatch pushed through the circuit."),
+    diagram_rows: int = typer.Option(
+        2, "--batch", help="Rows in the minibatch pushed through the circuit."
+    ),
     reg: float | None = typer.Option(
         None,
         help="L2 strength in the circuit; default: the model's, else 0 (the training default).",
     ),
-    hidden: int = typer.Option(
-        _R.hidden_size, help="Hidden size of the fresh network (without --model)."
+    hidden_size: int = typer.Option(
+        _R.hidden_size, "--hidden", help="Hidden size of the fresh network (without --model)."
     ),
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
     as_json: bool = typer.Option(
@@ -655,7 +665,9 @@ def diagram(
     ),
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
-    net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
+    net, X, y, model_reg, spec, shape = minibatch(
+        model, data, rows=diagram_rows, hidden=hidden_size, seed=seed
+    )
     reg = model_reg if reg is None else check_setting("reg", reg)
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
     if as_json:
