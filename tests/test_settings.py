@@ -353,3 +353,13 @@ def test_the_command_line_spells_settings_as_flags(argv, line, tmp_path, capsys,
     err = capsys.readouterr().err.splitlines()
     assert err == [f"twolayer: error: {line}"]
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_a_setting_error_survives_pickling_with_its_spelling():
+    import pickle
+
+    with pytest.raises(SettingTypeError) as e:
+        check_setting("max_steps", "x", "num_iters")
+    copy = pickle.loads(pickle.dumps(e.value))
+    assert type(copy) is SettingTypeError and str(copy) == str(e.value)
+    assert copy.spelled(flag) == "--max-steps must be an integer >= 0 or None, got 'x'"

@@ -28,7 +28,7 @@ class Setting(NamedTuple):
         return flag if self.value is None else f"{flag} {self.value}"
 
 
-class Worded:
+class Worded(Exception):
     """An exception whose message is made of parts: strings and Settings. str() is the library's
     wording; ``spelled(spell)`` the same words with each Setting spelled as ``spell(name)``."""
 

@@ -109,6 +109,9 @@ class SettingError(InputError):
         self.name, self.value, self.words = name, value, words
         super().__init__(Setting(name, spelled), f" must be {words}, got {value!r}")
 
+    def __reduce__(self):  # pickled (across processes) by its arguments, not by its message
+        return type(self), (self.name, self.value, self.words, self.parts[0].spelled)
+
 
 class SettingTypeError(SettingError, InputTypeError):
     pass
