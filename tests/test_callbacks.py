@@ -169,3 +169,18 @@ def test_a_scorer_that_never_improves_stops_after_n_iter_no_change():
         random_state=0,
     ).fit(X, y)
     assert flat.n_iter_ == 4 and flat.validation_scores_ == [0.0] * 4
+
+
+def test_plateau_schedule_on_the_command_line(tmp_path):
+    """--schedule plateau: a rate too small to change anything leaves the validation accuracy
+    flat, so the rate halves after every 3 epochs without a gain."""
+    import csv
+
+    from twolayer.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--schedule", "plateau", "--epochs", "8", "--lr", "1e-9", "--hidden", "8"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    with open(out / "history.csv") as f:
+        lrs = [float(row["lr"]) for row in csv.DictReader(f)]
+    assert lrs == pytest.approx([1e-9] * 4 + [5e-10] * 3 + [2.5e-10])

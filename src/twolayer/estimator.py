@@ -216,7 +216,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         )
         config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
         trainer = Trainer(self.net_, config, rng=self._rng())
-        on_epoch = self._steer(trainer, val_raw, plateau=self.schedule == "plateau")
+        on_epoch = self._steer(trainer, val_raw)
         trainer.fit(
             Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=on_epoch, transform=transform
         )
@@ -289,7 +289,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             yi,
             epochs=t.epoch + 1,
             sample_weight=weights,
-            on_epoch=self._steer(t, None, plateau=False),
+            on_epoch=self._steer(t, None),
         )
         self._record(t, 1, len(yi))
         return self
@@ -347,9 +347,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         )
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
 
-    def _steer(self, trainer, val_raw, plateau):
-        """Wire scoring=, clip_grad_norm=, callbacks= and the plateau schedule into the trainer;
-        returns its on_epoch hook."""
+    def _steer(self, trainer, val_raw):
+        """Wire scoring=, clip_grad_norm= and callbacks= into the trainer; returns its on_epoch
+        hook (schedule='plateau' is the loop's own, see Trainer.plateau)."""
         trainer.clip_norm = None if self.clip_grad_norm is None else float(self.clip_grad_norm)
         if self.scoring is not None and val_raw is not None:
             from sklearn.metrics import check_scoring
@@ -357,8 +357,6 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             scorer = check_scoring(self, scoring=self.scoring)
             trainer.val_score = lambda t: float(scorer(self, *val_raw))
         hooks = list(self.callbacks or [])
-        if plateau:
-            hooks.insert(0, cb.ReduceLROnPlateau(tol=self.tol))
         if self.verbose:
             hooks.insert(0, self._report)
         return cb.run_all(hooks) if hooks else None
@@ -407,8 +405,6 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         batch = (
             min(200, n) if auto(self.batch_size) else check_setting("batch_size", self.batch_size)
         )
-        if isinstance(schedule, str) and schedule == "plateau":
-            schedule = "constant"  # the plateau callback scales the rate (see _steer)
         lr = self.learning_rate
         if auto(lr):
             lr = 0.02 * (min(batch, n) / n) ** (1 / 3)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import checkpoint
-from .callbacks import clip_grad_norm
+from .callbacks import ReduceLROnPlateau, clip_grad_norm
 from .checkpoint import Best, Checkpoint, History
 from .checks import gib, limit
 from .errors import DivergedError, InputError, Setting
@@ -117,6 +117,9 @@ class Trainer:
         self.clip_norm: float | None = None
         self.val_score: Callable[[Trainer], float] | None = None
         self.val_scores: list[float] = []
+        # schedule 'plateau': halve the rate after 3 epochs without a gain (checkpoints keep no
+        # plateau state: a resumed run starts it afresh)
+        self.plateau = ReduceLROnPlateau(tol=max(c.tol, 1e-4)) if c.schedule == "plateau" else None
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
@@ -254,6 +257,8 @@ class Trainer:
         if self.val_score is not None:  # e.g. the estimator's scoring=
             self.val_scores.append(self.val_score(self))
             score = self.val_scores[-1]
+        if self.plateau is not None:
+            self.plateau.on_epoch_end(self)
         if self.config.patience is not None:
             self._early_stopping(score, val_acc, epochs)
 
