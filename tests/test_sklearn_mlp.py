@@ -317,3 +317,31 @@ def test_exported_onnx_answers_as_the_estimator(make, tmp_path):
     label, proba = session.run(["label", "probabilities"], {"X": X[1200:].astype(np.float32)})
     assert label.tolist() == list(clf.predict(X[1200:]))
     np.testing.assert_allclose(proba, clf.predict_proba(X[1200:]), atol=1e-5)  # a float32 graph
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MLPClassifier(
+            hidden_layer_sizes=8, random_state=0, max_iter=30, learning_rate_init=0.05
+        ),
+        lambda: TwoLayerClassifier(hidden_size=8, random_state=0, max_epochs=30),
+    ],
+    ids=["MLPClassifier", "TwoLayerClassifier"],
+)
+def test_sparse_pipelines_text_and_column_transformer(make):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    words = ["red apple", "green apple", "red car", "blue car", "green pear", "blue sky"] * 10
+    labels = ["fruit", "fruit", "thing", "thing", "fruit", "thing"] * 10
+    text = make_pipeline(TfidfVectorizer(), make()).fit(words, labels)
+    assert text.score(words, labels) == 1.0
+    table = np.array([[w.split()[0], w.split()[1]] for w in words], dtype=object)
+    columns = ColumnTransformer([("onehot", OneHotEncoder(), [0, 1])], sparse_threshold=1.0)
+    assert sp.issparse(columns.fit_transform(table))
+    model = make_pipeline(columns, make()).fit(table, labels)
+    assert model.score(table, labels) == 1.0
