@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import itertools
 import pathlib
 
 import pytest
@@ -104,3 +105,17 @@ def test_every_sklearn_test_is_classified():
     names = {n for n, f in inspect.getmembers(sk, inspect.isfunction) if n.startswith("test_")}
     classified = {t.split("[")[0] for t in IN_SCOPE} | set(OUT_OF_SCOPE)
     assert names == classified, (names - classified, classified - names)
+
+
+def _ids(fn):
+    """pytest's ids of a parametrised scikit-learn test (classes by name), as pytest makes them."""
+    marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "parametrize"]
+    names = [[getattr(v, "__name__", str(v)) for v in m.args[1]] for m in marks]
+    return {"-".join(combo) for combo in itertools.product(*names)}
+
+
+def test_in_scope_ids_are_scikit_learns():
+    for test_id in IN_SCOPE:
+        if "[" in test_id:
+            name, param = test_id[:-1].split("[")
+            assert param in _ids(getattr(sk, name)), test_id
