@@ -9,10 +9,10 @@ import gzip
 import io
 import os
 import pickle
-import struct
 
 import numpy as np
 import pytest
+from helpers import idx_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,15 +60,8 @@ def to_bytes(save):
 
 
 # -- valid files ------------------------------------------------------------------------
-def idx_bytes(images):
-    header = struct.pack(">BBBB", 0, 0, 0x08, images.ndim) + struct.pack(
-        f">{images.ndim}I", *images.shape
-    )
-    return header + images.astype(np.uint8).tobytes()
-
-
 RNG = np.random.default_rng(0)
-IDX = idx_bytes(RNG.integers(0, 256, (3, 4, 4)))
+IDX = idx_bytes(RNG.integers(0, 256, (3, 4, 4)).astype(np.uint8))
 IDX_GZ = gzip.compress(IDX)
 CIFAR = pickle.dumps(
     {

@@ -19,11 +19,10 @@ import signal
 import socket
 import struct
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-from test_data_loaders import dump_pickle, idx_bytes, write_cifar, write_mnist
+from helpers import bomb_list, dump_pickle, idx_bytes, npy_with_header, write_cifar, write_mnist
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main
@@ -46,30 +45,6 @@ def never_block():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, old)
-
-
-def npy_with_header(path, shape, dtype="<f8", payload=b"\0" * 64):
-    """An .npy whose header declares ``shape`` whatever the data that follows."""
-    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}"
-    header = header.encode("latin1")
-    pad = 64 - (10 + len(header) + 1) % 64
-    raw = (
-        b"\x93NUMPY\x01\x00"
-        + struct.pack("<H", len(header) + pad + 1)
-        + header
-        + b" " * pad
-        + b"\n"
-    )
-    Path(path).write_bytes(raw + payload)
-    return path
-
-
-def bomb_list(depth):
-    """A list that stands for 2**depth zeros but pickles to a few hundred bytes (shared references)."""
-    x = [0]
-    for _ in range(depth):
-        x = [x, x]
-    return x
 
 
 @pytest.fixture(scope="module")
