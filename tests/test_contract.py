@@ -10,12 +10,11 @@ not exist afterwards). Paths in braces are filled in from the ``world`` fixture.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main
@@ -403,10 +402,7 @@ def test_debug_also_raises_user_mistakes(world):
     ],
 )
 def test_console_script(args, code, words, world):
-    exe = [sys.executable, "-m", "twolayer.cli"]
-    p = subprocess.run(
-        exe + [fill(a, world) for a in args], capture_output=True, text=True, timeout=120
-    )
+    p = run_cli(*[fill(a, world) for a in args])
     assert p.returncode == code
     assert (
         len(p.stderr.strip().splitlines()) == 1
@@ -417,19 +413,5 @@ def test_console_script(args, code, words, world):
 
 
 def test_debug_traceback_through_the_console_script(world):
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "twolayer.cli",
-            "evaluate",
-            str(world["notzip"]),
-            "--data",
-            world["data"],
-            "--debug",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = run_cli("evaluate", str(world["notzip"]), "--data", world["data"], "--debug")
     assert p.returncode != 0 and "Traceback" in p.stderr and "InputError" in p.stderr

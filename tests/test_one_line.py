@@ -8,12 +8,12 @@ import csv
 import json
 import subprocess
 import sys
-import textwrap
 import threading
 import warnings
 
 import numpy as np
 import pytest
+from helpers import cli_argv, run_python
 
 from twolayer import TwoLayerNet
 from twolayer import tune as tuning
@@ -73,7 +73,7 @@ def test_string_labels_differing_by_a_trailing_nul_stay_two_classes(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def named_run(tmp_path_factory):
+def namedrun_python(tmp_path_factory):
     root = tmp_path_factory.mktemp("names")
     rng = np.random.default_rng(0)
     with open(root / "d.csv", "w", newline="", encoding="utf-8") as f:
@@ -195,16 +195,6 @@ def test_an_error_line_never_carries_a_control_character(tmp_path, capsys):
 
 
 # -- warnings and a closed stderr: real processes -----------------------------------------------------------
-def _run(code, *args, shell=None):
-    script = textwrap.dedent(code)
-    cmd = [sys.executable, "-c", script, *args]
-    if shell is not None:
-        import shlex
-
-        cmd = ["sh", "-c", f"{shlex.join(cmd)} {shell}"]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
 WARN_THEN_FAIL = """
     import sys, warnings
     import numpy as np
@@ -223,9 +213,9 @@ WARN_THEN_FAIL = """
 
 @pytest.mark.slow
 def test_numpy_and_parser_warnings_never_reach_stderr_beside_the_error():
-    r = _run(WARN_THEN_FAIL, "evaluate", "m.npz")
+    r = run_python(WARN_THEN_FAIL, "evaluate", "m.npz")
     assert r.returncode == 2 and r.stderr == "twolayer: error: the error\n", r.stderr
-    r = _run(
+    r = run_python(
         WARN_THEN_FAIL, "evaluate", "m.npz", "--debug"
     )  # --debug shows them (and the traceback)
     assert "RuntimeWarning" in r.stderr and "Traceback" in r.stderr
@@ -244,7 +234,7 @@ def test_the_cli_leaves_the_python_apis_warnings_alone(tmp_path):
     "argv", [["evaluate", "/nonexistent/m.npz"], ["train", "--seed", "-1"], ["no-such-command"]]
 )
 def test_with_stderr_closed_the_error_never_goes_to_stdout(argv):
-    r = _run(
+    r = run_python(
         "import sys; from twolayer.cli import main; sys.exit(main(sys.argv[1:]))",
         *argv,
         shell="2>&-",
@@ -256,7 +246,7 @@ def test_with_stderr_closed_the_error_never_goes_to_stdout(argv):
 def test_with_stderr_closed_a_run_writes_intact_files(tmp_path):
     """fd 2 held on /dev/null: the first file opened never becomes 'stderr'."""
     out = tmp_path / "run"
-    r = _run(
+    r = run_python(
         "import sys; from twolayer.cli import main; sys.exit(main(sys.argv[1:]))",
         "train",
         "--epochs",
@@ -277,7 +267,7 @@ def test_no_blank_line_after_an_erased_progress_bar(tmp_path):
     """A real, non-terminal stderr: Rich's Progress.stop() would print a newline above the error."""
     X = np.random.default_rng(0).standard_normal((60, 3)) * 1e307
     np.savez(tmp_path / "big.npz", X_train=X, y_train=np.arange(60) % 2)
-    r = _run(
+    r = run_python(
         "import sys; from twolayer.cli import main; sys.exit(main(sys.argv[1:]))",
         "train",
         "--data",
@@ -480,10 +470,7 @@ def test_a_stopped_study_stops_at_once_with_one_line(n_jobs, sig, tmp_path):
     np.savez(tmp_path / "s.npz", X_train=X, y_train=(X[:, 0] > 0).astype(int))
     out = tmp_path / "t"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "twolayer.cli",
+        cli_argv(
             "tune",
             "--data",
             f"npz:{tmp_path / 's.npz'}",
@@ -502,7 +489,7 @@ def test_a_stopped_study_stops_at_once_with_one_line(n_jobs, sig, tmp_path):
             "--n-jobs",
             str(n_jobs),
             "-q",
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

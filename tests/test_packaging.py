@@ -1,11 +1,10 @@
 """What an install carries: the plain install trains without the extras, the extras hold what their
 names say, the metadata is complete and the type information ships."""
 
-import subprocess
-import sys
 from importlib.metadata import metadata, requires
 from importlib.resources import files
 
+from helpers import run_python
 from packaging.requirements import Requirement
 
 # Not in the plain install: the extras' and the tests' packages.
@@ -50,12 +49,7 @@ def _requirements():
 
 def test_twolayer_train_needs_no_extra(tmp_path):
     argv = ["train", "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "16", "--quiet"]
-    done = subprocess.run(
-        [sys.executable, "-c", BLOCKER.format(blocked=set(EXTRAS_ONLY), argv=argv)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_python(BLOCKER.format(blocked=set(EXTRAS_ONLY), argv=argv), timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "model.npz").exists()
 

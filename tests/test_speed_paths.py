@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import run_python
 
 from twolayer import TwoLayerNet, layers
 from twolayer.gradcheck import check_net
@@ -187,9 +188,6 @@ def test_command_line_paths_import_no_heavy_library(tmp_path, command):
     """The start-up budget of issue 13: train (pictures included), evaluate and predict never
     import scikit-learn, SciPy, matplotlib or pandas (about a second of imports together), and
     evaluate and predict draw nothing, so they do not import Pillow either."""
-    import subprocess
-    import sys
-
     from twolayer.cli import main
     from twolayer.data import load
 
@@ -206,7 +204,5 @@ def test_command_line_paths_import_no_heavy_library(tmp_path, command):
             ("sklearn", "scipy", "matplotlib", "pandas") + (("PIL",) if args[0] != "train" else ()),
         )
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
-    )
+    done = run_python(code, timeout=None, cwd=tmp_path)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
