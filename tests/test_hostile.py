@@ -964,12 +964,46 @@ def test_hostile_input_is_one_line_and_exit_2(cls, args, words, hostile, capsys,
     assert not [p for p in new if p.suffix in RESULT_SUFFIXES and not p.name.startswith(".")], new
 
 
-def test_the_corpus_is_large():
+SPECIAL = {
+    "fifo": "is a FIFO",
+    "zero": "is a character device",
+    "dir": "is a directory",
+    "sock": "is a socket",
+}
+READERS = {  # every way a file of each suffix reaches the program
+    "npz": [
+        ["evaluate", "{path}", "--data", "{data}"],
+        ["diagram", "--model", "{path}", "--out", "{root}/d11.svg"],
+        ["train", "--data", "npz:{path}", "--out", "{root}/o11"],
+    ],
+    "csv": [
+        ["train", "--data", "csv:{path}", "--out", "{root}/o11"],
+        ["predict", "{model}", "{path}"],
+    ],
+    "npy": [["predict", "{model}", "{path}"]],
+}
+
+
+@pytest.mark.parametrize("kind, words", SPECIAL.items())
+def test_every_reader_refuses_every_kind_of_special_file(kind, words, hostile, capsys, monkeypatch):
+    """Beyond the table: each kind of non-file through every reader of each suffix, one line each."""
     by_class = {}
     for c in CASES:
         by_class[c[0]] = by_class.get(c[0], 0) + 1
     assert len(CASES) + len(API_CASES) >= 250, len(CASES) + len(API_CASES)
     assert min(by_class.values()) >= 4, by_class
+    tried = 0
+    for suffix, commands in READERS.items():
+        path = hostile["root"] / f"{kind}.{suffix}"
+        if not path.exists():
+            continue
+        for args in commands:
+            argv = [a.replace("{path}", str(path)) for a in args]
+            code, _, err, new = run_in_root(argv, hostile, capsys, monkeypatch)
+            assert code == 2 and err.count("\n") == 1 and words in err, (argv, err)
+            assert not [p for p in new if p.suffix in RESULT_SUFFIXES], new
+            tried += 1
+    assert tried >= 5, tried
 
 
 def test_limits_are_env_overridable_and_refuse_within_the_limit(hostile, capsys, monkeypatch):
