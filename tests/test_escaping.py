@@ -65,7 +65,7 @@ def test_string_labels_differing_by_a_trailing_nul_stay_two_classes(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def namedrun_python(tmp_path_factory):
+def named_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("names")
     rng = np.random.default_rng(0)
     with open(root / "d.csv", "w", newline="", encoding="utf-8") as f:
