@@ -52,6 +52,11 @@ def run_cli(*args, module="twolayer.cli", timeout=120, **kw):
     return subprocess.run(cli_argv(*args, module=module), timeout=timeout, **kw)
 
 
+def fill(arg, names):
+    """An argument with ``{placeholders}`` filled in from a dict of named test files."""
+    return arg.format(**{k: str(v) for k, v in names.items()})
+
+
 def run_python(code, *args, shell=None, timeout=120, **kw):
     """``python -c CODE ARGS`` (dedented) in a child process, optionally followed by shell
     redirections (``shell=">&-"``)."""

@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import fill, run_cli
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main
@@ -210,10 +210,6 @@ CASES = [
     (["tune", "--epochs", "0", "--out", "{root}/t8"], "epochs", ["t8/best_model.npz"]),
     (["tune", "--data", "{data}", "--out", "{root}/afile/sub"], "afile", ["afile/sub"]),
 ]
-
-
-def fill(arg, world):
-    return arg.format(**{k: str(v) for k, v in world.items()})
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ import pytest
 from helpers import (
     bomb_list,
     dump_pickle,
+    fill,
     idx_bytes,
     npy_with_header,
     run_main,
@@ -513,10 +514,6 @@ def hostile(
         "md": md,
         "data": f"npz:{root / 'data.npz'}",
     }
-
-
-def fill(arg, hostile):
-    return arg.format(**{k: str(v) for k, v in hostile.items()})
 
 
 NOT_FILES = [
