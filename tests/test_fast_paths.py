@@ -5,8 +5,8 @@ import pytest
 
 from twolayer import TwoLayerNet, layers
 from twolayer.gradcheck import check_net
+from twolayer.net import Workspace
 from twolayer.optim import make_optimizer
-from twolayer.train import Workspace
 
 
 @pytest.fixture

@@ -116,10 +116,13 @@ def test_the_option_space_covers_every_numeric_train_option():
     import typing
 
     from twolayer import cli
+    from twolayer.settings import flag
 
     hints = typing.get_type_hints(cli.train)
     numeric = {
-        name.replace("_", "-")
+        flag(name).removeprefix(
+            "--"
+        )  # the options are named after the settings (--lr: learning_rate)
         for name, t in hints.items()
         if t in (int, float) or set(typing.get_args(t)) & {int, float}
     }

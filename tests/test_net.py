@@ -113,6 +113,17 @@ def test_predict_proba_rows_sum_to_one_and_argmax_is_predict(toy):
     np.testing.assert_array_equal(net.predict(X), CORRECT_SCORES.argmax(axis=1))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_batch_bytes_counts_what_the_workspace_allocates_per_batch(dtype):
+    net = TwoLayerNet(5, 7, 3, dtype=dtype, seed=0)
+    work = net.workspace(11)
+    rows = [work.a, work.dh, work.scores, work.mask]  # grads and scratch are the params' size
+    assert [b.shape for b in rows] == [(11, 7), (11, 7), (11, 3), (11, 7)]
+    assert work.a.dtype == work.dh.dtype == work.scores.dtype == net.dtype
+    assert work.mask.dtype == bool
+    assert net.batch_bytes(11) == sum(b.nbytes for b in rows)
+
+
 def test_save_load_round_trip(tmp_path, toy):
     net, X, _ = toy
     net.class_names = ["cat", "dog", "bird"]

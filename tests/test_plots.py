@@ -8,10 +8,11 @@ import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from twolayer import plots, runs
+from twolayer.checkpoint import History
 from twolayer.data import Dataset
 from twolayer.net import TwoLayerNet
 from twolayer.runs import RunSettings, run_training
-from twolayer.train import History, TrainConfig
+from twolayer.train import TrainConfig
 
 
 def assert_picture(path):

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import cli_argv, run_cli
+from helpers import cli_argv, run_cli, run_python
 
-from twolayer import runs
+from twolayer import locks, runs
 from twolayer.cli import main
 from twolayer.io import read_json
 
@@ -160,8 +160,8 @@ def test_ctrl_c_while_drawing_leaves_a_resumable_run(tmp_path, capsys, monkeypat
     "stop, code",
     [
         (KeyboardInterrupt(), 130),
-        (runs.Stopped(signal.SIGTERM), 143),
-        (runs.Stopped(signal.SIGHUP), 129),
+        (locks.Stopped(signal.SIGTERM), 143),
+        (locks.Stopped(signal.SIGHUP), 129),
     ],
 )
 def test_a_stop_during_start_up_is_one_line_and_leaves_no_run(
@@ -322,7 +322,7 @@ def test_force_leaves_nothing_of_the_old_run(tmp_path, capsys):
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
-    (out / runs.LOCK_FILE).write_text(
+    (out / locks.LOCK_FILE).write_text(
         "process 999999 on elsewhere (twolayer train, since 01:02:03)"
     )
     assert main(["train", "--out", str(out), *FAST]) == 0
@@ -331,18 +331,47 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
 def test_the_lock_refuses_a_second_writer_in_process(tmp_path):
     from twolayer.errors import InputError
 
-    with runs.run_lock(tmp_path, "train"):
+    with locks.run_lock(tmp_path, "train"):
         with pytest.raises(InputError, match=r"in use by process \d+ on .*twolayer train"):
-            with runs.run_lock(tmp_path, "report"):
+            with locks.run_lock(tmp_path, "report"):
                 pass
         with pytest.raises(InputError, match="in use by"):
-            with runs.run_lock(tmp_path, "tune", shared=True):
+            with locks.run_lock(tmp_path, "tune", shared=True):
                 pass
-    with runs.run_lock(tmp_path, "tune", shared=True):  # workers of one study share the folder
-        with runs.run_lock(tmp_path, "tune", shared=True):
+    with locks.run_lock(tmp_path, "tune", shared=True):  # workers of one study share the folder
+        with locks.run_lock(tmp_path, "tune", shared=True):
             with pytest.raises(InputError, match="in use by tune workers"):
-                with runs.run_lock(tmp_path, "train"):
+                with locks.run_lock(tmp_path, "train"):
                     pass
+
+
+def test_a_full_disk_while_writing_the_lock_note_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    def full(fd, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "ftruncate", full)
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == 2
+    line = one_error_line(capsys)
+    assert "cannot write the lock file (No space left on device)" in line, line
+
+
+def test_the_cli_imports_and_locks_where_fcntl_does_not_exist(tmp_path):
+    """Windows has no fcntl: the locks fall back (msvcrt there), and `import twolayer.cli` works."""
+    script = (
+        "import sys; sys.modules['fcntl'] = None\n"  # `import fcntl` now raises ImportError
+        "import twolayer.cli\n"
+        "from twolayer import locks\n"
+        "assert locks.fcntl is None\n"
+        f"with locks.run_lock({str(tmp_path)!r}, 'train'):\n"
+        f"    with locks.waiting_lock({str(tmp_path / 'r.lock')!r}):\n"
+        "        print('locked')\n"
+    )
+    r = run_python(script, timeout=60)
+    assert r.returncode == 0 and r.stdout == "locked\n", r.stderr
 
 
 @pytest.mark.slow

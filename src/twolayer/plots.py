@@ -66,6 +66,8 @@ def image_shape(net, dataset=None):
 
 
 def class_names(net):
+    """The model's class names, or the indices as strings for a model without names (the one
+    spelling of this rule: the pictures, predictions, the diagram and the ONNX export use it)."""
     return (
         [str(c) for c in net.class_names]
         if net.class_names
