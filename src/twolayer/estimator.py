@@ -8,16 +8,23 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+
+try:  # scikit-learn is an extra: the core install (the command line) never imports it
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
+except ImportError as e:
+    found = "it is not installed" if isinstance(e, ModuleNotFoundError) else f"{e}"
+    raise ImportError(
+        f'TwoLayerClassifier needs scikit-learn 1.6 or later ({found}): pip install "twolayer[sklearn]"'
+    ) from None
 
 from .checks import as_array, check_classes, check_real_dtype
 from .data import split_validation
