@@ -232,12 +232,12 @@ def test_canvas_png_holds_the_drawn_pixels_and_lines_are_antialiased():
     assert len(levels) > 4, "a plain Pillow line has only two levels: it is not antialiased"
 
 
-def test_text_is_set_in_pillows_default_font_without_matplotlib():
+def test_text_is_set_in_the_shipped_dejavu_sans():
     from twolayer import raster
 
-    assert (
-        raster.font().getname()[0] == "Aileron"
-    )  # Pillow's own TrueType default, not matplotlib's
+    assert raster.font().getname() == ("DejaVu Sans", "Book")
+    assert raster.font(bold=True).getname() == ("DejaVu Sans", "Bold")
+    assert (raster.FONTS / "LICENSE-DejaVu.txt").is_file()
     c = raster.Canvas(80, 30)
     c.text(40, 15, "acc 0.9", ha="center")
     ink = np.flatnonzero((np.asarray(c.im)[..., 0] < 128).any(axis=0))

@@ -2,9 +2,9 @@
 
 The run pictures are simple (two line charts, a heat map and an image grid); drawing them with
 Pillow instead of matplotlib keeps `twolayer train` from spending ~0.8 s importing and laying out
-figures (Pillow imports in ~20 ms, and only when a picture is drawn). Text is Pillow's own default
-font (Aileron, a TrueType font Pillow ships; ``ImageFont.load_default(size=)``, Pillow >= 10.1) at
-11 px, so the pictures look the same in every install, matplotlib or not. Pillow's lines are not
+figures (Pillow imports in ~20 ms, and only when a picture is drawn). Text is DejaVu Sans at 11 px,
+from the copy shipped in ``twolayer/fonts`` (Bitstream Vera licence), so the pictures look the same
+in every install, matplotlib or not. Pillow's lines are not
 antialiased, so lines and markers are drawn as a coverage mask at 4× size, reduced to 1× and
 painted through it. Coordinates are pixels, x to the right and y down, (0, 0) the top-left corner;
 a line through (x, y) is centred on pixel (x, y).
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -28,17 +29,25 @@ COLORS = {
 FONT_PX = 11
 AA = 4  # lines and markers are drawn at AA× size and reduced: their antialiasing
 
-_font = None
+_fonts: dict = {}
 
 
-def font():
-    """The pictures' font: Pillow's default font at FONT_PX (a bitmap font if Pillow lacks FreeType)."""
-    global _font
-    if _font is None:
+FONTS = Path(__file__).with_name("fonts")
+
+
+def font(size=FONT_PX, bold=False):
+    """DejaVu Sans (or Bold) at ``size`` px, from the package; Pillow's default font if the file
+    cannot be read."""
+    key = (size, bold)
+    if key not in _fonts:
         from PIL import ImageFont
 
-        _font = ImageFont.load_default(size=FONT_PX)
-    return _font
+        name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+        try:
+            _fonts[key] = ImageFont.truetype(str(FONTS / name), size)
+        except OSError:
+            _fonts[key] = ImageFont.load_default(size=size)
+    return _fonts[key]
 
 
 def text_width(s):
