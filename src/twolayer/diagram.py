@@ -19,8 +19,8 @@ from . import data as data_mod
 from . import layers, runs
 from .errors import InputError
 from .io import atomic_write, printable
-from .sketch import Sketch
 from .settings import RunSettings, TrainConfig, check_setting
+from .sketch import Sketch
 
 FORWARD, BACKWARD = "black", "#d00000"
 FORMATS = (".svg", ".png")
