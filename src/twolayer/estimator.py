@@ -20,10 +20,9 @@ try:  # scikit-learn is an extra: the core install (the command line) never impo
         column_or_1d,
         validate_data,
     )
-except ImportError as e:
-    found = "it is not installed" if isinstance(e, ModuleNotFoundError) else f"{e}"
+except ImportError as e:  # not installed, or too old (no validate_data)
     raise ImportError(
-        f'TwoLayerClassifier needs scikit-learn 1.6 or later ({found}): pip install "twolayer[sklearn]"'
+        f'TwoLayerClassifier needs scikit-learn 1.6 or later ({e}): pip install "twolayer[sklearn]"'
     ) from None
 
 from .checks import as_array, check_classes, check_real_dtype
