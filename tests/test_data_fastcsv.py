@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 from twolayer.data import fastcsv, table
 from twolayer.errors import InputError
 
-pytestmark = pytest.mark.core
-
 
 def outcome(read, path):
     try:
