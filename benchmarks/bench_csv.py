@@ -144,7 +144,8 @@ def main():
         rows = {}
         for i in range(a.rounds):
             for spec in [f"csv:{csv}", f"npy:{npy}"][:: 1 if i % 2 == 0 else -1]:
-                rows.setdefault(spec.split(":")[0], []).append(train_peak(spec, Path(tmp) / "run"))
+                out = Path(tmp) / f"run{len(rows.get(spec.split(':')[0], []))}-{spec[:3]}"
+                rows.setdefault(spec.split(":")[0], []).append(train_peak(spec, out))
         print(f"{'train on':<12} {'wall s':>8} {'peak MiB':>9} {'vs npy:':>8}")
         npy_peak = statistics.median(x["mib"] for x in rows["npy"])
         for k in ("csv", "npy"):
