@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from twolayer.io import read_npz
-from twolayer.net import PARAM_NAMES, TwoLayerNet
+from twolayer.modelfile import PARAM_NAMES
+from twolayer.net import TwoLayerNet
 from twolayer.train import TrainConfig, Trainer
 
 TRAIN = ["--data", "digits", "--hidden", "1024", "--seed", "3", "--quiet"]

@@ -1,7 +1,12 @@
-"""The architecture a maintainer reads: imports flow one way, and they stand at the top of each module."""
+"""The architecture a maintainer reads: imports flow one way, and they stand at the top of each module;
+the commands that must start fast import no heavy library."""
 
 import ast
 from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import run_python
 
 import twolayer
 
@@ -91,3 +96,96 @@ def test_there_are_no_import_cycles():
 def test_the_checker_finds_cycles():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def reachable(graph, start):
+    """Every module ``start`` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_the_loop_and_the_model_file_never_reach_the_model():
+    """The loop drives the Model protocol only, and net.py builds itself from what modelfile.py
+    reads: none of them imports net.py, not even through another module (net.py imports them)."""
+    mods = modules()
+    graph = {name: set().union(*internal_imports(path)) for name, path in mods.items()}
+    for name in ("train", "checkpoint", "classic", "threads", "modelfile"):
+        assert "twolayer.net" not in reachable(graph, f"twolayer.{name}"), name
+    assert {"twolayer.classic", "twolayer.modelfile"} <= graph["twolayer.net"]
+    assert reachable({"a": {"b"}, "b": {"c"}, "c": {"a"}}, "a") == {"a", "b", "c"}
+
+
+def test_only_locks_takes_file_locks():
+    """One lock helper: no other module imports fcntl or msvcrt (tune once had its own flock copy)."""
+    lockers = set()
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported = {node.module or ""}
+            else:
+                continue
+            if imported & {"fcntl", "msvcrt"}:
+                lockers.add(name)
+    assert lockers == {"twolayer.locks"}
+
+
+def test_a_runs_data_is_loaded_by_runs_only():
+    """runs.load_run_data is the one loader of a run's data (with its seed rule): no other module
+    outside twolayer.data calls data.load itself."""
+    callers = set()
+    for name, path in modules().items():
+        if name.startswith("twolayer.data") or name == "twolayer.runs":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in ("data", "twolayer.data"):
+                if any(a.name == "load" for a in node.names):
+                    callers.add(name)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "load"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("data", "data_mod")
+            ):
+                callers.add(name)
+    assert callers == set(), callers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--epochs", "1", "--hidden", "8", "--quiet"],
+        ["evaluate", "{run}/model.npz"],
+        ["predict", "{run}/model.npz", "{rows}"],
+    ],
+)
+def test_command_line_paths_import_no_heavy_library(tmp_path, command):
+    """The start-up budget of issue 13: train (pictures included), evaluate and predict never
+    import scikit-learn, SciPy, matplotlib or pandas (about a second of imports together), and
+    evaluate and predict draw nothing, so they do not import Pillow either."""
+    from twolayer.cli import main
+    from twolayer.data import load
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--epochs", "1", "--hidden", "8", "--quiet"]) == 0
+    np.save(tmp_path / "rows.npy", load("digits").X_test[:5])
+    args = [a.format(run=run, rows=tmp_path / "rows.npy") for a in command]
+    if args[0] == "train":
+        args += ["--out", str(tmp_path / "again")]
+    code = (
+        "import sys\nfrom twolayer.cli import main\ntry:\n    main({!r})\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in {!r} if m in sys.modules))".format(
+            args,
+            ("sklearn", "scipy", "matplotlib", "pandas") + (("PIL",) if args[0] != "train" else ()),
+        )
+    )
+    done = run_python(code, timeout=None, cwd=tmp_path)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

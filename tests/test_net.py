@@ -113,6 +113,17 @@ def test_predict_proba_rows_sum_to_one_and_argmax_is_predict(toy):
     np.testing.assert_array_equal(net.predict(X), CORRECT_SCORES.argmax(axis=1))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_batch_bytes_counts_what_the_workspace_allocates_per_batch(dtype):
+    net = TwoLayerNet(5, 7, 3, dtype=dtype, seed=0)
+    work = net.workspace(11)
+    rows = [work.a, work.dh, work.scores, work.mask]  # grads and scratch are the params' size
+    assert [b.shape for b in rows] == [(11, 7), (11, 7), (11, 3), (11, 7)]
+    assert work.a.dtype == work.dh.dtype == work.scores.dtype == net.dtype
+    assert work.mask.dtype == bool
+    assert net.batch_bytes(11) == sum(b.nbytes for b in rows)
+
+
 def test_save_load_round_trip(tmp_path, toy):
     net, X, _ = toy
     net.class_names = ["cat", "dog", "bird"]
@@ -239,7 +250,8 @@ def test_bad_y_raises_value_error(toy, bad_y, words):
     [((0, 3, 2), "input_size"), ((4, -1, 2), "hidden_size"), ((4, 3, 2.5), "output_size")],
 )
 def test_bad_sizes(args, words):
-    with pytest.raises(InputError, match=f"^{words} must be a positive integer, got "):
+    # the settings table's words, as everywhere else (issue 17: one vocabulary)
+    with pytest.raises(InputError, match=f"^{words} must be an integer in 1..1,000,000,000, got "):
         TwoLayerNet(*args)
 
 
@@ -247,7 +259,10 @@ def test_bad_sizes(args, words):
     "std, words", [(-1.0, "got -1.0"), ("xavier", "got 'xavier'"), (np.inf, "got inf")]
 )
 def test_bad_std(std, words):
-    with pytest.raises(InputError, match=f"^std must be a finite number >= 0, {words}$"):
+    with pytest.raises(
+        InputError,
+        match=rf"^std must be a finite number >= 0 or None \(He initialisation\), {words}$",
+    ):
         TwoLayerNet(4, 3, 2, std=std)
 
 
@@ -261,7 +276,9 @@ def test_bad_dtype_and_reg(toy):
 
 def test_wrong_types_are_type_errors_with_the_same_words(toy):
     net, X, y = toy
-    with pytest.raises(TypeError, match="output_size must be a positive integer, got 3.5"):
+    with pytest.raises(
+        TypeError, match="output_size must be an integer in 1..1,000,000,000, got 3.5"
+    ):
         TwoLayerNet(6, 5, 3.5)
     with pytest.raises(TypeError, match="reg must be a finite number"):
         net.loss(X, y, reg="high")
@@ -545,15 +562,15 @@ def test_bad_sample_weight(toy, w, words):
         ),
         (
             [1e6 + 0.5, 0.0],
-            "its values (up to 1e+06) overflow float32; scale them, e.g. --preprocess standardize",
+            "its values (up to 1e+06) overflow float32; scale them, e.g. preprocess='standardize'",
         ),
         (
             [-3e38, 1.0],
-            "its values (up to 3e+38) overflow float32; scale them, e.g. --preprocess standardize",
+            "its values (up to 3e+38) overflow float32; scale them, e.g. preprocess='standardize'",
         ),
         (
             [np.inf, 1.0],
-            "its values (after preprocessing) overflow float32; scale them, e.g. --preprocess standardize",
+            "its values (after preprocessing) overflow float32; scale them, e.g. preprocess='standardize'",
         ),
     ],
 )

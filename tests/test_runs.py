@@ -6,14 +6,14 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import cli_argv, run_cli, run_python
 
-from twolayer import runs
+from twolayer import locks, runs
 from twolayer.cli import main
 from twolayer.io import read_json
 
@@ -160,8 +160,8 @@ def test_ctrl_c_while_drawing_leaves_a_resumable_run(tmp_path, capsys, monkeypat
     "stop, code",
     [
         (KeyboardInterrupt(), 130),
-        (runs.Stopped(signal.SIGTERM), 143),
-        (runs.Stopped(signal.SIGHUP), 129),
+        (locks.Stopped(signal.SIGTERM), 143),
+        (locks.Stopped(signal.SIGHUP), 129),
     ],
 )
 def test_a_stop_during_start_up_is_one_line_and_leaves_no_run(
@@ -234,10 +234,7 @@ def test_out_of_space_while_training_is_one_line_and_keeps_the_last_checkpoint(
 # -- real processes, real signals --------------------------------------------------------------
 def start_training(out, *extra):
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "twolayer.cli",
+        cli_argv(
             "train",
             "--out",
             str(out),
@@ -247,7 +244,7 @@ def start_training(out, *extra):
             "64",
             "--quiet",
             *extra,
-        ],
+        ),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -257,12 +254,6 @@ def start_training(out, *extra):
         assert time.time() < deadline
         time.sleep(0.05)
     return proc
-
-
-def cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "twolayer.cli", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.mark.slow
@@ -282,7 +273,7 @@ def test_a_signal_saves_the_best_weights_and_leaves_a_resumable_run(tmp_path, si
     metrics = read_json(out / "metrics.json")
     assert metrics["stop_reason"] == "interrupted" and metrics["signal"] == sig.name
     epochs = metrics["epochs"]
-    r = cli(
+    r = run_cli(
         "train", "--out", str(out), "--resume", "--epochs", str(epochs + 1), "--quiet", "--json"
     )
     assert r.returncode == 0, r.stderr
@@ -299,7 +290,7 @@ def test_one_writer_at_a_time(tmp_path):
             ["train", "--out", str(out), "--force"],
             ["report", str(out)],
         ):
-            r = cli(*args)
+            r = run_cli(*args)
             assert r.returncode == 2, r.stderr
             assert (
                 f"in use by process {proc.pid}" in r.stderr
@@ -310,7 +301,7 @@ def test_one_writer_at_a_time(tmp_path):
         proc.communicate(timeout=60)
     assert proc.returncode == 143
     # the lock died with its process: the run is free again
-    r = cli("report", str(out))
+    r = run_cli("report", str(out))
     assert r.returncode == 0, r.stderr
 
 
@@ -331,7 +322,7 @@ def test_force_leaves_nothing_of_the_old_run(tmp_path, capsys):
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
-    (out / runs.LOCK_FILE).write_text(
+    (out / locks.LOCK_FILE).write_text(
         "process 999999 on elsewhere (twolayer train, since 01:02:03)"
     )
     assert main(["train", "--out", str(out), *FAST]) == 0
@@ -340,18 +331,47 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
 def test_the_lock_refuses_a_second_writer_in_process(tmp_path):
     from twolayer.errors import InputError
 
-    with runs.run_lock(tmp_path, "train"):
+    with locks.run_lock(tmp_path, "train"):
         with pytest.raises(InputError, match=r"in use by process \d+ on .*twolayer train"):
-            with runs.run_lock(tmp_path, "report"):
+            with locks.run_lock(tmp_path, "report"):
                 pass
         with pytest.raises(InputError, match="in use by"):
-            with runs.run_lock(tmp_path, "tune", shared=True):
+            with locks.run_lock(tmp_path, "tune", shared=True):
                 pass
-    with runs.run_lock(tmp_path, "tune", shared=True):  # workers of one study share the folder
-        with runs.run_lock(tmp_path, "tune", shared=True):
+    with locks.run_lock(tmp_path, "tune", shared=True):  # workers of one study share the folder
+        with locks.run_lock(tmp_path, "tune", shared=True):
             with pytest.raises(InputError, match="in use by tune workers"):
-                with runs.run_lock(tmp_path, "train"):
+                with locks.run_lock(tmp_path, "train"):
                     pass
+
+
+def test_a_full_disk_while_writing_the_lock_note_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    def full(fd, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "ftruncate", full)
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == 2
+    line = one_error_line(capsys)
+    assert "cannot write the lock file (No space left on device)" in line, line
+
+
+def test_the_cli_imports_and_locks_where_fcntl_does_not_exist(tmp_path):
+    """Windows has no fcntl: the locks fall back (msvcrt there), and `import twolayer.cli` works."""
+    script = (
+        "import sys; sys.modules['fcntl'] = None\n"  # `import fcntl` now raises ImportError
+        "import twolayer.cli\n"
+        "from twolayer import locks\n"
+        "assert locks.fcntl is None\n"
+        f"with locks.run_lock({str(tmp_path)!r}, 'train'):\n"
+        f"    with locks.waiting_lock({str(tmp_path / 'r.lock')!r}):\n"
+        "        print('locked')\n"
+    )
+    r = run_python(script, timeout=60)
+    assert r.returncode == 0 and r.stdout == "locked\n", r.stderr
 
 
 @pytest.mark.slow
@@ -359,11 +379,11 @@ def test_two_studies_never_share_an_output_folder(tmp_path):
     pytest.importorskip("optuna")
     out = tmp_path / "tune"
     common = ["tune", "--out", str(out), "--trials", "1", "--epochs", "1", "--quiet", "--json"]
-    r = cli(*common, "--study-name", "a")
+    r = run_cli(*common, "--study-name", "a")
     assert r.returncode == 0, r.stderr
-    r = cli(*common, "--study-name", "b")
+    r = run_cli(*common, "--study-name", "b")
     assert r.returncode == 2 and "holds the results of study 'a'" in r.stderr, r.stderr
-    r = cli(*common, "--study-name", "a")  # the same study's workers are welcome
+    r = run_cli(*common, "--study-name", "a")  # the same study's workers are welcome
     assert r.returncode == 0, r.stderr
 
 

@@ -235,7 +235,7 @@ def test_batch_order_is_a_permutation_or_draws_with_replacement(sampling):
 
 
 def test_history_csv_round_trip_and_a_damaged_field(tmp_path):
-    from twolayer.train import History
+    from twolayer.checkpoint import History
 
     h = History(
         epoch=[1, 2],
@@ -309,7 +309,7 @@ def test_divergence_names_the_step_and_what_was_kept():
     with pytest.raises(
         ValueError,
         match=r"^training overflowed at step 2 \(loss nan\): the inputs have values up to "
-        r"1e300: scale them, e\.g\. --preprocess standardize; no finite weights from a "
+        r"1e300: scale them, e\.g\. preprocess='standardize'; no finite weights from a "
         r"finished epoch exist$",
     ):
         t.fit(X, y)
@@ -333,7 +333,7 @@ def test_divergence_after_an_epoch_keeps_the_best_weights(digits):
 
 
 def test_a_classic_api_checkpoint_restores_numpy_s_global_random_state(toy, tmp_path):
-    from twolayer.train import GlobalRandomState
+    from twolayer.classic import GlobalRandomState
 
     net, X, y = toy
     np.random.seed(5)
@@ -390,10 +390,11 @@ def test_a_checkpoint_restores_the_whole_trainer(tmp_path):
         t.bad_epochs,
         t.optimizer.t,
     )
-    assert back.best[:2] == t.best[:2] and back.best_epoch == t.best_epoch
+    assert (back.best.score, back.best.epoch) == (t.best.score, t.best.epoch)
+    assert back.best_epoch == t.best_epoch
     for k in t.net.params:
         np.testing.assert_array_equal(back.net.params[k], t.net.params[k])
-        np.testing.assert_array_equal(back.best[2][k], t.best[2][k])
+        np.testing.assert_array_equal(back.best.params[k], t.best.params[k])
     for k, v in t.optimizer.state_dict()["arrays"].items():
         np.testing.assert_array_equal(back.optimizer.state[k], v)
     assert without_seconds(back.history) == without_seconds(t.history)
@@ -732,7 +733,7 @@ def test_ctrl_c_keeps_the_best_weights_and_says_interrupted(digits):
 
     def stop(tr):
         if tr.step_count == 3 * steps + 5:  # inside epoch 4
-            best_after.update({k: v.copy() for k, v in tr.best[2].items()})
+            best_after.update({k: v.copy() for k, v in tr.best.params.items()})
             raise KeyboardInterrupt
 
     h = t.fit(X, y, Xv, yv, on_batch=stop)
@@ -764,7 +765,7 @@ def test_patience_without_validation_watches_the_training_loss():
     assert t.stop_reason == "early_stopping"
     best = int(np.argmin(h["loss"])) + 1
     assert t.best_epoch == best and t.epoch == best + 2 and t.bad_epochs == 2
-    assert t.best[0] == -h["loss"][best - 1]
+    assert t.best.score == -h["loss"][best - 1]
 
 
 def test_patience_counts_ties_as_no_better_and_never_stops_the_last_epoch_early(digits):
@@ -868,7 +869,7 @@ def test_batches_are_transformed_converted_and_augmented():
 def test_small_problems_train_on_one_blas_thread():
     from threadpoolctl import threadpool_info
 
-    from twolayer.train import SMALL_GEMM, blas_threads_for
+    from twolayer.threads import SMALL_GEMM, blas_threads_for
 
     def blas_threads():  # NumPy's BLAS (SciPy may bring its own, loaded after the limit was set up)
         return [
@@ -882,9 +883,9 @@ def test_small_problems_train_on_one_blas_thread():
 
     import sklearn.utils  # noqa: F401 (loads scikit-learn's OpenMP runtime, which the limit must leave alone)
 
-    from twolayer import train
+    from twolayer import threads
 
-    train._controller = None  # the first call builds the controller
+    threads._controller = None  # the first call builds the controller
     before, omp = blas_threads(), openmp_threads()
     with blas_threads_for(SMALL_GEMM - 1):
         assert all(n == 1 for n in blas_threads())
@@ -924,7 +925,7 @@ def test_classic_train_with_fewer_rows_than_a_batch_runs_one_step_per_epoch(toy)
     ],
 )
 def test_a_history_field_is_read_as_its_column_s_type(v, col, want):
-    from twolayer.train import _history_value
+    from twolayer.checkpoint import _history_value
 
     got = _history_value(v, col, "h.csv", 7)
     assert got == want and type(got) is type(want)
@@ -945,7 +946,7 @@ def test_a_history_field_is_read_as_its_column_s_type(v, col, want):
     ],
 )
 def test_a_damaged_history_field_is_named_with_its_line(v, col, words):
-    from twolayer.train import _history_value
+    from twolayer.checkpoint import _history_value
 
     with pytest.raises(ValueError) as e:
         _history_value(v, col, "h.csv", 7)
@@ -1065,7 +1066,7 @@ def test_a_batch_s_weights_are_its_rows_weights_in_the_net_s_dtype():
 
 
 def test_history_csv_skips_blank_lines_and_names_a_bad_header_or_row(tmp_path):
-    from twolayer.train import History
+    from twolayer.checkpoint import History
 
     p = tmp_path / "h.csv"
     p.write_text("epoch,loss\n1,0.5\n\n2,0.25\n")
@@ -1108,13 +1109,13 @@ def test_divergence_names_the_failing_step_and_blames_inputs_only_beyond_1e6():
             1e6,
             DivergedError,
             r"training diverged: the loss became \S+ at step 5; no finite weights from a finished "
-            r"epoch exist\. Try a smaller --lr \(now 0\.1\)\.$",
+            r"epoch exist\. Try a smaller learning_rate \(now 0\.1\)\.$",
         ),
         (
             1e6 * (1 + 1e-9),
             ValueError,
             r"training overflowed at step 5 \(loss \S+\): the inputs have values up to "
-            r"1e06: scale them, e\.g\. --preprocess standardize; no finite weights",
+            r"1e06: scale them, e\.g\. preprocess='standardize'; no finite weights",
         ),
     ]:
         net = TwoLayerNet(2, 3, 2, seed=0)
@@ -1136,8 +1137,8 @@ def test_patience_counts_epochs_without_a_gain_of_more_than_tol_and_keeps_no_cop
     t = make(TrainConfig(epochs=10, patience=2, tol=0.1))
     seen = []
     for loss in (1.0, 0.95, 0.5, 0.45, 0.44):
-        t._end_epoch(0.1, loss, 0.5, None, None, False, None, 0.0, 10)
-        seen.append((t.bad_epochs, t.best[:2], t.best[2], t.stop_reason))
+        t._end_epoch(0.1, loss, 0.5, None, 0.0, 10)
+        seen.append((t.bad_epochs, (t.best.score, t.best.epoch), t.best.params, t.stop_reason))
     assert seen == [
         (0, (-1.0, 1), None, None),
         (1, (-0.95, 2), None, None),
@@ -1156,13 +1157,14 @@ def test_early_stopping_without_validation_keeps_the_last_weights_and_resumes(tm
     t = Trainer(TwoLayerNet(3, 4, 2, seed=0), cfg)
     last = {}
     t.fit(X, y, on_epoch=lambda tr: last.update({k: v.copy() for k, v in tr.net.params.items()}))
-    assert t.stop_reason == "early_stopping" and t.epoch == 2 and t.best[2] is None
+    assert t.stop_reason == "early_stopping" and t.epoch == 2 and t.best.params is None
     for k in last:
         np.testing.assert_array_equal(t.net.params[k], last[k])
     t.save_checkpoint(tmp_path / "c.npz")
     back = Trainer(TwoLayerNet(3, 4, 2, seed=5), cfg)
     back.load_checkpoint(tmp_path / "c.npz")
-    assert back.best[:2] == t.best[:2] and back.best[2] is None
+    assert (back.best.score, back.best.epoch) == (t.best.score, t.best.epoch)
+    assert back.best.params is None
 
 
 def test_classic_train_refuses_no_iteration_count_and_more_epochs_than_the_limit(toy):
@@ -1221,3 +1223,26 @@ def test_gathering_a_batch_allocates_nothing():
     np.testing.assert_array_equal(yb, y[idx])
     np.testing.assert_array_equal(wb, w[idx])
     assert peak < 10_000  # views and scalars only; a copied batch would be 600 KB
+
+
+def test_an_epoch_s_seconds_are_its_steps_without_the_validation(monkeypatch):
+    """history's seconds time the epoch's steps; the validation after them is not counted."""
+    from types import SimpleNamespace
+
+    from twolayer import train
+
+    now = [0.0]
+
+    def tick():  # a clock of the loop's own: one second per reading
+        now[0] += 1.0
+        return now[0]
+
+    def slow_accuracy(*args, **kwargs):  # a validation that takes 100 seconds
+        now[0] += 100.0
+        return 0.5
+
+    monkeypatch.setattr(train, "time", SimpleNamespace(perf_counter=tick))
+    monkeypatch.setattr(train, "accuracy", slow_accuracy)
+    X, y = np.eye(4), np.array([0, 1, 0, 1])
+    h = Trainer(TwoLayerNet(4, 3, 2, seed=0), TrainConfig(epochs=2, batch_size=2)).fit(X, y, X, y)
+    assert h["seconds"] == [1.0, 1.0] and h["val_acc"] == [0.5, 0.5]

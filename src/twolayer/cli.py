@@ -1,50 +1,35 @@
-"""The command line: parse, call the library, print. Heavy modules are imported inside commands."""
+"""The command line: the commands and ``main``. Each command parses its options, calls the library
+and prints (console.py); ``main`` turns what leaves a command into one line and an exit status.
+
+The options that are settings are named after them (``learning_rate``, spelled ``--lr`` by
+``settings.flag``): the settings' table is the one place that spells a setting.
+"""
 
 from __future__ import annotations
 
 import functools
-import json
-import os
 import signal
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import typer
 
-from . import __version__, runs
+from . import __version__, console, runs
 from . import tune as tuning
 from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
 from .io import check_output_file, printable, stdout_write
+from .locks import exit_status, stop_signals
+from .plots import class_names
+from .predictions import predict_file, write_predictions
 from .report import write_report
-from .settings import RunSettings, SettingError, TrainConfig, check_setting, flag
-
-
-def _hide_flag_metavars(params):
-    # Recent Typer shows `<bool>` after every flag in rich help; a flag takes no value, so show none.
-    for param in params:
-        if getattr(param, "is_flag", False) and param.metavar is None:
-            param.metavar = ""
-    return params
-
-
-class _Group(typer.core.TyperGroup):
-    def get_params(self, ctx):
-        return _hide_flag_metavars(super().get_params(ctx))
-
-    def get_command(self, ctx, cmd_name):
-        command = super().get_command(ctx, cmd_name)
-        if command is not None:
-            _hide_flag_metavars(command.get_params(ctx))
-        return command
-
+from .settings import RULES, RunSettings, TrainConfig, check_setting, flag
 
 app = typer.Typer(
-    cls=_Group,
+    cls=console.HelpGroup,
     add_completion=True,
     pretty_exceptions_enable=False,
     help="twolayer: train, check, explain and tune a two-layer neural network classifier.",
@@ -88,12 +73,12 @@ _ARGV: list = []  # this invocation's arguments, for advice that repeats the com
 
 
 class Interrupted(Exception):
-    """A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP via runs.stop_signals) leaving a command;
+    """A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP via locks.stop_signals) leaving a command;
     carried past Typer, which would turn it into a bare exit 130."""
 
     def __init__(self, interrupt):
         super().__init__(interrupt.args[0] if interrupt.args else "SIGINT")
-        self.status = runs.exit_status(interrupt)
+        self.status = exit_status(interrupt)
 
 
 def command(f):
@@ -109,52 +94,18 @@ def command(f):
     return app.command()(run)
 
 
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def _print(renderable):
-    """A Rich renderable on stdout; a closed or full stdout is one line (exit 2)."""
-    if sys.stdout is None:
-        stdout_write("")  # raises the one-line error
-    from rich.console import Console
-
-    console = Console()
-    with console.capture() as captured:
-        console.print(renderable)
-    stdout_write(captured.get())
-
-
-def _print_table(title, rows):
-    from rich.table import Table
-
-    title = printable(title, backslash=False)  # a path or a name with a newline stays on its line
-    table = Table(title=title, min_width=len(title) + 4)  # as wide as its title: a path never wraps
-    table.add_column("")
-    table.add_column("value", justify="right")
-    for k, v in rows:
-        table.add_row(printable(k, backslash=False), printable(v, backslash=False))
-    _print(table)
-
-
-def _print_json(obj):
-    stdout_write(json.dumps(obj) + "\n")
-
-
-def _given(ctx, names):
-    """{setting: (flag, value)} of the options typed on the command line (not defaults)."""
+def _settings_of(ctx):
+    """(settings, given) of a command whose option parameters are named after settings: every
+    setting's value, and {setting: (flag, value)} of those typed on the command line."""
+    values = {k: v for k, v in ctx.params.items() if k in RULES}
+    if "patience" in values:  # the command line's 0 is the setting's None: off
+        values["patience"] = values["patience"] or None
     given = {}
-    for param, (setting, value) in names.items():
-        source = ctx.get_parameter_source(param)
+    for name, value in values.items():
+        source = ctx.get_parameter_source(name)
         if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
-            given[setting] = ("--" + param.replace("_", "-"), value)
-    return given
-
-
-def _pct(v):
-    return "-" if v is None else f"{100 * v:.2f}%"
+            given[name] = (flag(name), value)
+    return RunSettings().with_changes(**values), given  # checks every value, by its rule
 
 
 @command
@@ -163,25 +114,34 @@ def train(
     data: str = typer.Option(
         _R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."
     ),
-    hidden: int = typer.Option(_R.hidden_size, help="Hidden layer size H."),
+    hidden_size: int = typer.Option(
+        _R.hidden_size, flag("hidden_size"), help="Hidden layer size H."
+    ),
     epochs: int | None = typer.Option(
         None,
         help="Epochs to train (default: auto, about 2,000 steps within "
         "10..100 epochs; with --resume: the total to reach).",
     ),
     batch_size: int = typer.Option(_T.batch_size, help="Minibatch size."),
-    lr: float = typer.Option(_T.learning_rate, help="Base learning rate."),
+    learning_rate: float = typer.Option(
+        _T.learning_rate, flag("learning_rate"), help="Base learning rate."
+    ),
     reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
     optimizer: str = typer.Option(_T.optimizer, help="sgd, momentum, nesterov, adam or adamw."),
     schedule: str = typer.Option(
         _T.schedule, help="Learning-rate schedule: constant, step or cosine."
     ),
     lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
+    min_lr_ratio: float = typer.Option(
+        _T.min_lr_ratio, help="Floor of the cosine schedule, as a fraction of --lr."
+    ),
     momentum: float = typer.Option(
         _T.momentum, help="Momentum of the momentum and nesterov optimizers."
     ),
     weight_decay: float = typer.Option(_T.weight_decay, help="AdamW's decoupled weight decay."),
-    warmup: int = typer.Option(_T.warmup_epochs, help="Epochs of linear learning-rate warm-up."),
+    warmup_epochs: int = typer.Option(
+        _T.warmup_epochs, flag("warmup_epochs"), help="Epochs of linear learning-rate warm-up."
+    ),
     patience: int = typer.Option(
         0,
         help="Stop after this many epochs without a better validation "
@@ -222,167 +182,51 @@ def train(
     """Train a network and write model.npz, metrics.json, history.csv and pictures to the run directory."""
     if resume and out is None:
         raise InputError("--resume needs --out DIR: the run to continue")
-    values = {
-        "data": ("data", data),
-        "hidden": ("hidden_size", hidden),
-        "epochs": ("epochs", epochs),
-        "batch_size": ("batch_size", batch_size),
-        "lr": ("learning_rate", lr),
-        "reg": ("reg", reg),
-        "optimizer": ("optimizer", optimizer),
-        "schedule": ("schedule", schedule),
-        "lr_decay": ("lr_decay", lr_decay),
-        "momentum": ("momentum", momentum),
-        "weight_decay": ("weight_decay", weight_decay),
-        "warmup": ("warmup_epochs", warmup),
-        "patience": ("patience", patience or None),
-        "val_fraction": ("val_fraction", val_fraction),
-        "preprocess": ("preprocess", preprocess),
-        "augment": ("augment", augment),
-        "seed": ("seed", seed),
-        "dtype": ("dtype", dtype),
-    }
-    settings = RunSettings().with_changes(
-        **dict(values.values())
-    )  # checks every value, by its rule
+    settings, given = _settings_of(ctx)
     out = out or runs.default_run_dir()
-    progress = None if quiet or as_json else _progress()
-    ok = False
-    try:  # the bar starts with training (_on_start), after any download has shown its own
-        metrics = runs.run_training(
-            settings,
-            out,
-            resume=resume,
-            force=force,
-            given=_given(ctx, values),
-            plots=plots,
-            on_start=progress and _on_start(progress),
-            on_batch=progress and _on_batch(progress),
-        )
-        ok = True
-        if progress is not None and progress.task_ids:  # the bar ends on the table's figure
-            progress.update(
-                progress.task_ids[0], status=f"done · val {_pct(metrics['val_accuracy'])}"
-            )
-    except DivergedError as e:
-        raise DivergedError(f"{e} Start again with: {_retry_command(lr)}") from None
-    finally:
-        _stop(progress, ok)
+    metrics = _train_run(
+        settings, out, given, quiet or as_json, resume=resume, force=force, plots=plots
+    )
     if as_json:
-        _print_json({**metrics, "run_dir": str(out)})
+        console.print_json({**metrics, "run_dir": str(out)})
     else:
-        _print_table(
-            f"twolayer train — {out}",
-            [
-                ("train accuracy", _pct(metrics["train_accuracy"])),
-                ("validation accuracy", _pct(metrics["val_accuracy"])),
-                ("test accuracy", _pct(metrics["test_accuracy"])),
-                (
-                    "final loss",
-                    "-" if metrics["final_loss"] is None else f"{metrics['final_loss']:.4f}",
-                ),
-                (
-                    "epochs",
-                    f"{metrics['epochs']} ({metrics['stop_reason'].replace('_', ' ')}"
-                    + (f", best {metrics['best_epoch']})" if metrics["best_epoch"] else ")"),
-                ),
-                ("seconds", f"{metrics['seconds']:.2f}"),
-            ],
-        )
+        console.print_train_metrics(out, metrics)
         stdout_write(f"next: twolayer report {out}\n")
     if metrics.get("warning"):
-        _err(f"twolayer: warning: {metrics['warning']}")
+        console.err(f"twolayer: warning: {metrics['warning']}")
     if metrics["stop_reason"] == "interrupted":
         name = metrics.get("signal", "SIGINT")
-        _err(
+        console.err(
             f"interrupted ({name}): the best weights so far were saved; continue with "
             f"twolayer train --out {out} --resume"
         )
         raise typer.Exit(128 + signal.Signals[name].value)
 
 
-def _retry_command(lr):
-    """This command again, with a tenth of the learning rate and --force (the failed run is in the way)."""
-    args, skip = [], False
-    for a in _ARGV:
-        if skip:
-            skip = False
-            continue
-        if a in ("--lr", "--force", "--resume"):
-            skip = a == "--lr"
-            continue
-        if a.startswith("--lr="):
-            continue
-        args.append(a)
-    import shlex
-
-    return shlex.join(["twolayer", *args, "--lr", f"{lr / 10:g}", "--force"])
-
-
-def _progress():
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeRemainingColumn(),
-        console=_stderr_console(),
-        transient=False,
-    )
-
-
-def _stop(progress, ok):
-    """Stop the bar; after a failure erase it, so that the error stays the only line on stderr."""
-    if progress is not None:
-        progress.live.transient = not ok
-        if ok:
-            progress.stop()
-        else:  # Progress.stop() would print a blank line on a non-terminal stderr, above the error
-            progress.live.stop()
-
-
-def _on_start(progress):
-    def start(trainer, dataset):
-        progress.start()
-        n, c = len(dataset.y_train), trainer.config
-        progress.add_task(
-            "training",
-            total=c.resolve_epochs(n) * c.steps_for(n),
-            completed=trainer.epoch * c.steps_for(n),
-            status="",
+def _train_run(settings, out, given, quiet, **options):
+    """runs.run_training under a progress bar (none when ``quiet``); a diverged run's error says how
+    to start again."""
+    progress = None if quiet else console.progress_bar()
+    ok = False
+    try:  # the bar starts with training (on_start), after any download has shown its own
+        metrics = runs.run_training(
+            settings,
+            out,
+            given=given,
+            on_start=progress and console.on_train_start(progress),
+            on_batch=progress and console.on_train_batch(progress),
+            **options,
         )
-
-    return start
-
-
-def _on_batch(progress, every=0.05):
-    """Advance the bar by the steps done, at most every ``every`` seconds (a redraw is 10 per second
-    anyway; updating on each of thousands of steps cost ~5% of a digits run) and on the last step."""
-    pending, last = 0, 0.0
-
-    def batch(trainer):
-        nonlocal pending, last
-        pending += 1
-        now = time.monotonic()
-        task = progress.tasks[0]
-        if now - last < every and task.completed + pending < task.total:
-            return
-        h = trainer.history
-        status = f"epoch {trainer.epoch + 1}"
-        if h["val_acc"] and h["val_acc"][-1] is not None:  # the last finished epoch's
-            status += f" · val (epoch {trainer.epoch}) {100 * h['val_acc'][-1]:.1f}%"
-        progress.update(task.id, advance=pending, status=status)
-        pending, last = 0, now
-
-    return batch
+        ok = True
+        if progress is not None and progress.task_ids:  # the bar ends on the table's figure
+            status = f"done · val {console.pct(metrics['val_accuracy'])}"
+            progress.update(progress.task_ids[0], status=status)
+    except DivergedError as e:
+        retry = console.retry_command(_ARGV, settings.train.learning_rate)
+        raise DivergedError(*e.parts, f" Start again with: {retry}") from None
+    finally:
+        console.stop_progress(progress, ok)
+    return metrics
 
 
 @command
@@ -399,12 +243,12 @@ def evaluate(
     """Accuracy of a saved model on each split of a data set."""
     result = runs.evaluate_model(model, data, seed=seed)
     if as_json:
-        _print_json(result)
+        console.print_json(result)
     else:
-        _print_table(
+        console.print_table(
             f"twolayer evaluate — {model}",
             [
-                (f"{s} accuracy", _pct(result[f"{s}_accuracy"]))
+                (f"{s} accuracy", console.pct(result[f"{s}_accuracy"]))
                 for s in ("train", "val", "test")
                 if f"{s}_accuracy" in result
             ],
@@ -439,20 +283,20 @@ def predict(
     """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
     if out is not None:
         check_output_file(out)  # before any work: writing into a FIFO would block
-    net, idx, probabilities = runs.predict_file(model, input, note=_err)
+    net, idx, probabilities = predict_file(model, input, note=console.err)
     if as_json and out is None:
-        names = runs.class_names(net)
+        names = class_names(net)
         rows = ({"row": r, "label": names[i], "index": int(i)} for r, i in enumerate(idx))
         if proba:
             rows = (
                 {**row, "probabilities": dict(zip(names, map(float, p)))}
                 for row, p in zip(rows, probabilities)
             )
-        stdout_write("".join(json.dumps(row) + "\n" for row in rows))
+        console.print_json_lines(rows)
         return
-    runs.write_predictions(net, idx, probabilities if proba else None, out)
+    write_predictions(net, idx, probabilities if proba else None, out)
     if as_json:
-        _print_json({"out": str(out), "rows": len(idx)})
+        console.print_json({"out": str(out), "rows": len(idx)})
 
 
 @command
@@ -464,7 +308,7 @@ def export(
     """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer[onnx])."""
     path = export_onnx(model, out)
     if as_json:
-        _print_json({"out": str(path), "bytes": Path(path).stat().st_size})
+        console.print_json({"out": str(path), "bytes": Path(path).stat().st_size})
     else:
         stdout_write(f"{path}\n")
 
@@ -486,7 +330,7 @@ def gradcheck(
     errors = check_net(net, X, y, reg=reg)
     if as_json:
         passed = max(errors.values()) <= threshold
-        _print_json(
+        console.print_json(
             {
                 "errors": {k: float(v) for k, v in errors.items()},
                 "threshold": threshold,
@@ -496,14 +340,14 @@ def gradcheck(
         if not passed:
             raise typer.Exit(1)
         return
-    _print_table(
+    console.print_table(
         "max relative error (numerical vs analytic)",
         [(k, f"{v:.2e} {'ok' if v <= threshold else 'FAIL'}") for k, v in errors.items()],
     )
     if not all(
         v <= threshold for v in errors.values()
     ):  # NaN (an overflowing reg) is a failure too
-        _err(f"gradient check failed: relative error above {threshold:g}")
+        console.err(f"gradient check failed: relative error above {threshold:g}")
         raise typer.Exit(1)
 
 
@@ -542,21 +386,8 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
-    tuning.check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
-    progress = None if quiet or as_json else _progress()
-    callbacks = []
-    if progress is not None:
-        task = progress.add_task("tuning", total=trials, status="")
-
-        def advance(study, trial):
-            best = tuning.finished(study)
-            status = f"trial {trial.number} {trial.state.name.lower()}"
-            if best:
-                status += f" · best {100 * best[0].value:.1f}% (#{best[0].number})"
-            progress.update(task, advance=1, status=status)
-
-        callbacks.append(advance)
-        progress.start()
+    progress = None if quiet or as_json else console.progress_bar()
+    callbacks = [] if progress is None else [console.on_trial(progress, trials, tuning.finished)]
     ok = False
     try:
         study = tuning.tune(
@@ -574,50 +405,40 @@ def tune(
             seed=seed,
             heartbeat=heartbeat,
             callbacks=callbacks,
+            on_start=progress and progress.start,  # once the options are checked
         )
         ok = True
     finally:
-        _stop(progress, ok)
+        console.stop_progress(progress, ok)
+    _show_study(study, study_name, out, as_json)
+
+
+def _show_study(study, study_name, out, as_json):
+    """The end of twolayer tune: the best trials (a table, or JSON) and where the best model is."""
     best = tuning.finished(study)
     counts = tuning.state_counts(study)
     if as_json:
-        _print_json(
+        top = best[0] if best else None
+        console.print_json(
             {
                 "study": study_name,
                 "out": str(out),
                 "trials": counts,
-                "best": None
-                if not best
-                else {
-                    "number": best[0].number,
-                    "val_accuracy": best[0].value,
-                    "params": best[0].params,
-                },
+                "best": top
+                and {"number": top.number, "val_accuracy": top.value, "params": top.params},
             }
         )
         return
-    from rich import box
-    from rich.table import Table
-
-    table = Table(
-        title=f"twolayer tune — {printable(study_name)}: "
-        + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        show_edge=False,
+    title = f"twolayer tune — {printable(study_name)}: " + ", ".join(
+        f"{n} {s.lower()}" for s, n in counts.items()
     )
-    for col in tuning.TOP_COLUMNS:
-        table.add_column(col, justify="left" if col in ("optimizer", "schedule") else "right")
-    for row in tuning.top_rows(study):
-        table.add_row(*row)
-    _print(table)
+    console.print_study_table(title, tuning.TOP_COLUMNS, tuning.top_rows(study))
     if best:
         stdout_write(
             f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)\n"
         )
     else:
-        _err("no trial has finished yet: nothing to save")
+        console.err("no trial has finished yet: nothing to save")
 
 
 @command
@@ -628,7 +449,7 @@ def report(
     """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
     path = write_report(run_dir)
     if as_json:
-        _print_json({"report": str(path), "bytes": Path(path).stat().st_size})
+        console.print_json({"report": str(path), "bytes": Path(path).stat().st_size})
     else:
         stdout_write(f"{path}\n")
 
@@ -642,13 +463,17 @@ def diagram(
     data: str | None = typer.Option(
         None, help="Data SPEC of the minibatch; default: the model's, else digits."
     ),
-    batch: int = typer.Option(2, help="Rows in the minibatch pushed through the circuit."),
+    diagram_rows: int = typer.Option(
+        2, flag("diagram_rows"), help="Rows in the minibatch pushed through the circuit."
+    ),
     reg: float | None = typer.Option(
         None,
         help="L2 strength in the circuit; default: the model's, else 0 (the training default).",
     ),
-    hidden: int = typer.Option(
-        _R.hidden_size, help="Hidden size of the fresh network (without --model)."
+    hidden_size: int = typer.Option(
+        _R.hidden_size,
+        flag("hidden_size"),
+        help="Hidden size of the fresh network (without --model).",
     ),
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
     as_json: bool = typer.Option(
@@ -656,47 +481,21 @@ def diagram(
     ),
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
-    net, X, y, model_reg, spec, shape = minibatch(model, data, rows=batch, hidden=hidden, seed=seed)
+    net, X, y, model_reg, spec, shape = minibatch(
+        model, data, rows=diagram_rows, hidden=hidden_size, seed=seed
+    )
     reg = model_reg if reg is None else check_setting("reg", reg)
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)
     if as_json:
         loss, _ = net.loss(X, y, reg=reg)
-        _print_json(
+        console.print_json(
             {"out": str(out), "data": spec, "batch": len(y), "reg": reg, "loss": float(loss)}
         )
     else:
         stdout_write(f"{out}\n")
 
 
-def _err(line):
-    """A line on stderr, control characters escaped; nothing at all when stderr is closed (never on
-    stdout, where print would put it)."""
-    if sys.stderr is not None:
-        try:
-            print(printable(line, backslash=False), file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass
-
-
-def _fail(message, code):
-    _err(f"twolayer: error: {' '.join(str(message).split())}")
-    return code
-
-
-def _reserve_std_fds():
-    """Started with stdin, stdout or stderr closed (``2>&-``), the next file opened would get that
-    descriptor, and anything written to fd 2 would land in it: hold them on /dev/null instead."""
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            held = os.open(os.devnull, os.O_RDWR)
-            if held != fd:
-                os.dup2(held, fd)
-                os.close(held)
-
-
-def main(argv=None):  # noqa: C901  (split by the wiring rebuild, issue 17)
+def main(argv=None):
     """Entry point: user mistakes → one line and exit 2; internal failures → one line and exit 1;
     a stop by Ctrl-C, SIGTERM or SIGHUP → one line and 128 + the signal number."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -704,48 +503,50 @@ def main(argv=None):  # noqa: C901  (split by the wiring rebuild, issue 17)
     if debug:
         argv.remove("--debug")
     _ARGV[:] = argv
-    _reserve_std_fds()
+    console.reserve_std_fds()
     try:
-        with runs.stop_signals(), warnings.catch_warnings():
-            if not (
-                debug or sys.warnoptions
-            ):  # the error is the only line: no NumPy or parser warnings
-                warnings.simplefilter(
-                    "ignore"
-                )  # beside it (-W or --debug shows them; the API never hides them)
-            rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
-            _flush_stdout()
-        return rv if isinstance(rv, int) else 0
-    except typer.Exit as e:
+        return _run(argv, debug)
+    except BaseException as e:
+        status = _exit_status(e, debug)
+        if status is None:  # --debug, or not ours to handle (SystemExit): as it is
+            raise
+        return status
+
+
+def _run(argv, debug):
+    """The command, signals stopping it like Ctrl-C; its stdout flushed while errors can be said."""
+    with stop_signals(), warnings.catch_warnings():
+        if not (debug or sys.warnoptions):  # the error is the only line: no NumPy or parser
+            warnings.simplefilter("ignore")  # warnings beside it (-W or --debug shows them)
+        rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
+        console.flush_stdout()
+    return rv if isinstance(rv, int) else 0
+
+
+def _exit_status(e, debug):
+    """The exit status of an exception leaving a command, its one line said; None to re-raise it."""
+    if isinstance(e, typer.Exit):
         return e.exit_code
-    except typer.Abort:
-        return _fail("interrupted", 130)
-    except Interrupted as e:
-        return _fail(f"interrupted ({e}); every file written so far is complete", e.status)
-    except (
-        KeyboardInterrupt
-    ) as e:  # between commands: before Typer has started or after it finished
-        return _fail("interrupted", runs.exit_status(e))
-    except SettingError as e:
+    if isinstance(e, typer.Abort):
+        return console.fail("interrupted", 130)
+    if isinstance(e, Interrupted):
+        return console.fail(f"interrupted ({e}); every file written so far is complete", e.status)
+    if isinstance(e, KeyboardInterrupt):  # between commands: before Typer started or after it ended
+        return console.fail("interrupted", exit_status(e))
+    if not isinstance(e, Exception):
+        return None
+    if isinstance(e, (InputError, DivergedError)):
         if debug:
-            raise
-        return _fail(e.message(flag(e.name)), 2)
-    except InputError as e:
-        if debug:
-            raise
-        return _fail(e, 2)
-    except DivergedError as e:
-        if debug:
-            raise
-        return _fail(e, 1)
-    except Exception as e:
-        if _is_usage_error(e):  # Click's own: a bad option, a missing argument
-            return _fail(e.format_message(), getattr(e, "exit_code", 2))
-        if debug:  # an internal failure: still one line unless --debug
-            raise
-        return _fail(
-            f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1
-        )
+            return None
+        # the library names settings; only here do they become flags
+        return console.fail(e.spelled(flag), 2 if isinstance(e, InputError) else 1)
+    if _is_usage_error(e):  # Click's own: a bad option, a missing argument
+        return console.fail(e.format_message(), getattr(e, "exit_code", 2))
+    if debug:  # an internal failure: still one line unless --debug
+        return None
+    return console.fail(
+        f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1
+    )
 
 
 def _is_usage_error(e):
@@ -753,21 +554,6 @@ def _is_usage_error(e):
     return callable(getattr(e, "format_message", None)) and isinstance(
         getattr(e, "exit_code", None), int
     )
-
-
-def _flush_stdout():
-    """Flush stdout now, so that a full or closed stdout is reported as one line; then point fd 1
-    at /dev/null so that Python's own flush at exit has nothing left to fail on."""
-    if sys.stdout is None:
-        return
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError) as e:
-        fd = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(fd, 1)
-        os.close(fd)
-        errno = getattr(e, "errno", None)
-        raise InputError(f"stdout: cannot write ({os.strerror(errno) if errno else e})") from None
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data as data_mod
 from . import layers, runs
 from .errors import InputError
 from .io import atomic_write, printable
+from .plots import class_names
 from .settings import RunSettings, TrainConfig, check_setting
 from .sketch import Sketch
 
@@ -135,6 +135,18 @@ NODES = {
     "plus": (15.0, 0.0, "+", "gate"),
     "L": (16.8, 0.0, "L", "input"),
 }
+NODE_STYLES = {
+    "gate": {
+        "fontsize": 9,
+        "bbox": {"boxstyle": "round,pad=0.45", "facecolor": "#fff3d6", "edgecolor": "#c08000"},
+    },
+    "input": {
+        "fontsize": 11,
+        "fontweight": "bold",
+        "bbox": {"boxstyle": "circle,pad=0.25", "facecolor": "white", "edgecolor": "0.3"},
+    },
+}
+TOTAL_STYLE = {"fontsize": 7, "fontweight": "bold"}
 # Wires that do not run straight from node to node: the corners they turn at.
 ROUTES = {
     ("W1", "reg"): [(2.0, -3.9), (12.5, -3.9)],
@@ -164,60 +176,12 @@ def draw_circuit(ax, edges, title):
     """Boxes for gates, plain names for inputs, arrows for wires, two labels per wire, and the
     total gradient of each parameter that feeds two wires."""
     for edge in edges:
-        pts = _path(edge)
-        xs, ys = zip(*pts)
-        ax.plot(xs[:-1] + (xs[-1],), ys, color="0.55", linewidth=1, zorder=1)
-        ax.arrow(pts[-2], pts[-1], color="0.55", shrink=22)
-        # labels go on the longest straight piece of the wire
-        (xa, ya), (xb, yb) = max(
-            zip(pts, pts[1:]), key=lambda s: abs(s[1][0] - s[0][0]) + abs(s[1][1] - s[0][1])
-        )
-        xm, ym = (xa + xb) / 2, (ya + yb) / 2
-        fwd, back = forward_label(edge), gradient_label(edge)
-        if ya == yb:  # horizontal: value above, gradient below
-            ax.text(xm, ym + 0.12, fwd, color=FORWARD, ha="center", va="bottom", fontsize=7)
-            if back:
-                ax.text(xm, ym - 0.12, back, color=BACKWARD, ha="center", va="top", fontsize=7)
-        else:  # vertical: value to the left, gradient to the right
-            ax.text(xm - 0.08, ym, fwd, color=FORWARD, ha="right", va="center", fontsize=7)
-            if back:
-                ax.text(xm + 0.08, ym, back, color=BACKWARD, ha="left", va="center", fontsize=7)
+        _draw_wire(ax, edge)
     for key, text in sum_labels(edges).items():  # W1 and W2 feed the matmul and the regulariser
         x, y = NODES[key][:2]
-        ax.text(
-            x + 0.25,
-            y - 0.05,
-            text,
-            color=BACKWARD,
-            ha="left",
-            va="top",
-            fontsize=7,
-            fontweight="bold",
-        )
-    for key, (x, y, label, kind) in NODES.items():
-        if kind == "gate":
-            ax.text(
-                x,
-                y,
-                label,
-                ha="center",
-                va="center",
-                fontsize=9,
-                zorder=3,
-                bbox=dict(boxstyle="round,pad=0.45", facecolor="#fff3d6", edgecolor="#c08000"),
-            )
-        else:
-            ax.text(
-                x,
-                y,
-                label,
-                ha="center",
-                va="center",
-                fontsize=11,
-                fontweight="bold",
-                zorder=3,
-                bbox=dict(boxstyle="circle,pad=0.25", facecolor="white", edgecolor="0.3"),
-            )
+        ax.text(x + 0.25, y - 0.05, text, color=BACKWARD, ha="left", va="top", **TOTAL_STYLE)
+    for x, y, label, kind in NODES.values():
+        _draw_node(ax, x, y, label, kind)
     ax.set_xlim(-0.6, 17.4)
     ax.set_ylim(-4.4, 2.1)
     ax.set_title(title, fontsize=11)
@@ -229,6 +193,33 @@ def draw_circuit(ax, edges, title):
         color="0.3",
     )
     ax.axis("off")
+
+
+def _draw_wire(ax, edge):
+    """One wire: its line and arrow, the forward value and the gradient on its longest piece."""
+    pts = _path(edge)
+    xs, ys = zip(*pts)
+    ax.plot(xs[:-1] + (xs[-1],), ys, color="0.55", linewidth=1, zorder=1)
+    ax.arrow(pts[-2], pts[-1], color="0.55", shrink=22)
+    # labels go on the longest straight piece of the wire
+    (xa, ya), (xb, yb) = max(
+        zip(pts, pts[1:]), key=lambda s: abs(s[1][0] - s[0][0]) + abs(s[1][1] - s[0][1])
+    )
+    xm, ym = (xa + xb) / 2, (ya + yb) / 2
+    fwd, back = forward_label(edge), gradient_label(edge)
+    if ya == yb:  # horizontal: value above, gradient below
+        ax.text(xm, ym + 0.12, fwd, color=FORWARD, ha="center", va="bottom", fontsize=7)
+        if back:
+            ax.text(xm, ym - 0.12, back, color=BACKWARD, ha="center", va="top", fontsize=7)
+    else:  # vertical: value to the left, gradient to the right
+        ax.text(xm - 0.08, ym, fwd, color=FORWARD, ha="right", va="center", fontsize=7)
+        if back:
+            ax.text(xm + 0.08, ym, back, color=BACKWARD, ha="left", va="center", fontsize=7)
+
+
+def _draw_node(ax, x, y, label, kind):
+    """A gate in a rounded box, an input or the loss as a bold name in a circle."""
+    ax.text(x, y, label, ha="center", va="center", zorder=3, **NODE_STYLES[kind])
 
 
 def shown_nodes(size, max_nodes):
@@ -293,7 +284,7 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
     edges, loss = circuit(net, X, y, reg)
     d, hdim, c = net.input_size, net.hidden_size, net.output_size
     shape = f" ({'×'.join(map(str, image_shape))} image)" if image_shape else ""
-    names = net.class_names or [str(i) for i in range(c)]
+    names = class_names(net)
     sketch = Sketch(*SIZE)
     top, bottom = (sketch.panel(*box) for box in PANELS)
     draw_network(
@@ -325,7 +316,7 @@ def minibatch(model=None, data=None, rows=2, hidden=256, seed=0):
     else:
         spec = data or "digits"
         settings = RunSettings(data=spec, hidden_size=hidden, train=TrainConfig(seed=seed))
-        dataset = data_mod.load(spec, seed=seed)
+        dataset = runs.load_run_data(settings)
         net = runs.build(settings, dataset)
         reg = settings.train.reg
     X = net.transform(np.asarray(dataset.X_train[:rows]))

@@ -18,6 +18,7 @@ import numpy as np
 from .errors import InputError
 from .io import atomic_write
 from .net import TwoLayerNet
+from .plots import class_names
 
 OPSET = 17
 IR_VERSION = 8
@@ -93,7 +94,7 @@ def to_onnx(net, name="twolayer"):
     from onnx import TensorProto, helper
 
     d, c = net.input_size, net.output_size
-    names = net.class_names or [str(i) for i in range(c)]
+    names = class_names(net)
     if net.preprocessor is not None:
         offset, factor = net.preprocessor.offset_, net.preprocessor.factor_
     else:

@@ -5,8 +5,6 @@ Loss = mean cross-entropy + reg·(ΣW1² + ΣW2²); biases are not regularised.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Callable
 from typing import Any, overload
@@ -14,48 +12,20 @@ from typing import Any, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import layers
+from . import layers, modelfile
 from .checks import (
     check_dtype,
-    check_fields,
     check_finite,
     check_model_size,
-    check_nonnegative,
-    check_positive_int,
     check_sample_weight,
     check_X,
     check_y,
-    is_dict,
-    is_int,
-    is_str,
-    list_of,
-    one_of,
-    optional,
 )
+from .classic import classic_train
 from .data.preprocess import Preprocessor
-from .errors import InputError
-from .io import meta_array, read_npz, save_npz
+from .errors import InputError, Setting
 from .optim import packed
-from .settings import check_setting, check_settings_dict
-from .train import Workspace, classic_train
-
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
-FORMAT = "twolayer-model"
-FORMAT_VERSION = 1
-# model.npz's meta (JSON): every field read back is checked against this before use
-MODEL_META = {
-    "format": (is_str, "a string"),
-    "version": (is_int(1, FORMAT_VERSION), f"an integer in 1..{FORMAT_VERSION}"),
-    "dtype": (one_of("float32", "float64"), "'float32' or 'float64'"),
-    "class_names": (optional(list_of(is_str, 1)), "a list of strings or null"),
-    "preprocessor": (optional(is_dict), "an object or null"),
-    "data": (optional(is_str), "a data SPEC string or null"),
-    "image_shape": (
-        optional(list_of(is_int(1), 2, 3)),
-        "a list of 2 or 3 positive integers or null",
-    ),
-    "settings": (optional(is_dict), "an object or null"),
-}
+from .settings import check_setting
 
 
 class TwoLayerNet:
@@ -63,8 +33,9 @@ class TwoLayerNet:
 
     W1 = std·randn(input_size, hidden_size) and W2 = std·randn(hidden_size, output_size)
     are drawn in that order from NumPy's global random state, unless ``seed`` (an int or
-    a ``np.random.Generator``) is given; biases start at zero. ``std="he"`` scales W1 by
-    sqrt(2 / input_size) and W2 by sqrt(1 / hidden_size) instead (the command line's default).
+    a ``np.random.Generator``) is given; biases start at zero. ``std="he"`` (or None, as
+    in RunSettings) scales W1 by sqrt(2 / input_size) and W2 by sqrt(1 / hidden_size) instead (the
+    command line's default). Bad arguments are refused in the words of the settings table.
     """
 
     params: dict[str, np.ndarray]
@@ -77,18 +48,18 @@ class TwoLayerNet:
         input_size: int,
         hidden_size: int,
         output_size: int,
-        std: float | str = 1e-4,
+        std: float | str | None = 1e-4,
         dtype: DTypeLike = np.float64,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        input_size = check_positive_int(input_size, "input_size")
-        hidden_size = check_positive_int(hidden_size, "hidden_size")
-        output_size = check_positive_int(output_size, "output_size")
-        if isinstance(std, str) and std == "he":
+        input_size = int(check_setting("input_size", input_size))
+        hidden_size = int(check_setting("hidden_size", hidden_size))
+        output_size = int(check_setting("output_size", output_size))
+        if std is None or (isinstance(std, str) and std == "he"):  # None: as in RunSettings
             # He initialisation for the ReLU layer, LeCun's for the output layer
             std1, std2 = np.sqrt(2.0 / input_size), np.sqrt(1.0 / hidden_size)
         else:
-            std1 = std2 = check_nonnegative(std, "std")
+            std1 = std2 = float(check_setting("std", std))
         self.dtype = check_dtype(dtype)
         check_model_size(
             input_size, hidden_size, output_size, self.dtype
@@ -128,6 +99,17 @@ class TwoLayerNet:
     def output_size(self) -> int:
         return self.params["W2"].shape[1]
 
+    # -- the training loop's buffers ------------------------------------------------------
+    def workspace(self, batch_size: int) -> Workspace:
+        """Buffers for batches of up to batch_size rows, reused by forward_backward from step to step."""
+        return Workspace(self.params, batch_size)
+
+    def batch_bytes(self, batch_size: int) -> int:
+        """Bytes of workspace(batch_size)'s per-row buffers: two hidden activations (a, dh), the
+        scores and the ReLU mask (one byte per hidden unit)."""
+        per_row = (2 * self.hidden_size + self.output_size) * self.dtype.itemsize + self.hidden_size
+        return batch_size * per_row
+
     # -- the math -----------------------------------------------------------------------
     @overload
     def loss(
@@ -152,7 +134,7 @@ class TwoLayerNet:
                 bad_scores(scores, X, self.dtype, "X", 0)
             return scores
         y = check_y(y, X.shape[0], self.output_size)
-        reg = check_nonnegative(reg, "reg")
+        reg = float(check_setting("reg", reg))
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
         loss, grads, _ = self.forward_backward(X, y, reg, weights=sample_weight)
@@ -292,101 +274,45 @@ class TwoLayerNet:
             verbose=verbose,
         )
 
-    # -- files --------------------------------------------------------------------------
+    # -- files (the format: modelfile.py) ------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to an .npz (no pickles), atomically: write a temp file, then rename."""
-        bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
-        if (
-            bad
-        ):  # e.g. weights left by a diverged run: load() would refuse them, so never write them
-            raise InputError(
-                f"{path}: not saved: {', '.join(bad)} contain NaN or infinite values "
-                f"(did training diverge? try a smaller learning rate)"
-            )
-        meta = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "dtype": self.dtype.name,
-            "class_names": None if self.class_names is None else [str(c) for c in self.class_names],
-            **self.meta,
-        }
-        arrays = dict(self.params)
-        if self.preprocessor is not None:
-            meta["preprocessor"] = self.preprocessor.get_config()
-            arrays.update({f"pre_{k}": v for k, v in self.preprocessor.get_arrays().items()})
-        arrays["meta"] = np.array(json.dumps(meta))
-        save_npz(path, arrays)
+        modelfile.write(
+            path, self.params, self.dtype, self.class_names, self.preprocessor, self.meta
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TwoLayerNet:
         """Read a model written by save(); never unpickles anything."""
-        arrays = read_npz(path, required=PARAM_NAMES + ("meta",))
-        try:
-            meta = json.loads(str(meta_array(arrays["meta"], path)))
-        except (json.JSONDecodeError, RecursionError):
-            raise InputError(
-                f"{path}: model metadata is not valid JSON; the file is damaged"
-            ) from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise InputError(f"{path}: not a twolayer model file")
-        version = meta.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise InputError(
-                f"{path}: model format version {version!r} is not a positive integer; the file is damaged"
-            )
-        if version > FORMAT_VERSION:  # a newer writer changed something this reader would misread
-            raise InputError(
-                f"{path}: model format version {version} is newer than this twolayer reads "
-                f"({FORMAT_VERSION}); upgrade twolayer"
-            )
-        check_fields(meta, MODEL_META, f"{path}: meta")
-        if meta.get("settings"):
-            check_settings_dict(meta["settings"], f"{path}: meta: settings")
-        p = {k: arrays[k] for k in PARAM_NAMES}
-        for k, v in p.items():
-            if v.dtype not in (np.float32, np.float64):
-                raise InputError(
-                    f"{path}: array {k} has dtype {v.dtype}, expected float32 or float64"
-                )
-            if not np.isfinite(v).all():
-                raise InputError(f"{path}: array {k} contains NaN or infinite values")
-        if not (
-            p["W1"].ndim == p["W2"].ndim == 2
-            and p["b1"].shape == (p["W1"].shape[1],)
-            and p["W2"].shape[0] == p["W1"].shape[1]
-            and p["b2"].shape == (p["W2"].shape[1],)
-        ):
-            shapes = ", ".join(f"{k} {v.shape}" for k, v in p.items())
-            raise InputError(f"{path}: parameter shapes do not fit together ({shapes})")
-        dtype = check_dtype(meta.get("dtype", p["W1"].dtype.name))
+        f = modelfile.read(path)
         net = cls.__new__(cls)
-        net.dtype = dtype
-        net.params = packed({k: np.asarray(v, dtype=dtype) for k, v in p.items()})
-        net.class_names = meta.pop("class_names", None)
-        if net.class_names is not None and (
-            not isinstance(net.class_names, list)
-            or len(net.class_names) != net.output_size
-            or not all(isinstance(c, str) for c in net.class_names)
-        ):
-            raise InputError(
-                f"{path}: class names do not match the model's {net.output_size} outputs; "
-                "the file is damaged"
-            )
-        shape = meta.get("image_shape")
-        if shape is not None and math.prod(shape) != net.input_size:
-            raise InputError(
-                f"{path}: meta: field 'image_shape' {shape} does not match the model's {net.input_size} "
-                "inputs; the file is damaged"
-            )
-        pre = meta.pop("preprocessor", None)
-        net.preprocessor = None
-        if pre is not None:
-            pre_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("pre_")}
-            net.preprocessor = Preprocessor.from_config(pre, pre_arrays, net.input_size, path)
-        for key in ("format", "version", "dtype"):
-            meta.pop(key, None)
-        net.meta = meta
+        net.dtype = f.dtype
+        net.params = packed(f.params)  # one buffer, as __init__ makes it
+        net.class_names, net.preprocessor, net.meta = f.class_names, f.preprocessor, f.meta
         return net
+
+
+class Workspace:
+    """Buffers for one batch size, reused from step to step by the training loop."""
+
+    def __init__(self, params, batch_size):
+        dtype = params["W1"].dtype
+        hidden, classes = params["W2"].shape
+        self.batch_size = batch_size
+        self.a = np.empty((batch_size, hidden), dtype)
+        self.scores = np.empty((batch_size, classes), dtype)
+        self.dh = np.empty((batch_size, hidden), dtype)
+        self.mask = np.empty((batch_size, hidden), bool)
+        self.grads = packed(
+            {k: np.empty_like(v) for k, v in params.items()}
+        )  # laid out like the params
+        self.scratch = {k: np.empty_like(params[k]) for k in ("W1", "W2")}
+
+    def view(self, n):
+        """Buffers for a batch of n <= batch_size rows (the last, short batch of an epoch)."""
+        if n == self.batch_size:
+            return self.a, self.mask, self.scores, self.dh
+        return self.a[:n], self.mask[:n], self.scores[:n], self.dh[:n]
 
 
 def bad_scores(scores, X, dtype, name, first_row):
@@ -405,5 +331,6 @@ def bad_scores(scores, X, dtype, name, first_row):
     size = f"(up to {peak:.3g}) " if np.isfinite(peak) else "(after preprocessing) "
     raise InputError(
         f"{name}: row {first_row + i} gives non-finite class scores: its values {size}"
-        f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize"
+        f"overflow {np.dtype(dtype).name}; scale them, e.g. ",
+        Setting("preprocess", value="standardize"),
     )

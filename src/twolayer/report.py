@@ -14,8 +14,9 @@ from pathlib import Path
 
 from .errors import InputError
 from .io import printable, read_json, write_text
+from .locks import run_lock
 from .plots import read_confusion
-from .runs import read_metrics, redraw, run_lock
+from .runs import read_metrics, redraw
 from .settings import check_settings_dict
 
 CAPTIONS = {

@@ -9,7 +9,7 @@ RUN_DIR/history.csv    per epoch: loss, train and validation accuracy, learning 
 RUN_DIR/*.png          the pictures (see plots.py)
 RUN_DIR/metrics.json   accuracies, epochs, seconds, settings — written last: it marks a finished run
 
-Guarantees: one writer at a time (``run_lock``, an flock the kernel releases when its process
+Guarantees: one writer at a time (``locks.run_lock``, a lock the kernel releases when its process
 dies, so a dead process's lock is taken over); ``--resume`` continues the same run or refuses;
 every file is written atomically (io.py); every stop (Ctrl-C, SIGTERM, SIGHUP) leaves a finished
 or a resumable folder.
@@ -17,131 +17,48 @@ or a resumable folder.
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import fcntl
 import hashlib
-import os
-import signal
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from io import StringIO
 from pathlib import Path
 
 import numpy as np
 
 from . import data as data_mod
-from .checks import check_fields, check_model_size, check_X, is_int, is_real, is_str, optional
+from .checks import check_fields, check_model_size, is_int, is_real, is_str, optional
 from .data.augment import random_shift
 from .data.preprocess import Preprocessor
-from .errors import DivergedError, InputError
-from .io import (
-    os_error,
-    printable,
-    read_json,
-    remove_stale_temps,
-    save_npy,
-    stdout_write,
-    write_json,
-    write_text,
-)
+from .errors import DivergedError, InputError, Setting
+from .io import read_json, remove_stale_temps, write_json
+from .locks import Stopped, run_lock
 from .net import TwoLayerNet
 from .plots import FIGURES, plot_run
-from .settings import RunSettings, TrainConfig, check_setting, check_settings_dict
+from .settings import RunSettings, TrainConfig, check_settings_dict
 from .train import History, Trainer, accuracy
 
 CHECKPOINT_SECONDS = 0.5  # a kill loses at most this much training; each write costs an fsync
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "history.csv")
-LOCK_FILE = ".twolayer.lock"
 
 __all__ = [
     "RunSettings",
     "TrainConfig",
+    "Prepared",
     "build",
-    "run_training",
-    "evaluate_model",
-    "predict_file",
+    "prepare",
+    "load_run_data",
     "load_model_data",
-    "run_lock",
-    "stop_signals",
+    "run_training",
+    "redraw",
+    "read_metrics",
+    "evaluate_model",
+    "default_run_dir",
 ]
 
 
 def default_run_dir():
     return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-
-
-# -- one writer at a time ------------------------------------------------------------------
-@contextlib.contextmanager
-def run_lock(folder, command, shared=False):
-    """Hold FOLDER's lock while writing into it: exclusive for train and report, shared for the
-    tune workers of one study. A second writer is refused at once, naming the holder."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
-    except FileExistsError:
-        raise InputError(f"{folder}: exists and is not a directory") from None
-    except OSError as e:
-        raise os_error(folder, e, "cannot write to the output directory") from None
-    try:
-        try:
-            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise InputError(
-                f"{folder}: in use by {holder}; wait for it to finish or stop it"
-            ) from None
-        who = f"process {os.getpid()} on {socket.gethostname()}"
-        note = (
-            f"tune workers ({who}, ...)"
-            if shared
-            else f"{who} (twolayer {command}, since {datetime.now().strftime('%H:%M:%S')})"
-        )
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, note.encode(), 0)
-        yield folder
-    finally:
-        os.close(fd)  # closing releases the flock
-
-
-# -- signals: SIGTERM and SIGHUP stop a run the way Ctrl-C does ------------------------------
-class Stopped(KeyboardInterrupt):
-    """A stop asked for by a signal; ``signum`` gives the exit status 128 + signum."""
-
-    def __init__(self, signum):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def handling_signals(handler, signals):
-    """``handler`` for ``signals`` while inside, the previous handlers restored after; outside the
-    main thread, where Python cannot set handlers, signals are left alone."""
-    previous = {}
-    for sig in signals:
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except ValueError:
-            pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def stop_signals():
-    """While inside, SIGTERM and SIGHUP raise Stopped (a KeyboardInterrupt) like Ctrl-C does, so that
-    the loop keeps the best weights and every write in progress is rolled back."""
-
-    def handler(signum, frame):
-        raise Stopped(signum)
-
-    return handling_signals(handler, (signal.SIGTERM, signal.SIGHUP))
 
 
 # -- model + data + preprocessing ------------------------------------------------------------
@@ -155,12 +72,7 @@ def build(settings, dataset):
         settings.dtype,
         names=("input features", "hidden", "classes"),
     )
-    mode = settings.preprocess
-    if (
-        mode == "auto"
-    ):  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
-        mode = "scale" if dataset.pixel_max else "standardize"
-    pre = Preprocessor(mode, pixel_max=dataset.pixel_max).fit(dataset.X_train)
+    pre = Preprocessor(settings.preprocess, pixel_max=dataset.pixel_max).fit(dataset.X_train)
     rng = np.random.default_rng(settings.train.seed)
     net = TwoLayerNet(
         dataset.n_features,
@@ -186,7 +98,8 @@ def make_augment(mode, net, dataset):
         return None
     if dataset.image_shape is None:
         raise InputError(
-            f"--augment shift needs image data; {dataset.name} rows have no image shape"
+            Setting("augment", value="shift"),
+            f" needs image data; {dataset.name} rows have no image shape",
         )
     blank = net.transform(np.zeros((1, net.input_size)))[0]
     return random_shift(dataset.image_shape, fill=blank)
@@ -213,8 +126,9 @@ def transformed(net, X, name="the data"):
         peak = f"{float(np.max(np.abs(X))):.0e}".replace("e+", "e")
         mode = net.preprocessor.mode if net.preprocessor is not None else "none"
         raise InputError(
-            f"{name}: values up to {peak}: scale them, e.g. --preprocess standardize (they overflow "
-            f"{net.dtype.name} after preprocessing '{mode}')"
+            f"{name}: values up to {peak}: scale them, e.g. ",
+            Setting("preprocess", value="standardize"),
+            f" (they overflow {net.dtype.name} after preprocessing '{mode}')",
         )
     return out
 
@@ -304,15 +218,29 @@ def settings_from(d, where):
         raise InputError(f"{where}: damaged run configuration ({e})") from None
 
 
+def load_run_data(settings, spec=None, seed=None):
+    """The data set of a run, split as its settings say (the seed rule: the loop's seed, 0 for
+    None; the validation fraction). ``spec`` or ``seed``: other data, or another split of it."""
+    return data_mod.load(
+        spec or settings.data,
+        seed=(settings.train.seed or 0) if seed is None else seed,
+        val_fraction=settings.val_fraction,
+    )
+
+
 def load_model_data(model, spec=None, seed=None, settings=None):
     """(net, dataset, settings): a saved model and its data, loaded and split as its training run
     did (spec, seed and validation fraction from the model) unless ``spec`` or ``seed`` are given."""
     net = model if isinstance(model, TwoLayerNet) else TwoLayerNet.load(model)
     settings = settings or trained_settings(net, model)
-    spec = spec or settings.data
-    seed = settings.train.seed or 0 if seed is None else check_setting("seed", seed)
-    dataset = data_mod.load(spec, seed=seed, val_fraction=settings.val_fraction)
+    dataset = load_run_data(settings, spec, seed)
     where = "the model" + ("" if isinstance(model, TwoLayerNet) else f" {model}")
+    _check_fits(net, dataset, spec or settings.data, where)
+    return net, dataset, settings
+
+
+def _check_fits(net, dataset, spec, where):
+    """The data's features and labels are what the model was built for."""
     if dataset.n_features != net.input_size:
         raise InputError(
             f"{spec}: data has {dataset.n_features} features but {where} expects {net.input_size}"
@@ -323,7 +251,6 @@ def load_model_data(model, spec=None, seed=None, settings=None):
             raise InputError(
                 f"{spec}: {split} labels reach {y.max()} but {where} has {net.output_size} classes"
             )
-    return net, dataset, settings
 
 
 # -- a training run ------------------------------------------------------------------------
@@ -351,28 +278,27 @@ def read_metrics(path):
     return check_fields(read_json(path, "metrics"), METRICS_SCHEMA, path)
 
 
-def _prepare_dir(out, resume, force):
-    """Check what OUT holds against --resume / --force (called with OUT's lock held)."""
+def _check_request(out, resume, force):
+    """What ``--resume`` / ``--force`` ask of OUT, checked before the lock creates the folder."""
     if resume and force:
         raise InputError("--resume and --force contradict each other: pick one")
-    if resume:
-        if not (out / "config.json").exists():
-            raise InputError(
-                f"{out}: nothing to resume (no config.json); start a new run without --resume"
-            )
-        remove_stale_temps(out)
-        return
-    if any((out / f).exists() for f in RUN_FILES):
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    if resume and not (out / "config.json").exists():
+        raise InputError(
+            f"{out}: nothing to resume (no config.json); start a new run without --resume"
+        )
+
+
+def _clear_dir(out, resume, force):
+    """Make OUT ready for a new run (nothing of an old one survives --force); a resumed run keeps
+    its files. Called with OUT's lock held."""
+    if not resume and any((out / f).exists() for f in RUN_FILES):
         if not force:
             raise InputError(
                 f"{out}: already holds a run; use --resume to continue it or --force to overwrite it"
             )
-        for f in (
-            *RUN_FILES,
-            *FIGURES,
-            "confusion.json",
-            "report.html",
-        ):  # nothing of the old run survives
+        for f in (*RUN_FILES, *FIGURES, "confusion.json", "report.html"):
             (out / f).unlink(missing_ok=True)
     remove_stale_temps(out)
 
@@ -397,6 +323,16 @@ def _resumed_settings(out, given):
     return settings, stored.get("fingerprint")
 
 
+def _check_same_data(out, settings, stored, now):
+    """A resumed run trains on the data it started on (its fingerprint), or refuses."""
+    if stored is not None and stored != now:
+        raise InputError(
+            f"{out}: the run was trained on other data than {settings.data} gives now "
+            f"({stored.get('n_train')} rows then, {now['n_train']} now, or other rows); "
+            "resume with the same data or start a new run with --force"
+        )
+
+
 def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
     """The checkpoint callback for the loop: saves after the first epoch, the last one (``last_epoch``
     or an early stop) and otherwise only when ``seconds`` have passed since the previous save."""
@@ -417,7 +353,23 @@ def throttled(save, last_epoch, seconds=CHECKPOINT_SECONDS):
     return checkpoint
 
 
-def run_training(  # noqa: C901  (split by the wiring rebuild, issue 17)
+@dataclass
+class OpenRun:
+    """A run directory opened for training: its settings, the prepared net and data, the loop."""
+
+    out: Path
+    settings: RunSettings
+    run: Prepared
+    trainer: Trainer
+    fingerprint: dict
+    resume: bool
+
+    @property
+    def checkpoint(self):
+        return self.out / "checkpoint.npz"
+
+
+def run_training(
     settings,
     out,
     *,
@@ -438,76 +390,78 @@ def run_training(  # noqa: C901  (split by the wiring rebuild, issue 17)
     is absorbed by the loop, which keeps the best weights, and reported as stop_reason 'interrupted'.
     """
     out = Path(out)
-    if resume and force:
-        raise InputError("--resume and --force contradict each other: pick one")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
-    if resume and not (out / "config.json").exists():
-        raise InputError(
-            f"{out}: nothing to resume (no config.json); start a new run without --resume"
-        )
+    _check_request(out, resume, force)
     with run_lock(out, "train"):
-        _prepare_dir(out, resume, force)
-        stored_fp = None
-        if resume:
-            settings, stored_fp = _resumed_settings(out, given)
-        if dataset is None:
-            dataset = data_mod.load(
-                settings.data, seed=settings.train.seed or 0, val_fraction=settings.val_fraction
-            )
-        fp = fingerprint(settings, dataset)
-        if stored_fp is not None and stored_fp != fp:
-            raise InputError(
-                f"{out}: the run was trained on other data than {settings.data} gives now "
-                f"({stored_fp.get('n_train')} rows then, {fp['n_train']} now, or other rows); "
-                "resume with the same data or start a new run with --force"
-            )
-        run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
-        write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
-        trainer = Trainer(run.net, settings.train)
-        ckpt = out / "checkpoint.npz"
-        if resume and ckpt.exists():
-            trainer.load_checkpoint(ckpt, fingerprint=fp)
+        opened = _open_run(out, settings, resume, force, given, dataset)
         if on_start is not None:
-            on_start(trainer, dataset)
-        error = None
-        try:
-            last_epoch = settings.train.resolve_epochs(len(dataset.y_train))
-            run.fit(
-                trainer,
-                on_batch=on_batch,
-                on_epoch=on_epoch,
-                checkpoint=throttled(lambda t: t.save_checkpoint(ckpt, fingerprint=fp), last_epoch),
-            )
-        except DivergedError as e:
-            error = e
-        except (
-            InputError
-        ):  # data that cannot be trained on as it is (values that overflow): no run left behind
-            if not resume:
-                for name in ("config.json", "checkpoint.npz"):
-                    (out / name).unlink(missing_ok=True)
-            raise
-        if error is not None and trainer.best is None:
-            write_json(out / "metrics.json", {"stop_reason": "diverged", "error": str(error)})
-            raise error
-        metrics = _metrics(settings, run, trainer)
-        if error is not None:
-            metrics["error"] = str(error)
-        if trainer.interrupt is not None:
-            metrics["signal"] = (
-                str(trainer.interrupt) if isinstance(trainer.interrupt, Stopped) else "SIGINT"
-            )
-        # files first, metrics.json last: a folder with metrics.json is a finished run, pictures and all
-        run.net.save(out / "model.npz")
-        trainer.history.write_csv(out / "history.csv")
-        if plots:
-            plot_run(
-                out, net=run.net, history=trainer.history, dataset=dataset, transform=run.transform
-            )
-        write_json(out / "metrics.json", metrics)
+            on_start(opened.trainer, opened.run.dataset)
+        error = _fit(opened, on_batch, on_epoch)
+        metrics = _write_run(opened, error, plots)
     if error is not None:
         raise error
+    return metrics
+
+
+def _open_run(out, settings, resume, force, given, dataset):
+    """Check OUT against the request, settle the settings and the data, prepare the net, write
+    config.json and, on --resume, restore the checkpoint. Everything that may refuse comes first."""
+    _clear_dir(out, resume, force)
+    stored_fp = None
+    if resume:
+        settings, stored_fp = _resumed_settings(out, given)
+    if dataset is None:
+        dataset = load_run_data(settings)
+    fp = fingerprint(settings, dataset)
+    _check_same_data(out, settings, stored_fp, fp)
+    run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
+    write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
+    opened = OpenRun(out, settings, run, Trainer(run.net, settings.train), fp, resume)
+    if resume and opened.checkpoint.exists():
+        opened.trainer.load_checkpoint(opened.checkpoint, fingerprint=fp)
+    return opened
+
+
+def _fit(opened, on_batch, on_epoch):
+    """Train, checkpointing as it goes; returns the DivergedError of a run that diverged, else None."""
+    trainer, ckpt, fp = opened.trainer, opened.checkpoint, opened.fingerprint
+    last_epoch = opened.settings.train.resolve_epochs(len(opened.run.dataset.y_train))
+    try:
+        opened.run.fit(
+            trainer,
+            on_batch=on_batch,
+            on_epoch=on_epoch,
+            checkpoint=throttled(lambda t: t.save_checkpoint(ckpt, fingerprint=fp), last_epoch),
+        )
+    except DivergedError as e:
+        return e
+    except InputError:  # data that cannot be trained on as it is (values that overflow)
+        if not opened.resume:  # no run left behind
+            for name in ("config.json", "checkpoint.npz"):
+                (opened.out / name).unlink(missing_ok=True)
+        raise
+    return None
+
+
+def _write_run(opened, error, plots):
+    """The run's files, metrics.json last: a folder with metrics.json is a finished run, pictures
+    and all. A run that diverged before any finite epoch leaves only its metrics and the error."""
+    out, run, trainer = opened.out, opened.run, opened.trainer
+    if error is not None and trainer.best is None:
+        write_json(out / "metrics.json", {"stop_reason": "diverged", "error": str(error)})
+        raise error
+    metrics = _metrics(opened.settings, run, trainer)
+    if error is not None:
+        metrics["error"] = str(error)
+    if trainer.interrupt is not None:
+        stopped = isinstance(trainer.interrupt, Stopped)
+        metrics["signal"] = str(trainer.interrupt) if stopped else "SIGINT"
+    run.net.save(out / "model.npz")
+    trainer.history.write_csv(out / "history.csv")
+    if plots:
+        plot_run(
+            out, net=run.net, history=trainer.history, dataset=run.dataset, transform=run.transform
+        )
+    write_json(out / "metrics.json", metrics)
     return metrics
 
 
@@ -595,57 +549,3 @@ def evaluate_model(model_path, spec=None, seed=None):
                 net, X, y, net.transform, name=f"{spec or settings.data} ({split} split)"
             )
     return result
-
-
-def predict_file(model, input, note=None):
-    """(net, class indices, probabilities) for every row of an .npy or .csv file, preprocessed as in
-    training; ``note`` hears about a dropped label column."""
-    net = TwoLayerNet.load(model)
-    X = check_X(data_mod.read_rows(input, note=note), name=str(input))
-    if X.shape[1] != net.input_size:
-        raise InputError(
-            f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}"
-        )
-    proba = net.predict_proba(X, name=str(input))  # raw rows: the model applies its preprocessing
-    return net, proba.argmax(axis=1), proba
-
-
-def class_names(net):
-    """The model's class names (the indices as strings for a model without names)."""
-    return net.class_names or [str(i) for i in range(net.output_size)]
-
-
-def class_labels(net, idx):
-    """Class names of output indices."""
-    names = class_names(net)
-    return [names[i] for i in idx]
-
-
-def write_predictions(net, idx, proba=None, out=None):
-    """Class names, one per line, to stdout or OUT; with ``proba``, CSV rows 'label,p1,…,pC' under
-    the header 'label,<class names>'. An OUT ending in .npy holds the class names as a unicode
-    array, or with ``proba`` the N×C probabilities in class-name order."""
-    labels = class_labels(net, idx)
-    out = None if out is None else Path(out)
-    if out is not None and out.suffix == ".npy":  # an array keeps the names as they are
-        return save_npy(
-            out, np.asarray(proba) if proba is not None else np.array(labels, dtype=str)
-        )
-    shown = [
-        printable(n) for n in class_names(net)
-    ]  # text: one line per row, whatever the names hold
-    labels = [shown[i] for i in idx]
-    if proba is None:
-        text = "\n".join(labels) + "\n"
-    else:
-        buf = StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["label", *shown])
-        writer.writerows([label, *(f"{p:.6g}" for p in row)] for label, row in zip(labels, proba))
-        text = buf.getvalue()
-    return stdout_write(text) if out is None else write_text(out, text)
-
-
-def exit_status(error):
-    """128 + the signal number for a stop by signal (130 for Ctrl-C)."""
-    return 128 + getattr(error, "signum", signal.SIGINT)

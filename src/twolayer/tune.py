@@ -19,8 +19,6 @@ OUT/search.png        validation accuracy against learning rate and regularisati
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import os
 import random
@@ -31,12 +29,19 @@ import time
 import warnings
 from pathlib import Path
 
-from . import data as data_mod
-from .errors import DivergedError, InputError
+from .errors import DivergedError, InputError, Setting
 from .io import atomic_write, read_json, read_npz, write_csv, write_json
+from .locks import (
+    RESULTS_LOCK_FILE,
+    STOP_SIGNALS,
+    Stopped,
+    handling_signals,
+    run_lock,
+    waiting_lock,
+)
 from .plots import plot_study
-from .runs import Stopped, handling_signals, prepare, run_lock
-from .settings import PRUNERS, SAMPLERS, RunSettings, TrainConfig, check_setting
+from .runs import load_run_data, prepare
+from .settings import RunSettings, TrainConfig, check_setting
 from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
@@ -132,7 +137,8 @@ def make_objective(base, dataset, out, stop=None):
         except ValueError as e:  # Optuna refuses a parameter whose range differs from the study's
             raise InputError(
                 f"study {trial.study.study_name!r} was created with another search space ({e}); "
-                "use a new --study-name"
+                "use a new ",
+                Setting("study_name"),
             ) from None
         trial.set_user_attr("worker", worker)
 
@@ -169,27 +175,8 @@ def open_storage(url, heartbeat=10):
     """An RDB storage with heartbeats: a trial whose worker is silent for 3 heartbeats is failed
     and retried once with the same parameters."""
     optuna = require_optuna()
-    engine_kwargs = {}
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    if scheme.startswith("sqlite"):
-        # several processes on one file: wait for the write lock instead of failing at once
-        engine_kwargs = {"connect_args": {"timeout": 60}}
-        path = sqlite_path(url)
-        if not path:
-            raise InputError(
-                f"storage {url}: an in-memory database cannot be shared by workers or kept after "
-                "the run; use sqlite:///FILE"
-            )
-        if not Path(path).parent.is_dir():
-            raise InputError(f"storage {url}: the folder {Path(path).parent} does not exist")
-    elif (
-        scheme == "postgresql"
-    ):  # the driver the postgres extra installs (SQLAlchemy would pick psycopg2)
-        url = "postgresql+psycopg" + url[len(scheme) :]
-    elif not scheme.startswith(("postgresql", "mysql")):
-        raise InputError(
-            f"storage must be a sqlite:///FILE or postgresql://... URL, got {_redact(url)!r}"
-        )
+    url, engine_kwargs = _engine_url(url, scheme)
     rng = random.Random()
     for attempt in range(6):
         try:
@@ -203,14 +190,7 @@ def open_storage(url, heartbeat=10):
                     **_retry_once(),
                 )
         except ImportError as e:
-            dialect = url.split(":", 1)[0]
-            driver = getattr(e, "name", None) or (
-                dialect.split("+", 1)[1] if "+" in dialect else dialect
-            )
-            advice = INSTALL_POSTGRES if driver == "psycopg" else f"pip install {driver}"
-            raise InputError(
-                f"storage {scheme}: the database driver {driver} is not installed: {advice}"
-            ) from None
+            raise _missing_driver(scheme, url, e) from None
         except Exception as e:  # SQLAlchemy: bad URL, unreachable server, refused password, a race
             if not type(e).__module__.startswith(("sqlalchemy", "optuna")):
                 raise
@@ -220,6 +200,38 @@ def open_storage(url, heartbeat=10):
                 ) from None
             # workers started together race to create the tables: the loser waits and reopens
             time.sleep(rng.uniform(0.2, 1.0) * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _engine_url(url, scheme):
+    """(SQLAlchemy URL, engine arguments) of a storage URL, refused in one line when no worker
+    could share it."""
+    if scheme.startswith("sqlite"):
+        path = sqlite_path(url)
+        if not path:
+            raise InputError(
+                f"storage {url}: an in-memory database cannot be shared by workers or kept after "
+                "the run; use sqlite:///FILE"
+            )
+        if not Path(path).parent.is_dir():
+            raise InputError(f"storage {url}: the folder {Path(path).parent} does not exist")
+        # several processes on one file: wait for the write lock instead of failing at once
+        return url, {"connect_args": {"timeout": 60}}
+    if scheme == "postgresql":  # the driver the postgres extra installs (SQLAlchemy: psycopg2)
+        return "postgresql+psycopg" + url[len(scheme) :], {}
+    if not scheme.startswith(("postgresql", "mysql")):
+        raise InputError(
+            f"storage must be a sqlite:///FILE or postgresql://... URL, got {_redact(url)!r}"
+        )
+    return url, {}
+
+
+def _missing_driver(scheme, url, e):
+    """The one line for a database driver that is not installed, with how to install it."""
+    dialect = url.split(":", 1)[0]
+    driver = getattr(e, "name", None) or (dialect.split("+", 1)[1] if "+" in dialect else dialect)
+    advice = INSTALL_POSTGRES if driver == "psycopg" else f"pip install {driver}"
+    return InputError(f"storage {scheme}: the database driver {driver} is not installed: {advice}")
 
 
 @functools.cache
@@ -274,26 +286,26 @@ def _redact(url):
 
 
 def make_sampler(name, seed=None):
+    """The sampler ``name``, one of settings.SAMPLERS (checked by check_options)."""
     import optuna
 
-    if name == "tpe":
-        # constant_liar: running trials of other workers count as bad guesses, so parallel workers spread out
-        return optuna.samplers.TPESampler(n_startup_trials=5, seed=seed, constant_liar=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {name!r}")
+    assert name == "tpe", name
+    # constant_liar: running trials of other workers count as bad guesses, so parallel workers spread out
+    return optuna.samplers.TPESampler(n_startup_trials=5, seed=seed, constant_liar=True)
 
 
 def make_pruner(name, epochs):
+    """The pruner ``name``, one of settings.PRUNERS (checked by check_options)."""
     import optuna
 
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min(3, epochs - 1))
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
     if name == "none":
         return optuna.pruners.NopPruner()
-    raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
+    assert name == "median", name
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min(3, epochs - 1))
 
 
 def tune(
@@ -312,12 +324,16 @@ def tune(
     seed=None,
     heartbeat=10,
     callbacks=(),
+    on_start=None,
 ):
     """Run ``trials`` trials in this worker, then write the results of the whole study to ``out``.
 
-    Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``.
+    Returns the study. ``callbacks`` are Optuna callbacks ``(study, frozen_trial)``; ``on_start()``
+    is called once the options are checked (a progress bar starts there).
     """
     check_options(trials, n_jobs, timeout, sampler, pruner, heartbeat, study_name)
+    if on_start is not None:
+        on_start()
     if seed is not None:
         check_setting("seed", seed)
     require_optuna()  # before loading data: a missing extra is said at once
@@ -329,30 +345,19 @@ def tune(
     out = Path(out)
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
     # the data first: a bad --data must leave no study.json or database behind
-    dataset = data_mod.load(data, seed=0, val_fraction=base.val_fraction)
+    dataset = load_run_data(base)
     if dataset.X_val is None:
         raise InputError(f"{data}: no validation split to tune on")
-    with run_lock(
-        out, "tune", shared=True
-    ):  # the workers of one study share OUT; train and report wait
+    with run_lock(out, "tune", shared=True):  # the workers of one study share OUT; train waits
         storage = open_storage(url, heartbeat)
         _bind(out, study_name, url)
-        return _tune(
-            data,
-            dataset,
-            trials,
-            storage,
-            study_name,
-            out,
-            base,
-            n_jobs,
-            timeout,
-            sampler,
-            pruner,
-            epochs,
-            seed,
-            callbacks,
+        study = _open_study(
+            storage, study_name, base, make_sampler(sampler, seed), make_pruner(pruner, epochs)
         )
+        optimize = {"n_trials": trials, "timeout": timeout, "n_jobs": n_jobs}
+        _optimize(study, base, dataset, out, {**optimize, "callbacks": list(callbacks)})
+        write_results(study, out, dataset)
+        return study
 
 
 def _bind(out, study_name, url):
@@ -371,22 +376,8 @@ def _bind(out, study_name, url):
         write_json(path, here)
 
 
-def _tune(
-    data,
-    dataset,
-    trials,
-    storage,
-    study_name,
-    out,
-    base,
-    n_jobs,
-    timeout,
-    sampler,
-    pruner,
-    epochs,
-    seed,
-    callbacks,
-):
+def _open_study(storage, study_name, base, sampler, pruner):
+    """Create the study, or join it when its objective is this worker's (check_joined)."""
     import optuna
 
     optuna.logging.set_verbosity(
@@ -398,28 +389,31 @@ def _tune(
         study_name=study_name,
         direction="maximize",
         load_if_exists=True,
-        sampler=make_sampler(sampler, seed),
-        pruner=make_pruner(pruner, epochs),
+        sampler=sampler,
+        pruner=pruner,
     )
     if "base" not in study.user_attrs:  # the study's creator says what it tunes, once
         study.set_user_attr("objective", OBJECTIVE)
-        study.set_user_attr("data", data)  # so that best_model.npz can be retrained anywhere
+        study.set_user_attr("data", base.data)  # so that best_model.npz can be retrained anywhere
         study.set_user_attr("base", base.to_dict())
+    return study
+
+
+def _optimize(study, base, dataset, out, optimize):
+    """This worker's trials (``optimize``: Study.optimize's arguments), stopped by a signal at the
+    next epoch of every running trial; trials left RUNNING by dead workers are failed after."""
+    import optuna
+
     stop = threading.Event()
     stop.signum = signal.SIGINT  # set by the handler
     try:
         with _stop_trials_on_signals(stop):
             study.optimize(
-                make_objective(base, dataset, out, stop),
-                n_trials=trials,
-                timeout=timeout,
-                n_jobs=n_jobs,
-                callbacks=list(callbacks),
-                gc_after_trial=False,
+                make_objective(base, dataset, out, stop), gc_after_trial=False, **optimize
             )
     except optuna.exceptions.StorageInternalError as e:
         raise InputError(
-            f"storage of study {study_name!r} failed during the study "
+            f"storage of study {study.study_name!r} failed during the study "
             f"({' '.join(str(e).split())[:200]})"
         ) from None
     with warnings.catch_warnings():
@@ -427,14 +421,12 @@ def _tune(
         optuna.storages.fail_stale_trials(
             study
         )  # a trial left RUNNING by a dead worker never counts
-    write_results(study, out, dataset)
-    return study
 
 
 def _stop_trials_on_signals(stop):
     """Ctrl-C, SIGTERM and SIGHUP reach only the main thread; with --n-jobs > 1 Optuna would wait for
     the trials of the other threads to finish. The signal only sets ``stop``; every trial checks it
-    after each epoch and ends, failed, with the stop (runs.Stopped), which Optuna re-raises."""
+    after each epoch and ends, failed, with the stop (locks.Stopped), which Optuna re-raises."""
 
     def handler(
         signum, frame
@@ -442,12 +434,12 @@ def _stop_trials_on_signals(stop):
         stop.signum = signum  # callback swallows it with a traceback); every trial checks the flag
         stop.set()
 
-    return handling_signals(handler, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+    return handling_signals(handler, (signal.SIGINT, *STOP_SIGNALS))
 
 
 # what the objective measures: validation accuracy on this data set's validation split. (--epochs and
 # --patience are each trial's budget, and a worker may give its trials more or less of it.)
-JOIN_FIELDS = {"data": "--data", "val_fraction": "the validation fraction"}
+JOIN_FIELDS = {"data": Setting("data"), "val_fraction": "the validation fraction"}
 
 
 def check_joined(storage, study_name, base):
@@ -464,28 +456,36 @@ def check_joined(storage, study_name, base):
         shown = ", ".join(d.name.lower() for d in directions)
         raise InputError(
             f"study {study_name!r} exists and its direction is {shown}; twolayer tune maximizes "
-            f"{OBJECTIVE}: use another --study-name"
+            f"{OBJECTIVE}: use another ",
+            Setting("study_name"),
         )
     attrs = storage.get_study_user_attrs(study_id)
     if "base" not in attrs:  # (studies of earlier versions have 'base' and no 'objective')
         if storage.get_all_trials(study_id, deepcopy=False):
             raise InputError(
                 f"study {study_name!r} exists but was not created by twolayer tune (its objective "
-                f"is unknown); use another --study-name"
+                "is unknown); use another ",
+                Setting("study_name"),
             )
         return  # created a moment ago by another worker, which is writing its attributes
     theirs = {**(attrs.get("base") or {}), **((attrs.get("base") or {}).get("train") or {})}
     ours = {**base.to_dict(), **base.to_dict()["train"]}
-    differ = [
-        f"{flag} {theirs.get(k)!r} (this worker: {ours.get(k)!r})"
-        for k, flag in JOIN_FIELDS.items()
-        if theirs.get(k) != ours.get(k)
-    ]
+    differ = [k for k in JOIN_FIELDS if theirs.get(k) != ours.get(k)]
     if attrs.get("objective", OBJECTIVE) != OBJECTIVE or differ:
-        what = "; ".join(differ) or f"objective {attrs.get('objective')!r}"
+        what = [
+            part
+            for i, k in enumerate(differ)
+            for part in (
+                "; " * (i > 0),
+                JOIN_FIELDS[k],
+                f" {theirs.get(k)!r} (this worker: {ours.get(k)!r})",
+            )
+        ] or [f"objective {attrs.get('objective')!r}"]
         raise InputError(
-            f"study {study_name!r} tunes another objective: {what}; join it with the same options "
-            "or use another --study-name"
+            f"study {study_name!r} tunes another objective: ",
+            *what,
+            "; join it with the same options or use another ",
+            Setting("study_name"),
         )
 
 
@@ -516,23 +516,12 @@ def finished(study):
 def write_results(study, out, dataset=None):
     """best_model.npz, trials.csv and the plots of the whole study (every worker's trials)."""
     out = Path(out)
-    with _results_lock(out):  # workers finishing together take turns
+    with waiting_lock(out / RESULTS_LOCK_FILE):  # workers finishing together take turns
         write_trials_csv(study.get_trials(deepcopy=False), out / "trials.csv")
         best = finished(study)
         if best:
             save_best_model(study, best[0], out, dataset)
         plot_study(sorted(best, key=lambda t: t.number), out, study.study_name)
-
-
-@contextlib.contextmanager
-def _results_lock(out):
-    """An exclusive lock on OUT's result files, waited for (workers of one study take turns)."""
-    fd = os.open(out / ".results.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def write_trials_csv(trials, path):
@@ -565,7 +554,7 @@ def save_best_model(study, trial, out, dataset=None):
         return atomic_write(target, lambda f: f.write(data))
     base = RunSettings.from_dict(study.user_attrs["base"])
     if dataset is None:
-        dataset = data_mod.load(base.data, seed=0, val_fraction=base.val_fraction)
+        dataset = load_run_data(base)
     net, _, _ = train_trial(trial.params, base, dataset)
     net.save(target)
     return target

@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
-import numbers
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError
 from ..io import check_file
-from ..settings import check_setting
+from ..settings import SettingError, check_setting
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
 from .dataset import Dataset, spill, split_validation, stratified_split
@@ -54,10 +53,12 @@ DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa2
 
 def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
     """The 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
-    if not 0 < val_fraction < 1 - test_fraction:
-        raise InputError(
-            f"validation fraction must be in (0, {1 - test_fraction:g}) for digits "
-            f"({test_fraction:g} is the test split), got {val_fraction}"
+    # val_fraction is in (0, 1) (data.load checks it by the settings table); digits also keep a test split
+    if val_fraction >= 1 - test_fraction:
+        raise SettingError(
+            "val_fraction",
+            val_fraction,
+            f"a number in (0, {1 - test_fraction:g}) for digits ({test_fraction:g} is its test split)",
         )
     X, y = read_digits()
     idx_rest, idx_test = stratified_split(y, math.ceil(test_fraction * len(y)), seed)
@@ -114,11 +115,8 @@ def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Data
     ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the
     cache (see ``twolayer.data.fetch``) and read from there.
     """
-    check_setting("seed", seed, "seed")
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
-        raise InputTypeError(
-            f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}"
-        )
+    check_setting("seed", seed)
+    check_setting("val_fraction", val_fraction)
     if not isinstance(spec, (str, os.PathLike)):
         raise InputTypeError(
             f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}"

@@ -5,8 +5,8 @@ import pytest
 
 from twolayer import TwoLayerNet, layers
 from twolayer.gradcheck import check_net
+from twolayer.net import Workspace
 from twolayer.optim import make_optimizer
-from twolayer.train import Workspace
 
 
 @pytest.fixture
@@ -172,41 +172,3 @@ def test_float32_training_step_stays_float32_and_learns(rng):
     net.train(X, y, X, y, learning_rate=0.5, reg=1e-4, num_iters=200, batch_size=50)
     assert all(v.dtype == np.float32 for v in net.params.values())
     assert net.loss(X, y, reg=1e-4)[0] < 0.7 * before
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["train", "--epochs", "1", "--hidden", "8", "--quiet"],
-        ["evaluate", "{run}/model.npz"],
-        ["predict", "{run}/model.npz", "{rows}"],
-    ],
-)
-def test_command_line_paths_import_no_heavy_library(tmp_path, command):
-    """The start-up budget of issue 13: train (pictures included), evaluate and predict never
-    import scikit-learn, SciPy, matplotlib or pandas (about a second of imports together), and
-    evaluate and predict draw nothing, so they do not import Pillow either."""
-    import subprocess
-    import sys
-
-    from twolayer.cli import main
-    from twolayer.data import load
-
-    run = tmp_path / "run"
-    assert main(["train", "--out", str(run), "--epochs", "1", "--hidden", "8", "--quiet"]) == 0
-    np.save(tmp_path / "rows.npy", load("digits").X_test[:5])
-    args = [a.format(run=run, rows=tmp_path / "rows.npy") for a in command]
-    if args[0] == "train":
-        args += ["--out", str(tmp_path / "again")]
-    code = (
-        "import sys\nfrom twolayer.cli import main\ntry:\n    main({!r})\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in {!r} if m in sys.modules))".format(
-            args,
-            ("sklearn", "scipy", "matplotlib", "pandas") + (("PIL",) if args[0] != "train" else ()),
-        )
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
-    )
-    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

@@ -1,0 +1,57 @@
+"""A saved model at work on rows that are not a data set: read them, predict, write the answers.
+
+Not part of the run layer: nothing here assembles data, it only reads rows and a model and writes
+class names (text, CSV with probabilities, or .npy) to stdout or a file.
+"""
+
+from __future__ import annotations
+
+import csv
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+
+from .checks import check_X
+from .data import read_rows
+from .errors import InputError
+from .io import printable, save_npy, stdout_write, write_text
+from .net import TwoLayerNet
+from .plots import class_names
+
+
+def predict_file(model, input, note=None):
+    """(net, class indices, probabilities) for every row of an .npy or .csv file, preprocessed as in
+    training; ``note`` hears about a dropped label column."""
+    net = TwoLayerNet.load(model)
+    X = check_X(read_rows(input, note=note), name=str(input))
+    if X.shape[1] != net.input_size:
+        raise InputError(
+            f"{input}: rows have {X.shape[1]} features but the model {model} expects {net.input_size}"
+        )
+    proba = net.predict_proba(X, name=str(input))  # raw rows: the model applies its preprocessing
+    return net, proba.argmax(axis=1), proba
+
+
+def write_predictions(net, idx, proba=None, out=None):
+    """Class names, one per line, to stdout or OUT; with ``proba``, CSV rows 'label,p1,…,pC' under
+    the header 'label,<class names>'. An OUT ending in .npy holds the class names as a unicode
+    array, or with ``proba`` the N×C probabilities in class-name order."""
+    names = class_names(net)
+    out = None if out is None else Path(out)
+    if out is not None and out.suffix == ".npy":  # an array keeps the names as they are
+        labels = [names[i] for i in idx]
+        return save_npy(
+            out, np.asarray(proba) if proba is not None else np.array(labels, dtype=str)
+        )
+    shown = [printable(n) for n in names]  # text: one line per row, whatever the names hold
+    labels = [shown[i] for i in idx]
+    if proba is None:
+        text = "\n".join(labels) + "\n"
+    else:
+        buf = StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["label", *shown])
+        writer.writerows([label, *(f"{p:.6g}" for p in row)] for label, row in zip(labels, proba))
+        text = buf.getvalue()
+    return stdout_write(text) if out is None else write_text(out, text)
