@@ -96,7 +96,7 @@ def test_the_estimator_without_scikit_learn_names_the_extra():
     done = run_python(code, timeout=60)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: TwoLayerClassifier needs scikit-learn 1.6 or later (")
+    assert last.startswith("ImportError: TwoLayerClassifier needs scikit-learn 1.7 or later (")
     assert last.endswith('): pip install "twolayer[sklearn]"') and "sklearn" in last
 
 
