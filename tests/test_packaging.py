@@ -89,14 +89,20 @@ def test_core_commands_need_no_extra(tmp_path):
     assert (tmp_path / "p.csv").exists() and (tmp_path / "d.png").stat().st_size > 10_000
 
 
-def test_the_estimator_without_scikit_learn_names_the_extra():
-    code = BLOCKER.split("from twolayer.cli")[0].format(blocked={"sklearn"}) + (
-        "from twolayer import TwoLayerClassifier"
-    )
+@pytest.mark.parametrize(
+    "name, statement",
+    [
+        ("TwoLayerClassifier", "from twolayer import TwoLayerClassifier"),
+        ("MLPClassifier", "from twolayer import MLPClassifier"),
+        ("MLPClassifier", "import twolayer.sklearn_mlp"),
+    ],
+)
+def test_the_estimators_without_scikit_learn_name_the_extra(name, statement):
+    code = BLOCKER.split("from twolayer.cli")[0].format(blocked={"sklearn"}) + statement
     done = run_python(code, timeout=60)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: TwoLayerClassifier needs scikit-learn 1.7 or later (")
+    assert last.startswith(f"ImportError: {name} needs scikit-learn 1.7 or later (")
     assert last.endswith('): pip install "twolayer[sklearn]"') and "sklearn" in last
 
 
