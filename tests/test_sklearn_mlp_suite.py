@@ -19,6 +19,7 @@ import itertools
 import pathlib
 
 import pytest
+import sklearn
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -94,17 +95,25 @@ OUT_OF_SCOPE = {
 @pytest.mark.parametrize("test_id", list(IN_SCOPE))
 def test_scikit_learn_mlp(test_id, request):
     name = test_id.split("[")[0]
+    if not hasattr(sk, name):  # a test newer than the installed scikit-learn (e.g. at the floor)
+        pytest.skip(f"scikit-learn {sklearn.__version__}'s test_mlp.py has no {name}")
+    fn = getattr(sk, name)
+    # older scikit-learn releases capture output themselves: pass a fixture only where it is asked for
+    wanted = set(inspect.signature(fn).parameters)
     args = [
         request.getfixturevalue(a) if isinstance(a, str) and a in ("capsys",) else a
         for a in IN_SCOPE[test_id]
+        if not (isinstance(a, str) and a in ("capsys",) and a not in wanted)
     ]
-    getattr(sk, name)(*args)
+    fn(*args)
 
 
 def test_every_sklearn_test_is_classified():
     names = {n for n, f in inspect.getmembers(sk, inspect.isfunction) if n.startswith("test_")}
     classified = {t.split("[")[0] for t in IN_SCOPE} | set(OUT_OF_SCOPE)
-    assert names == classified, (names - classified, classified - names)
+    # every test the installed copy has is judged; a test of a newer release may be missing here
+    assert names <= classified, names - classified
+    assert len(names & classified) >= 0.9 * len(classified), classified - names
 
 
 def _ids(fn):
