@@ -17,22 +17,28 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score
-from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
-from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, gen_batches
-from sklearn.utils import shuffle as _shuffle
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, gen_batches
+    from sklearn.utils import shuffle as _shuffle
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import check_classification_targets, unique_labels
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
+except ImportError as e:  # not installed, or too old
+    raise ImportError(
+        f'MLPClassifier needs scikit-learn 1.7 or later ({e}): pip install "twolayer[sklearn]"'
+    ) from None
 
 from .errors import InputError
 from .layers import softmax
