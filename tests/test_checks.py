@@ -161,3 +161,182 @@ def test_check_fields_required_and_not_an_object():
     with pytest.raises(InputError, match=r"^f: expected a JSON object of fields, got list"):
         check_fields([], SCHEMA, "f")
     assert check_fields({}, SCHEMA, "f") == {}  # absent, not required: skipped
+
+
+# -- limits and the array checks, message by message -----------------------------------------
+from twolayer import checks  # noqa: E402
+from twolayer.errors import InputTypeError  # noqa: E402
+
+
+def test_limit_reads_the_environment_with_underscores_and_refuses_non_positive(monkeypatch):
+    assert checks.limit("MAX_CLASSES") == 10_000
+    monkeypatch.setenv("TWOLAYER_MAX_CLASSES", "50_000")
+    assert checks.limit("MAX_CLASSES") == 50_000
+    monkeypatch.setenv("TWOLAYER_MAX_CLASSES", "1")
+    assert checks.limit("MAX_CLASSES") == 1
+    for raw in ("0", "-3", "x", "1.5"):
+        monkeypatch.setenv("TWOLAYER_MAX_CLASSES", raw)
+        with pytest.raises(
+            InputError, match=rf"^TWOLAYER_MAX_CLASSES must be a positive integer, got '{raw}'$"
+        ):
+            checks.limit("MAX_CLASSES")
+
+
+def test_gib_words_each_unit_at_its_boundaries():
+    assert checks.gib(0) == "0 bytes"
+    assert checks.gib(1023) == "1023 bytes"
+    assert checks.gib(1024) == "1.0 KiB"
+    assert checks.gib(10 * 1024) == "10 KiB"
+    assert checks.gib(2**20 + 2**19) == "1.5 MiB"
+    assert checks.gib(2**20 - 1) == "1024 KiB"
+    assert checks.gib(238 * 2**30) == "238 GiB"
+    assert checks.gib(int(9.94 * 2**30)) == "9.9 GiB"
+
+
+def test_check_model_size_names_the_largest_factor_at_the_exact_limit(monkeypatch):
+    # 4 bytes per float32: W1 10x20, W2 20x5, biases 25 -> (200 + 100 + 25) * 4 = 1300 bytes
+    monkeypatch.setenv("TWOLAYER_MAX_MODEL_BYTES", "1300")
+    checks.check_model_size(10, 20, 5, np.float32)
+    monkeypatch.setenv("TWOLAYER_MAX_MODEL_BYTES", "1299")
+    with pytest.raises(
+        InputError,
+        match=r"^hidden_size 20 needs 800 bytes for W1 \(10×20 float32\); the limit for all "
+        r"weights is 1.3 KiB \(TWOLAYER_MAX_MODEL_BYTES\)$",
+    ):
+        checks.check_model_size(10, 20, 5, np.float32)
+    with pytest.raises(InputError, match=r"^input_size 30 needs 4.7 KiB for W1 \(30×20 float64"):
+        checks.check_model_size(30, 20, 5, np.float64)
+    with pytest.raises(InputError, match=r"^output_size 40 needs 3.1 KiB for W2 \(20×40"):
+        checks.check_model_size(2, 20, 40, np.float32)
+    with pytest.raises(InputError, match=r"^n_hidden 20 needs 1.5 KiB for W2 \(20×19 float32"):
+        checks.check_model_size(2, 20, 19, np.float32, names=("a", "n_hidden", "c"))
+
+
+def test_check_classes_at_the_limit_and_one_over(monkeypatch):
+    monkeypatch.setenv("TWOLAYER_MAX_CLASSES", "5")
+    checks.check_classes(5, "f")
+    with pytest.raises(
+        InputError,
+        match=r"^f: 6 classes \(labels up to 5\) exceed the limit of 5 — is that the label "
+        r"column\? \(TWOLAYER_MAX_CLASSES raises the limit\)$",
+    ):
+        checks.check_classes(6, "f")
+    with pytest.raises(
+        InputError, match=r"^f: 1,200 classes in column 'id' \(labels up to 1,199\)"
+    ):
+        checks.check_classes(1200, "f", column="id")
+
+
+def test_check_elements_counts_exactly_and_words_the_size(monkeypatch):
+    monkeypatch.setenv("TWOLAYER_MAX_ELEMENTS", "12")
+    assert checks.check_elements((3, 4), "f") == 12
+    assert checks.check_elements(np.array([2, 6], np.uint32), "f", 8) == 12
+    with pytest.raises(
+        InputError,
+        match=r"^f: shape \(13, 1\) declares 13 numbers, more than the limit of 12 "
+        r"\(TWOLAYER_MAX_ELEMENTS\)$",
+    ):
+        checks.check_elements((13, 1), "f")
+    with pytest.raises(
+        InputError, match=r"^f: shape \(2, 2048\) declares 4,096 numbers \(16 KiB\)"
+    ):
+        checks.check_elements((2, 2048), "f", 4)
+
+
+def test_check_dtype_words():
+    assert checks.check_dtype("float32") == np.float32
+    assert checks.check_dtype(np.float64) == np.float64
+    with pytest.raises(InputError, match=r"^dtype must be float32 or float64, got int8$"):
+        checks.check_dtype(np.int8)
+    with pytest.raises(InputError, match=r"^dtype must be float32 or float64, got 'nope'$"):
+        checks.check_dtype("nope")
+
+
+def test_as_array_words_ragged_rows_and_non_numbers_under_the_callers_name():
+    with pytest.raises(
+        InputError, match=r"^rows is not a rectangular array: its rows have different lengths$"
+    ):
+        checks.as_array([[1, 2], [3]], "rows")
+    assert checks.as_array([[1, 2]], "rows").shape == (1, 2)
+
+
+def test_check_X_each_refusal_under_the_callers_name():
+    X = np.ones((3, 2))
+    assert checks.check_X(X, 2, np.float32, name="A").dtype == np.float32
+    assert checks.check_X(X).dtype == np.float64
+    with pytest.raises(InputError, match=r"^A must be 2-D \(samples × features\), got 1-D with "):
+        checks.check_X(np.ones(3), name="A")
+    with pytest.raises(InputError, match=r"^A is empty: it has 0 samples$"):
+        checks.check_X(np.ones((0, 2)), name="A")
+    with pytest.raises(InputError, match=r"^A has 2 features but the model expects 3$"):
+        checks.check_X(X, 3, name="A")
+    with pytest.raises(InputError, match=r"^A contains NaN or infinite values$"):
+        checks.check_X(np.array([[1.0, np.inf]]), name="A")
+    assert not np.isfinite(checks.check_X(np.array([[np.nan]]), finite=False)).all()
+    with pytest.raises(InputTypeError, match=r"^A must hold numbers, got dtype <U1 \(strings\)$"):
+        checks.check_X(np.array([["a"]]), name="A")
+    with pytest.raises(InputTypeError, match=r"^X must hold numbers, got dtype complex128 "):
+        checks.check_X(np.ones((1, 1), complex))
+
+
+def test_check_y_each_refusal_names_the_row():
+    assert checks.check_y([0, 2, 1], 3, 3).dtype == np.intp
+    assert checks.check_y(np.array([0.0, 2.0]), 2).tolist() == [0, 2]
+    assert checks.check_y(np.array([], np.int64), 0).dtype == np.intp
+    with pytest.raises(InputError, match=r"^t must be 1-D, got shape \(1, 2\)$"):
+        checks.check_y([[0, 1]], 1, name="t")
+    with pytest.raises(InputError, match=r"^t has 2 labels but X has 3 samples$"):
+        checks.check_y([0, 1], 3, name="t")
+    with pytest.raises(InputTypeError, match=r"^t must hold integer class labels, got dtype <U1 "):
+        checks.check_y(["a"], 1, name="t")
+    with pytest.raises(InputTypeError, match=r"^t must hold integer class labels, got dtype bool$"):
+        checks.check_y([True], 1, name="t")
+    with pytest.raises(
+        InputError,
+        match=r"^t has a non-integer label 1.5 \(row 1\); expected integer class labels 0, 1, 2, …$",
+    ):
+        checks.check_y([0.0, 1.5, 2.5], 3, name="t")
+    with pytest.raises(InputError, match=r"^t has a non-integer label nan \(row 0\)"):
+        checks.check_y([np.nan], 1, name="t")
+    with pytest.raises(
+        InputError,
+        match=r"^t has a negative label \(-2, row 2\); labels must be in \[0, n_classes\)$",
+    ):
+        checks.check_y([0, 1, -2, -1], 4, name="t")
+    with pytest.raises(InputError, match=r"^t has a negative label \(-1, row 0\)"):
+        checks.check_y([-1.0], 1, name="t")
+    checks.check_y([0, 2], 2, 3)
+    with pytest.raises(
+        InputError,
+        match=r"^t has label 3 but the model has 3 classes \(labels 0..2; row 1\)$",
+    ):
+        checks.check_y([0, 3, 1], 3, 3, name="t")
+
+
+def test_check_y_the_class_limit_at_its_boundary(monkeypatch):
+    monkeypatch.setenv("TWOLAYER_MAX_CLASSES", "4")
+    checks.check_y([3, 0], 2)
+    with pytest.raises(
+        InputError,
+        match=r"^y has label 4 \(row 1\), beyond the limit of 4 classes — are these class "
+        r"labels\? \(TWOLAYER_MAX_CLASSES raises the limit\)$",
+    ):
+        checks.check_y([0, 4], 2)
+    big = np.array([0, np.iinfo(np.uint64).max], np.uint64)  # compared unsigned, no wrap-around
+    with pytest.raises(InputError, match=r"^y has label 18446744073709551615 \(row 1\), beyond"):
+        checks.check_y(big, 2)
+
+
+def test_check_sample_weight_scalar_vector_and_refusals():
+    w = checks.check_sample_weight(2, 3)
+    assert w.dtype == np.float64 and w.tolist() == [2.0, 2.0, 2.0]
+    assert checks.check_sample_weight([0, 1.5], 2).tolist() == [0.0, 1.5]
+    with pytest.raises(
+        InputError, match=r"^sw must hold one weight per row \(3\), got shape \(2,\)$"
+    ):
+        checks.check_sample_weight([1, 1], 3, name="sw")
+    for bad in ([1, -0.5], [1, np.nan], [np.inf, 1]):
+        with pytest.raises(InputError, match=r"^sw must be finite and >= 0$"):
+            checks.check_sample_weight(bad, 2, name="sw")
+    with pytest.raises(InputError, match=r"^sw must not be all zero$"):
+        checks.check_sample_weight([0, 0], 2, name="sw")

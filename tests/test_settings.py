@@ -367,3 +367,67 @@ def test_a_setting_error_survives_pickling_with_its_spelling():
     copy = pickle.loads(pickle.dumps(e.value))
     assert type(copy) is SettingTypeError and str(copy) == str(e.value)
     assert copy.spelled(flag) == "--max-steps must be an integer >= 0 or None, got 'x'"
+
+
+# -- the dataclasses' dictionaries and the loop's plan ----------------------------------------------
+def test_settings_round_trip_through_their_dictionaries_ignoring_unknown_keys():
+    s = RunSettings(data="mnist", hidden_size=7, train=TrainConfig(batch_size=3, epochs=2))
+    d = s.to_dict()
+    assert set(d) == set(RUN_FIELDS) | {"train"} and set(d["train"]) == set(TRAIN_FIELDS)
+    assert d["hidden_size"] == 7 and d["train"]["batch_size"] == 3
+    assert RunSettings.from_dict({**d, "extra": 1, "train": {**d["train"], "x": 2}}) == s
+    assert RunSettings.from_dict({"hidden_size": 7}) == RunSettings(hidden_size=7)
+    assert TrainConfig.from_dict({"epochs": 2, "nope": 0}) == TrainConfig(epochs=2)
+    with pytest.raises(TypeError, match=r"^train must be an object, got list$"):
+        RunSettings.from_dict({"train": [1]})
+
+
+def test_flat_holds_every_setting_by_name_and_with_changes_reaches_both_levels():
+    s = RunSettings(hidden_size=7, train=TrainConfig(batch_size=3))
+    flat = s.flat()
+    assert set(flat) == set(RUN_FIELDS) | set(TRAIN_FIELDS) and "train" not in flat
+    assert flat["hidden_size"] == 7 and flat["batch_size"] == 3
+    t = s.with_changes(hidden_size=9, learning_rate=0.5)
+    assert (t.hidden_size, t.train.learning_rate, t.train.batch_size) == (9, 0.5, 3)
+    assert s.with_changes(data="mnist").train is s.train
+    with pytest.raises(InputError, match=r"^unknown setting\(s\): bogus, zz$"):
+        s.with_changes(zz=1, bogus=2)
+    with pytest.raises(InputError, match=r"hidden_size must be an integer in 1\.\.1,000,000,000"):
+        s.with_changes(hidden_size=0)
+
+
+def test_a_settings_file_with_a_damaged_train_object_is_named():
+    good = RunSettings().to_dict()
+    with pytest.raises(
+        InputError,
+        match=r"^c.json: field 'train' must be an object of training settings, got \[1\]; "
+        r"the file is damaged$",
+    ):
+        check_settings_dict({**good, "train": [1]}, "c.json")
+    no_train = {k: v for k, v in good.items() if k != "train"}
+    assert check_settings_dict(no_train, "c.json") is no_train
+    with pytest.raises(InputError, match=r"^c.json: field 'hidden_size' must be an integer in 1"):
+        check_settings_dict({**good, "hidden_size": 0}, "c.json")
+
+
+def test_the_loops_plan_batches_steps_and_auto_epochs():
+    shuffle = TrainConfig(batch_size=64)
+    assert (shuffle.batch_for(10), shuffle.batch_for(64), shuffle.batch_for(100)) == (10, 64, 64)
+    assert (shuffle.steps_for(10), shuffle.steps_for(128), shuffle.steps_for(129)) == (1, 2, 3)
+    drawn = TrainConfig(batch_size=64, sampling="replacement")
+    assert (drawn.batch_for(10), drawn.steps_for(10), drawn.steps_for(129)) == (64, 1, 2)
+    assert TrainConfig(batch_size=64, steps_per_epoch=5).steps_for(1000) == 5
+    # auto epochs: about 2000 steps, within 10..100
+    assert shuffle.resolve_epochs(64 * 20) == 100  # 20 steps an epoch: 100 epochs
+    assert shuffle.resolve_epochs(64 * 40) == 50
+    assert shuffle.resolve_epochs(64 * 30) == 67  # ceil(2000 / 30)
+    assert shuffle.resolve_epochs(64 * 200) == 10
+    assert shuffle.resolve_epochs(64 * 1000) == 10
+    assert TrainConfig(epochs=3).resolve_epochs(10**6) == 3
+    assert isinstance(shuffle.resolve_epochs(64 * 30), int)
+
+
+def test_flag_spells_renamed_settings_and_dashes_the_rest():
+    assert flag("learning_rate") == "--lr"
+    assert flag("val_fraction") == "--val-fraction"
+    assert flag("n_jobs") == "--n-jobs"

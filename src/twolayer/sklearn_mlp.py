@@ -407,28 +407,34 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     order = _shuffle(order, random_state=self._random_state)
                 self._epoch(X, codes, sample_weight, train_rows, order, batch, work, xbuf)
                 self.t_ += n
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                self._update_no_improvement_count(val)
-                self._optimizer.iteration_ends(self.t_)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if self._optimizer.trigger_stopping(self._stop_message(), self.verbose):
-                        break
-                    self._no_improvement_count = 0
-                if incremental:
+                if self._end_epoch(val, incremental):
                     break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                    )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         if self.early_stopping:
             for k, v in self._best_params.items():
                 self.net_.params[k][...] = v
+
+    def _end_epoch(self, val, incremental):
+        """Record and report the epoch, apply the stopping rules: True when the fit stops here."""
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+        self._update_no_improvement_count(val)
+        self._optimizer.iteration_ends(self.t_)
+        if self._no_improvement_count > self.n_iter_no_change:
+            if self._optimizer.trigger_stopping(self._stop_message(), self.verbose):
+                return True
+            self._no_improvement_count = 0
+        if incremental:
+            return True
+        if self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+        return False
 
     def _epoch(self, X, codes, sample_weight, train_rows, order, batch, work, xbuf):
         """One pass over the training rows in ``order``: batch, forward-backward, update."""

@@ -468,6 +468,11 @@ def check_joined(storage, study_name, base):
                 Setting("study_name"),
             )
         return  # created a moment ago by another worker, which is writing its attributes
+    _check_same_objective(study_name, attrs, base)
+
+
+def _check_same_objective(study_name, attrs, base):
+    """The study's objective and JOIN_FIELDS (from its user attributes) must be this worker's."""
     theirs = {**(attrs.get("base") or {}), **((attrs.get("base") or {}).get("train") or {})}
     ours = {**base.to_dict(), **base.to_dict()["train"]}
     differ = [k for k in JOIN_FIELDS if theirs.get(k) != ours.get(k)]

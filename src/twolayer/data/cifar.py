@@ -123,20 +123,7 @@ def read_batch(path):
     d = read_pickle(path)
     if "data" not in d or "labels" not in d:
         raise InputError(f"{path}: no 'data' and 'labels' entries; not a CIFAR-10 batch")
-    X, labels = d["data"], d["labels"]
-    # checked flat, element by element, before any conversion: a pickle of shared nested lists
-    # (a few bytes that stand for 2**100 elements) must never be walked or converted
-    if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1:
-        labels = labels.tolist()
-    if not isinstance(labels, list) or not all(type(v) is int for v in labels):
-        bad = (
-            type(labels).__name__
-            if not isinstance(labels, list)
-            else type(next(v for v in labels if type(v) is not int)).__name__
-        )
-        raise InputError(
-            f"{path}: 'labels' must be a flat list of integers, found {bad}; not a CIFAR-10 batch"
-        )
+    X, labels = d["data"], _flat_labels(d["labels"], path)
     if not isinstance(X, np.ndarray) or X.dtype != np.uint8 or X.ndim != 2 or X.shape[1] != ROW:
         shape = getattr(X, "shape", type(X).__name__)
         raise InputError(f"{path}: 'data' must be a uint8 array of N×{ROW} pixels, got {shape}")
@@ -152,8 +139,28 @@ def read_batch(path):
     return X, y.astype(np.intp)
 
 
-def load_cifar10(path, seed=0, val_fraction=0.1):
-    """50,000 training and 10,000 test images of 32×32×3 uint8 pixels in 10 classes."""
+def _flat_labels(labels, path):
+    """A batch's labels as a list of ints, or InputError.
+
+    Checked flat, element by element, before any conversion: a pickle of shared nested lists
+    (a few bytes that stand for 2**100 elements) must never be walked or converted.
+    """
+    if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1:
+        labels = labels.tolist()
+    if not isinstance(labels, list) or not all(type(v) is int for v in labels):
+        bad = (
+            type(labels).__name__
+            if not isinstance(labels, list)
+            else type(next(v for v in labels if type(v) is not int)).__name__
+        )
+        raise InputError(
+            f"{path}: 'labels' must be a flat list of integers, found {bad}; not a CIFAR-10 batch"
+        )
+    return labels
+
+
+def _cifar_root(path):
+    """The folder holding the CIFAR-10 files (the given one or its FOLDER), all files present."""
     root = require_dir(path, "cifar10")
     if not (root / META_FILE).exists() and (root / FOLDER).is_dir():
         root = root / FOLDER
@@ -167,6 +174,11 @@ def load_cifar10(path, seed=0, val_fraction=0.1):
             f"{root}: missing CIFAR-10 file(s) {', '.join(missing)}; expected the "
             f"{FOLDER} folder from https://www.cs.toronto.edu/~kriz/cifar.html"
         )
+    return root
+
+
+def _label_names(root):
+    """The class names from the meta file, checked and decoded."""
     meta = read_pickle(root / META_FILE)
     names = meta.get("label_names")
     if (
@@ -178,7 +190,13 @@ def load_cifar10(path, seed=0, val_fraction=0.1):
             f"{root / META_FILE}: no 'label_names' list of strings; not a CIFAR-10 meta file"
         )
     check_classes(len(names), root / META_FILE)
-    names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
+    return [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
+
+
+def load_cifar10(path, seed=0, val_fraction=0.1):
+    """50,000 training and 10,000 test images of 32×32×3 uint8 pixels in 10 classes."""
+    root = _cifar_root(path)
+    names = _label_names(root)
     batches = [read_batch(root / f) for f in TRAIN_FILES]
     X_train = np.concatenate([b[0] for b in batches])
     y_train = np.concatenate([b[1] for b in batches])

@@ -63,43 +63,17 @@ def read_idx(path, ndim):
 
 
 def _read_idx(f, path, ndim, size, gz):
-    magic = f.read(4)
-    if len(magic) < 4 or magic[0] or magic[1] or magic[2] not in IDX_TYPES:
-        raise InputError(f"{path}: not an idx file (bad magic number)")
-    if magic[3] != ndim:
-        raise InputError(f"{path}: expected a {ndim}-D idx file, got {magic[3]}-D")
-    header = 4 + 4 * ndim
-    raw_dims = f.read(4 * ndim)
-    if len(raw_dims) < 4 * ndim:
-        raise InputError(f"{path}: truncated idx file (the header is incomplete)")
-    dims = struct.unpack(f">{ndim}I", raw_dims)
-    dtype = np.dtype(IDX_TYPES[magic[2]])
-    check_elements(dims, path, dtype.itemsize)
+    dims, dtype = _read_header(f, path, ndim)
     expected = math.prod(dims) * dtype.itemsize
-    if not gz and size - header != expected:
-        state = "truncated" if size - header < expected else "corrupt"
+    if gz:
+        _check_gzip_size(path, dims, expected, size)
+    elif size - (4 + 4 * ndim) != expected:
+        held = size - (4 + 4 * ndim)
+        state = "truncated" if held < expected else "corrupt"
         raise InputError(
             f"{path}: {state} idx file: the header promises {expected:,} bytes of data "
-            f"for shape {dims}, the file holds {size - header:,}"
+            f"for shape {dims}, the file holds {held:,}"
         )
-    if gz:
-        cap = limit("MAX_DECOMPRESSED_BYTES")
-        if expected > cap:
-            raise InputError(
-                f"{path}: the header promises {gib(expected)} of data for shape {dims}, more than "
-                f"the limit of {gib(cap)} for a gzip file (TWOLAYER_MAX_DECOMPRESSED_BYTES)"
-            )
-        if expected > DEFLATE_MAX_RATIO * size + 1024:
-            raise InputError(
-                f"{path}: truncated idx file: the header promises {gib(expected)} of data for shape "
-                f"{dims}, more than a gzip file of {gib(size)} can hold"
-            )
-        ratio = limit("MAX_GZIP_RATIO")
-        if expected > 16 * 2**20 and expected > ratio * size:
-            raise InputError(
-                f"{path}: the header promises {gib(expected)} of data from {gib(size)} of gzip "
-                f"(over {ratio}x): not plausible image data (TWOLAYER_MAX_GZIP_RATIO)"
-            )
     data = f.read(expected)
     if len(data) < expected:
         raise InputError(
@@ -112,6 +86,43 @@ def _read_idx(f, path, ndim, size, gz):
             f"the header promises for shape {dims}"
         )
     return np.frombuffer(data, dtype).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _read_header(f, path, ndim):
+    """The shape and element type an idx header declares, its element count checked."""
+    magic = f.read(4)
+    if len(magic) < 4 or magic[0] or magic[1] or magic[2] not in IDX_TYPES:
+        raise InputError(f"{path}: not an idx file (bad magic number)")
+    if magic[3] != ndim:
+        raise InputError(f"{path}: expected a {ndim}-D idx file, got {magic[3]}-D")
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise InputError(f"{path}: truncated idx file (the header is incomplete)")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    dtype = np.dtype(IDX_TYPES[magic[2]])
+    check_elements(dims, path, dtype.itemsize)
+    return dims, dtype
+
+
+def _check_gzip_size(path, dims, expected, size):
+    """Refuse a gzip file whose header promises more data than it can or plausibly should hold."""
+    cap = limit("MAX_DECOMPRESSED_BYTES")
+    if expected > cap:
+        raise InputError(
+            f"{path}: the header promises {gib(expected)} of data for shape {dims}, more than "
+            f"the limit of {gib(cap)} for a gzip file (TWOLAYER_MAX_DECOMPRESSED_BYTES)"
+        )
+    if expected > DEFLATE_MAX_RATIO * size + 1024:
+        raise InputError(
+            f"{path}: truncated idx file: the header promises {gib(expected)} of data for shape "
+            f"{dims}, more than a gzip file of {gib(size)} can hold"
+        )
+    ratio = limit("MAX_GZIP_RATIO")
+    if expected > 16 * 2**20 and expected > ratio * size:
+        raise InputError(
+            f"{path}: the header promises {gib(expected)} of data from {gib(size)} of gzip "
+            f"(over {ratio}x): not plausible image data (TWOLAYER_MAX_GZIP_RATIO)"
+        )
 
 
 FASHION_NAMES = [
