@@ -41,6 +41,17 @@ def limit(name):
     return value
 
 
+def check_limits():
+    """Every TWOLAYER_<LIMIT> of the environment checked at once (each command's start-up), and a
+    TWOLAYER_MAX_* that names no limit refused, so that a typo is never silently ignored."""
+    for name in LIMITS:
+        limit(name)
+    for key in sorted(os.environ):
+        if key.startswith("TWOLAYER_MAX_") and key[len("TWOLAYER_") :] not in LIMITS:
+            known = ", ".join(f"TWOLAYER_{n}" for n in LIMITS)
+            raise InputError(f"{key} is not a limit of twolayer; the limits are {known}")
+
+
 def gib(nbytes):
     """A byte count in words: '238 GiB', '1.5 MiB'."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):

@@ -17,6 +17,7 @@ import typer
 
 from . import __version__, console, runs
 from . import tune as tuning
+from .checks import check_limits
 from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
@@ -82,11 +83,13 @@ class Interrupted(Exception):
 
 
 def command(f):
-    """app.command(), with interruptions carried out as Interrupted."""
+    """app.command(): the environment's limits checked first (every command, whether or not it reads
+    them), interruptions carried out as Interrupted."""
 
     @functools.wraps(f)
     def run(*args, **kwargs):
         try:
+            check_limits()
             return f(*args, **kwargs)
         except KeyboardInterrupt as e:
             raise Interrupted(e) from None
