@@ -22,7 +22,16 @@ from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
-from .io import check_output_file, printable, stdout_write
+from .io import (
+    STDOUT,
+    as_path,
+    check_output_file,
+    is_file,
+    path_stat,
+    printable,
+    shown,
+    stdout_write,
+)
 from .locks import exit_status, stop_signals
 from .plots import class_names
 from .predictions import predict_file, write_predictions
@@ -68,6 +77,28 @@ def _root(
 
 _T = TrainConfig()
 _R = RunSettings()
+
+
+class _Refused(Exception):
+    """An InputError raised in a parser, carried past Typer's validation (which would reword it)."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _path(text):
+    """A path option's parser: it sees the text as typed, so that an empty --out is refused rather
+    than read as the current folder (Path("") is "."), and so is a name longer than the system's."""
+    try:
+        return as_path(text)
+    except InputError as e:
+        raise _Refused(e) from None
+
+
+def _output(text):
+    """An output file's parser: ``-`` is standard output (``./-`` is a file named -)."""
+    return STDOUT if text == "-" else _path(text)
 
 
 _ARGV: list = []  # this invocation's arguments, for advice that repeats the command
@@ -164,7 +195,7 @@ def train(
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same run, bit for bit."),
     dtype: str = typer.Option(_R.dtype, help="float64 or float32."),
     out: Path | None = typer.Option(
-        None, help="Run directory (default: a new folder under runs/)."
+        None, parser=_path, metavar="DIR", help="Run directory (default: a new folder under runs/)."
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out from its last checkpoint."
@@ -231,7 +262,9 @@ def _train_run(settings, out, given, quiet, **options):
 
 @command
 def evaluate(
-    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    model: Path = typer.Argument(
+        ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
+    ),
     data: str | None = typer.Option(
         None, help="Data SPEC to evaluate on (default: the model's own)."
     ),
@@ -257,13 +290,20 @@ def evaluate(
 
 @command
 def predict(
-    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    model: Path = typer.Argument(
+        ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
+    ),
     input: Path = typer.Argument(
-        ..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is dropped)."
+        ...,
+        parser=_path,
+        metavar="INPUT",
+        help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is dropped).",
     ),
     out: Path | None = typer.Option(
         None,
-        help="Write here instead of stdout: .npy (a string array of class "
+        parser=_output,
+        metavar="FILE",
+        help="Write here instead of stdout (- is stdout): .npy (a string array of class "
         "names, or with --proba an N×C float array), else text/CSV.",
     ),
     proba: bool = typer.Option(
@@ -281,8 +321,10 @@ def predict(
     ),
 ):
     """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
+    if out == STDOUT:  # --out - is what no --out does
+        out = None
     if out is not None:
-        check_output_file(out)  # before any work: writing into a FIFO would block
+        out = check_output_file(out)  # before any work: writing into a FIFO would block
     net, idx, probabilities = predict_file(model, input, note=console.err)
     if as_json and out is None:
         names = class_names(net)
@@ -301,14 +343,27 @@ def predict(
 
 @command
 def export(
-    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    out: Path = typer.Option(..., help="The ONNX file to write, e.g. model.onnx."),
+    model: Path = typer.Argument(
+        ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
+    ),
+    out: Path = typer.Option(
+        ...,
+        parser=_output,
+        metavar="FILE",
+        help="The ONNX file to write, e.g. model.onnx (- is stdout).",
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing FILE."),
     as_json: bool = typer.Option(False, "--json", help="Print {out, bytes} as JSON."),
 ):
-    """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer[onnx])."""
-    path = export_onnx(model, out)
+    """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer\\[onnx])."""
+    target = check_output_file(out)
+    if not force and getattr(target, "fd", None) != 1 and is_file(target):
+        raise InputError(f"{shown(out)}: already exists; use --force to overwrite it")
+    path = export_onnx(model, target)
+    if getattr(target, "fd", None) == 1:  # the graph went to stdout: nothing else may
+        return
     if as_json:
-        console.print_json({"out": str(path), "bytes": Path(path).stat().st_size})
+        console.print_json({"out": str(path), "bytes": path_stat(path).st_size})
     else:
         stdout_write(f"{path}\n")
 
@@ -364,7 +419,10 @@ def tune(
     ),
     study_name: str = typer.Option("twolayer", help="Study to create or join."),
     out: Path = typer.Option(
-        Path("tune"), help="Folder for best_model.npz, trials.csv, plots, trials/."
+        Path("tune"),
+        parser=_path,
+        metavar="DIR",
+        help="Folder for best_model.npz, trials.csv, plots, trials/.",
     ),
     n_jobs: int = typer.Option(1, help="Trials run at once in this worker (threads)."),
     timeout: float | None = typer.Option(
@@ -443,22 +501,27 @@ def _show_study(study, study_name, out, as_json):
 
 @command
 def report(
-    run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
+    run_dir: Path = typer.Argument(
+        ..., parser=_path, metavar="RUN_DIR", help="A run directory written by twolayer train."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print {report, bytes} as JSON."),
 ):
     """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
     path = write_report(run_dir)
     if as_json:
-        console.print_json({"report": str(path), "bytes": Path(path).stat().st_size})
+        console.print_json({"report": str(path), "bytes": path_stat(path).st_size})
     else:
         stdout_write(f"{path}\n")
 
 
 @command
 def diagram(
-    out: Path = typer.Option(..., help="Output file: .svg or .png."),
+    out: Path = typer.Option(..., parser=_path, metavar="FILE", help="Output file: .svg or .png."),
     model: Path | None = typer.Option(
-        None, help="A model.npz; default: a freshly initialised network."
+        None,
+        parser=_path,
+        metavar="MODEL",
+        help="A model.npz; default: a freshly initialised network.",
     ),
     data: str | None = typer.Option(
         None, help="Data SPEC of the minibatch; default: the model's, else digits."
@@ -525,6 +588,8 @@ def _run(argv, debug):
 
 def _exit_status(e, debug):
     """The exit status of an exception leaving a command, its one line said; None to re-raise it."""
+    if isinstance(e, _Refused):
+        e = e.error
     if isinstance(e, typer.Exit):
         return e.exit_code
     if isinstance(e, typer.Abort):

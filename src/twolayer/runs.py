@@ -31,7 +31,7 @@ from .checks import check_fields, check_model_size, is_int, is_real, is_str, opt
 from .data.augment import random_shift
 from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError
-from .io import read_json, remove_stale_temps, write_json
+from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
 from .net import TwoLayerNet
 from .plots import FIGURES, plot_run
@@ -285,9 +285,9 @@ def _check_request(out, resume, force):
     """What ``--resume`` / ``--force`` ask of OUT, checked before the lock creates the folder."""
     if resume and force:
         raise InputError("--resume and --force contradict each other: pick one")
-    if out.exists() and not out.is_dir():
+    if exists(out) and not is_dir(out):
         raise InputError(f"{out}: exists and is not a directory")
-    if resume and not (out / "config.json").exists():
+    if resume and not exists(out / "config.json"):
         raise InputError(
             f"{out}: nothing to resume (no config.json); start a new run without --resume"
         )
@@ -296,7 +296,7 @@ def _check_request(out, resume, force):
 def _clear_dir(out, resume, force):
     """Make OUT ready for a new run (nothing of an old one survives --force); a resumed run keeps
     its files. Called with OUT's lock held."""
-    if not resume and any((out / f).exists() for f in RUN_FILES):
+    if not resume and any(exists(out / f) for f in RUN_FILES):
         if not force:
             raise InputError(
                 f"{out}: already holds a run; use --resume to continue it or --force to overwrite it"
@@ -419,7 +419,7 @@ def _open_run(out, settings, resume, force, given, dataset):
     run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
     write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
     opened = OpenRun(out, settings, run, Trainer(run.net, settings.train), fp, resume)
-    if resume and opened.checkpoint.exists():
+    if resume and exists(opened.checkpoint):
         opened.trainer.load_checkpoint(opened.checkpoint, fingerprint=fp)
     return opened
 
@@ -520,15 +520,13 @@ def redraw(run_dir):
     """Redraw the pictures of a finished run from its files (model.npz, config.json, history.csv)."""
     run_dir = Path(run_dir)
     settings = None
-    if (run_dir / "config.json").exists():
+    if exists(run_dir / "config.json"):
         settings = settings_from(
             read_json(run_dir / "config.json", "run configuration"), run_dir / "config.json"
         )
     net, dataset, _ = load_model_data(run_dir / "model.npz", settings=settings)
     history = (
-        History.read_csv(run_dir / "history.csv")
-        if (run_dir / "history.csv").exists()
-        else History()
+        History.read_csv(run_dir / "history.csv") if exists(run_dir / "history.csv") else History()
     )
     return plot_run(
         run_dir,

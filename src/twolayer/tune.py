@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 
 from .errors import DivergedError, InputError
-from .io import atomic_write, read_json, read_npz, write_csv, write_json
+from .io import atomic_write, exists, is_dir, read_json, read_npz, write_csv, write_json
 from .locks import (
     RESULTS_LOCK_FILE,
     STOP_SIGNALS,
@@ -212,7 +212,7 @@ def _engine_url(url, scheme):
                 f"storage {url}: an in-memory database cannot be shared by workers or kept after "
                 "the run; use sqlite:///FILE"
             )
-        if not Path(path).parent.is_dir():
+        if not is_dir(Path(path).parent):
             raise InputError(f"storage {url}: the folder {Path(path).parent} does not exist")
         # several processes on one file: wait for the write lock instead of failing at once
         return url, {"connect_args": {"timeout": 60}}
@@ -364,7 +364,7 @@ def _bind(out, study_name, url):
     study's workers are refused instead of overwriting them."""
     path = out / "study.json"
     here = {"study_name": study_name, "storage": _redact(url)}
-    if path.exists():
+    if exists(path):
         bound = read_json(path, "study binding")
         if (bound.get("study_name"), bound.get("storage")) != (here["study_name"], here["storage"]):
             raise InputError(
@@ -539,7 +539,7 @@ def save_best_model(study, trial, out, dataset=None):
     (training is seeded, so the retrained net is the same one)."""
     target = out / "best_model.npz"
     saved = out / "trials" / f"{trial.number}.npz"
-    if saved.exists():
+    if exists(saved):
         read_npz(saved, required=("meta",))  # a damaged trial file is refused, not copied
         data = saved.read_bytes()
         return atomic_write(target, lambda f: f.write(data))

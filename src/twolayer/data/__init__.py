@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from ..io import check_file
+from ..io import check_file, is_file
 from ..settings import check_setting
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
@@ -86,7 +86,7 @@ def read_digits():
         "data",
         "digits.csv.gz",
     )
-    if not path.is_file():  # a future scikit-learn may move the file: ask it the slow way
+    if not is_file(path):  # a future scikit-learn may move the file: ask it the slow way
         from sklearn.datasets import load_digits as sk_digits
 
         d = sk_digits()

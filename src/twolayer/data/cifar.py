@@ -16,7 +16,7 @@ import numpy as np
 
 from ..checks import check_classes, gib, limit
 from ..errors import InputError
-from ..io import check_file
+from ..io import check_file, exists, is_dir
 from .validate import assemble, require_dir
 
 FOLDER = "cifar-10-batches-py"
@@ -155,13 +155,9 @@ def read_batch(path):
 def load_cifar10(path, seed=0, val_fraction=0.1):
     """50,000 training and 10,000 test images of 32×32×3 uint8 pixels in 10 classes."""
     root = require_dir(path, "cifar10")
-    if not (root / META_FILE).exists() and (root / FOLDER).is_dir():
+    if not exists(root / META_FILE) and is_dir(root / FOLDER):
         root = root / FOLDER
-    missing = [
-        f
-        for f in (META_FILE, *TRAIN_FILES, TEST_FILE)
-        if not ((root / f).exists() or (root / f).is_symlink())
-    ]
+    missing = [f for f in (META_FILE, *TRAIN_FILES, TEST_FILE) if not (exists(root / f))]
     if missing:
         raise InputError(
             f"{root}: missing CIFAR-10 file(s) {', '.join(missing)}; expected the "
