@@ -349,19 +349,21 @@ def tune(
         raise InputError(f"{data}: no validation split to tune on")
     with run_lock(out, "tune", shared=True):  # the workers of one study share OUT; train waits
         storage = open_storage(url, heartbeat)
-        _bind(out, study_name, url)
+        bind = _binding(out, study_name, url)
         study = _open_study(
             storage, study_name, base, make_sampler(sampler, seed), make_pruner(pruner, epochs)
         )
+        bind()  # joined: only now does OUT belong to the study (a refusal leaves no study.json)
         optimize = {"n_trials": trials, "timeout": timeout, "n_jobs": n_jobs}
         _optimize(study, base, dataset, out, {**optimize, "callbacks": list(callbacks)})
         write_results(study, out, dataset)
         return study
 
 
-def _bind(out, study_name, url):
+def _binding(out, study_name, url):
     """OUT belongs to one study: its trial files and best_model.npz are that study's. Another
-    study's workers are refused instead of overwriting them."""
+    study's workers are refused (here, before the study is opened) instead of overwriting them;
+    returns the call that binds a fresh OUT once the study has been joined."""
     path = out / "study.json"
     here = {"study_name": study_name, "storage": _redact(url)}
     if exists(path):
@@ -371,8 +373,8 @@ def _bind(out, study_name, url):
                 f"{out}: holds the results of study {bound.get('study_name')!r} "
                 f"({bound.get('storage')}); use another --out for study {study_name!r}"
             )
-    else:
-        write_json(path, here)
+        return lambda: None
+    return lambda: write_json(path, here)
 
 
 def _open_study(storage, study_name, base, sampler, pruner):
