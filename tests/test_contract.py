@@ -315,7 +315,7 @@ API_CASES = [
         "data.load: bad val_fraction",
         lambda w: __import__("twolayer.data").data.load(w["data4"], val_fraction=0),
         ValueError,
-        "validation fraction",
+        "val_fraction must be a number in (0, 1), got 0",
     ),
     ("classifier: hidden 0", lambda w: _clf(hidden_size=0).fit(X6, Y3), ValueError, "hidden_size"),
     (

@@ -1026,7 +1026,11 @@ API_CASES = [
     ),
     ("TwoLayerNet output 1e12", lambda w: TwoLayerNet(64, 10, 10**12), "output_size"),
     ("TwoLayerNet input 1e10", lambda w: TwoLayerNet(10**10, 10, 10), "input_size"),
-    ("TwoLayerNet hidden 2**64", lambda w: TwoLayerNet(6, 2**64, 3), "GiB for W1"),
+    (  # beyond the settings table's bound (the model-size refusal is the 1e9 case above)
+        "TwoLayerNet hidden 2**64",
+        lambda w: TwoLayerNet(6, 2**64, 3),
+        "hidden_size must be an integer in 1..1,000,000,000, got 18446744073709551616",
+    ),
     ("classifier hidden 1e9", lambda w: _clf(hidden_size=10**9).fit(X6, Y3), "needs"),
     *[
         (
@@ -1044,7 +1048,7 @@ API_CASES = [
         (
             f"data.load val_fraction {v!r}",
             lambda w, v=v: load(w["data"], val_fraction=v),
-            "validation fraction",
+            f"val_fraction must be a number in (0, 1), got {v!r}",  # the settings table's words
         )
         for v in ("0.1", None, float("nan"), float("inf"), 0, 1)
     ],

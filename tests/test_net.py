@@ -250,7 +250,8 @@ def test_bad_y_raises_value_error(toy, bad_y, words):
     [((0, 3, 2), "input_size"), ((4, -1, 2), "hidden_size"), ((4, 3, 2.5), "output_size")],
 )
 def test_bad_sizes(args, words):
-    with pytest.raises(InputError, match=f"^{words} must be a positive integer, got "):
+    # the settings table's words, as everywhere else (issue 17: one vocabulary)
+    with pytest.raises(InputError, match=f"^{words} must be an integer in 1..1,000,000,000, got "):
         TwoLayerNet(*args)
 
 
@@ -258,7 +259,10 @@ def test_bad_sizes(args, words):
     "std, words", [(-1.0, "got -1.0"), ("xavier", "got 'xavier'"), (np.inf, "got inf")]
 )
 def test_bad_std(std, words):
-    with pytest.raises(InputError, match=f"^std must be a finite number >= 0, {words}$"):
+    with pytest.raises(
+        InputError,
+        match=rf"^std must be a finite number >= 0 or None \(He initialisation\), {words}$",
+    ):
         TwoLayerNet(4, 3, 2, std=std)
 
 
@@ -272,7 +276,9 @@ def test_bad_dtype_and_reg(toy):
 
 def test_wrong_types_are_type_errors_with_the_same_words(toy):
     net, X, y = toy
-    with pytest.raises(TypeError, match="output_size must be a positive integer, got 3.5"):
+    with pytest.raises(
+        TypeError, match="output_size must be an integer in 1..1,000,000,000, got 3.5"
+    ):
         TwoLayerNet(6, 5, 3.5)
     with pytest.raises(TypeError, match="reg must be a finite number"):
         net.loss(X, y, reg="high")
@@ -556,15 +562,15 @@ def test_bad_sample_weight(toy, w, words):
         ),
         (
             [1e6 + 0.5, 0.0],
-            "its values (up to 1e+06) overflow float32; scale them, e.g. --preprocess standardize",
+            "its values (up to 1e+06) overflow float32; scale them, e.g. preprocess='standardize'",
         ),
         (
             [-3e38, 1.0],
-            "its values (up to 3e+38) overflow float32; scale them, e.g. --preprocess standardize",
+            "its values (up to 3e+38) overflow float32; scale them, e.g. preprocess='standardize'",
         ),
         (
             [np.inf, 1.0],
-            "its values (after preprocessing) overflow float32; scale them, e.g. --preprocess standardize",
+            "its values (after preprocessing) overflow float32; scale them, e.g. preprocess='standardize'",
         ),
     ],
 )

@@ -101,7 +101,7 @@ def test_huge_lr_estimator_ends_in_diverged_or_finite_weights():
     clf = TwoLayerClassifier(
         optimizer="sgd", learning_rate=1e9, max_epochs=60, n_iter_no_change=60, random_state=0
     )
-    with pytest.raises(DivergedError, match="smaller --lr"):
+    with pytest.raises(DivergedError, match=r"smaller learning_rate \(now 1e\+09\)"):
         clf.fit(X, Y)
 
 

@@ -68,6 +68,7 @@ OPTIONS = {
     "lr": _reals(),
     "reg": _reals(),
     "lr-decay": _reals(),
+    "min-lr-ratio": _reals(),
     "momentum": _reals(),
     "weight-decay": _reals(),
     "val-fraction": _reals(),
@@ -216,9 +217,7 @@ def test_the_option_space_covers_every_numeric_train_option():
 
     hints = typing.get_type_hints(cli.train)
     numeric = {
-        flag(name).removeprefix(
-            "--"
-        )  # the options are named after the settings (--lr: learning_rate)
+        flag(name).removeprefix("--")  # the options are named after their settings
         for name, t in hints.items()
         if t in (int, float) or set(typing.get_args(t)) & {int, float}
     }

@@ -253,3 +253,99 @@ def test_text_is_set_in_matplotlibs_dejavu_sans_or_pillows_default(monkeypatch):
     c = raster.Canvas(80, 30)
     c.text(40, 15, "acc 0.9", ha="center", rotate=True)
     assert (np.asarray(c.im) < 128).any() and raster.text_width("acc 0.9") > 20
+
+
+# -- the classic world: TwoLayerNet.train's stats dict and CS231n's show_net_weights ------------
+def _classic_stats():
+    np.random.seed(0)
+    net = TwoLayerNet(4, 10, 3, std=1e-1)
+    np.random.seed(1)
+    X, y = 10 * np.random.randn(40, 4), np.arange(40) % 3
+    return net.train(X, y, X, y, learning_rate=1e-1, reg=5e-6, num_iters=60, batch_size=10)
+
+
+def test_loss_and_accuracy_plots_take_the_classic_stats_dict(tmp_path):
+    stats = _classic_stats()
+    assert {"loss_history", "train_acc_history", "val_acc_history"} <= set(stats)
+    assert_picture(plots.plot_loss(stats, tmp_path / "loss.png"))
+    assert_picture(plots.plot_accuracy(stats, tmp_path / "accuracy.png"))
+
+
+def test_classic_plots_draw_what_the_assignment_draws(tmp_path, monkeypatch):
+    drawn = []
+    real = plots.line_chart
+    monkeypatch.setattr(
+        plots,
+        "line_chart",
+        lambda series, *a, **k: drawn.append((series, a)) or real(series, *a, **k),
+    )
+    stats = {
+        "loss_history": [2.0, 1.5, 1.2, 1.1, 0.9],
+        "train_acc_history": [0.2, 0.6, 0.8],
+        "val_acc_history": [0.25, 0.5, 0.7],
+    }
+    plots.plot_loss(stats, tmp_path / "loss.png")
+    plots.plot_accuracy(stats, tmp_path / "accuracy.png")
+    (loss,), loss_labels = drawn[0]
+    np.testing.assert_array_equal(loss["x"], range(5))  # one point per iteration, from 0
+    np.testing.assert_array_equal(loss["y"], stats["loss_history"])
+    assert loss_labels[:2] == ("Loss history", "iteration")
+    (train, val), acc_labels = drawn[1]
+    np.testing.assert_array_equal(train["x"], range(3))
+    np.testing.assert_array_equal(train["y"], stats["train_acc_history"])
+    np.testing.assert_array_equal(val["y"], stats["val_acc_history"])
+    assert (train["label"], val["label"]) == ("train", "val")
+    assert acc_labels[:2] == ("Classification accuracy history", "epoch")
+
+
+def test_plots_refuse_a_dict_that_is_no_history_in_words(tmp_path):
+    with pytest.raises(ValueError, match="expected the stats dict of TwoLayerNet.train"):
+        plots.plot_loss({"losses": [1.0]}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="'val_acc_history'"):
+        plots.plot_accuracy({"train_acc_history": [0.5]}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="'loss_history' is empty"):
+        plots.plot_loss({"loss_history": []}, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("hidden", [1, 2, 3, 5, 7, 10, 17, 50, 64])
+@pytest.mark.parametrize("shape", [(8, 8), (3, 5), (4, 4, 3)])
+def test_weight_grid_places_every_unit_for_any_hidden_size(hidden, shape):
+    rng = np.random.default_rng(hidden)
+    W1 = rng.standard_normal((int(np.prod(shape)), hidden))
+    grid = plots.weight_grid(W1, shape, padding=1)
+    side = int(np.ceil(np.sqrt(hidden)))
+    rows = int(np.ceil(hidden / side))
+    h, w = shape[:2]
+    assert grid.shape[:2] == (rows * (h + 1) - 1, side * (w + 1) - 1)
+    for unit in range(hidden):
+        r, c = divmod(unit, side)
+        tile = grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w]
+        col = W1[:, unit]
+        np.testing.assert_allclose(tile, ((col - col.min()) / np.ptp(col)).reshape(shape))
+    for unit in range(hidden, rows * side):  # the cells left over are white
+        r, c = divmod(unit, side)
+        assert np.all(grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] == 1)
+
+
+def test_show_net_weights_draws_the_grid_of_any_net(tmp_path):
+    fig = plots.Figure(figsize=(4, 4))
+    ax = fig.subplots()
+    net = TwoLayerNet(64, 10, 3, std=1e-1, seed=0)  # 10 units of 8×8 (a square input, gray)
+    assert plots.show_net_weights(net, ax=ax) is ax
+    shown = ax.get_images()[0].get_array()
+    np.testing.assert_array_equal(shown, plots.weight_grid(net.params["W1"], (8, 8)))
+    assert ax.get_title() == "first-layer weights: 10 units, 8×8 each"
+    rgb = TwoLayerNet(4 * 4 * 3, 6, 3, std=1e-1, seed=0)
+    assert plots.weights_image_shape(rgb) == (4, 4, 3)
+    rgb.meta["image_shape"] = [2, 8, 3]  # a recorded shape wins over the guess
+    plots.show_net_weights(rgb, ax=ax)
+    assert ax.get_images()[-1].get_array().shape == (2 * 3 - 1, 3 * 9 - 1, 3)  # 2 rows of 3
+
+
+def test_show_net_weights_refuses_inputs_that_are_not_images():
+    toy = TwoLayerNet(4 * 5 + 1, 3, 2, seed=0)
+    with pytest.raises(ValueError, match="21 rows, which is not a square image"):
+        plots.show_net_weights(toy)
+    with pytest.raises(ValueError, match=r"\(8, 8\) holds 64 values, but W1 has 21 rows"):
+        plots.show_net_weights(toy, shape=(8, 8))

@@ -309,7 +309,7 @@ def test_divergence_names_the_step_and_what_was_kept():
     with pytest.raises(
         ValueError,
         match=r"^training overflowed at step 2 \(loss nan\): the inputs have values up to "
-        r"1e300: scale them, e\.g\. --preprocess standardize; no finite weights from a "
+        r"1e300: scale them, e\.g\. preprocess='standardize'; no finite weights from a "
         r"finished epoch exist$",
     ):
         t.fit(X, y)
@@ -1109,13 +1109,13 @@ def test_divergence_names_the_failing_step_and_blames_inputs_only_beyond_1e6():
             1e6,
             DivergedError,
             r"training diverged: the loss became \S+ at step 5; no finite weights from a finished "
-            r"epoch exist\. Try a smaller --lr \(now 0\.1\)\.$",
+            r"epoch exist\. Try a smaller learning_rate \(now 0\.1\)\.$",
         ),
         (
             1e6 * (1 + 1e-9),
             ValueError,
             r"training overflowed at step 5 \(loss \S+\): the inputs have values up to "
-            r"1e06: scale them, e\.g\. --preprocess standardize; no finite weights",
+            r"1e06: scale them, e\.g\. preprocess='standardize'; no finite weights",
         ),
     ]:
         net = TwoLayerNet(2, 3, 2, seed=0)

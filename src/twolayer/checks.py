@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import numbers
 import os
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -113,24 +111,6 @@ def check_elements(shape, where, itemsize=None):
             f"than the limit of {limit('MAX_ELEMENTS'):,} (TWOLAYER_MAX_ELEMENTS)"
         )
     return n
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    message = f"{name} must be a positive integer, got {value!r}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputTypeError(message)
-    if value < 1:
-        raise InputError(message)
-    return int(value)
-
-
-def check_nonnegative(value: Any, name: str) -> float:
-    message = f"{name} must be a finite number >= 0, got {value!r}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputTypeError(message)
-    if not np.isfinite(float(value)) or value < 0:
-        raise InputError(message)
-    return float(value)
 
 
 def check_dtype(dtype: DTypeLike) -> np.dtype:
@@ -282,22 +262,44 @@ def _label(v):
     return f"{float(v):g}" if isinstance(v, np.floating) else str(int(v))
 
 
-# -- metadata read back from files ------------------------------------------------------------
-# A schema is {field: (rule, words)}: rule(value) -> bool; words say what the field must be.
-# Fields absent from the object are skipped unless listed in ``required``.
-def is_int(lo=0, hi=None):
+# -- predicates ---------------------------------------------------------------------------------
+# The one set of predicates: the settings table (settings.RULES) and the schemas of files read back
+# are written with them. A schema is {field: (rule, words)}: rule(value) -> bool; words say what
+# the field must be. Python and NumPy numbers alike; a bool is never a number.
+INTEGERS = (int, np.integer)
+NUMBERS = (int, float, np.integer, np.floating)
+_CLOSED = {
+    "both": (True, True),
+    "left": (True, False),
+    "right": (False, True),
+    "neither": (False, False),
+}
+
+
+def is_number(v):
+    """A real number of any size, NaN and infinities included (never a bool, a string, a complex)."""
+    return isinstance(v, NUMBERS) and not isinstance(v, (bool, np.bool_))
+
+
+def is_int(lo=None, hi=None):
+    """An integer in lo..hi, both included (None: no bound)."""
     return lambda v: (
-        isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
+        isinstance(v, INTEGERS)
+        and not isinstance(v, bool)
+        and (lo is None or v >= lo)
+        and (hi is None or v <= hi)
     )
 
 
-def is_real(lo=None, hi=None):
+def is_real(lo=None, hi=None, closed="both"):
+    """A finite number between lo and hi (None: no bound); ``closed`` says which bounds belong to
+    the interval, as scikit-learn's Interval: 'both', 'left', 'right' or 'neither'."""
+    lo_in, hi_in = _CLOSED[closed]
     return lambda v: (
-        isinstance(v, (int, float))
-        and not isinstance(v, bool)
+        is_number(v)
         and math.isfinite(v)
-        and (lo is None or v >= lo)
-        and (hi is None or v <= hi)
+        and (lo is None or v > lo or (lo_in and v == lo))
+        and (hi is None or v < hi or (hi_in and v == hi))
     )
 
 

@@ -36,7 +36,7 @@ from .locks import exit_status, stop_signals
 from .plots import class_names
 from .predictions import predict_file, write_predictions
 from .report import write_report
-from .settings import RULES, RunSettings, SettingError, TrainConfig, check_setting, flag
+from .settings import RULES, RunSettings, TrainConfig, check_setting, flag
 
 app = typer.Typer(
     cls=console.HelpGroup,
@@ -166,6 +166,9 @@ def train(
         _T.schedule, help="Learning-rate schedule: constant, step or cosine."
     ),
     lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
+    min_lr_ratio: float = typer.Option(
+        _T.min_lr_ratio, help="Floor of the cosine schedule, as a fraction of --lr."
+    ),
     momentum: float = typer.Option(
         _T.momentum, help="Momentum of the momentum and nesterov optimizers."
     ),
@@ -254,7 +257,7 @@ def _train_run(settings, out, given, quiet, **options):
             progress.update(progress.task_ids[0], status=status)
     except DivergedError as e:
         retry = console.retry_command(_ARGV, settings.train.learning_rate)
-        raise DivergedError(f"{e} Start again with: {retry}") from None
+        raise DivergedError(*e.parts, f" Start again with: {retry}") from None
     finally:
         console.stop_progress(progress, ok)
     return metrics
@@ -603,8 +606,8 @@ def _exit_status(e, debug):
     if isinstance(e, (InputError, DivergedError)):
         if debug:
             return None
-        message = e.message(flag(e.name)) if isinstance(e, SettingError) else e
-        return console.fail(message, 2 if isinstance(e, InputError) else 1)
+        # the library names settings; only here do they become flags
+        return console.fail(e.spelled(flag), 2 if isinstance(e, InputError) else 1)
     if _is_usage_error(e):  # Click's own: a bad option, a missing argument
         return console.fail(e.format_message(), getattr(e, "exit_code", 2))
     if debug:  # an internal failure: still one line unless --debug

@@ -69,8 +69,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         Epochs in a row without an improvement greater than tol before training stops.
     tol : float, default=1e-4
         Smallest improvement of the training loss (or validation accuracy) that counts.
-    preprocess : {'none', 'scale', 'center', 'standardize'}, default='standardize'
-        Per-feature preprocessing, fitted in fit (weighted by sample_weight) and applied in predict.
+    preprocess : {'auto', 'none', 'scale', 'center', 'standardize'}, default='standardize'
+        Per-feature preprocessing (auto: standardize, as the estimator knows no pixel range), fitted in fit (weighted by sample_weight) and applied in predict.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and the validation split.
     dtype : {'float64', 'float32'}, default='float64'
@@ -162,6 +162,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             preprocessing statistics are weighted alike. The validation split is unweighted.
         """
         X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "net_")))
+        if self.early_stopping:  # on every fit, warm or not (split_validation takes it as checked)
+            check_setting("val_fraction", self.validation_fraction, "validation_fraction")
         weights: np.ndarray | None = None
         if sample_weight is not None:
             weights = _check_sample_weight(
@@ -264,8 +266,6 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def _init(self, X, y, classes, sample_weight=None):
         check_setting("epochs", self.max_epochs, "max_epochs")
         check_setting("patience", self.n_iter_no_change, "n_iter_no_change")
-        if self.early_stopping:
-            check_setting("val_fraction", self.validation_fraction, "validation_fraction")
         if isinstance(self.random_state, numbers.Integral):
             check_setting("seed", self.random_state, "random_state")
         self.classes_ = np.unique(y) if classes is None else np.unique(classes)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .net import TwoLayerNet
+from .optim import packed
 from .settings import check_setting
 
 
@@ -40,16 +43,33 @@ def rel_error(a, b):
 
 
 def check_net(net, X, y, reg=0.0, h=1e-5, sample_weight=None):
-    """Max relative error between analytic and numerical gradients, per parameter."""
-    _, grads = net.loss(X, y, reg=reg, sample_weight=sample_weight)
+    """Max relative error between analytic and numerical gradients, per parameter.
+
+    Both gradients are computed in float64 on a float64 copy of the net, whatever the net's dtype:
+    in float32 a step of h = 1e-5 is below the rounding of the weights, so the centred difference
+    of a float32 loss is noise (relative errors of 1.0 that say nothing about the gradient). The
+    net itself is left untouched.
+    """
+    net64 = float64_copy(net)
+    X = np.asarray(X, dtype=np.float64)
+    _, grads = net64.loss(X, y, reg=reg, sample_weight=sample_weight)
     grads = {k: v.copy() for k, v in grads.items()}
     errors = {}
-    for name, param in net.params.items():
+    for name, param in net64.params.items():
         num = numerical_gradient(
-            lambda _: net.loss(X, y, reg=reg, sample_weight=sample_weight)[0], param, h
+            lambda _: net64.loss(X, y, reg=reg, sample_weight=sample_weight)[0], param, h
         )
         errors[name] = rel_error(num, grads[name])
     return errors
+
+
+def float64_copy(net):
+    """A shallow copy of the net (same class, same preprocessor) whose parameters are float64
+    copies of the net's, so its loss and gradients are computed in float64."""
+    net64 = copy.copy(net)
+    net64.dtype = np.dtype(np.float64)
+    net64.params = packed({k: np.asarray(v, np.float64) for k, v in net.params.items()})
+    return net64
 
 
 def random_problem(n=5, d=4, hidden=10, classes=3, seed=0):

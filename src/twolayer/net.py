@@ -17,15 +17,13 @@ from .checks import (
     check_dtype,
     check_finite,
     check_model_size,
-    check_nonnegative,
-    check_positive_int,
     check_sample_weight,
     check_X,
     check_y,
 )
 from .classic import classic_train
 from .data.preprocess import Preprocessor
-from .errors import InputError
+from .errors import InputError, Setting
 from .optim import packed
 from .settings import check_setting
 
@@ -35,8 +33,9 @@ class TwoLayerNet:
 
     W1 = std·randn(input_size, hidden_size) and W2 = std·randn(hidden_size, output_size)
     are drawn in that order from NumPy's global random state, unless ``seed`` (an int or
-    a ``np.random.Generator``) is given; biases start at zero. ``std="he"`` scales W1 by
-    sqrt(2 / input_size) and W2 by sqrt(1 / hidden_size) instead (the command line's default).
+    a ``np.random.Generator``) is given; biases start at zero. ``std="he"`` (or None, as
+    in RunSettings) scales W1 by sqrt(2 / input_size) and W2 by sqrt(1 / hidden_size) instead (the
+    command line's default). Bad arguments are refused in the words of the settings table.
     """
 
     params: dict[str, np.ndarray]
@@ -49,18 +48,18 @@ class TwoLayerNet:
         input_size: int,
         hidden_size: int,
         output_size: int,
-        std: float | str = 1e-4,
+        std: float | str | None = 1e-4,
         dtype: DTypeLike = np.float64,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        input_size = check_positive_int(input_size, "input_size")
-        hidden_size = check_positive_int(hidden_size, "hidden_size")
-        output_size = check_positive_int(output_size, "output_size")
-        if isinstance(std, str) and std == "he":
+        input_size = int(check_setting("input_size", input_size))
+        hidden_size = int(check_setting("hidden_size", hidden_size))
+        output_size = int(check_setting("output_size", output_size))
+        if std is None or (isinstance(std, str) and std == "he"):  # None: as in RunSettings
             # He initialisation for the ReLU layer, LeCun's for the output layer
             std1, std2 = np.sqrt(2.0 / input_size), np.sqrt(1.0 / hidden_size)
         else:
-            std1 = std2 = check_nonnegative(std, "std")
+            std1 = std2 = float(check_setting("std", std))
         self.dtype = check_dtype(dtype)
         check_model_size(
             input_size, hidden_size, output_size, self.dtype
@@ -135,7 +134,7 @@ class TwoLayerNet:
                 bad_scores(scores, X, self.dtype, "X", 0)
             return scores
         y = check_y(y, X.shape[0], self.output_size)
-        reg = check_nonnegative(reg, "reg")
+        reg = float(check_setting("reg", reg))
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
         loss, grads, _ = self.forward_backward(X, y, reg, weights=sample_weight)
@@ -332,5 +331,6 @@ def bad_scores(scores, X, dtype, name, first_row):
     size = f"(up to {peak:.3g}) " if np.isfinite(peak) else "(after preprocessing) "
     raise InputError(
         f"{name}: row {first_row + i} gives non-finite class scores: its values {size}"
-        f"overflow {np.dtype(dtype).name}; scale them, e.g. --preprocess standardize"
+        f"overflow {np.dtype(dtype).name}; scale them, e.g. ",
+        Setting("preprocess", value="standardize"),
     )

@@ -145,7 +145,16 @@ def read_confusion(path):
 
 def weight_grid(W1, shape, padding=1):
     """CS231n's visualize_grid: one tile per hidden unit (a column of W1 reshaped to the image),
-    each scaled to [0, 1] by its own min and max, laid out on a near-square grid."""
+    each scaled to [0, 1] by its own min and max, laid out on a near-square grid (ceil(√H) tiles
+    wide, as many rows as H needs; the cells left over stay white)."""
+    W1 = np.asarray(W1)
+    if W1.ndim != 2 or W1.shape[1] == 0:
+        raise InputError(f"W1 must be a (D, H) array with H >= 1, got shape {W1.shape}")
+    if math.prod(shape) != W1.shape[0]:
+        raise InputError(
+            f"an image of shape {tuple(shape)} holds {math.prod(shape)} values, "
+            f"but W1 has {W1.shape[0]} rows (one per input)"
+        )
     n = W1.shape[1]
     tiles = np.asarray(W1, dtype=np.float64).T.reshape((n,) + tuple(shape))
     lo = tiles.reshape(n, -1).min(axis=1)
@@ -166,14 +175,81 @@ def weight_grid(W1, shape, padding=1):
     return grid
 
 
+def weights_image_shape(net_or_W1):
+    """The image shape of W1's rows: the net's recorded one, else a square (D = s²) gray or
+    (D = 3·s²) RGB image; an InputError when D is neither."""
+    shape = image_shape(net_or_W1) if hasattr(net_or_W1, "meta") else None
+    if shape is not None:
+        return shape
+    W1 = net_or_W1.params["W1"] if hasattr(net_or_W1, "params") else np.asarray(net_or_W1)
+    d = W1.shape[0]
+    for channels in (1, 3):
+        side = math.isqrt(d // channels)
+        if d % channels == 0 and side * side * channels == d:
+            return (side, side) if channels == 1 else (side, side, 3)
+    raise InputError(
+        f"W1 has {d} rows, which is not a square image: pass shape=(height, width) "
+        "or (height, width, 3)"
+    )
+
+
+def show_net_weights(net, shape=None, ax=None, padding=1):
+    """CS231n's show_net_weights: the first-layer weights as a grid of image tiles, one per hidden
+    unit, for any hidden size H. ``net``: a TwoLayerNet or a (D, H) array; ``shape``: the image
+    shape of a row (default: the net's, else a square gray or RGB image); ``ax``: a matplotlib
+    Axes (default: pyplot's current one). Returns the Axes."""
+    W1 = net.params["W1"] if hasattr(net, "params") else np.asarray(net)
+    shape = tuple(shape) if shape is not None else weights_image_shape(net)
+    grid = weight_grid(W1, shape, padding)
+    if ax is None:
+        import matplotlib.pyplot as plt  # the caller's pyplot, as the assignment draws it
+
+        ax = plt.gca()
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(f"first-layer weights: {W1.shape[1]} units, {'×'.join(map(str, shape))} each")
+    ax.axis("off")
+    return ax
+
+
 # -- figures (drawn with Pillow: twolayer.raster) -----------------------------------------------
 def _save(canvas, path):
     png = canvas.png()
     return atomic_write(Path(path), lambda f: f.write(png))
 
 
+CLASSIC_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
+
+
+def _is_classic(history):
+    """True for the stats dict of TwoLayerNet.train, False for a History (keyed by 'epoch');
+    an InputError naming both when it is neither."""
+    if "epoch" in history:
+        return False
+    if any(k in history for k in CLASSIC_KEYS):
+        return True
+    raise InputError(
+        "not a training history: expected the stats dict of TwoLayerNet.train "
+        f"({', '.join(CLASSIC_KEYS)}) or a History (epoch, loss, ...); got keys "
+        f"{', '.join(map(str, history)) or 'none'}"
+    )
+
+
+def _classic_series(history, key):
+    if key not in history:
+        raise InputError(f"the stats dict has no {key!r} (keys: {', '.join(map(str, history))})")
+    values = np.asarray(history[key], dtype=np.float64).ravel()
+    if len(values) == 0:
+        raise InputError(f"the stats dict's {key!r} is empty: nothing to plot")
+    return values
+
+
 def plot_loss(history, path):
-    """Loss per step (light) and mean loss per epoch (dark), against epochs."""
+    """Loss per step (light) and mean loss per epoch (dark), against epochs. The classic stats
+    dict of ``TwoLayerNet.train`` is drawn as the assignment draws it: loss_history per iteration."""
+    if _is_classic(history):
+        loss = _classic_series(history, "loss_history")
+        series = [{"x": np.arange(len(loss)), "y": loss, "color": "blue", "width": 1.5}]
+        return _save(line_chart(series, "Loss history", "iteration", "loss", integer_x=True), path)
     epochs, step_loss = history["epoch"], history.get("step_loss") or []
     series = []
     if step_loss:
@@ -198,7 +274,27 @@ def plot_accuracy(history, path, augmented=False):
     """Train and validation accuracy per epoch (CS231n's classification accuracy history).
 
     The train accuracy is counted on the batches as they were trained, so on augmented images
-    when the run augmented them; the legend says so."""
+    when the run augmented them; the legend says so. The classic stats dict of
+    ``TwoLayerNet.train`` is drawn as the assignment draws it: train_acc_history and
+    val_acc_history against their index, the epoch."""
+    if _is_classic(history):
+        series = [
+            {"x": np.arange(len(v)), "y": v, "color": color, "markers": True, "label": label}
+            for key, color, label in (
+                ("train_acc_history", "blue", "train"),
+                ("val_acc_history", "orange", "val"),
+            )
+            for v in [_classic_series(history, key)]
+        ]
+        chart = line_chart(
+            series,
+            "Classification accuracy history",
+            "epoch",
+            "classification accuracy",
+            legend_at="bottom",
+            integer_x=True,
+        )
+        return _save(chart, path)
     train_label = (
         "train (on the augmented training batches)"
         if augmented

@@ -30,7 +30,7 @@ from . import data as data_mod
 from .checks import check_fields, check_model_size, is_int, is_real, is_str, optional
 from .data.augment import random_shift
 from .data.preprocess import Preprocessor
-from .errors import DivergedError, InputError
+from .errors import DivergedError, InputError, Setting
 from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
 from .net import TwoLayerNet
@@ -72,12 +72,7 @@ def build(settings, dataset):
         settings.dtype,
         names=("input features", "hidden", "classes"),
     )
-    mode = settings.preprocess
-    if (
-        mode == "auto"
-    ):  # pixels: scale to [0, 1] (measured best on digits and MNIST); else standardise
-        mode = "scale" if dataset.pixel_max else "standardize"
-    pre = Preprocessor(mode, pixel_max=dataset.pixel_max).fit(dataset.X_train)
+    pre = Preprocessor(settings.preprocess, pixel_max=dataset.pixel_max).fit(dataset.X_train)
     rng = np.random.default_rng(settings.train.seed)
     net = TwoLayerNet(
         dataset.n_features,
@@ -103,7 +98,8 @@ def make_augment(mode, net, dataset):
         return None
     if dataset.image_shape is None:
         raise InputError(
-            f"--augment shift needs image data; {dataset.name} rows have no image shape"
+            Setting("augment", value="shift"),
+            f" needs image data; {dataset.name} rows have no image shape",
         )
     blank = net.transform(np.zeros((1, net.input_size)))[0]
     return random_shift(dataset.image_shape, fill=blank)
@@ -130,8 +126,9 @@ def transformed(net, X, name="the data"):
         peak = f"{float(np.max(np.abs(X))):.0e}".replace("e+", "e")
         mode = net.preprocessor.mode if net.preprocessor is not None else "none"
         raise InputError(
-            f"{name}: values up to {peak}: scale them, e.g. --preprocess standardize (they overflow "
-            f"{net.dtype.name} after preprocessing '{mode}')"
+            f"{name}: values up to {peak}: scale them, e.g. ",
+            Setting("preprocess", value="standardize"),
+            f" (they overflow {net.dtype.name} after preprocessing '{mode}')",
         )
     return out
 

@@ -2,8 +2,8 @@
 
 ``TrainConfig`` decides how the loop trains; ``RunSettings`` adds the data, the model's shape and
 the numerics. Both are frozen: a changed copy is made with ``dataclasses.replace``, which checks
-the new values against the same table. An error names the setting; the command line renames it
-to the option the user typed (``SettingError.name``).
+the new values against the same table. An error names the setting as its caller spells
+it; only the command line turns the name into a flag (``flag``, ``errors.Setting``).
 """
 
 from __future__ import annotations
@@ -11,90 +11,70 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-import numpy as np
-
-from .checks import check_fields, is_dict
-from .errors import InputError, InputTypeError
+from .checks import check_fields, is_dict, is_int, is_number, is_real, one_of, optional
+from .errors import InputError, InputTypeError, Setting
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 
-SEED_MAX = 2**32 - 1
+SEED_MAX = 2**32 - 1  # NumPy's seeds are 32-bit; every seed the tool takes is in 0..SEED_MAX
 SAMPLERS = ("tpe", "random")
-PRUNERS = (
-    "median",
-    "hyperband",
-    "none",
-)  # NumPy's seeds are 32-bit; every seed the tool takes is in 0..SEED_MAX
+PRUNERS = ("median", "hyperband", "none")
+# the preprocessing modes (data.preprocess.Preprocessor's); auto: scale for images, else standardize
+PREPROCESS = ("auto", "none", "scale", "center", "standardize")
 
 
-def _is_int(v):
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_real(v):
-    return (
-        isinstance(v, (int, float, np.integer, np.floating))
-        and not isinstance(v, bool)
-        and math.isfinite(v)
-    )
-
-
-def _int_in(lo, hi=None, none=False):
-    return lambda v: (none and v is None) or (_is_int(v) and v >= lo and (hi is None or v <= hi))
-
-
-# The one table of valid settings: name -> (check, words for the error message).
+# The one table of valid settings: name -> (check, words for the error message). The checks are
+# checks.py's predicates, the ones the file schemas use; the words are the only ones any caller
+# (the API, the loaders, the command line) says about a setting.
 RULES = {
     # the loop
-    "epochs": (_int_in(1, 10**6, none=True), "an integer in 1..1,000,000 (or None: auto)"),
-    "batch_size": (_int_in(1, 10**7), "an integer in 1..10,000,000"),
-    "learning_rate": (lambda v: _is_real(v) and v > 0, "a finite number > 0"),
-    "reg": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "optimizer": (lambda v: v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
-    "momentum": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "weight_decay": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "schedule": (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES)),
-    "lr_decay": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "warmup_epochs": (_int_in(0, 10**6), "an integer in 0..1,000,000"),
-    "patience": (_int_in(1, 10**6, none=True), "an integer in 1..1,000,000 or None"),
-    "tol": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "sampling": (lambda v: v in ("shuffle", "replacement"), "'shuffle' or 'replacement'"),
-    "steps_per_epoch": (_int_in(1, 10**9, none=True), "a positive integer or None"),
-    "max_steps": (_int_in(0, 10**12, none=True), "an integer >= 0 or None"),
-    "seed": (_int_in(0, SEED_MAX, none=True), f"an integer in 0..{SEED_MAX} or None"),
-    "augment": (lambda v: v in ("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
+    "epochs": (optional(is_int(1, 10**6)), "an integer in 1..1,000,000 (or None: auto)"),
+    "batch_size": (is_int(1, 10**7), "an integer in 1..10,000,000"),
+    "learning_rate": (is_real(0, closed="neither"), "a finite number > 0"),
+    "reg": (is_real(0), "a finite number >= 0"),
+    "optimizer": (one_of(*OPTIMIZERS), "one of " + ", ".join(OPTIMIZERS)),
+    "momentum": (is_real(0, 1, closed="left"), "a number in [0, 1)"),
+    "weight_decay": (is_real(0), "a finite number >= 0"),
+    "schedule": (one_of(*SCHEDULES), "one of " + ", ".join(SCHEDULES)),
+    "lr_decay": (is_real(0, 1, closed="right"), "a number in (0, 1]"),
+    "min_lr_ratio": (is_real(0, 1, closed="left"), "a number in [0, 1)"),
+    "warmup_epochs": (is_int(0, 10**6), "an integer in 0..1,000,000"),
+    "patience": (optional(is_int(1, 10**6)), "an integer in 1..1,000,000 or None"),
+    "tol": (is_real(0), "a finite number >= 0"),
+    "sampling": (one_of("shuffle", "replacement"), "'shuffle' or 'replacement'"),
+    "steps_per_epoch": (optional(is_int(1, 10**9)), "a positive integer or None"),
+    "max_steps": (optional(is_int(0, 10**12)), "an integer >= 0 or None"),
+    "seed": (optional(is_int(0, SEED_MAX)), f"an integer in 0..{SEED_MAX} or None"),
+    "augment": (one_of("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
     # the run
     "data": (
         lambda v: isinstance(v, str) and v.strip() != "",
         "a data SPEC such as digits or npz:FILE",
     ),
-    "hidden_size": (_int_in(1, 10**9), "an integer in 1..1,000,000,000"),
-    "dtype": (lambda v: v in ("float32", "float64"), "float32 or float64"),
-    "preprocess": (
-        lambda v: v in ("auto", "none", "scale", "center", "standardize"),
-        "one of auto, none, scale, center, standardize",
-    ),
-    "val_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
-    "std": (
-        lambda v: v is None or (_is_real(v) and v >= 0),
-        "a finite number >= 0 or None (He initialisation)",
-    ),
+    "hidden_size": (is_int(1, 10**9), "an integer in 1..1,000,000,000"),
+    "dtype": (one_of("float32", "float64"), "float32 or float64"),
+    "preprocess": (one_of(*PREPROCESS), "one of " + ", ".join(PREPROCESS)),
+    "val_fraction": (is_real(0, 1, closed="neither"), "a number in (0, 1)"),
+    "std": (optional(is_real(0)), "a finite number >= 0 or None (He initialisation)"),
+    # the network's other sizes (the API's TwoLayerNet; a run takes them from its data)
+    "input_size": (is_int(1, 10**9), "an integer in 1..1,000,000,000"),
+    "output_size": (is_int(1, 10**9), "an integer in 1..1,000,000,000"),
     # the other commands
-    "trials": (_int_in(1, 10**6), "an integer in 1..1,000,000"),
-    "n_jobs": (_int_in(1, 1024), "an integer in 1..1024"),
-    "heartbeat": (_int_in(1, 86_400), "a whole number of seconds in 1..86,400"),
+    "trials": (is_int(1, 10**6), "an integer in 1..1,000,000"),
+    "n_jobs": (is_int(1, 1024), "an integer in 1..1024"),
+    "heartbeat": (is_int(1, 86_400), "a whole number of seconds in 1..86,400"),
     "timeout": (
-        lambda v: v is None or (_is_real(v) and 0 < v <= 10**8),
+        optional(is_real(0, 10**8, closed="right")),
         "a number of seconds > 0 (at most 1e8)",
     ),
-    "sampler": (lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),
-    "pruner": (lambda v: v in PRUNERS, "one of " + ", ".join(PRUNERS)),
+    "sampler": (one_of(*SAMPLERS), "one of " + ", ".join(SAMPLERS)),
+    "pruner": (one_of(*PRUNERS), "one of " + ", ".join(PRUNERS)),
     "study_name": (
         lambda v: isinstance(v, str) and 0 < len(v.strip()) and len(v) <= 256,
         "a non-empty name of at most 256 characters",
     ),
-    "threshold": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "diagram_rows": (_int_in(1, 10_000), "an integer in 1..10,000"),
+    "threshold": (is_real(0), "a finite number >= 0"),
+    "diagram_rows": (is_int(1, 10_000), "an integer in 1..10,000"),
 }
 FLAGS = {
     "learning_rate": "--lr",
@@ -107,10 +87,6 @@ FLAGS = {
 def flag(name):
     """How the command line spells a setting: --lr for learning_rate, --n-jobs for n_jobs."""
     return FLAGS.get(name, "--" + name.replace("_", "-"))
-
-
-RUN_FIELDS = ("data", "hidden_size", "dtype", "preprocess", "val_fraction", "std")
-TRAIN_FIELDS = tuple(k for k in RULES if k not in RUN_FIELDS)
 
 
 def check_settings_dict(d, where):
@@ -126,14 +102,15 @@ def check_settings_dict(d, where):
 
 
 class SettingError(InputError):
-    """A setting outside its rule; ``name`` is the setting, for callers that spell it differently."""
+    """A setting outside its rule: ``name`` is the setting (the command line says its flag),
+    ``spelled`` the caller's name for it when that differs."""
 
-    def __init__(self, name, value, words):
+    def __init__(self, name, value, words, spelled=None):
         self.name, self.value, self.words = name, value, words
-        super().__init__(self.message(name))
+        super().__init__(Setting(name, spelled), f" must be {words}, got {value!r}")
 
-    def message(self, spelled):
-        return f"{spelled} must be {self.words}, got {self.value!r}"
+    def __reduce__(self):  # pickled (across processes) by its arguments, not by its message
+        return type(self), (self.name, self.value, self.words, self.parts[0].spelled)
 
 
 class SettingTypeError(SettingError, InputTypeError):
@@ -142,22 +119,18 @@ class SettingTypeError(SettingError, InputTypeError):
 
 def check_setting(name, value, spelled=None):
     """``value`` if the table allows it for ``name``; else a SettingError naming it as the caller
-    spelled it (``spelled``, e.g. 'num_iters' for max_steps in the classic API)."""
+    spelled it (``spelled``, e.g. 'num_iters' for max_steps in the classic API). A value of the
+    wrong type (a string or a bool for a number, a float for an integer) is a SettingTypeError,
+    a TypeError as well as a ValueError."""
     ok, words = RULES[name]
     if not ok(value):
-        numeric = "number" in words or "integer" in words
-        wrong_type = (
-            numeric
-            and value is not None
-            and (
-                isinstance(value, (bool, str))
-                or not isinstance(value, (int, float, np.integer, np.floating))
-            )
-        )
-        error = (SettingTypeError if wrong_type else SettingError)(name, value, words)
-        if spelled is not None:
-            error.args = (error.message(spelled),)
-        raise error
+        if value is None:
+            wrong_type = False
+        elif "integer" in words:
+            wrong_type = not is_int()(value)
+        else:
+            wrong_type = "number" in words and not is_number(value)
+        raise (SettingTypeError if wrong_type else SettingError)(name, value, words, spelled)
     return value
 
 
@@ -184,6 +157,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     schedule: str = "cosine"
     lr_decay: float = 0.95
+    min_lr_ratio: float = 0.0  # the cosine schedule's floor, as a fraction of learning_rate
     warmup_epochs: int = 0
     patience: int | None = None
     tol: float = 0.0  # with patience: an epoch counts as better only when it beats the best score by more than tol
@@ -272,3 +246,8 @@ class RunSettings:
         if unknown:
             raise InputError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return replace(self, **run, train=replace(self.train, **train) if train else self.train)
+
+
+# the fields of each dataclass: a config.json's settings are checked by these names
+RUN_FIELDS = tuple(f.name for f in fields(RunSettings) if f.name != "train")
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))

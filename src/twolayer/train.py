@@ -19,7 +19,7 @@ import numpy as np
 from . import checkpoint
 from .checkpoint import Best, Checkpoint, History
 from .checks import gib, limit
-from .errors import DivergedError, InputError
+from .errors import DivergedError, InputError, Setting
 from .optim import make_optimizer
 from .schedules import learning_rate_at
 from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
@@ -181,6 +181,7 @@ class Trainer:
             base_lr=c.learning_rate,
             schedule=c.schedule,
             decay=c.lr_decay,
+            min_lr_ratio=c.min_lr_ratio,
             epochs=epochs,
             warmup_epochs=c.warmup_epochs,
         )
@@ -273,12 +274,16 @@ class Trainer:
             peak = float(np.max(np.abs(xb)))
         if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
             raise InputError(
-                f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have values up to "
-                f"{f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. --preprocess standardize; {kept}"
+                f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have "
+                f"values up to {f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. ",
+                Setting("preprocess", value="standardize"),
+                f"; {kept}",
             )
         raise DivergedError(
             f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
-            f"Try a smaller --lr (now {self.config.learning_rate:g})."
+            "Try a smaller ",
+            Setting("learning_rate"),
+            f" (now {self.config.learning_rate:g}).",
         )
 
     def restore_best(self) -> None:

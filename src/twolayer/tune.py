@@ -29,7 +29,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .errors import DivergedError, InputError
+from .errors import DivergedError, InputError, Setting
 from .io import atomic_write, exists, is_dir, read_json, read_npz, write_csv, write_json
 from .locks import (
     RESULTS_LOCK_FILE,
@@ -41,7 +41,7 @@ from .locks import (
 )
 from .plots import plot_study
 from .runs import load_run_data, prepare
-from .settings import PRUNERS, SAMPLERS, RunSettings, TrainConfig, check_setting
+from .settings import RunSettings, TrainConfig, check_setting
 from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
@@ -137,7 +137,8 @@ def make_objective(base, dataset, out, stop=None):
         except ValueError as e:  # Optuna refuses a parameter whose range differs from the study's
             raise InputError(
                 f"study {trial.study.study_name!r} was created with another search space ({e}); "
-                "use a new --study-name"
+                "use a new ",
+                Setting("study_name"),
             ) from None
         trial.set_user_attr("worker", worker)
 
@@ -285,26 +286,26 @@ def _redact(url):
 
 
 def make_sampler(name, seed=None):
+    """The sampler ``name``, one of settings.SAMPLERS (checked by check_options)."""
     import optuna
 
-    if name == "tpe":
-        # constant_liar: running trials of other workers count as bad guesses, so parallel workers spread out
-        return optuna.samplers.TPESampler(n_startup_trials=5, seed=seed, constant_liar=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {name!r}")
+    assert name == "tpe", name
+    # constant_liar: running trials of other workers count as bad guesses, so parallel workers spread out
+    return optuna.samplers.TPESampler(n_startup_trials=5, seed=seed, constant_liar=True)
 
 
 def make_pruner(name, epochs):
+    """The pruner ``name``, one of settings.PRUNERS (checked by check_options)."""
     import optuna
 
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min(3, epochs - 1))
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
     if name == "none":
         return optuna.pruners.NopPruner()
-    raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
+    assert name == "median", name
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min(3, epochs - 1))
 
 
 def tune(
@@ -440,7 +441,7 @@ def _stop_trials_on_signals(stop):
 
 # what the objective measures: validation accuracy on this data set's validation split. (--epochs and
 # --patience are each trial's budget, and a worker may give its trials more or less of it.)
-JOIN_FIELDS = {"data": "--data", "val_fraction": "the validation fraction"}
+JOIN_FIELDS = {"data": Setting("data"), "val_fraction": "the validation fraction"}
 
 
 def check_joined(storage, study_name, base):
@@ -457,28 +458,36 @@ def check_joined(storage, study_name, base):
         shown = ", ".join(d.name.lower() for d in directions)
         raise InputError(
             f"study {study_name!r} exists and its direction is {shown}; twolayer tune maximizes "
-            f"{OBJECTIVE}: use another --study-name"
+            f"{OBJECTIVE}: use another ",
+            Setting("study_name"),
         )
     attrs = storage.get_study_user_attrs(study_id)
     if "base" not in attrs:  # (studies of earlier versions have 'base' and no 'objective')
         if storage.get_all_trials(study_id, deepcopy=False):
             raise InputError(
                 f"study {study_name!r} exists but was not created by twolayer tune (its objective "
-                f"is unknown); use another --study-name"
+                "is unknown); use another ",
+                Setting("study_name"),
             )
         return  # created a moment ago by another worker, which is writing its attributes
     theirs = {**(attrs.get("base") or {}), **((attrs.get("base") or {}).get("train") or {})}
     ours = {**base.to_dict(), **base.to_dict()["train"]}
-    differ = [
-        f"{flag} {theirs.get(k)!r} (this worker: {ours.get(k)!r})"
-        for k, flag in JOIN_FIELDS.items()
-        if theirs.get(k) != ours.get(k)
-    ]
+    differ = [k for k in JOIN_FIELDS if theirs.get(k) != ours.get(k)]
     if attrs.get("objective", OBJECTIVE) != OBJECTIVE or differ:
-        what = "; ".join(differ) or f"objective {attrs.get('objective')!r}"
+        what = [
+            part
+            for i, k in enumerate(differ)
+            for part in (
+                "; " * (i > 0),
+                JOIN_FIELDS[k],
+                f" {theirs.get(k)!r} (this worker: {ours.get(k)!r})",
+            )
+        ] or [f"objective {attrs.get('objective')!r}"]
         raise InputError(
-            f"study {study_name!r} tunes another objective: {what}; join it with the same options "
-            "or use another --study-name"
+            f"study {study_name!r} tunes another objective: ",
+            *what,
+            "; join it with the same options or use another ",
+            Setting("study_name"),
         )
 
 

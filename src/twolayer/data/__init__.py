@@ -17,7 +17,6 @@ naming the file and the problem. Without a validation split one is carved from t
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from collections.abc import Callable
 
@@ -25,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError
 from ..io import check_file, is_file
-from ..settings import check_setting
+from ..settings import SettingError, check_setting
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
 from .dataset import Dataset, spill, split_validation, stratified_split
@@ -48,10 +47,12 @@ __all__ = [
 
 def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
     """scikit-learn's 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
-    if not 0 < val_fraction < 1 - test_fraction:
-        raise InputError(
-            f"validation fraction must be in (0, {1 - test_fraction:g}) for digits "
-            f"({test_fraction:g} is the test split), got {val_fraction}"
+    # val_fraction is in (0, 1) (data.load checks it by the settings table); digits also keep a test split
+    if val_fraction >= 1 - test_fraction:
+        raise SettingError(
+            "val_fraction",
+            val_fraction,
+            f"a number in (0, {1 - test_fraction:g}) for digits ({test_fraction:g} is its test split)",
         )
     X, y = read_digits()
     idx_rest, idx_test = stratified_split(y, math.ceil(test_fraction * len(y)), seed)
@@ -115,11 +116,8 @@ def load(spec: str = "digits", seed: int = 0, val_fraction: float = 0.1) -> Data
     ``mnist``, ``fashion-mnist`` and ``cifar10`` without a folder are downloaded once into the
     cache (see ``twolayer.data.fetch``) and read from there.
     """
-    check_setting("seed", seed, "seed")
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
-        raise InputTypeError(
-            f"validation fraction (val_fraction) must be a number in (0, 1), got {val_fraction!r}"
-        )
+    check_setting("seed", seed)
+    check_setting("val_fraction", val_fraction)
     if not isinstance(spec, (str, os.PathLike)):
         raise InputTypeError(
             f"the data SPEC must be a string such as digits or csv:FILE, got {type(spec).__name__}"

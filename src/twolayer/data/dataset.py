@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, InputTypeError
+from ..errors import InputError
 
 
 @dataclass
@@ -39,14 +38,11 @@ class Dataset:
 
 
 def split_validation(X, y, fraction, seed, name="training set"):
-    """Carve a stratified, seeded validation split from the training data.
+    """Carve a stratified, seeded validation split from the training data. ``fraction`` is in
+    (0, 1): the val_fraction setting, checked by its callers (data.load, the estimator's fit).
 
     A memory map is split into two new memory maps (see ``spill``), so streaming data stays on disk.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
-        raise InputTypeError(f"validation fraction must be a number in (0, 1), got {fraction!r}")
-    if not 0 < fraction < 1:
-        raise InputError(f"validation fraction must be in (0, 1), got {fraction}")
     n_val = math.ceil(fraction * len(y))
     if n_val >= len(y):
         raise InputError(

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, Setting
 
 ENV_DIR = "TWOLAYER_DATA_DIR"
 ENV_MIRROR = "TWOLAYER_DATA_MIRROR"
@@ -104,7 +104,7 @@ def fetch(name, progress=None):
                 downloader=pooch.HTTPDownloader(progressbar=bar, timeout=60),
             )
         except Exception as e:  # noqa: BLE001 - every failure becomes one line naming the file
-            raise InputError(failure_message(e, url, folder / fname, name, folder)) from None
+            raise InputError(*failure_message(e, url, folder / fname, name, folder)) from None
         finally:
             if isinstance(bar, RichBar):
                 bar.close()
@@ -143,20 +143,24 @@ def ensure_writable(folder, name):
     except OSError as e:
         raise InputError(
             f"{folder}: the data cache is not writable ({e.strerror}); set {ENV_DIR} to a "
-            f"writable folder or pass --data {name}:DIR"
+            "writable folder or pass ",
+            Setting("data", value=f"{name}:DIR"),
         ) from None
 
 
 def failure_message(error, url, path, name, folder):
-    """One line for a failed download: hash mismatch, truncated transfer, or no connection."""
+    """One line for a failed download (hash mismatch, truncated transfer, or no connection), as the
+    parts of an InputError: the way out names the data setting (the command line's --data)."""
     import requests
 
-    hint = f"put the files in {folder} or pass --data {name}:DIR"
+    hint = (f"put the files in {folder} or pass ", Setting("data", value=f"{name}:DIR"))
     text = str(error)
     if isinstance(error, ValueError) and "hash" in text.lower():
         return (
             f"{url}: the downloaded file's SHA-256 does not match the recorded one; it was removed "
-            f"and not used ({hint})"
+            "and not used (",
+            *hint,
+            ")",
         )
     if (
         isinstance(
@@ -166,14 +170,17 @@ def failure_message(error, url, path, name, folder):
         or "IncompleteRead" in text
         or "incomplete" in text.lower()
     ):
-        return f"could not download {url}: the transfer was truncated — {hint}"
+        return (f"could not download {url}: the transfer was truncated — ", *hint)
     if isinstance(error, requests.exceptions.HTTPError):
-        return f"could not download {url} ({text.split(' for url')[0]}) — {hint}"
+        return (f"could not download {url} ({text.split(' for url')[0]}) — ", *hint)
     if isinstance(error, requests.exceptions.RequestException):
-        return f"could not download {url} (the server is unreachable or this machine is offline) — {hint}"
+        return (
+            f"could not download {url} (the server is unreachable or this machine is offline) — ",
+            *hint,
+        )
     if isinstance(error, OSError):
-        return f"{path}: cannot write the download ({error.strerror or error}) — {hint}"
-    return f"could not download {url} ({type(error).__name__}: {text}) — {hint}"
+        return (f"{path}: cannot write the download ({error.strerror or error}) — ", *hint)
+    return (f"could not download {url} ({type(error).__name__}: {text}) — ", *hint)
 
 
 class RichBar:
