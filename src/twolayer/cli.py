@@ -570,6 +570,7 @@ def main(argv=None):
         argv.remove("--debug")
     _ARGV[:] = argv
     console.reserve_std_fds()
+    restore = console.readable_streams()
     try:
         return _run(argv, debug)
     except BaseException as e:
@@ -577,6 +578,8 @@ def main(argv=None):
         if status is None:  # --debug, or not ours to handle (SystemExit): as it is
             raise
         return status
+    finally:
+        restore()
 
 
 def _run(argv, debug):

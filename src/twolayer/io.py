@@ -9,6 +9,7 @@ An OSError becomes one line naming the path and what the system said (InputError
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io as _io
 import json
@@ -26,6 +27,33 @@ import numpy as np
 
 from .checks import check_elements, gib, limit
 from .errors import InputError, InputTypeError
+
+# -- encodings: any stream or text file can hold any text ---------------------------------
+# What an ASCII or Latin-1 stream (PYTHONIOENCODING=ascii, a C locale) cannot hold is written the
+# way LANG=C programs do (the CLI's stdout and stderr, every text file written here): typographic
+# characters transliterated, an undecodable byte of a file name (a surrogate escape) as \xNN,
+# anything else as a backslash escape; never an error.
+_ASCII = {"—": "-", "–": "-", "…": "...", "·": ".", "×": "x", "²": "^2", "Σ": "sum ", "“": '"'}
+_ASCII.update({"”": '"', "‘": "'", "’": "'", "→": "->", "≤": "<=", "≥": ">=", "±": "+/-"})
+ESCAPE = "twolayer-escape"
+
+
+def _escape(error):
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    out = []
+    for ch in error.object[error.start : error.end]:
+        code = ord(ch)
+        if ch in _ASCII:
+            out.append(_ASCII[ch])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte os.fsdecode could not decode
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(ch.encode("ascii", "backslashreplace").decode())
+    return "".join(out), error.end
+
+
+codecs.register_error(ESCAPE, _escape)
 
 
 def file_mode():
@@ -62,6 +90,7 @@ def atomic_write(path, write, binary=True):
                 fd,
                 "wb" if binary else "w",
                 encoding=None if binary else "utf-8",
+                errors=None if binary else ESCAPE,
                 newline=None if binary else "",
             ) as f:
                 write(f)
@@ -113,7 +142,12 @@ def _write_stream(path, write, binary):
     try:  # O_NONBLOCK: a device that would block on opening is refused instead
         fd = os.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
         os.set_blocking(fd, True)
-        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+        with os.fdopen(
+            fd,
+            "wb" if binary else "w",
+            encoding=None if binary else "utf-8",
+            errors=None if binary else ESCAPE,
+        ) as f:
             write(f)
     except OSError as e:
         raise os_error(path, e) from None
@@ -466,6 +500,8 @@ def printable(text, backslash=True):
             out.append(ch)
         else:
             code = ord(ch)
+            if not backslash and 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name
+                code -= 0xDC00
             out.append(
                 f"\\x{code:02x}"
                 if code < 0x100
@@ -487,6 +523,10 @@ def stdout_write(text):
         sys.stdout.flush()
     except OSError as e:
         raise os_error("stdout", e) from None
+    except UnicodeEncodeError as e:  # a stream the CLI did not set up (console.readable_streams)
+        raise InputError(
+            f"stdout: cannot write ({e.encoding} cannot show {e.object[e.start]!r})"
+        ) from None
     except ValueError:  # I/O operation on closed file
         raise InputError("stdout: cannot write (standard output is closed)") from None
 
@@ -514,6 +554,7 @@ __all__ = [
     "is_file",
     "shown",
     "STDOUT",
+    "ESCAPE",
     "os_error",
     "printable",
     "stdout_write",
