@@ -18,6 +18,7 @@ import os
 import stat
 import struct
 import tempfile
+import threading
 import tokenize
 import zipfile
 import zlib
@@ -56,11 +57,29 @@ def _escape(error):
 codecs.register_error(ESCAPE, _escape)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def umask():
+    """The process's umask, read without changing it: Linux says it in /proc/self/status; elsewhere
+    os.umask must set it to read it, so that is done under a lock (two readers at once would leave
+    the one's temporary mask in place). Other threads' files are made with the umask unchanged."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)  # the strictest mask while it is away
+        os.umask(mask)
+    return mask
+
+
 def file_mode():
     """The mode open() gives a new file under the current umask (0644 under umask 022)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
+    return 0o666 & ~umask()
 
 
 def os_error(path, e, doing="cannot write"):
