@@ -18,6 +18,7 @@ import typer
 from . import __version__, console, runs
 from . import tune as tuning
 from .checks import check_limits
+from .data import DOWNLOADS
 from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
@@ -33,13 +34,25 @@ from .io import (
     stdout_write,
 )
 from .locks import exit_status, stop_signals
+from .optim import OPTIMIZERS
 from .plots import class_names
 from .predictions import predict_file, write_predictions
 from .report import write_report
-from .settings import RULES, RunSettings, TrainConfig, check_setting, flag
+from .schedules import SCHEDULES
+from .settings import (
+    PREPROCESS,
+    PRUNERS,
+    RULES,
+    SAMPLERS,
+    RunSettings,
+    TrainConfig,
+    check_setting,
+    flag,
+)
 
 app = typer.Typer(
     cls=console.HelpGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=True,
     pretty_exceptions_enable=False,
     help="twolayer: train, check, explain and tune a two-layer neural network classifier.",
@@ -85,6 +98,23 @@ class _Refused(Exception):
     def __init__(self, error):
         super().__init__(str(error))
         self.error = error
+
+
+_DATA_HELP = (
+    "Data SPEC: digits (built in), "
+    + ", ".join(sorted(DOWNLOADS))
+    + " (downloaded once), mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR or csv:FILE."
+)
+
+
+def _choices(values):
+    """Typer options for a setting with a few values: the help shows [a|b|c] and the shell
+    completes them; the settings' table still checks the value (and words the refusal)."""
+    values = tuple(values)
+    return {
+        "metavar": "[" + "|".join(values) + "]",
+        "autocompletion": lambda incomplete: [v for v in values if v.startswith(incomplete)],
+    }
 
 
 def _path(text):
@@ -145,9 +175,7 @@ def _settings_of(ctx):
 @command
 def train(
     ctx: typer.Context,
-    data: str = typer.Option(
-        _R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."
-    ),
+    data: str = typer.Option(_R.data, help=_DATA_HELP),
     hidden_size: int = typer.Option(
         _R.hidden_size, flag("hidden_size"), help="Hidden layer size H."
     ),
@@ -161,9 +189,9 @@ def train(
         _T.learning_rate, flag("learning_rate"), help="Base learning rate."
     ),
     reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
-    optimizer: str = typer.Option(_T.optimizer, help="sgd, momentum, nesterov, adam or adamw."),
+    optimizer: str = typer.Option(_T.optimizer, **_choices(OPTIMIZERS), help="The update rule."),
     schedule: str = typer.Option(
-        _T.schedule, help="Learning-rate schedule: constant, step or cosine."
+        _T.schedule, **_choices(SCHEDULES), help="Learning-rate schedule."
     ),
     lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
     min_lr_ratio: float = typer.Option(
@@ -188,15 +216,17 @@ def train(
     ),
     preprocess: str = typer.Option(
         _R.preprocess,
+        **_choices(PREPROCESS),
         help="auto (scale for images, else standardize), none, scale, center or standardize.",
     ),
     augment: str = typer.Option(
         _T.augment,
+        **_choices(("auto", "none", "shift")),
         help="auto (shift for images), none, or shift: random 1-pixel "
         "shifts of each training batch.",
     ),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same run, bit for bit."),
-    dtype: str = typer.Option(_R.dtype, help="float64 or float32."),
+    dtype: str = typer.Option(_R.dtype, **_choices(("float64", "float32")), help="Number type."),
     out: Path | None = typer.Option(
         None, parser=_path, metavar="DIR", help="Run directory (default: a new folder under runs/)."
     ),
@@ -269,7 +299,7 @@ def evaluate(
         ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
     ),
     data: str | None = typer.Option(
-        None, help="Data SPEC to evaluate on (default: the model's own)."
+        None, help=_DATA_HELP + " Default: the model's own; a FILE is scored whole."
     ),
     seed: int | None = typer.Option(
         None, help="Seed of the data split (default: the training run's)."
@@ -412,7 +442,7 @@ def gradcheck(
 @command
 def tune(
     data: str = typer.Option(
-        "digits", help="Data SPEC to tune on (the validation split chooses, never test)."
+        "digits", help=_DATA_HELP + " The validation split chooses, never test."
     ),
     trials: int = typer.Option(20, help="Trials this worker runs; workers on one study add up."),
     storage: str | None = typer.Option(
@@ -431,8 +461,8 @@ def tune(
     timeout: float | None = typer.Option(
         None, help="Stop starting trials after this many seconds."
     ),
-    sampler: str = typer.Option("tpe", help="tpe or random."),
-    pruner: str = typer.Option("median", help="median, hyperband or none."),
+    sampler: str = typer.Option("tpe", **_choices(SAMPLERS), help="Optuna sampler."),
+    pruner: str = typer.Option("median", **_choices(PRUNERS), help="Optuna pruner."),
     epochs: int = typer.Option(
         20, help="Epochs per trial (at most; pruning and early stopping cut it)."
     ),
@@ -526,9 +556,7 @@ def diagram(
         metavar="MODEL",
         help="A model.npz; default: a freshly initialised network.",
     ),
-    data: str | None = typer.Option(
-        None, help="Data SPEC of the minibatch; default: the model's, else digits."
-    ),
+    data: str | None = typer.Option(None, help=_DATA_HELP + " Default: the model's, else digits."),
     diagram_rows: int = typer.Option(
         2, flag("diagram_rows"), help="Rows in the minibatch pushed through the circuit."
     ),

@@ -22,9 +22,15 @@ from .io import ESCAPE, printable, stdout_write
 # -- help: Typer's presentation ----------------------------------------------------------
 def _hide_flag_metavars(params):
     # Recent Typer shows `<bool>` after every flag in rich help; a flag takes no value, so show none.
+    # Its usage line writes an argument as {model}: show MODEL, as Unix usage lines do.
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if getattr(param, "param_type_name", "") == "argument":
+            name = (param.metavar or param.name or "").upper()
+            param._usage_display_name = (
+                (lambda n=name: n) if param.required else (lambda n=name: f"[{n}]")
+            )
     return params
 
 
