@@ -31,6 +31,7 @@ from .io import (
     path_stat,
     printable,
     shown,
+    stdin_file,
     stdout_write,
 )
 from .locks import exit_status, stop_signals
@@ -306,8 +307,14 @@ def evaluate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
-    """Accuracy of a saved model on each split of a data set."""
-    result = runs.evaluate_model(model, data, seed=seed)
+    """Accuracy of a saved model on each split of its data set, or on a whole file given as --data
+    (csv:- or npy rows with labels from standard input as csv:-)."""
+    if data in ("-", "csv:-"):
+        with stdin_file("csv") as rows:
+            result = runs.evaluate_model(model, f"csv:{rows}", seed=seed)
+            result["data"] = data
+    else:
+        result = runs.evaluate_model(model, data, seed=seed)
     if as_json:
         console.print_json(result)
     else:
@@ -353,12 +360,17 @@ def predict(
         "one {out, rows} line.",
     ),
 ):
-    """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
+    """Predict the class name of every row of INPUT (- reads standard input), with the model's
+    preprocessing applied."""
     if out == STDOUT:  # --out - is what no --out does
         out = None
     if out is not None:
         out = check_output_file(out)  # before any work: writing into a FIFO would block
-    net, idx, probabilities = predict_file(model, input, note=console.err)
+    if str(input) == "-":  # Path("./-") is "-" too: a file named - is given as ./- or a full path
+        with stdin_file() as rows:
+            net, idx, probabilities = predict_file(model, rows, note=console.err)
+    else:
+        net, idx, probabilities = predict_file(model, input, note=console.err)
     if as_json and out is None:
         names = class_names(net)
         rows = ({"row": r, "label": names[i], "index": int(i)} for r, i in enumerate(idx))

@@ -10,6 +10,7 @@ An OSError becomes one line naming the path and what the system said (InputError
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io as _io
 import json
@@ -220,6 +221,38 @@ def remove_stale_temps(folder):
     """Temp files of writes killed before their rename (``.NAME.*.tmp``)."""
     for tmp in Path(folder).glob(".*.tmp"):
         tmp.unlink(missing_ok=True)
+
+
+# -- standard input as a file --------------------------------------------------------------
+@contextlib.contextmanager
+def stdin_file(kind=None):
+    """Standard input (``-`` as an INPUT) copied to a temp file named stdin.npy or stdin.csv, for
+    readers that need a file (an .npy is recognised by its magic bytes unless ``kind`` says);
+    at most MAX_DECOMPRESSED_BYTES, and removed afterwards whatever happens."""
+    import shutil
+    import sys
+
+    if sys.stdin is None or sys.stdin.closed:
+        raise InputError("stdin: cannot read (standard input is closed)")
+    cap = limit("MAX_DECOMPRESSED_BYTES")
+    try:
+        data = sys.stdin.buffer.read(cap + 1)
+    except (OSError, ValueError) as e:
+        raise InputError(f"stdin: cannot read ({e})") from None
+    if len(data) > cap:
+        raise InputError(
+            f"stdin: more than {gib(cap)} of rows (TWOLAYER_MAX_DECOMPRESSED_BYTES); use a file"
+        )
+    if not data:
+        raise InputError("stdin: no rows on standard input (it is empty)")
+    kind = kind or ("npy" if data.startswith(b"\x93NUMPY") else "csv")
+    folder = tempfile.mkdtemp(prefix="twolayer-stdin-")
+    try:
+        path = Path(folder) / f"stdin.{kind}"
+        path.write_bytes(data)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- reading our own files ----------------------------------------------------------------
@@ -573,6 +606,7 @@ __all__ = [
     "is_file",
     "shown",
     "STDOUT",
+    "stdin_file",
     "ESCAPE",
     "os_error",
     "printable",

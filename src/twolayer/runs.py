@@ -540,6 +540,12 @@ def evaluate_model(model_path, spec=None, seed=None):
     as in its training run (seed and validation fraction from the model)."""
     net, dataset, settings = load_model_data(model_path, spec, seed)
     result = {"model": str(model_path), "data": spec or settings.data}
+    if spec is not None and dataset.X_test is None:  # a file of rows (csv:FILE): scored whole
+        X = np.concatenate([a for a in (dataset.X_train, dataset.X_val) if a is not None])
+        y = np.concatenate([a for a in (dataset.y_train, dataset.y_val) if a is not None])
+        result["test_accuracy"] = accuracy(net, X, y, net.transform, name=f"{spec} (all rows)")
+        result["rows"] = len(y)
+        return result
     for split in ("train", "val", "test"):
         X, y = getattr(dataset, f"X_{split}"), getattr(dataset, f"y_{split}")
         if X is not None:
