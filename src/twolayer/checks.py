@@ -113,14 +113,24 @@ def check_elements(shape, where, itemsize=None):
     return n
 
 
+def native_float(dt: np.dtype) -> np.dtype | None:
+    """float32 or float64 in this machine's byte order for a float32/float64 dtype of either byte
+    order ('>f8' written on a big-endian machine is float64 too); None for any other dtype."""
+    if dt.kind == "f" and dt.itemsize in (4, 8):
+        return dt.newbyteorder("=")
+    return None
+
+
 def check_dtype(dtype: DTypeLike) -> np.dtype:
+    """float32 or float64 (of any byte order: '>f8' is float64), as this machine's dtype."""
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):
         raise InputError(f"dtype must be float32 or float64, got {dtype!r}") from None
-    if dt not in (np.float32, np.float64):
+    native = native_float(dt)
+    if native is None:
         raise InputError(f"dtype must be float32 or float64, got {dt.name}")
-    return dt
+    return native
 
 
 def as_array(a: ArrayLike, name: str = "X") -> np.ndarray:
