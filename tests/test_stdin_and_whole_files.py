@@ -73,3 +73,15 @@ def test_a_file_given_to_evaluate_is_scored_whole(m):
 def test_evaluate_without_data_keeps_the_runs_splits(m):
     result = evaluate_model(m / "run" / "model.npz")
     assert {"train_accuracy", "val_accuracy"} <= set(result)
+
+
+def test_the_runs_own_file_is_split_as_in_training(m, tmp_path):
+    lines = (m / "held.csv").read_text()
+    (tmp_path / "own.csv").write_text(lines)
+    run = tmp_path / "run"
+    args = ["train", "--data", f"csv:{tmp_path / 'own.csv'}", "--epochs", "2", "--hidden", "4"]
+    assert main([*args, "--out", str(run), "-q", "--no-plots"]) == 0
+    own = evaluate_model(run / "model.npz", f"csv:{tmp_path / 'own.csv'}")
+    assert "val_accuracy" in own and "rows" not in own
+    whole = evaluate_model(run / "model.npz", f"csv:{m / 'held.csv'}")
+    assert whole["rows"] == 90
