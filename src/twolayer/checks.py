@@ -263,8 +263,22 @@ def check_sample_weight(sample_weight, n, name="sample_weight"):
         raise InputError(f"{name} must hold one weight per row ({n}), got shape {w.shape}")
     if not np.isfinite(w).all() or (w < 0).any():
         raise InputError(f"{name} must be finite and >= 0")
+    w = scaled_weights(w)  # before summing: weights of 1e308 would overflow their sum
     if not w.sum() > 0:
         raise InputError(f"{name} must not be all zero")
+    return w
+
+
+def scaled_weights(w, dtype=np.float64):
+    """Sample weights (float64), divided by the largest when their sum or a cast to ``dtype``
+    could overflow or underflow (weights of 1e308, or 1e39 or 1e-300 in float32): a weighted mean
+    is the same. Ordinary weights are returned as they are."""
+    w = np.asarray(w, dtype=np.float64)
+    top = float(w.max()) if w.size else 0.0
+    info = np.finfo(dtype)
+    huge = top * max(len(w), 1) > float(info.max) / 16
+    if top > 0 and math.isfinite(top) and (huge or top < float(info.tiny) * 2**24):
+        return w / top
     return w
 
 

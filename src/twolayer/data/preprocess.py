@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_fields, is_real, one_of, optional
+from ..checks import check_fields, is_real, one_of, optional, scaled_weights
 from ..errors import InputError
 from ..settings import PREPROCESS, check_setting
 
@@ -39,6 +39,8 @@ class Preprocessor:
         magnitude (up to 1e308) gives finite statistics instead of overflowing.
         """
         d = X.shape[1]
+        if sample_weight is not None:  # weights of 1e308 would overflow their sums: scale them
+            sample_weight = scaled_weights(sample_weight)
         peak = np.zeros(d)  # X is finite (checked by every loader), so every sum below is too
         for start in range(0, len(X), batch_size):
             xb = np.asarray(X[start : start + batch_size], dtype=np.float64)
