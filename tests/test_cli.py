@@ -5,11 +5,11 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from helpers import cli_argv, run_cli
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main
@@ -264,10 +264,6 @@ def test_divergence_exits_1_and_keeps_finite_weights(tmp_path, capsys):
         assert all(np.isfinite(v).all() for v in net.params.values())
 
 
-def _cli(*args):
-    return [sys.executable, "-m", "twolayer.cli", *args]
-
-
 def _wait_for_epochs(run, k, proc, timeout=60):
     from twolayer.io import read_npz
 
@@ -289,22 +285,19 @@ ARGS = ["--hidden", "1024", "--epochs", "400", "--quiet", "--seed", "3"]
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    proc = subprocess.Popen(_cli("train", "--out", str(killed), *ARGS), stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cli_argv("train", "--out", str(killed), *ARGS), stdout=subprocess.DEVNULL
+    )
     _wait_for_epochs(killed, 3, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "model.npz").exists()
     # the checkpoint left behind loads, and the run resumes to the requested 400 epochs
-    done = subprocess.run(
-        _cli("train", "--out", str(killed), "--resume", "--epochs", "400", "--quiet"),
-        capture_output=True,
-        text=True,
+    done = run_cli(
+        "train", "--out", str(killed), "--resume", "--epochs", "400", "--quiet", timeout=None
     )
     assert done.returncode == 0, done.stderr
-    assert (
-        subprocess.run(_cli("train", "--out", str(whole), *ARGS), capture_output=True).returncode
-        == 0
-    )
+    assert run_cli("train", "--out", str(whole), *ARGS, timeout=None).returncode == 0
     assert json.loads((killed / "metrics.json").read_text())["epochs"] == 400
     a, b = TwoLayerNet.load(killed / "model.npz"), TwoLayerNet.load(whole / "model.npz")
     for k in a.params:
@@ -319,7 +312,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen(
-        _cli("train", "--out", str(run), *ARGS),
+        cli_argv("train", "--out", str(run), *ARGS),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -335,9 +328,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
 
 
 def test_help_lists_commands():
-    out = subprocess.run(
-        _cli("--help"), capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}
-    )
+    out = run_cli("--help", env={**os.environ, "COLUMNS": "120"})
     assert out.returncode == 0
     for cmd in ("train", "evaluate", "predict", "gradcheck"):
         assert cmd in out.stdout

@@ -2,13 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 from importlib.metadata import version
 
 import numpy as np
 import pytest
 import typer
+from helpers import run_cli
 
 from twolayer import TwoLayerNet, __version__
 from twolayer.cli import app, main
@@ -18,16 +17,6 @@ WIDE = {**os.environ, "COLUMNS": "200"}
 COMMANDS = sorted(typer.main.get_command(app).commands)
 
 
-def _module(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "twolayer", *args],
-        capture_output=True,
-        text=True,
-        env=env or WIDE,
-        timeout=120,
-    )
-
-
 def test_version_matches_the_installed_distribution(capsys):
     assert __version__ == version("twolayer")
     assert main(["--version"]) == 0
@@ -35,19 +24,19 @@ def test_version_matches_the_installed_distribution(capsys):
 
 
 def test_python_m_twolayer_runs_the_cli():
-    done = _module("--version")
+    done = run_cli("--version", module="twolayer", env=WIDE)
     assert (done.returncode, done.stdout, done.stderr) == (0, f"twolayer {__version__}\n", "")
 
 
 def test_no_command_prints_help_and_succeeds():
     for args in ([], ["--debug"]):
-        done = _module(*args)
+        done = run_cli(*args, module="twolayer", env=WIDE)
         assert done.returncode == 0 and done.stderr == ""
         assert "Usage: twolayer" in done.stdout and all(c in done.stdout for c in COMMANDS)
 
 
 def test_help_lists_global_options():
-    done = _module("--help")
+    done = run_cli("--help", module="twolayer", env=WIDE)
     assert done.returncode == 0
     for option in ("--version", "--debug", "--install-completion", "--show-completion", "--help"):
         assert option in done.stdout
@@ -69,10 +58,10 @@ def test_shell_completion_completes_commands_and_options():
         "COMP_WORDS": "twolayer tr",
         "COMP_CWORD": "1",
     }
-    assert _module(env=env).stdout.split() == ["train"]
+    assert run_cli(module="twolayer", env=env).stdout.split() == ["train"]
     env.update(COMP_WORDS="twolayer train --opt", COMP_CWORD="2")
-    assert _module(env=env).stdout.split() == ["--optimizer"]
-    script = _module("--show-completion", "bash")
+    assert run_cli(module="twolayer", env=env).stdout.split() == ["--optimizer"]
+    script = run_cli("--show-completion", "bash", module="twolayer", env=WIDE)
     assert script.returncode == 0 and "_TWOLAYER_COMPLETE" in script.stdout
 
 

@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from test_data_loaders import (
+from helpers import (
     dump_pickle,
     idx_bytes,
     toy_arrays,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_data_loaders import write_cifar, write_mnist
+from helpers import write_cifar, write_mnist
 
 import twolayer.data.fetch as fetch_mod
 from twolayer.cli import main

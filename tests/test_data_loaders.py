@@ -1,144 +1,17 @@
-"""Every loader on small files written here in the real formats, plus the real MNIST sample."""
+"""Every loader on small files in the real formats (written by tests/helpers.py), plus the real MNIST sample."""
 
 import gzip
-import io
 import os
-import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import CIFAR_NAMES, rows_as_set, toy_arrays, write_cifar, write_csv, write_mnist
 
 from twolayer import data
 from twolayer.data import LOADERS, load
 
 MNIST10K = Path("/work/shared/data/mnist10k")
-CIFAR_NAMES = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-]
-
-
-# -- writers of the real formats ------------------------------------------------------------
-class Py2StylePickler(pickle._Pickler):
-    """Writes bytes as Python 2 str (BINSTRING), as the original cPickle'd CIFAR files hold them."""
-
-    dispatch = dict(pickle._Pickler.dispatch)
-
-    def save_py2_str(self, obj):
-        if len(obj) < 256:
-            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
-        else:
-            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
-        self.memoize(obj)
-
-    dispatch[bytes] = save_py2_str
-
-
-def dump_pickle(obj, path, py2=False):
-    if py2:
-        buf = io.BytesIO()
-        Py2StylePickler(buf, protocol=2).dump(obj)
-        raw = buf.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
-    else:
-        raw = pickle.dumps(obj, protocol=2)
-    Path(path).write_bytes(raw)
-
-
-def write_cifar(root, n=6, seed=0, py2=False):
-    """A cifar-10-batches-py folder of 5 + 1 batches of n images; returns (images, labels) per file."""
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
-    dump_pickle(
-        {
-            b"num_cases_per_batch": n,
-            b"label_names": [s.encode() for s in CIFAR_NAMES],
-            b"num_vis": 3072,
-        },
-        root / "batches.meta",
-        py2,
-    )
-    batches = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)  # HWC
-        labels = [int(v) for v in rng.integers(0, 10, n)]
-        rows = images.transpose(0, 3, 1, 2).reshape(
-            n, 3072
-        )  # the file stores the R, G, B planes in turn
-        dump_pickle(
-            {
-                b"batch_label": name.encode(),
-                b"labels": labels,
-                b"data": rows,
-                b"filenames": [f"{name}_{i}.png".encode() for i in range(n)],
-            },
-            root / name,
-            py2,
-        )
-        batches[name] = (images, np.array(labels))
-    return batches
-
-
-def idx_bytes(array):
-    code = {np.uint8: 0x08, np.int32: 0x0C}[array.dtype.type]
-    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(
-        f">{array.ndim}I", *array.shape
-    )
-    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-
-
-def write_mnist(root, n_train=40, n_test=12, compress=True, seed=0, names=None):
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte": np.tile(np.arange(10, dtype=np.uint8), n_train // 10 + 1)[
-            :n_train
-        ],
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test).astype(np.uint8),
-    }
-    for name, arr in arrays.items():
-        name = (names or {}).get(name, name)
-        raw = idx_bytes(arr)
-        if compress:
-            (root / f"{name}.gz").write_bytes(gzip.compress(raw))
-        else:
-            (root / name).write_bytes(raw)
-    return arrays
-
-
-def toy_arrays(n=120, d=6, k=3, seed=0):
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % k
-    X = rng.normal(size=(n, d)) + 2.0 * y[:, None]
-    return X, y
-
-
-def write_csv(path, X, y, header=True, label_at=None):
-    label_at = X.shape[1] if label_at is None else label_at
-    cols = [f"f{j}" for j in range(X.shape[1])]
-    cols.insert(label_at, "label")
-    with open(path, "w") as f:
-        if header:
-            f.write(",".join(cols) + "\n")
-        for xi, yi in zip(X, y):
-            cells = [repr(float(v)) for v in xi]
-            cells.insert(label_at, str(int(yi)) if float(yi).is_integer() else repr(float(yi)))
-            f.write(",".join(cells) + "\n")
-
-
-def rows_as_set(*arrays):
-    return sorted(map(bytes, np.concatenate(arrays)))
 
 
 # -- loaders --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from test_data_loaders import CIFAR_NAMES, toy_arrays, write_cifar, write_csv, write_mnist
+from helpers import CIFAR_NAMES, toy_arrays, write_cifar, write_csv, write_mnist
 
 from twolayer.cli import main
 from twolayer.data import load

@@ -3,7 +3,7 @@ for a model of every data format and preprocessing mode the suite has."""
 
 import numpy as np
 import pytest
-from test_data_loaders import toy_arrays, write_cifar, write_csv, write_mnist
+from helpers import toy_arrays, write_cifar, write_csv, write_mnist
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main

@@ -2,23 +2,25 @@
 
 Each parser gets a valid file mutated (bytes flipped, cut short, junk appended) or plain random bytes.
 Success is allowed (a flip may land where it changes nothing that is checked); any exception other
-than InputError is a bug. Tampered pickles and object arrays must never run code.
+than InputError is a bug. Tampered pickles and object arrays must never run code. CSV of any text
+is read into a data set the program can trust, or refused with one line.
 """
 
 import gzip
 import io
 import os
 import pickle
-import struct
 
 import numpy as np
 import pytest
+from helpers import idx_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twolayer import TwoLayerNet
+from twolayer import data as data_mod
 from twolayer.data import arrays as npfiles
-from twolayer.data import cifar, idx, table
+from twolayer.data import cifar, idx, read_rows, table
 from twolayer.errors import InputError
 from twolayer.train import TrainConfig, Trainer
 
@@ -60,15 +62,8 @@ def to_bytes(save):
 
 
 # -- valid files ------------------------------------------------------------------------
-def idx_bytes(images):
-    header = struct.pack(">BBBB", 0, 0, 0x08, images.ndim) + struct.pack(
-        f">{images.ndim}I", *images.shape
-    )
-    return header + images.astype(np.uint8).tobytes()
-
-
 RNG = np.random.default_rng(0)
-IDX = idx_bytes(RNG.integers(0, 256, (3, 4, 4)))
+IDX = idx_bytes(RNG.integers(0, 256, (3, 4, 4)).astype(np.uint8))
 IDX_GZ = gzip.compress(IDX)
 CIFAR = pickle.dumps(
     {
@@ -272,3 +267,94 @@ def test_object_arrays_never_run_code(tmp_path, model_files):
             with pytest.raises(InputError, match="object|Python objects|pickle"):
                 parse(path)
             assert not marker.exists()
+
+
+# -- CSV of any text ----------------------------------------------------------------------------------------
+CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "cat",
+            "dog",
+            '"a,b"',
+            '"x""y"',
+            '"',
+            "1e999",
+            "-",
+            "NaN",
+            "0x10",
+            "1,5",
+            "١٢",
+            "\ufeff",
+            "\ufeff1",
+            "\x00",
+            "\r",
+            "é",
+        ]
+    ),
+    st.text(max_size=6),
+)
+
+
+@st.composite
+def csv_text(draw):
+    sep = draw(st.sampled_from([",", ";", "\t", "|", " "]))
+    n_cols = draw(st.integers(1, 4))
+    rows = draw(
+        st.lists(st.lists(CELLS, min_size=max(0, n_cols - 1), max_size=n_cols + 1), max_size=12)
+    )
+    header = draw(st.booleans())
+    lines = (
+        [
+            sep.join(
+                draw(st.sampled_from(["label", "a", "b", "x", "", "label"])) for _ in range(n_cols)
+            )
+        ]
+        if header
+        else []
+    )
+    lines += [sep.join(r) for r in rows]
+    text = draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines) + draw(
+        st.sampled_from(["", "\n"])
+    )
+    return (draw(st.sampled_from(["", "\ufeff"])) + text), draw(
+        st.sampled_from(["utf-8", "latin-1", "utf-16"])
+    )
+
+
+def _one_line(e):
+    message = str(e)
+    assert message and len(message.splitlines()) == 1, repr(message)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=st.one_of(csv_text(), st.tuples(st.text(max_size=200), st.just("utf-8"))))
+def test_any_csv_text_is_read_or_refused_with_one_line(content, tmp_path_factory):
+    text, encoding = content
+    folder = tmp_path_factory.mktemp("csv", numbered=True)
+    path = folder / "d.csv"
+    try:
+        path.write_bytes(text.encode(encoding, errors="replace"))
+    except UnicodeEncodeError:
+        return
+    try:
+        d = data_mod.load(f"csv:{path}")
+    except InputError as e:
+        _one_line(e)
+    else:  # what was read is a data set the rest of the program can trust
+        assert d.X_train.ndim == 2 and len(d.X_train) == len(d.y_train) > 0
+        assert np.isfinite(d.X_train).all()
+        ys = np.concatenate([d.y_train] + ([d.y_val] if d.y_val is not None else []))
+        assert ys.min() >= 0 and ys.max() < d.n_classes == len(d.class_names)
+    try:
+        rows = read_rows(path)
+    except InputError as e:
+        _one_line(e)
+    else:
+        assert rows.ndim == 2
+    os.remove(path)

@@ -19,11 +19,20 @@ import signal
 import socket
 import struct
 import zipfile
-from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_data_loaders import dump_pickle, idx_bytes, write_cifar, write_mnist
+from helpers import (
+    bomb_list,
+    dump_pickle,
+    fill,
+    idx_bytes,
+    npy_with_header,
+    run_main,
+    write_cifar,
+    write_mnist,
+)
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main
@@ -48,34 +57,15 @@ def never_block():
     signal.signal(signal.SIGALRM, old)
 
 
-def npy_with_header(path, shape, dtype="<f8", payload=b"\0" * 64):
-    """An .npy whose header declares ``shape`` whatever the data that follows."""
-    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}"
-    header = header.encode("latin1")
-    pad = 64 - (10 + len(header) + 1) % 64
-    raw = (
-        b"\x93NUMPY\x01\x00"
-        + struct.pack("<H", len(header) + pad + 1)
-        + header
-        + b" " * pad
-        + b"\n"
-    )
-    Path(path).write_bytes(raw + payload)
-    return path
-
-
-def bomb_list(depth):
-    """A list that stands for 2**depth zeros but pickles to a few hundred bytes (shared references)."""
-    x = [0]
-    for _ in range(depth):
-        x = [x, x]
-    return x
+# -- the hostile inputs, one fixture per class, and ``hostile`` naming them all ----
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("hostile")
 
 
 @pytest.fixture(scope="module")
-def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
-    """A small data set, a model and run trained on it, and hostile variants of every input."""
-    root = tmp_path_factory.mktemp("hostile")
+def trained(root):
+    """A small data set and a run trained on it: the originals the damaged files are made from."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((90, D))
     y = np.arange(90) % 3
@@ -100,39 +90,40 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     )
     model = run / "model.npz"
     good = dict(np.load(model, allow_pickle=False))
-    meta = json.loads(str(good["meta"]))
     np.save(root / "rows.npy", X[:5])
+    return SimpleNamespace(X=X, y=y, run=run, model=model, good=good)
 
-    # 1. not regular files
-    os.mkfifo(root / "fifo.npz")
-    os.mkfifo(root / "fifo.csv")
-    os.mkfifo(root / "fifo.npy")
-    (root / "zero.npz").symlink_to("/dev/zero")
-    (root / "zero.csv").symlink_to("/dev/zero")
-    (root / "zero.npy").symlink_to("/dev/zero")
+
+@pytest.fixture(scope="module")
+def special_files(root):
+    """Paths that are not regular files: FIFOs, /dev/zero, directories, a socket, dangling links."""
+    for suffix in ("npz", "csv", "npy"):
+        os.mkfifo(root / f"fifo.{suffix}")
+        (root / f"zero.{suffix}").symlink_to("/dev/zero")
+        (root / f"dir.{suffix}").mkdir()
     (root / "fifolink.npz").symlink_to(root / "fifo.npz")
     (root / "dangling.npz").symlink_to(root / "nowhere.npz")
-    (root / "dir.npz").mkdir()
-    (root / "dir.csv").mkdir()
-    (root / "dir.npy").mkdir()
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(root / "sock.npz"))
     (root / "sock.csv").symlink_to(root / "sock.npz")
-    for name, member in (
-        ("npyfifo", "X_train.npy"),
-        ("npyzero", "y_train.npy"),
-        ("npydir", "X_train.npy"),
-    ):
-        folder = root / name
-        folder.mkdir()
-        np.save(folder / "X_train.npy", X)
-        np.save(folder / "y_train.npy", y)
-        (folder / member).unlink()
+    sock.close()  # the socket file stays
+    os.mkfifo(root / "outfifo.txt")
+
+
+@pytest.fixture(scope="module")
+def special_members(root, trained):
+    """Data folders (npy, MNIST, CIFAR) with one member that is a FIFO, /dev/zero or a directory."""
+    X, y = trained.X, trained.y
+    for name in ("npyfifo", "npyzero", "npydir", "npynames"):
+        (root / name).mkdir()
+        np.save(root / name / "X_train.npy", X)
+        np.save(root / name / "y_train.npy", y)
+    (root / "npyfifo" / "X_train.npy").unlink()
     os.mkfifo(root / "npyfifo" / "X_train.npy")
+    (root / "npyzero" / "y_train.npy").unlink()
     (root / "npyzero" / "y_train.npy").symlink_to("/dev/zero")
+    (root / "npydir" / "X_train.npy").unlink()
     (root / "npydir" / "X_train.npy").mkdir()
-    np.save(root / "npynames" / "X_train.npy", X) if (root / "npynames").mkdir() is None else None
-    np.save(root / "npynames" / "y_train.npy", y)
     os.mkfifo(root / "npynames" / "class_names.txt")
     write_mnist(root / "mnistfifo")
     (root / "mnistfifo" / "train-images-idx3-ubyte.gz").unlink()
@@ -146,21 +137,35 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     write_cifar(root / "cifardir")
     (root / "cifardir" / "batches.meta").unlink()
     (root / "cifardir" / "batches.meta").mkdir()
+
+
+@pytest.fixture(scope="module")
+def special_run_files(root, trained):
+    """Run folders whose checkpoint, config, metrics or history is a FIFO."""
     for name, target in (("runfifo", "checkpoint.npz"), ("runcfgfifo", "config.json")):
-        shutil.copytree(run, root / name)
+        shutil.copytree(trained.run, root / name)
         (root / name / target).unlink()
         os.mkfifo(root / name / target)
     (root / "reportfifo").mkdir()
     os.mkfifo(root / "reportfifo" / "metrics.json")
-    shutil.copytree(run, root / "histfifo")
+    shutil.copytree(trained.run, root / "histfifo")
     (root / "histfifo" / "loss.png").unlink()
     (root / "histfifo" / "history.csv").unlink()
     os.mkfifo(root / "histfifo" / "history.csv")
-    os.mkfifo(root / "outfifo.txt")
 
-    # 2. resource bombs
-    bombs = root / "bombs"
-    bombs.mkdir()
+
+@pytest.fixture(scope="module")
+def bombs(root):
+    """The folder of resource bombs: small files that promise (or unpack to) far too much."""
+    folder = root / "bombs"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def array_bombs(bombs, trained):
+    """.npy and .npz files whose headers declare enormous or overflowing shapes; a real zip bomb."""
+    X, y = trained.X, trained.y
     for name, shape in (
         ("huge", (10**12, 10**12)),
         ("overflow", (2**62, 2**62, 16)),
@@ -182,7 +187,7 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
         z.write(member, "X_train.npy")
         z.writestr("y_train.npy", (bombs / "npyhuge" / "y_train.npy").read_bytes())
     with zipfile.ZipFile(bombs / "npzmodel.npz", "w") as z:
-        for k, v in good.items():
+        for k, v in trained.good.items():
             if k == "W1":
                 z.write(npy_with_header(bombs / "w1.npy", (2**40, 8)), "W1.npy")
             else:
@@ -191,6 +196,11 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     np.savez_compressed(
         bombs / "zeros.npz", X_train=np.zeros((400_000, 16)), y_train=np.zeros(400_000, np.int64)
     )
+
+
+@pytest.fixture(scope="module")
+def idx_bombs(bombs):
+    """MNIST idx files whose dimensions promise gigabytes, or whose gzip unpacks far beyond them."""
     for name, dims, data in (
         ("dims", (2**31, 2**31, 2**31), b""),
         ("short", (60000, 28, 28), b"\0" * 100),
@@ -216,6 +226,11 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     write_mnist(folder)
     raw = idx_bytes(np.zeros((40, 28, 28), np.uint8))
     (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(raw + b"\0" * 10**7))
+
+
+@pytest.fixture(scope="module")
+def pickle_bombs(bombs):
+    """CIFAR pickles of a few hundred bytes whose shared references stand for 2**80 items."""
     for name, key, value in (
         ("labels", b"labels", bomb_list(80)),
         ("data", b"data", bomb_list(80)),
@@ -232,6 +247,12 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
         d[key] = value
         dump_pickle(d, target)
         assert target.stat().st_size < 20_000
+
+
+@pytest.fixture(scope="module")
+def label_bombs(bombs, trained):
+    """Labels that would make a huge one-hot (1e12, uint64 max, 40,000 ids), many names, wide rows."""
+    X, y = trained.X, trained.y
     ids = np.arange(40_000)
     with open(bombs / "ids.csv", "w") as f:
         f.write("a,b,id\n" + "".join(f"{i % 7},{i % 5},{i}\n" for i in ids))
@@ -256,7 +277,11 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     )
     np.savez(bombs / "wide.npz", X_train=np.zeros((3, 200_000)), y_train=np.arange(3))
 
-    # 3. dtypes
+
+@pytest.fixture(scope="module")
+def odd_dtypes(root, trained):
+    """Features and labels of every dtype that is not a number: complex, dates, bytes, records."""
+    X, y = trained.X, trained.y
     dt = root / "dtypes"
     dt.mkdir()
     Xs = {
@@ -285,8 +310,12 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     (dt / "npyc").mkdir()
     np.save(dt / "npyc" / "X_train.npy", X + 1j)
     np.save(dt / "npyc" / "y_train.npy", y)
+    return dt
 
-    # 4. CSV as people write it: refusals
+
+@pytest.fixture(scope="module")
+def refused_csv(root):
+    """CSV as people write it that cannot be read as numbers: refused, with the reason."""
     cs = root / "csv"
     cs.mkdir()
     (cs / "decimalcomma.csv").write_text(
@@ -302,8 +331,13 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     (cs / "unterminated.csv").write_text('a,b,label\n1,2,"0\n3,4,1\n')
     (cs / "predict_semicolon_text.csv").write_text("\ufeff" + "a;b;c;d;e;f\n1;2;3;4;5;x\n")
     (cs / "predict_header_only.csv").write_text("a;b;c;d;e;f\n")
+    return cs
 
-    # 5. non-finite results
+
+@pytest.fixture(scope="module")
+def non_finite(root, trained):
+    """Finite files whose values overflow on the way (1e300 rows, X * 1e307, beyond float32)."""
+    X, y = trained.X, trained.y
     nf = root / "nonfinite"
     nf.mkdir()
     huge = X[:5].copy()
@@ -330,10 +364,22 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
         + "\n".join(",".join(["1e300" if i == 2 else "0.5"] * D) for i in range(4))
         + "\n"
     )
+    return nf
 
-    # 7. damaged metadata
-    md = root / "meta"
-    md.mkdir()
+
+@pytest.fixture(scope="module")
+def md(root):
+    """The folder of damaged metadata: model files, run folders and checkpoints."""
+    folder = root / "meta"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def damaged_models(md, trained):
+    """model.npz files whose meta (JSON) or preprocessing arrays are damaged, one field at a time."""
+    good = trained.good
+    meta = json.loads(str(good["meta"]))
 
     def model_with(name, **changes):
         m = dict(meta)
@@ -355,20 +401,21 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     model_with("premode", preprocessor={"mode": "whiten"})
     model_with("premax", preprocessor={"mode": "scale", "pixel_max": "x"})
     model_with("settingsstr", settings="fast")
-    model_with(
-        "settingsseed",
-        settings={**meta["settings"], "train": {**meta["settings"]["train"], "seed": -1}},
-    )
+    train = meta["settings"]["train"]
+    model_with("settingsseed", settings={**meta["settings"], "train": {**train, "seed": -1}})
     model_with("settingsvf", settings={**meta["settings"], "val_fraction": "0.1"})
-    model_with(
-        "settingsreg",
-        settings={**meta["settings"], "train": {**meta["settings"]["train"], "reg": "x"}},
-    )
+    model_with("settingsreg", settings={**meta["settings"], "train": {**train, "reg": "x"}})
     model_with("datanum", data=7)
     np.savez(md / "metalist.npz", **{**good, "meta": np.array(json.dumps([1, 2]))})
     np.savez(md / "metadeep.npz", **{**good, "meta": np.array("[" * 100_000 + "]" * 100_000)})
     np.savez(md / "metaempty.npz", **{**good, "meta": np.array("")})
     np.savez(md / "precomplex.npz", **{**good, "pre_offset": good["pre_offset"] + 1j})
+
+
+@pytest.fixture(scope="module")
+def damaged_runs(md, trained):
+    """Run folders whose config.json, metrics.json or history.csv is damaged."""
+    run = trained.run
 
     def run_with(name, **files):
         d = md / name
@@ -404,12 +451,16 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
         d = run_with(name, history_csv=text)
         (d / "loss.png").unlink()  # so that report redraws the pictures from history.csv
 
-    ck = dict(np.load(run / "checkpoint.npz", allow_pickle=False))
+
+@pytest.fixture(scope="module")
+def damaged_checkpoints(md, trained):
+    """Run folders whose checkpoint.npz has a damaged state (JSON) or damaged arrays."""
+    ck = dict(np.load(trained.run / "checkpoint.npz", allow_pickle=False))
     state = json.loads(str(ck["state"]))
 
     def ckpt_with(name, arrays=None, **changes):
         d = md / name
-        shutil.copytree(run, d)
+        shutil.copytree(trained.run, d)
         s = {**state, **changes}
         for k, v in changes.items():
             if v is KeyError:
@@ -428,23 +479,41 @@ def w(tmp_path_factory):  # noqa: C901  (split by the wiring rebuild, issue 17)
     ckpt_with("cknan", arrays={"param_W1": np.full_like(ck["param_W1"], np.nan)})
     ckpt_with("ckstatejson", arrays={"state": np.array("{")})
     ckpt_with("cknegstep", step_count=-5)
-    sock.close()
+
+
+@pytest.fixture(scope="module")
+def hostile(
+    root,
+    trained,
+    special_files,
+    special_members,
+    special_run_files,
+    bombs,
+    array_bombs,
+    idx_bombs,
+    pickle_bombs,
+    label_bombs,
+    odd_dtypes,
+    refused_csv,
+    non_finite,
+    md,
+    damaged_models,
+    damaged_runs,
+    damaged_checkpoints,
+):
+    """Every hostile input by name: the keys the tables' ``{placeholders}`` are filled from."""
     return {
         **{p.stem: p for p in root.iterdir()},
         "root": root,
-        "model": model,
-        "run": run,
+        "model": trained.model,
+        "run": trained.run,
         "bombs": bombs,
-        "dt": dt,
-        "csv": cs,
-        "nf": nf,
+        "dt": odd_dtypes,
+        "csv": refused_csv,
+        "nf": non_finite,
         "md": md,
         "data": f"npz:{root / 'data.npz'}",
     }
-
-
-def fill(arg, w):
-    return arg.format(**{k: str(v) for k, v in w.items()})
 
 
 NOT_FILES = [
@@ -868,12 +937,12 @@ CASES = (
 )
 
 
-def run_cli(args, w, capsys, monkeypatch):
-    monkeypatch.chdir(w["root"])
-    before = {p for p in w["root"].rglob("*")}
-    code = main([fill(a, w) for a in args])
-    out, err = capsys.readouterr()
-    new = {p for p in w["root"].rglob("*")} - before
+def run_in_root(args, hostile, capsys, monkeypatch):
+    """The command line in-process, in the folder of hostile inputs; also what it left there."""
+    monkeypatch.chdir(hostile["root"])
+    before = {p for p in hostile["root"].rglob("*")}
+    code, out, err = run_main([fill(a, hostile) for a in args], capsys)
+    new = {p for p in hostile["root"].rglob("*")} - before
     return code, out, err, new
 
 
@@ -881,43 +950,81 @@ def run_cli(args, w, capsys, monkeypatch):
 @pytest.mark.parametrize(
     "cls, args, words", CASES, ids=[f"{c[0]}: {' '.join(c[1])[:90]}" for c in CASES]
 )
-def test_hostile_input_is_one_line_and_exit_2(cls, args, words, w, capsys, monkeypatch):
-    code, out, err, new = run_cli(args, w, capsys, monkeypatch)
+def test_hostile_input_is_one_line_and_exit_2(cls, args, words, hostile, capsys, monkeypatch):
+    if args[0] == "tune":  # `twolayer tune` needs its extra; without it, the line names the extra
+        pytest.importorskip("optuna")
+    code, out, err, new = run_in_root(args, hostile, capsys, monkeypatch)
     assert code == 2, err
     lines = err.splitlines()  # exactly one: no blank line left by an erased progress bar either
     assert len(lines) == 1 and lines[0].startswith("twolayer: error: "), err
-    assert fill(words, w) in lines[0] and "Traceback" not in err and "internal error" not in err
+    assert (
+        fill(words, hostile) in lines[0] and "Traceback" not in err and "internal error" not in err
+    )
     assert not [p for p in new if p.suffix in RESULT_SUFFIXES and not p.name.startswith(".")], new
 
 
-def test_the_corpus_is_large():
+SPECIAL = {
+    "fifo": "is a FIFO",
+    "zero": "is a character device",
+    "dir": "is a directory",
+    "sock": "is a socket",
+}
+READERS = {  # every way a file of each suffix reaches the program
+    "npz": [
+        ["evaluate", "{path}", "--data", "{data}"],
+        ["diagram", "--model", "{path}", "--out", "{root}/d11.svg"],
+        ["train", "--data", "npz:{path}", "--out", "{root}/o11"],
+    ],
+    "csv": [
+        ["train", "--data", "csv:{path}", "--out", "{root}/o11"],
+        ["predict", "{model}", "{path}"],
+    ],
+    "npy": [["predict", "{model}", "{path}"]],
+}
+
+
+@pytest.mark.parametrize("kind, words", SPECIAL.items())
+def test_every_reader_refuses_every_kind_of_special_file(kind, words, hostile, capsys, monkeypatch):
+    """Beyond the table: each kind of non-file through every reader of each suffix, one line each."""
     by_class = {}
     for c in CASES:
         by_class[c[0]] = by_class.get(c[0], 0) + 1
     assert len(CASES) + len(API_CASES) >= 250, len(CASES) + len(API_CASES)
     assert min(by_class.values()) >= 4, by_class
+    tried = 0
+    for suffix, commands in READERS.items():
+        path = hostile["root"] / f"{kind}.{suffix}"
+        if not path.exists():
+            continue
+        for args in commands:
+            argv = [a.replace("{path}", str(path)) for a in args]
+            code, _, err, new = run_in_root(argv, hostile, capsys, monkeypatch)
+            assert code == 2 and err.count("\n") == 1 and words in err, (argv, err)
+            assert not [p for p in new if p.suffix in RESULT_SUFFIXES], new
+            tried += 1
+    assert tried >= 5, tried
 
 
-def test_limits_are_env_overridable_and_refuse_within_the_limit(w, capsys, monkeypatch):
+def test_limits_are_env_overridable_and_refuse_within_the_limit(hostile, capsys, monkeypatch):
     """A real zip bomb: 51 MB of zeros in an .npz of ~50 KB, refused from the zip directory alone."""
-    spec = f"npz:{w['bombs']}/zeros.npz"
+    spec = f"npz:{hostile['bombs']}/zeros.npz"
     monkeypatch.setenv("TWOLAYER_MAX_DECOMPRESSED_BYTES", str(10 * 2**20))
-    code, _, err, _ = run_cli(
-        ["train", "--data", spec, "--out", "{root}/o8"], w, capsys, monkeypatch
+    code, _, err, _ = run_in_root(
+        ["train", "--data", spec, "--out", "{root}/o8"], hostile, capsys, monkeypatch
     )
     assert code == 2 and "more than the limit of 10 MiB" in err and len(err.splitlines()) == 1
     monkeypatch.setenv("TWOLAYER_MAX_CLASSES", "2")
     with pytest.raises(InputError, match="beyond the limit of 2 classes"):
-        load(w["data"])
+        load(hostile["data"])
     monkeypatch.setenv("TWOLAYER_MAX_CLASSES", "many")
     with pytest.raises(InputError, match="TWOLAYER_MAX_CLASSES must be a positive integer"):
-        load(w["data"])
+        load(hostile["data"])
 
 
-def test_a_fifo_is_refused_without_opening_it(w):
+def test_a_fifo_is_refused_without_opening_it(hostile):
     """The check is a stat: a FIFO with no writer would block any open() forever (the alarm would fire)."""
     with pytest.raises(InputError, match="is a FIFO, not a file"):
-        TwoLayerNet.load(w["root"] / "fifo.npz")
+        TwoLayerNet.load(hostile["root"] / "fifo.npz")
 
 
 # -- the Python API: the same words, as ValueError ------------------------------------------------------------
@@ -1272,7 +1379,7 @@ API_CASES = [
 
 
 @pytest.mark.parametrize("call, words", [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES])
-def test_python_api_raises_value_error_with_the_same_words(call, words, w):
+def test_python_api_raises_value_error_with_the_same_words(call, words, hostile):
     import warnings
 
     with warnings.catch_warnings():
@@ -1280,16 +1387,25 @@ def test_python_api_raises_value_error_with_the_same_words(call, words, w):
             "error"
         )  # no ComplexWarning or RuntimeWarning on the way to the error
         with pytest.raises(ValueError) as info:
-            call(w)
+            call(hostile)
     assert words in str(info.value), str(info.value)
     assert len(str(info.value).splitlines()) == 1
 
 
-def test_cli_and_api_give_the_same_line(w, capsys):
+def test_cli_and_api_give_the_same_line(hostile, capsys):
     with pytest.raises(InputError) as info:
-        load(f"csv:{w['bombs']}/ids.csv")
+        load(f"csv:{hostile['bombs']}/ids.csv")
     assert (
-        main(["train", "--data", f"csv:{w['bombs']}/ids.csv", "--out", str(w["root"] / "o9")]) == 2
+        main(
+            [
+                "train",
+                "--data",
+                f"csv:{hostile['bombs']}/ids.csv",
+                "--out",
+                str(hostile["root"] / "o9"),
+            ]
+        )
+        == 2
     )
     assert capsys.readouterr().err.strip() == f"twolayer: error: {info.value}"
 
@@ -1423,13 +1539,13 @@ def test_predict_csv_with_bom_and_header_reads_every_row(tmp_path):
         np.testing.assert_array_equal(read_rows(tmp_path / "r.csv"), [[1, 2, 3], [4, 5, 6]])
 
 
-def test_standardize_trains_on_values_up_to_1e307(w, capsys, monkeypatch):
+def test_standardize_trains_on_values_up_to_1e307(hostile, capsys, monkeypatch):
     """The remedy the overflow message gives works: statistics are taken on x / peak, so they stay finite."""
-    code, _, err, _ = run_cli(
+    code, _, err, _ = run_in_root(
         [
             "train",
             "--data",
-            f"npz:{w['nf']}/overflow.npz",
+            f"npz:{hostile['nf']}/overflow.npz",
             "--epochs",
             "3",
             "--hidden",
@@ -1438,12 +1554,12 @@ def test_standardize_trains_on_values_up_to_1e307(w, capsys, monkeypatch):
             "{root}/o10",
             "-q",
         ],
-        w,
+        hostile,
         capsys,
         monkeypatch,
     )
     assert code == 0, err
-    net = TwoLayerNet.load(w["root"] / "o10" / "model.npz")
+    net = TwoLayerNet.load(hostile["root"] / "o10" / "model.npz")
     assert all(np.isfinite(v).all() for v in net.params.values())
     assert (
         np.isfinite(net.preprocessor.offset_).all() and np.isfinite(net.preprocessor.factor_).all()

@@ -2,12 +2,13 @@
 
 import errno
 import os
+import shlex
 import stat
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import cli_argv, run_cli
 
 from twolayer import io
 from twolayer.errors import InputError
@@ -117,12 +118,6 @@ def test_damaged_json_is_one_line_naming_the_file(tmp_path, text):
         io.read_json(path)
 
 
-def run_cli(args, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "twolayer.cli", *args], capture_output=True, text=True, **kw
-    )
-
-
 @pytest.mark.slow
 def test_full_and_closed_stdout_are_one_line(tmp_path):
     rows = tmp_path / "rows.npy"
@@ -132,18 +127,13 @@ def test_full_and_closed_stdout_are_one_line(tmp_path):
 
     TwoLayerNet(64, 4, 10, seed=0).save(model)
     with open("/dev/full", "w") as full:
-        r = subprocess.run(
-            [sys.executable, "-m", "twolayer.cli", "predict", str(model), str(rows)],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        r = run_cli("predict", str(model), str(rows), stdout=full, stderr=subprocess.PIPE)
     assert (
         r.returncode == 2
         and r.stderr == "twolayer: error: stdout: cannot write (No space left on device)\n"
     )
     r = subprocess.run(
-        f"{sys.executable} -m twolayer.cli predict {model} {rows} >&-",
+        shlex.join(cli_argv("predict", model, rows)) + " >&-",
         shell=True,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,7 +1,12 @@
-"""The architecture a maintainer reads: imports flow one way, and they stand at the top of each module."""
+"""The architecture a maintainer reads: imports flow one way, and they stand at the top of each module;
+the commands that must start fast import no heavy library."""
 
 import ast
 from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import run_python
 
 import twolayer
 
@@ -151,3 +156,36 @@ def test_a_runs_data_is_loaded_by_runs_only():
             ):
                 callers.add(name)
     assert callers == set(), callers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--epochs", "1", "--hidden", "8", "--quiet"],
+        ["evaluate", "{run}/model.npz"],
+        ["predict", "{run}/model.npz", "{rows}"],
+    ],
+)
+def test_command_line_paths_import_no_heavy_library(tmp_path, command):
+    """The start-up budget of issue 13: train (pictures included), evaluate and predict never
+    import scikit-learn, SciPy, matplotlib or pandas (about a second of imports together), and
+    evaluate and predict draw nothing, so they do not import Pillow either."""
+    from twolayer.cli import main
+    from twolayer.data import load
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--epochs", "1", "--hidden", "8", "--quiet"]) == 0
+    np.save(tmp_path / "rows.npy", load("digits").X_test[:5])
+    args = [a.format(run=run, rows=tmp_path / "rows.npy") for a in command]
+    if args[0] == "train":
+        args += ["--out", str(tmp_path / "again")]
+    code = (
+        "import sys\nfrom twolayer.cli import main\ntry:\n    main({!r})\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in {!r} if m in sys.modules))".format(
+            args,
+            ("sklearn", "scipy", "matplotlib", "pandas") + (("PIL",) if args[0] != "train" else ()),
+        )
+    )
+    done = run_python(code, timeout=None, cwd=tmp_path)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

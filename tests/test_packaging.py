@@ -1,12 +1,19 @@
 """What an install carries: the plain install trains without the extras, the extras hold what their
-names say, the metadata is complete and the type information ships."""
+names say, the metadata is complete and the type information ships; a missing optional part is
+named with the extra that installs it."""
 
-import subprocess
 import sys
 from importlib.metadata import metadata, requires
 from importlib.resources import files
 
+import numpy as np
+import pytest
+from helpers import run_python
 from packaging.requirements import Requirement
+
+from twolayer import tune as tuning
+from twolayer.cli import main
+from twolayer.errors import InputError
 
 # Not in the plain install: the extras' and the tests' packages.
 EXTRAS_ONLY = (
@@ -50,12 +57,7 @@ def _requirements():
 
 def test_twolayer_train_needs_no_extra(tmp_path):
     argv = ["train", "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "16", "--quiet"]
-    done = subprocess.run(
-        [sys.executable, "-c", BLOCKER.format(blocked=set(EXTRAS_ONLY), argv=argv)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_python(BLOCKER.format(blocked=set(EXTRAS_ONLY), argv=argv), timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "model.npz").exists()
 
@@ -80,3 +82,50 @@ def test_metadata_names_license_and_project():
 
 def test_type_information_ships():
     assert files("twolayer").joinpath("py.typed").is_file()
+
+
+# -- missing optional parts --------------------------------------------------------------------------------
+def test_tune_without_optuna_names_the_extra(monkeypatch, tmp_path, small, capsys):
+    monkeypatch.setitem(
+        sys.modules, "optuna", None
+    )  # `import optuna` now fails as if it were not installed
+    assert main(["tune", "--data", small, "--out", str(tmp_path / "t"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "twolayer: error: twolayer tune needs Optuna, an optional part: pip install 'twolayer[tune]'\n"
+    )
+    with pytest.raises(InputError, match=r"pip install 'twolayer\[tune\]'"):
+        tuning.tune(small, 1, out=tmp_path / "t")
+    assert not (tmp_path / "t").exists()
+
+
+def test_onnx_export_without_onnx_names_the_extra(monkeypatch, tmp_path, capsys):
+    X = np.random.default_rng(0).standard_normal((30, 3))
+    np.savez(tmp_path / "s.npz", X_train=X, y_train=np.arange(30) % 2)
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                f"npz:{tmp_path / 's.npz'}",
+                "--epochs",
+                "1",
+                "--hidden",
+                "4",
+                "--out",
+                str(tmp_path / "r"),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert (
+        main(["export", str(tmp_path / "r" / "model.npz"), "--out", str(tmp_path / "m.onnx")]) == 2
+    )
+    assert capsys.readouterr().err == (
+        'twolayer: error: exporting to ONNX needs the onnx package: pip install "twolayer[onnx]"\n'
+    )
+    assert not (tmp_path / "m.onnx").exists()

@@ -6,12 +6,12 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import cli_argv, run_cli, run_python
 
 from twolayer import locks, runs
 from twolayer.cli import main
@@ -234,10 +234,7 @@ def test_out_of_space_while_training_is_one_line_and_keeps_the_last_checkpoint(
 # -- real processes, real signals --------------------------------------------------------------
 def start_training(out, *extra):
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "twolayer.cli",
+        cli_argv(
             "train",
             "--out",
             str(out),
@@ -247,7 +244,7 @@ def start_training(out, *extra):
             "64",
             "--quiet",
             *extra,
-        ],
+        ),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -257,12 +254,6 @@ def start_training(out, *extra):
         assert time.time() < deadline
         time.sleep(0.05)
     return proc
-
-
-def cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "twolayer.cli", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.mark.slow
@@ -282,7 +273,7 @@ def test_a_signal_saves_the_best_weights_and_leaves_a_resumable_run(tmp_path, si
     metrics = read_json(out / "metrics.json")
     assert metrics["stop_reason"] == "interrupted" and metrics["signal"] == sig.name
     epochs = metrics["epochs"]
-    r = cli(
+    r = run_cli(
         "train", "--out", str(out), "--resume", "--epochs", str(epochs + 1), "--quiet", "--json"
     )
     assert r.returncode == 0, r.stderr
@@ -299,7 +290,7 @@ def test_one_writer_at_a_time(tmp_path):
             ["train", "--out", str(out), "--force"],
             ["report", str(out)],
         ):
-            r = cli(*args)
+            r = run_cli(*args)
             assert r.returncode == 2, r.stderr
             assert (
                 f"in use by process {proc.pid}" in r.stderr
@@ -310,7 +301,7 @@ def test_one_writer_at_a_time(tmp_path):
         proc.communicate(timeout=60)
     assert proc.returncode == 143
     # the lock died with its process: the run is free again
-    r = cli("report", str(out))
+    r = run_cli("report", str(out))
     assert r.returncode == 0, r.stderr
 
 
@@ -379,7 +370,7 @@ def test_the_cli_imports_and_locks_where_fcntl_does_not_exist(tmp_path):
         f"    with locks.waiting_lock({str(tmp_path / 'r.lock')!r}):\n"
         "        print('locked')\n"
     )
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    r = run_python(script, timeout=60)
     assert r.returncode == 0 and r.stdout == "locked\n", r.stderr
 
 
@@ -388,11 +379,11 @@ def test_two_studies_never_share_an_output_folder(tmp_path):
     pytest.importorskip("optuna")
     out = tmp_path / "tune"
     common = ["tune", "--out", str(out), "--trials", "1", "--epochs", "1", "--quiet", "--json"]
-    r = cli(*common, "--study-name", "a")
+    r = run_cli(*common, "--study-name", "a")
     assert r.returncode == 0, r.stderr
-    r = cli(*common, "--study-name", "b")
+    r = run_cli(*common, "--study-name", "b")
     assert r.returncode == 2 and "holds the results of study 'a'" in r.stderr, r.stderr
-    r = cli(*common, "--study-name", "a")  # the same study's workers are welcome
+    r = run_cli(*common, "--study-name", "a")  # the same study's workers are welcome
     assert r.returncode == 0, r.stderr
 
 

@@ -6,13 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import cli_argv
 
 optuna = pytest.importorskip("optuna")
 pytestmark = pytest.mark.slow  # every test here runs Optuna studies
@@ -28,10 +28,7 @@ COMPLETE = optuna.trial.TrialState.COMPLETE
 
 def _worker(out, storage, *args):
     """A `twolayer tune` worker in its own process, quick trials unless args say otherwise."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "twolayer.cli",
+    cmd = cli_argv(
         "tune",
         "--out",
         str(out),
@@ -45,7 +42,7 @@ def _worker(out, storage, *args):
         "--heartbeat",
         "1",
         *args,
-    ]
+    )
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
