@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 from importlib.metadata import version
 
 import numpy as np
