@@ -381,7 +381,7 @@ def predict(
             )
         console.print_json_lines(rows)
         return
-    write_predictions(net, idx, probabilities if proba else None, out)
+    write_predictions(net, idx, probabilities if proba else None, out, note=console.err)
     if as_json:
         console.print_json({"out": str(out), "rows": len(idx)})
 

@@ -182,11 +182,35 @@ def write_json(path, obj):
     return write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell a spreadsheet will not run: text starting with = + - @, a tab or a carriage
+    return gets a leading ' (OWASP's advice on CSV injection) unless it is a number (-2, +1e5)."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def csv_rows(header, rows):
+    """``header`` and ``rows`` as CSV text, every cell through csv_cell."""
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([csv_cell(v) for v in header])
+    w.writerows([csv_cell(v) for v in row] for row in rows)
+    return buf.getvalue()
+
+
 def write_csv(path, header, rows):
     def write(f):
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
+        w.writerow([csv_cell(v) for v in header])
+        w.writerows([csv_cell(v) for v in row] for row in rows)
 
     return atomic_write(path, write, binary=False)
 
@@ -588,6 +612,8 @@ __all__ = [
     "write_text",
     "write_json",
     "write_csv",
+    "csv_cell",
+    "csv_rows",
     "save_npz",
     "save_npy",
     "save_figure",
