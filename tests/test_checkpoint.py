@@ -87,7 +87,7 @@ DAMAGE = {
     "adam slot lost": (_rm("opt_m_W1"), "wrong arrays"),
     "adam slot NaN": (_arr("opt_v_b2", lambda a: a * np.nan), "not finite"),
     "adam slot float16": (_arr("opt_m_W2", lambda a: a.astype(np.float16)), "not finite"),
-    "rng kind": (_rng(lambda r: r.update(kind="mersenne")), "kind"),
+    "rng kind": (_rng(lambda r: r.update(kind="mersenne")), "field 'rng'"),
     "rng state": (_rng(lambda r: r.update(state={"bit_generator": "PCG64"})), "rng"),
 }
 

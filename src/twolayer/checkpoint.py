@@ -332,7 +332,7 @@ def _check_rng(path, saved):
         np.random.default_rng() if saved.get("kind") == "generator" else np.random.RandomState()
     )
     if saved.get("kind") not in ("generator", "randomstate"):
-        raise _damaged(path, f"the random generator's kind is {saved.get('kind')!r}")
+        raise InputError(f"{path}: field 'rng' is damaged (its kind is {saved.get('kind')!r})")
     set_rng_state(scratch, saved, path)
 
 

@@ -542,7 +542,7 @@ def evaluate_model(model_path, spec=None, seed=None):
     result = {"model": str(model_path), "data": spec or settings.data}
     # a file of rows other than the run's own (a held-out csv:FILE): scored whole, as a test split;
     # the run's own data is split as in training, so that its val accuracy is the run's
-    if spec is not None and spec != settings.data and dataset.X_test is None:
+    if spec is not None and spec != settings.data and str(spec).startswith("csv:"):
         X = np.concatenate([a for a in (dataset.X_train, dataset.X_val) if a is not None])
         y = np.concatenate([a for a in (dataset.y_train, dataset.y_val) if a is not None])
         result["test_accuracy"] = accuracy(net, X, y, net.transform, name=f"{spec} (all rows)")
