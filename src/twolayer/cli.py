@@ -414,6 +414,43 @@ def export(
 
 
 @command
+def info(
+    model: Path = typer.Argument(
+        ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
+):
+    """What MODEL is: shapes, classes, preprocessing, data SPEC, training settings, format version."""
+    result = runs.model_info(model)
+    if as_json:
+        console.print_json(result)
+        return
+    classes = result["classes"] or []
+    shown = ", ".join(printable(c) for c in classes[:10]) + (" …" if len(classes) > 10 else "")
+    train = result["settings"]["train"]
+    console.print_table(
+        f"twolayer info — {model}",
+        [
+            (
+                "network",
+                f"{result['input_size']} → {result['hidden_size']} → {result['output_size']}",
+            ),
+            ("parameters", f"{result['parameters']:,} {result['dtype']}"),
+            ("classes", f"{len(classes)}: {shown}" if classes else "-"),
+            ("preprocess", result["preprocess"] or "none"),
+            ("data", result["data"]),
+            (
+                "optimizer",
+                f"{train['optimizer']}, lr {train['learning_rate']:g}, {train['schedule']}",
+            ),
+            ("epochs · batch", f"{train['epochs']} · {train['batch_size']}"),
+            ("seed", str(train["seed"])),
+            ("format version", str(result["format_version"])),
+        ],
+    )
+
+
+@command
 def gradcheck(
     seed: int = typer.Option(0, help="Seed of the random problem."),
     reg: float = typer.Option(0.05, help="Regularisation strength of the checked loss."),

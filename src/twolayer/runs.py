@@ -33,6 +33,7 @@ from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError, Setting
 from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
+from .modelfile import FORMAT_VERSION
 from .net import TwoLayerNet
 from .plots import FIGURES, plot_run
 from .settings import RunSettings, TrainConfig, check_settings_dict
@@ -535,6 +536,29 @@ def redraw(run_dir):
 
 
 # -- a saved model at work -------------------------------------------------------------------
+def model_info(model_path):
+    """What a saved model is, without its data: shapes, classes, preprocessing, data spec,
+    training settings and format version (twolayer info)."""
+    net = TwoLayerNet.load(model_path)
+    settings = trained_settings(net, model_path)
+    pre = net.preprocessor
+    return {
+        "model": str(model_path),
+        "format_version": FORMAT_VERSION,
+        "dtype": net.dtype.name,
+        "input_size": net.input_size,
+        "hidden_size": net.hidden_size,
+        "output_size": net.output_size,
+        "parameters": int(sum(v.size for v in net.params.values())),
+        "shapes": {k: list(v.shape) for k, v in net.params.items()},
+        "classes": None if net.class_names is None else list(net.class_names),
+        "preprocess": None if pre is None else pre.mode,
+        "image_shape": net.meta.get("image_shape"),
+        "data": settings.data,
+        "settings": settings.to_dict(),
+    }
+
+
 def evaluate_model(model_path, spec=None, seed=None):
     """Accuracy of a saved model on every split of a data set — by default its own data set, split
     as in its training run (seed and validation fraction from the model)."""
