@@ -433,7 +433,8 @@ def info(
         [
             (
                 "network",
-                f"{result['input_size']} → {result['hidden_size']} → {result['output_size']}",
+                f"{result['input_size']} in, {result['hidden_size']} hidden, "
+                f"{result['output_size']} out",
             ),
             ("parameters", f"{result['parameters']:,} {result['dtype']}"),
             ("classes", f"{len(classes)}: {shown}" if classes else "-"),
