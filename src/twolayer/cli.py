@@ -18,6 +18,7 @@ import typer
 from . import __version__, console, runs
 from . import tune as tuning
 from .checks import check_limits
+from .configfile import option_defaults
 from .data import DOWNLOADS
 from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
@@ -159,6 +160,41 @@ def command(f):
     return app.command()(run)
 
 
+def _load_config(ctx: typer.Context, param: typer.CallbackParam, value):
+    """--config FILE (eager): the file's values become the command's defaults, so that options
+    typed on the command line still win."""
+    if value is None:
+        return None
+    try:
+        flags = {
+            p.name: (p.opts[0] if p.opts else p.name)
+            for p in ctx.command.params
+            if p.name not in ("config", "print_config") and getattr(p, "opts", None)
+        }
+        ctx.default_map = {**(ctx.default_map or {}), **option_defaults(value, flags)}
+    except InputError as e:
+        raise _Refused(e) from None
+    return value
+
+
+def _config_option():
+    return typer.Option(
+        None,
+        "--config",
+        parser=_path,
+        metavar="FILE",
+        is_eager=True,
+        callback=_load_config,
+        help="Options from a TOML or JSON file (a run's config.json reproduces that run); "
+        "options typed here win.",
+    )
+
+
+def _print_config(settings_dict):
+    """--print-config: the options in effect, as JSON a later --config reads back."""
+    console.print_json(settings_dict)
+
+
 def _settings_of(ctx):
     """(settings, given) of a command whose option parameters are named after settings: every
     setting's value, and {setting: (flag, value)} of those typed on the command line."""
@@ -243,11 +279,17 @@ def train(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    config: Path | None = _config_option(),
+    print_config: bool = typer.Option(
+        False, "--print-config", help="Print the settings in effect as JSON and stop."
+    ),
 ):
     """Train a network and write model.npz, metrics.json, history.csv and pictures to the run directory."""
+    settings, given = _settings_of(ctx)
+    if print_config:
+        return _print_config(settings.to_dict())
     if resume and out is None:
         raise InputError("--resume needs --out DIR: the run to continue")
-    settings, given = _settings_of(ctx)
     out = out or runs.default_run_dir()
     metrics = _train_run(
         settings, out, given, quiet or as_json, resume=resume, force=force, plots=plots
@@ -525,8 +567,15 @@ def tune(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the best trial as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    config: Path | None = _config_option(),
+    print_config: bool = typer.Option(
+        False, "--print-config", help="Print the options in effect as JSON and stop."
+    ),
 ):
     """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
+    if print_config:
+        options = {k: v for k, v in locals().items() if k not in ("config", "print_config")}
+        return _print_config({k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
     progress = None if quiet or as_json else console.progress_bar()
     callbacks = [] if progress is None else [console.on_trial(progress, trials, tuning.finished)]
     ok = False
