@@ -14,6 +14,7 @@ from helpers import run_cli
 from twolayer import TwoLayerNet, __version__
 from twolayer.cli import app, main
 from twolayer.diagram import minibatch
+from twolayer.schedules import SCHEDULES
 
 WIDE = {**os.environ, "COLUMNS": "200"}
 COMMANDS = sorted(typer.main.get_command(app).commands)
@@ -179,7 +180,7 @@ def test_usage_lines_name_arguments_in_capitals(command, usage, capsys, monkeypa
     "command, shown",
     [
         ("train", "[sgd|momentum|nesterov|adam|adamw]"),
-        ("train", "[constant|step|cosine]"),
+        ("train", "[" + "|".join(SCHEDULES) + "]"),
         ("train", "[float64|float32]"),
         ("train", "[auto|none|shift]"),
         ("train", "[auto|none|scale|center|standardize]"),
