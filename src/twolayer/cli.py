@@ -607,31 +607,27 @@ def tune(
 
 
 def _show_study(study, study_name, out, as_json):
-    """The end of twolayer tune: the best trials (a table, or JSON) and where the best model is."""
-    best = tuning.finished(study)
+    """The end of twolayer tune: the best trials (a table, or JSON), the best trial's test accuracy,
+    where its model is and the command that trains it again."""
     counts = tuning.state_counts(study)
+    best = tuning.best_summary(study, out)
     if as_json:
-        top = best[0] if best else None
-        console.print_json(
-            {
-                "study": study_name,
-                "out": str(out),
-                "trials": counts,
-                "best": top
-                and {"number": top.number, "val_accuracy": top.value, "params": top.params},
-            }
-        )
+        console.print_json({"study": study_name, "out": str(out), "trials": counts, "best": best})
         return
-    title = f"twolayer tune — {printable(study_name)}: " + ", ".join(
+    title = f"twolayer tune — study {printable(study_name)!r}: " + ", ".join(
         f"{n} {s.lower()}" for s, n in counts.items()
     )
     console.print_study_table(title, tuning.TOP_COLUMNS, tuning.top_rows(study))
-    if best:
-        stdout_write(
-            f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)\n"
-        )
-    else:
+    if best is None:
         console.err("no trial has finished yet: nothing to save")
+        return
+    test = best["test_accuracy"]
+    stdout_write(
+        f"best trial {best['number']}: val {console.pct(best['val_accuracy'])}, test "
+        f"{console.pct(test) if test is not None else '- (the data has no test split)'}\n"
+        f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)\n"
+        f"train it again: {best['command']}\n"
+    )
 
 
 @command

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import shlex
 import signal
 import socket
 import threading
@@ -40,8 +41,8 @@ from .locks import (
     waiting_lock,
 )
 from .plots import plot_study
-from .runs import load_run_data, prepare
-from .settings import RunSettings, TrainConfig, check_setting
+from .runs import evaluate_model, load_run_data, prepare
+from .settings import RunSettings, TrainConfig, check_setting, flag
 from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
@@ -560,6 +561,47 @@ def save_best_model(study, trial, out, dataset=None):
     net, _, _ = train_trial(trial.params, base, dataset)
     net.save(target)
     return target
+
+
+# the options of `twolayer train` that reproduce a trial (its parameters and the study's base)
+REPRODUCE = (
+    "data", "hidden_size", "dtype", "preprocess", "val_fraction", "epochs", "batch_size",
+    "learning_rate", "reg", "optimizer", "schedule", "patience", "seed",
+)  # fmt: skip
+
+
+def reproduce_command(study, trial, out="runs/best"):
+    """The `twolayer train` command that trains ``trial``'s network again (training is seeded)."""
+    settings = settings_for(trial.params, RunSettings.from_dict(study.user_attrs["base"]))
+    values = {**settings.to_dict(), **settings.to_dict()["train"]}
+    args = ["twolayer", "train"]
+    for name in REPRODUCE:
+        value = values[name]
+        if name == "patience":
+            value = value or 0
+        if value is None:
+            continue
+        args += [flag(name), repr(value) if isinstance(value, float) else str(value)]
+    # a trial trains without augmentation (train's auto would shift images)
+    return shlex.join([*args, "--augment", "none", "--out", str(out)])
+
+
+def best_summary(study, out):
+    """The best finished trial: its number, validation and test accuracy (of OUT/best_model.npz on
+    the study's test split, None without one) and the command that reproduces it; None if none."""
+    best = finished(study)
+    if not best:
+        return None
+    top = best[0]
+    model = Path(out) / "best_model.npz"
+    test = evaluate_model(model).get("test_accuracy") if exists(model) else None
+    return {
+        "number": top.number,
+        "val_accuracy": top.value,
+        "test_accuracy": test,
+        "params": top.params,
+        "command": reproduce_command(study, top),
+    }
 
 
 def top_rows(study, k=5):
