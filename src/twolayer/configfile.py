@@ -38,7 +38,7 @@ def _toml(text, path):
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10: the tomli dependency
-        import tomli as tomllib
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
