@@ -254,6 +254,11 @@ def train(
         help="Validation share carved from training data when "
         "the data set has no validation split.",
     ),
+    test_fraction: float = typer.Option(
+        _R.test_fraction,
+        help="Test share carved from the training rows of data without a test split "
+        "(csv:, npz:, npy:); 0: none.",
+    ),
     preprocess: str = typer.Option(
         _R.preprocess,
         **_choices(PREPROCESS),

@@ -17,6 +17,7 @@ or a resumable folder.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ import numpy as np
 from . import data as data_mod
 from .checks import check_fields, check_model_size, is_int, is_real, is_str, optional
 from .data.augment import random_shift
+from .data.dataset import split_validation
 from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError, Setting
 from .io import exists, is_dir, read_json, remove_stale_temps, write_json
@@ -222,11 +224,24 @@ def settings_from(d, where):
 def load_run_data(settings, spec=None, seed=None):
     """The data set of a run, split as its settings say (the seed rule: the loop's seed, 0 for
     None; the validation fraction). ``spec`` or ``seed``: other data, or another split of it."""
-    return data_mod.load(
-        spec or settings.data,
-        seed=(settings.train.seed or 0) if seed is None else seed,
-        val_fraction=settings.val_fraction,
+    seed = (settings.train.seed or 0) if seed is None else seed
+    dataset = data_mod.load(spec or settings.data, seed=seed, val_fraction=settings.val_fraction)
+    if settings.test_fraction and spec in (None, settings.data):  # the run's own data only
+        dataset = _carve_test(dataset, settings, seed)
+    return dataset
+
+
+def _carve_test(dataset, settings, seed):
+    """test_fraction of the training rows (after the validation split) as a test split, seeded,
+    stratified; data that has a test split of its own is refused (two would be ambiguous)."""
+    if dataset.X_test is not None:
+        raise InputError(
+            f"{settings.data}: has a test split of its own; --test-fraction is for data without one"
+        )
+    X, y, X_test, y_test = split_validation(
+        dataset.X_train, dataset.y_train, settings.test_fraction, seed + 1, name=settings.data
     )
+    return dataclasses.replace(dataset, X_train=X, y_train=y, X_test=X_test, y_test=y_test)
 
 
 def load_model_data(model, spec=None, seed=None, settings=None):
