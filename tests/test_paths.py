@@ -168,3 +168,18 @@ def test_special_files(m, tmp_path, capsys):
     _one_line(capsys, "is a FIFO")
     assert main([*args, str(tmp_path)]) == 2
     _one_line(capsys, "is a directory")
+
+
+@pytest.mark.parametrize("code", ["ENAMETOOLONG", "ENOSPC", "EACCES", "ELOOP", "EROFS"])
+def test_a_stray_environment_oserror_is_still_one_line_and_exit_2(code, monkeypatch, capsys):
+    """The backstop in cli.main for an OSError that escaped io.py's mapping."""
+    import errno
+
+    from twolayer import cli
+
+    def boom(*a, **k):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), "somewhere")
+
+    monkeypatch.setattr(cli, "random_problem", boom)
+    assert main(["gradcheck"]) == 2
+    _one_line(capsys, "somewhere", os.strerror(getattr(errno, code)))

@@ -7,6 +7,7 @@ The options that are settings are named after them (``learning_rate``, spelled `
 
 from __future__ import annotations
 
+import errno
 import functools
 import signal
 import sys
@@ -29,6 +30,7 @@ from .io import (
     as_path,
     check_output_file,
     is_file,
+    os_error,
     path_stat,
     printable,
     shown,
@@ -742,6 +744,9 @@ def _exit_status(e, debug):
             return None
         # the library names settings; only here do they become flags
         return console.fail(e.spelled(flag), 2 if isinstance(e, InputError) else 1)
+    if isinstance(e, OSError) and e.errno in _ENVIRONMENT and not debug:  # a backstop: io.py
+        where = e.filename if e.filename is not None else "twolayer"  # maps these where it can
+        return console.fail(os_error(where, e, "cannot use"), 2)
     if _is_usage_error(e):  # Click's own: a bad option, a missing argument
         return console.fail(e.format_message(), getattr(e, "exit_code", 2))
     if debug:  # an internal failure: still one line unless --debug
@@ -749,6 +754,17 @@ def _exit_status(e, debug):
     return console.fail(
         f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1
     )
+
+
+# the system's refusals that no bug causes: one line and exit 2 wherever they surface
+_ENVIRONMENT = {
+    getattr(errno, n)
+    for n in (
+        "ENAMETOOLONG", "ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "ELOOP", "ENOTDIR",
+        "EISDIR", "EMFILE", "ENFILE", "EFBIG",
+    )
+    if hasattr(errno, n)
+}  # fmt: skip
 
 
 def _is_usage_error(e):
