@@ -53,3 +53,30 @@ def test_tune_json_has_the_best_trials_test_accuracy_and_command(tuned, capsys):
     assert 0 <= best["test_accuracy"] <= 1 and best["command"].startswith("twolayer train ")
     metrics = json.loads(json.dumps(best))
     assert metrics["val_accuracy"] == best["val_accuracy"]
+
+
+def test_the_study_pictures_show_pruned_trials_on_integer_ticks(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from twolayer import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save_figure", lambda fig, path: figures.append(fig) or path)
+    done = [
+        SimpleNamespace(number=i, value=v, params={"learning_rate": 1e-3 * (i + 1), "reg": 1e-4})
+        for i, v in [(0, 0.9), (2, 0.95)]
+    ]
+    cut = [
+        SimpleNamespace(number=1, intermediate_values={0: 0.3, 1: 0.4},
+                        params={"learning_rate": 5e-2, "reg": 1e-2}),
+        SimpleNamespace(number=3, intermediate_values={}, params={"learning_rate": 1, "reg": 1}),
+    ]  # fmt: skip
+    plots.plot_study(done, tmp_path, "s\nname", cut)
+    history = figures[0].axes[0]
+    labels = [t.get_text() for t in history.get_legend().get_texts()]
+    assert labels == ["trial", "best so far", "pruned (last value)"]
+    pruned_line = history.get_lines()[2]
+    assert list(pruned_line.get_xdata()) == [1] and list(pruned_line.get_ydata()) == [40.0]
+    ticks = history.xaxis.get_major_locator()()
+    assert all(float(t).is_integer() for t in ticks)
+    assert "\n" not in history.get_title() and "study" in history.get_title()

@@ -524,7 +524,8 @@ def write_results(study, out, dataset=None):
         best = finished(study)
         if best:
             save_best_model(study, best[0], out, dataset)
-        plot_study(sorted(best, key=lambda t: t.number), out, study.study_name)
+        pruned = [t for t in study.get_trials(deepcopy=False) if t.state.name == "PRUNED"]
+        plot_study(sorted(best, key=lambda t: t.number), out, study.study_name, pruned)
 
 
 def write_trials_csv(trials, path):
