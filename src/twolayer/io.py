@@ -16,8 +16,10 @@ import io as _io
 import json
 import math
 import os
+import shutil
 import stat
 import struct
+import sys
 import tempfile
 import threading
 import tokenize
@@ -143,8 +145,6 @@ class _Stream(type(Path())):  # type: ignore[misc]
 
 
 def _write_stream(path, write, binary):
-    import sys
-
     if path.fd == 1:
         stream = sys.stdout
         if stream is None:
@@ -253,8 +253,6 @@ def stdin_file(kind=None):
     """Standard input (``-`` as an INPUT) copied to a temp file named stdin.npy or stdin.csv, for
     readers that need a file (an .npy is recognised by its magic bytes unless ``kind`` says);
     at most MAX_DECOMPRESSED_BYTES, and removed afterwards whatever happens."""
-    import shutil
-    import sys
 
     if sys.stdin is None or sys.stdin.closed:
         raise InputError("stdin: cannot read (standard input is closed)")
@@ -590,8 +588,6 @@ def printable(text, backslash=True):
 
 def stdout_write(text):
     """Write to standard output; a closed or full stdout is one line (InputError), not a traceback."""
-    import sys
-
     if sys.stdout is None:
         raise InputError("stdout: cannot write (standard output is closed)")
     try:
