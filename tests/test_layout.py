@@ -15,6 +15,7 @@ SRC = Path(twolayer.__file__).parent
 LAZY_OK = {
     ("twolayer", "twolayer.estimator"),
     ("twolayer", "twolayer.sklearn_mlp"),
+    ("twolayer.cli", "twolayer.explore"),  # the explorer needs the [explore] extra (Tornado)
 }  # the package root loads the estimators (scikit-learn) on demand
 
 

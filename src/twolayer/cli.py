@@ -694,6 +694,41 @@ def diagram(
         stdout_write(f"{out}\n")
 
 
+@command
+def explore(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(0, help="Port to listen on; 0 picks a free one."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL only."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print {url, host, port} as JSON once listening."
+    ),
+):
+    """Watch the net learn and the gradients flow through its circuit, live in the browser.
+
+    Serves one page on HOST:PORT, its URL carrying a random token; stops on Ctrl-C, or when the page has been closed for a few seconds."""
+    try:
+        import tornado  # noqa: F401  (the [explore] extra)
+    except ImportError:
+        raise InputError(
+            'twolayer explore needs its web server: pip install "twolayer[explore]"'
+        ) from None
+    from .explore import serve
+
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port must be in 0..65535, got {port}")
+
+    def announce(server):
+        if as_json:
+            console.print_json({"url": server.url, "host": server.host, "port": server.port})
+        else:
+            stdout_write(f"twolayer explore: {server.url}\n(Ctrl-C or closing the page stops it)\n")
+        console.flush_stdout()
+
+    why = serve(host, port, open_browser=not no_browser, announce=announce, log=console.err)
+    if not as_json:
+        stdout_write(f"twolayer explore: {why}\n")
+
+
 def main(argv=None):
     """Entry point: user mistakes → one line and exit 2; internal failures → one line and exit 1;
     a stop by Ctrl-C, SIGTERM or SIGHUP → one line and 128 + the signal number."""
