@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 from importlib.metadata import version
 
 import numpy as np
@@ -12,6 +14,7 @@ from helpers import run_cli
 from twolayer import TwoLayerNet, __version__
 from twolayer.cli import app, main
 from twolayer.diagram import minibatch
+from twolayer.schedules import SCHEDULES
 
 WIDE = {**os.environ, "COLUMNS": "200"}
 COMMANDS = sorted(typer.main.get_command(app).commands)
@@ -144,3 +147,89 @@ def test_diagram_json(tmp_path, capsys):
     logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
     loss = -logp[np.arange(len(y)), y].mean() + reg * ((p["W1"] ** 2).sum() + (p["W2"] ** 2).sum())
     assert result["reg"] == reg and result["loss"] == pytest.approx(loss, rel=1e-5)
+
+
+# -- round three: -h, choices, usage lines, --data help, markup ------------------------------
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_dash_h_is_help(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    base = [command] if command else []
+    assert main([*base, "--help"]) == 0
+    long = capsys.readouterr().out
+    assert main([*base, "-h"]) == 0
+    assert capsys.readouterr().out == long and "Usage:" in long
+
+
+@pytest.mark.parametrize(
+    "command, usage",
+    [
+        ("predict", "Usage: twolayer predict [OPTIONS] MODEL INPUT"),
+        ("evaluate", "Usage: twolayer evaluate [OPTIONS] MODEL"),
+        ("export", "Usage: twolayer export [OPTIONS] MODEL"),
+        ("report", "Usage: twolayer report [OPTIONS] RUN_DIR"),
+    ],
+)
+def test_usage_lines_name_arguments_in_capitals(command, usage, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert usage in out and "{" not in out.split("Usage:")[1].splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    "command, shown",
+    [
+        ("train", "[sgd|momentum|nesterov|adam|adamw]"),
+        ("train", "[" + "|".join(SCHEDULES) + "]"),
+        ("train", "[float64|float32]"),
+        ("train", "[auto|none|shift]"),
+        ("train", "[auto|none|scale|center|standardize]"),
+        ("tune", "[tpe|random]"),
+        ("tune", "[median|hyperband|none]"),
+    ],
+)
+def test_choices_are_shown_as_choices(command, shown, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main([command, "--help"]) == 0
+    assert shown in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "words, expected",
+    [
+        ("twolayer train --optimizer a", ["adam", "adamw"]),
+        ("twolayer train --schedule c", ["constant", "cosine"]),
+        ("twolayer tune --pruner ", ["median", "hyperband", "none"]),
+        ("twolayer train --dtype float", ["float64", "float32"]),
+    ],
+)
+def test_the_shell_completes_choices(words, expected):
+    env = {**WIDE, "_TWOLAYER_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": words}
+    done = subprocess.run(
+        [sys.executable, "-c", "from twolayer.cli import main; main()"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    for choice in expected:
+        assert f'"{choice}"' in done.stdout, done.stdout + done.stderr
+
+
+def test_data_help_lists_the_downloadable_sets(capsys, monkeypatch):
+    from twolayer.data import DOWNLOADS
+
+    monkeypatch.setenv("COLUMNS", "400")
+    for command in ("train", "evaluate", "tune", "diagram"):
+        assert main([command, "--help"]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        for name in DOWNLOADS:
+            assert name in out, (command, name)
+
+
+def test_top_help_keeps_the_onnx_extra(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["--help"]) == 0
+    assert "twolayer[onnx]" in capsys.readouterr().out
+    assert main(["export", "--help"]) == 0
+    assert "twolayer[onnx]" in capsys.readouterr().out

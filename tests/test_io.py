@@ -142,3 +142,49 @@ def test_full_and_closed_stdout_are_one_line(tmp_path):
         r.stderr
     )
     assert len(r.stderr.splitlines()) == 1
+
+
+def test_file_mode_reads_the_umask_without_setting_it(monkeypatch):
+    import threading
+
+    from twolayer import io as tio
+
+    calls = []
+    real = os.umask
+    monkeypatch.setattr(os, "umask", lambda m: calls.append(m) or real(m))
+    old = real(0o027)
+    try:
+        assert tio.file_mode() == 0o640
+        if os.path.exists("/proc/self/status"):
+            assert calls == [], "read from /proc, the umask never set"
+        results = []
+        threads = [
+            threading.Thread(target=lambda: results.append(tio.file_mode())) for _ in range(8)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [0o640] * 8 and real(0o027) == 0o027
+    finally:
+        real(old)
+
+
+def test_file_mode_falls_back_to_os_umask_under_a_lock(monkeypatch):
+    import builtins
+
+    from twolayer import io as tio
+
+    real_open = builtins.open
+
+    def no_proc(path, *a, **k):
+        if str(path).startswith("/proc/"):
+            raise FileNotFoundError(path)
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    old = os.umask(0o077)
+    try:
+        assert tio.file_mode() == 0o600 and os.umask(0o077) == 0o077
+    finally:
+        os.umask(old)

@@ -69,6 +69,7 @@ TABLE = {
         ["minmax"],
     ),
     "val_fraction": ("a number in (0, 1)", [TINY, 1 - 1e-16], [0, 0.0, 1, 1.0, NAN]),
+    "test_fraction": ("a number in [0, 1)", [0, 0.0, TINY, 1 - 1e-16], [1, 1.0, -TINY, NAN]),
     "std": (
         "a finite number >= 0 or None (He initialisation)",
         [0, None, 1e308],

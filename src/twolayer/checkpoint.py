@@ -163,6 +163,7 @@ def load(
     _check_params(path, arrays, params)
     opt_arrays = _optimizer_arrays(path, arrays, params)
     best = _best(path, state["best"], arrays, params)
+    _check_consistent(path, state, best, opt_arrays, params, config)
     return Checkpoint(
         params={k: arrays[f"param_{k}"] for k in params},
         opt_state={"t": state["opt_t"], "arrays": opt_arrays},
@@ -244,6 +245,95 @@ def _best(path, saved, arrays, params):
         raise InputError(f"{path}: field 'best' is damaged (best_* arrays missing)")
     weights = {k: arrays[f"best_{k}"].copy() for k in params} if all(kept) else None
     return Best(saved[0], saved[1], weights)
+
+
+def _damaged(path, what):
+    return InputError(f"{path}: {what}; the checkpoint is damaged (or written by another program)")
+
+
+def _check_consistent(path, state, best, opt_arrays, params, config):
+    """Every field against the others and against the run: a checkpoint that is well formed field
+    by field can still be impossible (epoch 1e9 with one history row)."""
+    epoch, steps, h = state["epoch"], state["step_count"], state["history"]
+    for key in History.CSV_COLUMNS:
+        if len(h.get(key, [])) != epoch:
+            raise _damaged(
+                path, f"epoch is {epoch} but the history has {len(h.get(key, []))} {key!r} rows"
+            )
+    if h.get("epoch", []) != list(range(1, epoch + 1)):
+        raise _damaged(path, f"the history's epochs are not 1..{epoch}")
+    if len(h.get("step_loss", [])) != steps or state["opt_t"] != steps:
+        raise _damaged(
+            path,
+            f"step_count is {steps} but the history has {len(h.get('step_loss', []))} step losses "
+            f"and the optimizer {state['opt_t']} steps",
+        )
+    if steps < epoch:
+        raise _damaged(path, f"{epoch} epochs cannot be done in {steps} steps")
+    _check_lr(path, h["lr"], config)
+    _check_best(path, state, best, h, config)
+    _check_slots(path, opt_arrays, params, config, steps)
+    _check_rng(path, state["rng"])
+
+
+def _check_lr(path, lrs, config):
+    top = config.learning_rate * (1 + 1e-9)  # no schedule ever goes above the base rate
+    for i, lr in enumerate(lrs, start=1):
+        if lr is None or not (0 < lr <= top):
+            raise _damaged(
+                path, f"epoch {i}'s learning rate {lr!r} is not in (0, {config.learning_rate:g}]"
+            )
+
+
+def _check_best(path, state, best, h, config):
+    epoch, bad = state["epoch"], state["bad_epochs"]
+    if bad > epoch:
+        raise _damaged(path, f"{bad} epochs without progress in {epoch} epochs")
+    if best is None:
+        if config.patience is not None and epoch > 0:
+            raise _damaged(path, "early stopping is on but no best epoch is recorded")
+        return
+    if config.patience is None:
+        raise _damaged(path, "a best epoch is recorded but early stopping is off")
+    if not 1 <= best.epoch <= epoch:
+        raise _damaged(path, f"the best epoch {best.epoch} is not one of epochs 1..{epoch}")
+    val = h["val_acc"][best.epoch - 1]
+    score = -h["loss"][best.epoch - 1] if val is None else val
+    if best.score != score or (best.params is None) != (val is None):
+        raise _damaged(path, f"the best score does not match epoch {best.epoch} of the history")
+
+
+def _check_slots(path, opt_arrays, params, config, steps):
+    """The optimizer's arrays are exactly its slots (none before the first step), finite, of the
+    parameters' dtype."""
+    names = list(params)
+    if steps == 0:
+        expected = set()
+    elif config.optimizer in ("adam", "adamw"):
+        expected = {f"{m}_{k}" for m in ("m", "v") for k in names}
+    elif config.optimizer in ("momentum", "nesterov") and config.momentum:
+        expected = set(names)
+    else:
+        expected = set()
+    if set(opt_arrays) != expected:
+        odd = sorted(set(opt_arrays) ^ expected)
+        raise _damaged(
+            path, f"the {config.optimizer} state has the wrong arrays ({', '.join(odd)})"
+        )
+    for k, v in opt_arrays.items():
+        param = params[k.rsplit("_", 1)[-1]]
+        if v.dtype != param.dtype or not np.isfinite(v).all():
+            raise _damaged(path, f"optimizer state {k!r} is not finite {param.dtype}")
+
+
+def _check_rng(path, saved):
+    """The generator's state restores (on a scratch generator: nothing is changed yet)."""
+    scratch = (
+        np.random.default_rng() if saved.get("kind") == "generator" else np.random.RandomState()
+    )
+    if saved.get("kind") not in ("generator", "randomstate"):
+        raise InputError(f"{path}: field 'rng' is damaged (its kind is {saved.get('kind')!r})")
+    set_rng_state(scratch, saved, path)
 
 
 def _is_history(v):

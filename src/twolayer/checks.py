@@ -39,6 +39,17 @@ def limit(name):
     return value
 
 
+def check_limits():
+    """Every TWOLAYER_<LIMIT> of the environment checked at once (each command's start-up), and a
+    TWOLAYER_MAX_* that names no limit refused, so that a typo is never silently ignored."""
+    for name in LIMITS:
+        limit(name)
+    for key in sorted(os.environ):
+        if key.startswith("TWOLAYER_MAX_") and key[len("TWOLAYER_") :] not in LIMITS:
+            known = ", ".join(f"TWOLAYER_{n}" for n in LIMITS)
+            raise InputError(f"{key} is not a limit of twolayer; the limits are {known}")
+
+
 def gib(nbytes):
     """A byte count in words: '238 GiB', '1.5 MiB'."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
@@ -102,14 +113,24 @@ def check_elements(shape, where, itemsize=None):
     return n
 
 
+def native_float(dt: np.dtype) -> np.dtype | None:
+    """float32 or float64 in this machine's byte order for a float32/float64 dtype of either byte
+    order ('>f8' written on a big-endian machine is float64 too); None for any other dtype."""
+    if dt.kind == "f" and dt.itemsize in (4, 8):
+        return dt.newbyteorder("=")
+    return None
+
+
 def check_dtype(dtype: DTypeLike) -> np.dtype:
+    """float32 or float64 (of any byte order: '>f8' is float64), as this machine's dtype."""
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):
         raise InputError(f"dtype must be float32 or float64, got {dtype!r}") from None
-    if dt not in (np.float32, np.float64):
+    native = native_float(dt)
+    if native is None:
         raise InputError(f"dtype must be float32 or float64, got {dt.name}")
-    return dt
+    return native
 
 
 def as_array(a: ArrayLike, name: str = "X") -> np.ndarray:
@@ -242,8 +263,22 @@ def check_sample_weight(sample_weight, n, name="sample_weight"):
         raise InputError(f"{name} must hold one weight per row ({n}), got shape {w.shape}")
     if not np.isfinite(w).all() or (w < 0).any():
         raise InputError(f"{name} must be finite and >= 0")
+    w = scaled_weights(w)  # before summing: weights of 1e308 would overflow their sum
     if not w.sum() > 0:
         raise InputError(f"{name} must not be all zero")
+    return w
+
+
+def scaled_weights(w, dtype=np.float64):
+    """Sample weights (float64), divided by the largest when their sum or a cast to ``dtype``
+    could overflow or underflow (weights of 1e308, or 1e39 or 1e-300 in float32): a weighted mean
+    is the same. Ordinary weights are returned as they are."""
+    w = np.asarray(w, dtype=np.float64)
+    top = float(w.max()) if w.size else 0.0
+    info = np.finfo(dtype)
+    huge = top * max(len(w), 1) > float(info.max) / 16
+    if top > 0 and math.isfinite(top) and (huge or top < float(info.tiny) * 2**24):
+        return w / top
     return w
 
 

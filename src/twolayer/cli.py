@@ -7,6 +7,7 @@ The options that are settings are named after them (``learning_rate``, spelled `
 
 from __future__ import annotations
 
+import errno
 import functools
 import signal
 import sys
@@ -17,19 +18,45 @@ import typer
 
 from . import __version__, console, runs
 from . import tune as tuning
+from .checks import check_limits
+from .configfile import option_defaults
+from .data import DOWNLOADS
 from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
-from .io import check_output_file, printable, stdout_write
+from .io import (
+    STDOUT,
+    as_path,
+    check_output_file,
+    is_file,
+    os_error,
+    path_stat,
+    printable,
+    shown,
+    stdin_file,
+    stdout_write,
+)
 from .locks import exit_status, stop_signals
+from .optim import OPTIMIZERS
 from .plots import class_names
 from .predictions import predict_file, write_predictions
 from .report import write_report
-from .settings import RULES, RunSettings, TrainConfig, check_setting, flag
+from .schedules import SCHEDULES
+from .settings import (
+    PREPROCESS,
+    PRUNERS,
+    RULES,
+    SAMPLERS,
+    RunSettings,
+    TrainConfig,
+    check_setting,
+    flag,
+)
 
 app = typer.Typer(
     cls=console.HelpGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=True,
     pretty_exceptions_enable=False,
     help="twolayer: train, check, explain and tune a two-layer neural network classifier.",
@@ -69,6 +96,45 @@ _T = TrainConfig()
 _R = RunSettings()
 
 
+class _Refused(Exception):
+    """An InputError raised in a parser, carried past Typer's validation (which would reword it)."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+_DATA_HELP = (
+    "Data SPEC: digits (built in), "
+    + ", ".join(sorted(DOWNLOADS))
+    + " (downloaded once), mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR or csv:FILE."
+)
+
+
+def _choices(values):
+    """Typer options for a setting with a few values: the help shows [a|b|c] and the shell
+    completes them; the settings' table still checks the value (and words the refusal)."""
+    values = tuple(values)
+    return {
+        "metavar": "[" + "|".join(values) + "]",
+        "autocompletion": lambda incomplete: [v for v in values if v.startswith(incomplete)],
+    }
+
+
+def _path(text):
+    """A path option's parser: it sees the text as typed, so that an empty --out is refused rather
+    than read as the current folder (Path("") is "."), and so is a name longer than the system's."""
+    try:
+        return as_path(text)
+    except InputError as e:
+        raise _Refused(e) from None
+
+
+def _output(text):
+    """An output file's parser: ``-`` is standard output (``./-`` is a file named -)."""
+    return STDOUT if text == "-" else _path(text)
+
+
 _ARGV: list = []  # this invocation's arguments, for advice that repeats the command
 
 
@@ -82,16 +148,53 @@ class Interrupted(Exception):
 
 
 def command(f):
-    """app.command(), with interruptions carried out as Interrupted."""
+    """app.command(): the environment's limits checked first (every command, whether or not it reads
+    them), interruptions carried out as Interrupted."""
 
     @functools.wraps(f)
     def run(*args, **kwargs):
         try:
+            check_limits()
             return f(*args, **kwargs)
         except KeyboardInterrupt as e:
             raise Interrupted(e) from None
 
     return app.command()(run)
+
+
+def _load_config(ctx: typer.Context, param: typer.CallbackParam, value):
+    """--config FILE (eager): the file's values become the command's defaults, so that options
+    typed on the command line still win."""
+    if value is None:
+        return None
+    try:
+        flags = {
+            p.name: (p.opts[0] if p.opts else p.name)
+            for p in ctx.command.params
+            if p.name not in ("config", "print_config") and getattr(p, "opts", None)
+        }
+        ctx.default_map = {**(ctx.default_map or {}), **option_defaults(value, flags)}
+    except InputError as e:
+        raise _Refused(e) from None
+    return value
+
+
+def _config_option():
+    return typer.Option(
+        None,
+        "--config",
+        parser=_path,
+        metavar="FILE",
+        is_eager=True,
+        callback=_load_config,
+        help="Options from a TOML or JSON file (a run's config.json reproduces that run); "
+        "options typed here win.",
+    )
+
+
+def _print_config(settings_dict):
+    """--print-config: the options in effect, as JSON a later --config reads back."""
+    console.print_json(settings_dict)
 
 
 def _settings_of(ctx):
@@ -111,9 +214,7 @@ def _settings_of(ctx):
 @command
 def train(
     ctx: typer.Context,
-    data: str = typer.Option(
-        _R.data, help="Data SPEC: digits, mnist:DIR, cifar10:DIR, npz:FILE, npy:DIR, csv:FILE."
-    ),
+    data: str = typer.Option(_R.data, help=_DATA_HELP),
     hidden_size: int = typer.Option(
         _R.hidden_size, flag("hidden_size"), help="Hidden layer size H."
     ),
@@ -127,9 +228,10 @@ def train(
         _T.learning_rate, flag("learning_rate"), help="Base learning rate."
     ),
     reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
-    optimizer: str = typer.Option(_T.optimizer, help="sgd, momentum, nesterov, adam or adamw."),
+    optimizer: str = typer.Option(_T.optimizer, **_choices(OPTIMIZERS), help="The update rule."),
     schedule: str = typer.Option(
         _T.schedule,
+        **_choices(SCHEDULES),
         help="Learning-rate schedule: constant, step, cosine or plateau (halve the rate after 3 "
         "epochs without improvement).",
     ),
@@ -154,19 +256,26 @@ def train(
         help="Validation share carved from training data when "
         "the data set has no validation split.",
     ),
+    test_fraction: float = typer.Option(
+        _R.test_fraction,
+        help="Test share carved from the training rows of data without a test split "
+        "(csv:, npz:, npy:); 0: none.",
+    ),
     preprocess: str = typer.Option(
         _R.preprocess,
+        **_choices(PREPROCESS),
         help="auto (scale for images, else standardize), none, scale, center or standardize.",
     ),
     augment: str = typer.Option(
         _T.augment,
+        **_choices(("auto", "none", "shift")),
         help="auto (shift for images), none, or shift: random 1-pixel "
         "shifts of each training batch.",
     ),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same run, bit for bit."),
-    dtype: str = typer.Option(_R.dtype, help="float64 or float32."),
+    dtype: str = typer.Option(_R.dtype, **_choices(("float64", "float32")), help="Number type."),
     out: Path | None = typer.Option(
-        None, help="Run directory (default: a new folder under runs/)."
+        None, parser=_path, metavar="DIR", help="Run directory (default: a new folder under runs/)."
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out from its last checkpoint."
@@ -180,11 +289,17 @@ def train(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    config: Path | None = _config_option(),
+    print_config: bool = typer.Option(
+        False, "--print-config", help="Print the settings in effect as JSON and stop."
+    ),
 ):
     """Train a network and write model.npz, metrics.json, history.csv and pictures to the run directory."""
+    settings, given = _settings_of(ctx)
+    if print_config:
+        return _print_config(settings.to_dict())
     if resume and out is None:
         raise InputError("--resume needs --out DIR: the run to continue")
-    settings, given = _settings_of(ctx)
     out = out or runs.default_run_dir()
     metrics = _train_run(
         settings, out, given, quiet or as_json, resume=resume, force=force, plots=plots
@@ -233,17 +348,25 @@ def _train_run(settings, out, given, quiet, **options):
 
 @command
 def evaluate(
-    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    model: Path = typer.Argument(
+        ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
+    ),
     data: str | None = typer.Option(
-        None, help="Data SPEC to evaluate on (default: the model's own)."
+        None, help=_DATA_HELP + " Default: the model's own; a FILE is scored whole."
     ),
     seed: int | None = typer.Option(
         None, help="Seed of the data split (default: the training run's)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
-    """Accuracy of a saved model on each split of a data set."""
-    result = runs.evaluate_model(model, data, seed=seed)
+    """Accuracy of a saved model on each split of its data set, or on a whole file given as --data
+    (csv:- or npy rows with labels from standard input as csv:-)."""
+    if data in ("-", "csv:-"):
+        with stdin_file("csv") as rows:
+            result = runs.evaluate_model(model, f"csv:{rows}", seed=seed)
+            result["data"] = data
+    else:
+        result = runs.evaluate_model(model, data, seed=seed)
     if as_json:
         console.print_json(result)
     else:
@@ -259,13 +382,20 @@ def evaluate(
 
 @command
 def predict(
-    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
+    model: Path = typer.Argument(
+        ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
+    ),
     input: Path = typer.Argument(
-        ..., help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is dropped)."
+        ...,
+        parser=_path,
+        metavar="INPUT",
+        help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is dropped).",
     ),
     out: Path | None = typer.Option(
         None,
-        help="Write here instead of stdout: .npy (a string array of class "
+        parser=_output,
+        metavar="FILE",
+        help="Write here instead of stdout (- is stdout): .npy (a string array of class "
         "names, or with --proba an N×C float array), else text/CSV.",
     ),
     proba: bool = typer.Option(
@@ -282,10 +412,17 @@ def predict(
         "one {out, rows} line.",
     ),
 ):
-    """Predict the class name of every row of INPUT, with the model's preprocessing applied."""
+    """Predict the class name of every row of INPUT (- reads standard input), with the model's
+    preprocessing applied."""
+    if out == STDOUT:  # --out - is what no --out does
+        out = None
     if out is not None:
-        check_output_file(out)  # before any work: writing into a FIFO would block
-    net, idx, probabilities = predict_file(model, input, note=console.err)
+        out = check_output_file(out)  # before any work: writing into a FIFO would block
+    if str(input) == "-":  # Path("./-") is "-" too: a file named - is given as ./- or a full path
+        with stdin_file() as rows:
+            net, idx, probabilities = predict_file(model, rows, note=console.err)
+    else:
+        net, idx, probabilities = predict_file(model, input, note=console.err)
     if as_json and out is None:
         names = class_names(net)
         rows = ({"row": r, "label": names[i], "index": int(i)} for r, i in enumerate(idx))
@@ -296,23 +433,74 @@ def predict(
             )
         console.print_json_lines(rows)
         return
-    write_predictions(net, idx, probabilities if proba else None, out)
+    write_predictions(net, idx, probabilities if proba else None, out, note=console.err)
     if as_json:
         console.print_json({"out": str(out), "rows": len(idx)})
 
 
 @command
 def export(
-    model: Path = typer.Argument(..., help="A model.npz written by twolayer train."),
-    out: Path = typer.Option(..., help="The ONNX file to write, e.g. model.onnx."),
+    model: Path = typer.Argument(
+        ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
+    ),
+    out: Path = typer.Option(
+        ...,
+        parser=_output,
+        metavar="FILE",
+        help="The ONNX file to write, e.g. model.onnx (- is stdout).",
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing FILE."),
     as_json: bool = typer.Option(False, "--json", help="Print {out, bytes} as JSON."),
 ):
-    """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer[onnx])."""
-    path = export_onnx(model, out)
+    """Write MODEL as an ONNX graph: raw rows in, 'probabilities' and 'label' out (needs twolayer\\[onnx])."""
+    target = check_output_file(out)
+    if not force and getattr(target, "fd", None) != 1 and is_file(target):
+        raise InputError(f"{shown(out)}: already exists; use --force to overwrite it")
+    path = export_onnx(model, target)
+    if getattr(target, "fd", None) == 1:  # the graph went to stdout: nothing else may
+        return
     if as_json:
-        console.print_json({"out": str(path), "bytes": Path(path).stat().st_size})
+        console.print_json({"out": str(path), "bytes": path_stat(path).st_size})
     else:
         stdout_write(f"{path}\n")
+
+
+@command
+def info(
+    model: Path = typer.Argument(
+        ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
+):
+    """What MODEL is: shapes, classes, preprocessing, data SPEC, training settings, format version."""
+    result = runs.model_info(model)
+    if as_json:
+        console.print_json(result)
+        return
+    classes = result["classes"] or []
+    shown = ", ".join(printable(c) for c in classes[:10]) + (" …" if len(classes) > 10 else "")
+    train = result["settings"]["train"]
+    console.print_table(
+        f"twolayer info — {model}",
+        [
+            (
+                "network",
+                f"{result['input_size']} in, {result['hidden_size']} hidden, "
+                f"{result['output_size']} out",
+            ),
+            ("parameters", f"{result['parameters']:,} {result['dtype']}"),
+            ("classes", f"{len(classes)}: {shown}" if classes else "-"),
+            ("preprocess", result["preprocess"] or "none"),
+            ("data", result["data"]),
+            (
+                "optimizer",
+                f"{train['optimizer']}, lr {train['learning_rate']:g}, {train['schedule']}",
+            ),
+            ("epochs · batch", f"{train['epochs']} · {train['batch_size']}"),
+            ("seed", str(train["seed"])),
+            ("format version", str(result["format_version"])),
+        ],
+    )
 
 
 @command
@@ -356,7 +544,7 @@ def gradcheck(
 @command
 def tune(
     data: str = typer.Option(
-        "digits", help="Data SPEC to tune on (the validation split chooses, never test)."
+        "digits", help=_DATA_HELP + " The validation split chooses, never test."
     ),
     trials: int = typer.Option(20, help="Trials this worker runs; workers on one study add up."),
     storage: str | None = typer.Option(
@@ -366,14 +554,17 @@ def tune(
     ),
     study_name: str = typer.Option("twolayer", help="Study to create or join."),
     out: Path = typer.Option(
-        Path("tune"), help="Folder for best_model.npz, trials.csv, plots, trials/."
+        Path("tune"),
+        parser=_path,
+        metavar="DIR",
+        help="Folder for best_model.npz, trials.csv, plots, trials/.",
     ),
     n_jobs: int = typer.Option(1, help="Trials run at once in this worker (threads)."),
     timeout: float | None = typer.Option(
         None, help="Stop starting trials after this many seconds."
     ),
-    sampler: str = typer.Option("tpe", help="tpe or random."),
-    pruner: str = typer.Option("median", help="median, hyperband or none."),
+    sampler: str = typer.Option("tpe", **_choices(SAMPLERS), help="Optuna sampler."),
+    pruner: str = typer.Option("median", **_choices(PRUNERS), help="Optuna pruner."),
     epochs: int = typer.Option(
         20, help="Epochs per trial (at most; pruning and early stopping cut it)."
     ),
@@ -386,8 +577,15 @@ def tune(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the best trial as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    config: Path | None = _config_option(),
+    print_config: bool = typer.Option(
+        False, "--print-config", help="Print the options in effect as JSON and stop."
+    ),
 ):
     """Search learning rate, reg, hidden size, batch size, optimizer and schedule with Optuna."""
+    if print_config:
+        options = {k: v for k, v in locals().items() if k not in ("config", "print_config")}
+        return _print_config({k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
     progress = None if quiet or as_json else console.progress_bar()
     callbacks = [] if progress is None else [console.on_trial(progress, trials, tuning.finished)]
     ok = False
@@ -416,55 +614,54 @@ def tune(
 
 
 def _show_study(study, study_name, out, as_json):
-    """The end of twolayer tune: the best trials (a table, or JSON) and where the best model is."""
-    best = tuning.finished(study)
+    """The end of twolayer tune: the best trials (a table, or JSON), the best trial's test accuracy,
+    where its model is and the command that trains it again."""
     counts = tuning.state_counts(study)
+    best = tuning.best_summary(study, out)
     if as_json:
-        top = best[0] if best else None
-        console.print_json(
-            {
-                "study": study_name,
-                "out": str(out),
-                "trials": counts,
-                "best": top
-                and {"number": top.number, "val_accuracy": top.value, "params": top.params},
-            }
-        )
+        console.print_json({"study": study_name, "out": str(out), "trials": counts, "best": best})
         return
-    title = f"twolayer tune — {printable(study_name)}: " + ", ".join(
+    title = f"twolayer tune — study {printable(study_name)!r}: " + ", ".join(
         f"{n} {s.lower()}" for s, n in counts.items()
     )
     console.print_study_table(title, tuning.TOP_COLUMNS, tuning.top_rows(study))
-    if best:
-        stdout_write(
-            f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)\n"
-        )
-    else:
+    if best is None:
         console.err("no trial has finished yet: nothing to save")
+        return
+    test = best["test_accuracy"]
+    stdout_write(
+        f"best trial {best['number']}: val {console.pct(best['val_accuracy'])}, test "
+        f"{console.pct(test) if test is not None else '- (the data has no test split)'}\n"
+        f"best model: {Path(out) / 'best_model.npz'}  (trials.csv, history.png, search.png beside it)\n"
+        f"train it again: {best['command']}\n"
+    )
 
 
 @command
 def report(
-    run_dir: Path = typer.Argument(..., help="A run directory written by twolayer train."),
+    run_dir: Path = typer.Argument(
+        ..., parser=_path, metavar="RUN_DIR", help="A run directory written by twolayer train."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print {report, bytes} as JSON."),
 ):
     """Write RUN_DIR/report.html: metrics, hyperparameters, every figure and per-class accuracy, in one page."""
     path = write_report(run_dir)
     if as_json:
-        console.print_json({"report": str(path), "bytes": Path(path).stat().st_size})
+        console.print_json({"report": str(path), "bytes": path_stat(path).st_size})
     else:
         stdout_write(f"{path}\n")
 
 
 @command
 def diagram(
-    out: Path = typer.Option(..., help="Output file: .svg or .png."),
+    out: Path = typer.Option(..., parser=_path, metavar="FILE", help="Output file: .svg or .png."),
     model: Path | None = typer.Option(
-        None, help="A model.npz; default: a freshly initialised network."
+        None,
+        parser=_path,
+        metavar="MODEL",
+        help="A model.npz; default: a freshly initialised network.",
     ),
-    data: str | None = typer.Option(
-        None, help="Data SPEC of the minibatch; default: the model's, else digits."
-    ),
+    data: str | None = typer.Option(None, help=_DATA_HELP + " Default: the model's, else digits."),
     diagram_rows: int = typer.Option(
         2, flag("diagram_rows"), help="Rows in the minibatch pushed through the circuit."
     ),
@@ -541,6 +738,7 @@ def main(argv=None):
         argv.remove("--debug")
     _ARGV[:] = argv
     console.reserve_std_fds()
+    restore = console.readable_streams()
     try:
         return _run(argv, debug)
     except BaseException as e:
@@ -548,6 +746,8 @@ def main(argv=None):
         if status is None:  # --debug, or not ours to handle (SystemExit): as it is
             raise
         return status
+    finally:
+        restore()
 
 
 def _run(argv, debug):
@@ -562,6 +762,8 @@ def _run(argv, debug):
 
 def _exit_status(e, debug):
     """The exit status of an exception leaving a command, its one line said; None to re-raise it."""
+    if isinstance(e, _Refused):
+        e = e.error
     if isinstance(e, typer.Exit):
         return e.exit_code
     if isinstance(e, typer.Abort):
@@ -577,6 +779,9 @@ def _exit_status(e, debug):
             return None
         # the library names settings; only here do they become flags
         return console.fail(e.spelled(flag), 2 if isinstance(e, InputError) else 1)
+    if isinstance(e, OSError) and e.errno in _ENVIRONMENT and not debug:  # a backstop: io.py
+        where = e.filename if e.filename is not None else "twolayer"  # maps these where it can
+        return console.fail(os_error(where, e, "cannot use"), 2)
     if _is_usage_error(e):  # Click's own: a bad option, a missing argument
         return console.fail(e.format_message(), getattr(e, "exit_code", 2))
     if debug:  # an internal failure: still one line unless --debug
@@ -584,6 +789,17 @@ def _exit_status(e, debug):
     return console.fail(
         f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1
     )
+
+
+# the system's refusals that no bug causes: one line and exit 2 wherever they surface
+_ENVIRONMENT = {
+    getattr(errno, n)
+    for n in (
+        "ENAMETOOLONG", "ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "ELOOP", "ENOTDIR",
+        "EISDIR", "EMFILE", "ENFILE", "EFBIG",
+    )
+    if hasattr(errno, n)
+}  # fmt: skip
 
 
 def _is_usage_error(e):

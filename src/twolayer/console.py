@@ -16,15 +16,21 @@ import time
 import typer
 
 from .errors import InputError
-from .io import printable, stdout_write
+from .io import ESCAPE, printable, stdout_write
 
 
 # -- help: Typer's presentation ----------------------------------------------------------
 def _hide_flag_metavars(params):
     # Recent Typer shows `<bool>` after every flag in rich help; a flag takes no value, so show none.
+    # Its usage line writes an argument as {model}: show MODEL, as Unix usage lines do.
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if getattr(param, "param_type_name", "") == "argument":
+            name = (param.metavar or param.name or "").upper()
+            param._usage_display_name = (
+                (lambda n=name: n) if param.required else (lambda n=name: f"[{n}]")
+            )
     return params
 
 
@@ -41,14 +47,48 @@ class HelpGroup(typer.core.TyperGroup):
         return command
 
 
+# -- encodings: any stream can show any text ---------------------------------------------
+def readable_streams():
+    """Make stdout and stderr write what their encoding cannot hold as escapes (io.ESCAPE), instead of
+    failing after the work is done; returns the call that restores them."""
+    before = []
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        try:
+            before.append((reconfigure, stream.errors))
+            reconfigure(errors=ESCAPE)
+        except (ValueError, OSError, AttributeError):  # a closed or unusual stream
+            before.pop()
+
+    def restore():
+        for reconfigure, errors in before:
+            try:
+                reconfigure(errors=errors)
+            except (ValueError, OSError):
+                pass
+
+    return restore
+
+
+def rich_console(stderr=False):
+    """A Rich console on stdout or stderr, never narrower than 40 columns (COLUMNS=1 would leave
+    Rich's tables no room at all, an internal error inside Rich)."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if console.width < 40:
+        console = Console(stderr=stderr, width=40)
+    return console
+
+
 # -- stdout: tables and JSON -------------------------------------------------------------
 def print_renderable(renderable):
     """A Rich renderable on stdout; a closed or full stdout is one line (exit 2)."""
     if sys.stdout is None:
         stdout_write("")  # raises the one-line error
-    from rich.console import Console
-
-    console = Console()
+    console = rich_console()
     with console.capture() as captured:
         console.print(renderable)
     stdout_write(captured.get())
@@ -181,8 +221,67 @@ def flush_stdout():
 
 
 # -- progress bars (stderr) --------------------------------------------------------------
+class _Task:
+    def __init__(self, id, description, total, completed, status):
+        self.id, self.description, self.total = id, description, total
+        self.completed, self.status = completed, status
+
+
+class LineProgress:
+    """Progress for a stderr that is no terminal (a log file, a pipe, FORCE_COLOR in CI): a plain
+    line every ``every`` seconds, never a bar redrawn with cursor moves that a log would keep.
+    The part of Rich's Progress the commands use."""
+
+    def __init__(self, every=5.0, clock=time.monotonic):
+        self.tasks, self.every, self.clock = [], every, clock
+        self.last = None
+        self.live = self  # stop_progress stops "the live display"
+        self.transient = False
+
+    @property
+    def task_ids(self):
+        return [t.id for t in self.tasks]
+
+    def start(self):
+        self.last = self.clock()
+
+    def add_task(self, description, total=None, completed=0, status="", **_):
+        self.tasks.append(_Task(len(self.tasks), description, total, completed, status))
+        if self.last is None:
+            self.start()
+        return self.tasks[-1].id
+
+    def update(self, task_id, advance=0, status=None, **_):
+        task = self.tasks[task_id]
+        task.completed += advance
+        if status is not None:
+            task.status = status
+        now = self.clock()
+        if self.last is not None and now - self.last >= self.every:
+            self.last = now
+            self._say(task)
+
+    def _say(self, task):
+        share = f" ({100 * task.completed / task.total:.0f}%)" if task.total else ""
+        status = f" · {task.status}" if task.status else ""
+        err(f"{task.description}: {task.completed:,}/{task.total:,}{share}{status}")
+
+    def stop(self):
+        """A finished command's last line per task; a failed one (transient) stops silently."""
+        if not self.transient:
+            for task in self.tasks:
+                self._say(task)
+        self.transient = True  # said once
+
+
 def progress_bar():
-    from rich.console import Console
+    """A Rich bar on a terminal; elsewhere (stderr redirected) a LineProgress."""
+    if sys.stderr is None or not sys.stderr.isatty():
+        return LineProgress()
+    return _rich_bar()
+
+
+def _rich_bar():
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -197,7 +296,7 @@ def progress_bar():
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=rich_console(stderr=True),
         transient=False,
     )
 

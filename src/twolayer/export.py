@@ -13,6 +13,8 @@ The graph computes in float32 whatever the model's dtype. Built with the ``onnx`
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .errors import InputError
@@ -79,13 +81,27 @@ def predictor_parts(
 
 
 def _tensor(name, array):
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, numpy_helper
 
-    if array.dtype.kind == "U":
-        return helper.make_tensor(
-            name, TensorProto.STRING, array.shape, [v.encode() for v in array.ravel()]
-        )
+    if array.dtype.kind in "UO":  # strings, byte for byte: onnx's make_tensor (through a NumPy
+        tensor = TensorProto(name=name, data_type=TensorProto.STRING)  # 'S' array) drops
+        tensor.dims.extend(array.shape)  # trailing NULs, as an object array here does not
+        tensor.string_data.extend(_utf8(v) for v in array.ravel())
+        return tensor
     return numpy_helper.from_array(array, name)
+
+
+def _utf8(name):
+    """A class name as ONNX's UTF-8 bytes; a lone surrogate (no UTF-8 holds one) as its escape
+    \\udcXX, the same text the JSON class_names metadata gives."""
+    return str(name).encode("utf-8", "backslashreplace")
+
+
+def _names_array(names):
+    """The class names as a 1-D array that keeps them exactly (a 'U' array drops trailing NULs)."""
+    array = np.empty(len(names), dtype=object)
+    array[:] = [str(n) for n in names]
+    return array
 
 
 def to_onnx(net, name="twolayer"):
@@ -99,7 +115,7 @@ def to_onnx(net, name="twolayer"):
         offset, factor = net.preprocessor.offset_, net.preprocessor.factor_
     else:
         offset, factor = np.zeros(d), np.ones(d)
-    init, nodes = predictor_parts(net.params, offset, factor, np.array(names, dtype=str))
+    init, nodes = predictor_parts(net.params, offset, factor, _names_array(names))
     graph = helper.make_graph(
         [helper.make_node(op, i, o, **attrs) for op, i, o, attrs in nodes],
         name,
@@ -121,7 +137,8 @@ def to_onnx(net, name="twolayer"):
     helper.set_model_props(
         model,
         {
-            "class_names": "\n".join(names),
+            # a JSON list: a name holding a newline, a NUL or a lone surrogate stays one name
+            "class_names": json.dumps(list(names)),
             "preprocess": net.preprocessor.mode if net.preprocessor else "none",
         },
     )

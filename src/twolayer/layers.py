@@ -8,8 +8,11 @@ training loop reuse memory; they change where results are written, never the mat
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
+
+from .checks import scaled_weights
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,7 +90,12 @@ def softmax_loss(scores, y, inplace=False, argmax=None, weights=None):
         s *= np.reciprocal(sumexp * n)[:, None]  # softmax / N
         s[rows, y] -= 1.0 / n
         return loss, s
-    w = np.asarray(weights, dtype=s.dtype)
+    w = np.asarray(weights)
+    if w.dtype != s.dtype:  # cast after scaling: 1e300 is inf in float32, 1e-300 is 0
+        w = scaled_weights(w, s.dtype).astype(s.dtype)
+    top = float(w.max()) if w.size else 0.0
+    if top > 0 and math.isfinite(top) and top != 1.0:  # scaled before summing: no overflow
+        w = w / top
     total = float(w.sum())
     if total <= 0:
         s[...] = 0

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import InputError
-from .io import os_error
+from .io import exists, os_error
 
 try:
     import fcntl
@@ -93,7 +93,9 @@ def run_lock(folder, command, shared=False):
     tune workers of one study. A second writer is refused at once, naming the holder."""
     folder = Path(folder)
     path = folder / LOCK_FILE
+    created = not exists(folder)
     fd = _open(path)
+    ok = False
     try:
         if not _lock(fd, shared):
             raise InputError(
@@ -109,6 +111,26 @@ def run_lock(folder, command, shared=False):
             else f"{who} (twolayer {command}, since {since})",
         )
         yield folder
+        ok = True
+    finally:
+        _release(fd, folder, f"twolayer {command}", remove=created and not ok)
+
+
+def _release(fd, folder, what, remove):
+    """Let go of FOLDER's lock. The last holder leaves a note that reads as free (a note naming a
+    live-looking holder would mislead whoever reads it); a folder this command created and that
+    a refusal left holding nothing but the lock is removed, so a refusal leaves nothing behind."""
+    try:
+        if _lock(fd):  # the last holder (shared tune workers may remain): say it is free now
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            until = datetime.now().strftime("%H:%M:%S")
+            os.write(fd, f"free (last held by {what}, released at {until})\n".encode())
+            if remove and {p.name for p in folder.iterdir()} <= {LOCK_FILE}:
+                (folder / LOCK_FILE).unlink()
+                folder.rmdir()
+    except OSError:
+        pass  # a full disk or a vanished folder: the lock is released by closing either way
     finally:
         os.close(fd)  # closing releases the lock
 

@@ -15,7 +15,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import check_dtype, check_fields, is_dict, is_int, is_str, list_of, one_of, optional
+from .checks import (
+    check_dtype,
+    check_fields,
+    is_dict,
+    is_int,
+    is_str,
+    list_of,
+    native_float,
+    one_of,
+    optional,
+)
 from .data.preprocess import Preprocessor
 from .errors import InputError
 from .io import meta_array, read_npz, save_npz
@@ -128,8 +138,11 @@ def read_meta(value: np.ndarray, path: str | os.PathLike[str]) -> dict[str, Any]
 def check_arrays(p: dict[str, np.ndarray], path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """W1, b1, W2, b2: floating point, finite, and shapes that fit one another."""
     for k, v in p.items():
-        if v.dtype not in (np.float32, np.float64):
+        native = native_float(v.dtype)
+        if native is None:
             raise InputError(f"{path}: array {k} has dtype {v.dtype}, expected float32 or float64")
+        if native != v.dtype:  # written on a machine of the other byte order: read as ours
+            p[k] = v = v.astype(native)
         if not np.isfinite(v).all():
             raise InputError(f"{path}: array {k} contains NaN or infinite values")
     if not (

@@ -5,6 +5,7 @@ Loss = mean cross-entropy + reg·(ΣW1² + ΣW2²); biases are not regularised.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any, overload
@@ -74,14 +75,16 @@ class TwoLayerNet:
                 else np.random.default_rng(check_setting("seed", seed))
             )
             normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-        self.params = packed(
-            {  # one buffer: the update rules can treat it as one array
-                "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
-                "b1": np.zeros(hidden_size, self.dtype),
-                "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
-                "b2": np.zeros(output_size, self.dtype),
-            }
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # refused just below, in plain words
+            self.params = packed(
+                {  # one buffer: the update rules can treat it as one array
+                    "W1": (std1 * normal(input_size, hidden_size)).astype(self.dtype),
+                    "b1": np.zeros(hidden_size, self.dtype),
+                    "W2": (std2 * normal(hidden_size, output_size)).astype(self.dtype),
+                    "b2": np.zeros(output_size, self.dtype),
+                }
+            )
+        _check_representable(self.params, std, self.dtype)
         self.preprocessor = None  # fitted on training data; applied by transform()
         self.class_names = None
         self.meta = {}
@@ -341,3 +344,18 @@ def bad_scores(scores, X, dtype, name, first_row):
         f"overflow {np.dtype(dtype).name}; scale them, e.g. ",
         Setting("preprocess", value="standardize"),
     )
+
+
+def _check_representable(params, std, dtype):
+    """Refuse an initial scale whose weights, or the squares the L2 term sums, the dtype cannot
+    hold (std=1e308, or 1e200 in float32): they would be inf and every loss NaN, quietly."""
+    for k in ("W1", "W2"):
+        w = params[k]
+        with np.errstate(over="ignore", invalid="ignore"):
+            ok = np.isfinite(w).all() and math.isfinite(float(np.dot(w.ravel(), w.ravel())))
+        if not ok:
+            big = np.finfo(dtype).max
+            raise InputError(
+                f"std={std!r} is too large for {np.dtype(dtype).name}: the initial {k} (or its "
+                f"square in the L2 term) overflows the largest {np.dtype(dtype).name}, {big:.3g}"
+            )

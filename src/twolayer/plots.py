@@ -416,23 +416,46 @@ def _save_figure(fig, path):
 
 
 # -- a tuning study --------------------------------------------------------------------------
-def plot_study(trials, out, title):
-    """history.png (value per trial, best so far) and search.png (CS231n's scatter of the search:
-    validation accuracy coloured over learning rate × regularisation). ``trials``: finished
-    Optuna trials in order."""
+def _last_value(trial):
+    """A pruned trial's last reported validation accuracy, or None."""
+    steps = getattr(trial, "intermediate_values", None) or {}
+    return steps[max(steps)] if steps else None
+
+
+def plot_study(trials, out, title, pruned=()):
+    """history.png (value per trial, best so far, pruned trials at their last reported value) and
+    search.png (CS231n's scatter of the search: validation accuracy coloured over learning rate ×
+    regularisation, pruned trials as grey crosses). ``trials``: finished Optuna trials in order;
+    ``pruned``: the pruned ones. Trial numbers are integer ticks; the legend stands outside the
+    axes, clear of every marker."""
+    from matplotlib.ticker import MaxNLocator
+
     if not trials:
         return {}
     out = Path(out)
     numbers = [t.number for t in trials]
     values = [100 * t.value for t in trials]
-    fig = Figure(figsize=(6, 4), layout="constrained")
+    cut = [(t, _last_value(t)) for t in pruned]
+    cut = [(t, v) for t, v in cut if v is not None]
+    fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     ax.plot(numbers, values, "o", alpha=0.6, label="trial")
     ax.plot(numbers, np.maximum.accumulate(values), "-", color="C3", label="best so far")
+    if cut:
+        ax.plot(
+            [t.number for t, _ in cut],
+            [100 * v for _, v in cut],
+            "x",
+            color="0.5",
+            label="pruned (last value)",
+        )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(
-        xlabel="trial", ylabel="validation accuracy (%)", title=f"optimisation history — {title}"
+        xlabel="trial",
+        ylabel="validation accuracy (%)",
+        title=f"optimisation history — study {printable(title)!r}",
     )
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     written = {"history.png": _save_figure(fig, out / "history.png")}
 
     fig = Figure(figsize=(6, 4.5), layout="constrained")
@@ -445,6 +468,15 @@ def plot_study(trials, out, title):
         s=60,
         edgecolors="k",
     )
+    if cut:
+        ax.scatter(
+            [t.params["learning_rate"] for t, _ in cut],
+            [t.params["reg"] for t, _ in cut],
+            marker="x",
+            color="0.5",
+            label="pruned",
+        )
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.15), borderaxespad=0)
     ax.set(
         xscale="log",
         yscale="log",

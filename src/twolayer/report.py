@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 
 from .errors import InputError
-from .io import printable, read_json, write_text
+from .io import exists, is_dir, is_file, printable, read_json, write_text
 from .locks import run_lock
 from .plots import read_confusion
 from .runs import read_metrics, redraw
@@ -64,19 +64,19 @@ window.addEventListener("load", function () {
 def write_report(run_dir):
     """Write RUN_DIR/report.html and return its path; missing pictures are redrawn from model.npz."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    if not is_dir(run_dir):
         raise InputError(
             f"{run_dir}: not a directory; give the run directory written by twolayer train"
         )
     with run_lock(run_dir, "report"):
-        if not (run_dir / "metrics.json").exists():
+        if not exists(run_dir / "metrics.json"):
             raise InputError(
                 f"{run_dir / 'metrics.json'}: not found; is {run_dir} a run directory written by "
                 "twolayer train?"
             )
         metrics = read_metrics(run_dir / "metrics.json")
         config = {}
-        if (run_dir / "config.json").exists() or (run_dir / "config.json").is_symlink():
+        if exists(run_dir / "config.json"):
             config = check_settings_dict(
                 read_json(run_dir / "config.json", "run configuration"), run_dir / "config.json"
             )
@@ -85,7 +85,7 @@ def write_report(run_dir):
             for n in ("loss.png", "accuracy.png", "confusion.png", "confusion.json")
             if not _usable(run_dir / n)
         ]
-        if missing and (run_dir / "model.npz").exists():
+        if missing and exists(run_dir / "model.npz"):
             redraw(run_dir)
         confusion = (
             read_confusion(run_dir / "confusion.json")
@@ -101,7 +101,7 @@ def write_report(run_dir):
 
 def _usable(path):
     """A regular, non-empty file (an empty picture is never embedded)."""
-    return path.is_file() and path.stat().st_size > 0
+    return is_file(path) and path.stat().st_size > 0
 
 
 def render(name, metrics, config, figures, confusion):

@@ -17,6 +17,7 @@ or a resumable folder.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -29,10 +30,12 @@ import numpy as np
 from . import data as data_mod
 from .checks import check_fields, check_model_size, is_int, is_real, is_str, optional
 from .data.augment import random_shift
+from .data.dataset import split_validation
 from .data.preprocess import Preprocessor
 from .errors import DivergedError, InputError, Setting
-from .io import read_json, remove_stale_temps, write_json
+from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
+from .modelfile import FORMAT_VERSION
 from .net import TwoLayerNet
 from .plots import FIGURES, plot_run
 from .settings import RunSettings, TrainConfig, check_settings_dict
@@ -221,11 +224,24 @@ def settings_from(d, where):
 def load_run_data(settings, spec=None, seed=None):
     """The data set of a run, split as its settings say (the seed rule: the loop's seed, 0 for
     None; the validation fraction). ``spec`` or ``seed``: other data, or another split of it."""
-    return data_mod.load(
-        spec or settings.data,
-        seed=(settings.train.seed or 0) if seed is None else seed,
-        val_fraction=settings.val_fraction,
+    seed = (settings.train.seed or 0) if seed is None else seed
+    dataset = data_mod.load(spec or settings.data, seed=seed, val_fraction=settings.val_fraction)
+    if settings.test_fraction and spec in (None, settings.data):  # the run's own data only
+        dataset = _carve_test(dataset, settings, seed)
+    return dataset
+
+
+def _carve_test(dataset, settings, seed):
+    """test_fraction of the training rows (after the validation split) as a test split, seeded,
+    stratified; data that has a test split of its own is refused (two would be ambiguous)."""
+    if dataset.X_test is not None:
+        raise InputError(
+            f"{settings.data}: has a test split of its own; --test-fraction is for data without one"
+        )
+    X, y, X_test, y_test = split_validation(
+        dataset.X_train, dataset.y_train, settings.test_fraction, seed + 1, name=settings.data
     )
+    return dataclasses.replace(dataset, X_train=X, y_train=y, X_test=X_test, y_test=y_test)
 
 
 def load_model_data(model, spec=None, seed=None, settings=None):
@@ -282,9 +298,9 @@ def _check_request(out, resume, force):
     """What ``--resume`` / ``--force`` ask of OUT, checked before the lock creates the folder."""
     if resume and force:
         raise InputError("--resume and --force contradict each other: pick one")
-    if out.exists() and not out.is_dir():
+    if exists(out) and not is_dir(out):
         raise InputError(f"{out}: exists and is not a directory")
-    if resume and not (out / "config.json").exists():
+    if resume and not exists(out / "config.json"):
         raise InputError(
             f"{out}: nothing to resume (no config.json); start a new run without --resume"
         )
@@ -293,7 +309,7 @@ def _check_request(out, resume, force):
 def _clear_dir(out, resume, force):
     """Make OUT ready for a new run (nothing of an old one survives --force); a resumed run keeps
     its files. Called with OUT's lock held."""
-    if not resume and any((out / f).exists() for f in RUN_FILES):
+    if not resume and any(exists(out / f) for f in RUN_FILES):
         if not force:
             raise InputError(
                 f"{out}: already holds a run; use --resume to continue it or --force to overwrite it"
@@ -416,7 +432,7 @@ def _open_run(out, settings, resume, force, given, dataset):
     run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
     write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
     opened = OpenRun(out, settings, run, Trainer(run.net, settings.train), fp, resume)
-    if resume and opened.checkpoint.exists():
+    if resume and exists(opened.checkpoint):
         opened.trainer.load_checkpoint(opened.checkpoint, fingerprint=fp)
     return opened
 
@@ -517,15 +533,13 @@ def redraw(run_dir):
     """Redraw the pictures of a finished run from its files (model.npz, config.json, history.csv)."""
     run_dir = Path(run_dir)
     settings = None
-    if (run_dir / "config.json").exists():
+    if exists(run_dir / "config.json"):
         settings = settings_from(
             read_json(run_dir / "config.json", "run configuration"), run_dir / "config.json"
         )
     net, dataset, _ = load_model_data(run_dir / "model.npz", settings=settings)
     history = (
-        History.read_csv(run_dir / "history.csv")
-        if (run_dir / "history.csv").exists()
-        else History()
+        History.read_csv(run_dir / "history.csv") if exists(run_dir / "history.csv") else History()
     )
     return plot_run(
         run_dir,
@@ -537,11 +551,42 @@ def redraw(run_dir):
 
 
 # -- a saved model at work -------------------------------------------------------------------
+def model_info(model_path):
+    """What a saved model is, without its data: shapes, classes, preprocessing, data spec,
+    training settings and format version (twolayer info)."""
+    net = TwoLayerNet.load(model_path)
+    settings = trained_settings(net, model_path)
+    pre = net.preprocessor
+    return {
+        "model": str(model_path),
+        "format_version": FORMAT_VERSION,
+        "dtype": net.dtype.name,
+        "input_size": net.input_size,
+        "hidden_size": net.hidden_size,
+        "output_size": net.output_size,
+        "parameters": int(sum(v.size for v in net.params.values())),
+        "shapes": {k: list(v.shape) for k, v in net.params.items()},
+        "classes": None if net.class_names is None else list(net.class_names),
+        "preprocess": None if pre is None else pre.mode,
+        "image_shape": net.meta.get("image_shape"),
+        "data": settings.data,
+        "settings": settings.to_dict(),
+    }
+
+
 def evaluate_model(model_path, spec=None, seed=None):
     """Accuracy of a saved model on every split of a data set — by default its own data set, split
     as in its training run (seed and validation fraction from the model)."""
     net, dataset, settings = load_model_data(model_path, spec, seed)
     result = {"model": str(model_path), "data": spec or settings.data}
+    # a file of rows other than the run's own (a held-out csv:FILE): scored whole, as a test split;
+    # the run's own data is split as in training, so that its val accuracy is the run's
+    if spec is not None and spec != settings.data and str(spec).startswith("csv:"):
+        X = np.concatenate([a for a in (dataset.X_train, dataset.X_val) if a is not None])
+        y = np.concatenate([a for a in (dataset.y_train, dataset.y_val) if a is not None])
+        result["test_accuracy"] = accuracy(net, X, y, net.transform, name=f"{spec} (all rows)")
+        result["rows"] = len(y)
+        return result
     for split in ("train", "val", "test"):
         X, y = getattr(dataset, f"X_{split}"), getattr(dataset, f"y_{split}")
         if X is not None:

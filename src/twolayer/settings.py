@@ -55,6 +55,7 @@ RULES = {
     "dtype": (one_of("float32", "float64"), "float32 or float64"),
     "preprocess": (one_of(*PREPROCESS), "one of " + ", ".join(PREPROCESS)),
     "val_fraction": (is_real(0, 1, closed="neither"), "a number in (0, 1)"),
+    "test_fraction": (is_real(0, 1, closed="left"), "a number in [0, 1)"),
     "std": (optional(is_real(0)), "a finite number >= 0 or None (He initialisation)"),
     # the network's other sizes (the API's TwoLayerNet; a run takes them from its data)
     "input_size": (is_int(1, 10**9), "an integer in 1..1,000,000,000"),
@@ -210,6 +211,7 @@ class RunSettings:
     preprocess: str = "auto"  # auto: standardize; scale for image sets
     val_fraction: float = 0.1
     std: float | None = None  # None: He initialisation
+    test_fraction: float = 0.0  # a test split carved from data that has none (0: none)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self):

@@ -19,7 +19,7 @@ import numpy as np
 from . import checkpoint
 from .callbacks import ReduceLROnPlateau, clip_grad_norm
 from .checkpoint import Best, Checkpoint, History
-from .checks import gib, limit
+from .checks import gib, limit, scaled_weights
 from .errors import DivergedError, InputError, Setting
 from .optim import make_optimizer
 from .schedules import learning_rate_at
@@ -421,7 +421,9 @@ class Batch:
         self.sparse = hasattr(X, "tocsr")  # SciPy CSR rows: gathered as a CSR batch, never dense
         self.xb = None if self.sparse else np.empty((bs, X.shape[1]), X.dtype)
         self.yb = np.empty(bs, np.intp)
-        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype)
+        self.sample_weight = (
+            None if sample_weight is None else scaled_weights(sample_weight, dtype).astype(dtype)
+        )
         self.wb = None if sample_weight is None else np.empty(bs, dtype)
 
     def weights(self, idx):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import shlex
 import signal
 import socket
 import threading
@@ -30,7 +31,7 @@ import warnings
 from pathlib import Path
 
 from .errors import DivergedError, InputError, Setting
-from .io import atomic_write, read_json, read_npz, write_csv, write_json
+from .io import atomic_write, exists, is_dir, read_json, read_npz, write_csv, write_json
 from .locks import (
     RESULTS_LOCK_FILE,
     STOP_SIGNALS,
@@ -40,8 +41,8 @@ from .locks import (
     waiting_lock,
 )
 from .plots import plot_study
-from .runs import load_run_data, prepare
-from .settings import RunSettings, TrainConfig, check_setting
+from .runs import evaluate_model, load_run_data, prepare
+from .settings import RunSettings, TrainConfig, check_setting, flag
 from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
@@ -213,7 +214,7 @@ def _engine_url(url, scheme):
                 f"storage {url}: an in-memory database cannot be shared by workers or kept after "
                 "the run; use sqlite:///FILE"
             )
-        if not Path(path).parent.is_dir():
+        if not is_dir(Path(path).parent):
             raise InputError(f"storage {url}: the folder {Path(path).parent} does not exist")
         # several processes on one file: wait for the write lock instead of failing at once
         return url, {"connect_args": {"timeout": 60}}
@@ -350,30 +351,32 @@ def tune(
         raise InputError(f"{data}: no validation split to tune on")
     with run_lock(out, "tune", shared=True):  # the workers of one study share OUT; train waits
         storage = open_storage(url, heartbeat)
-        _bind(out, study_name, url)
+        bind = _binding(out, study_name, url)
         study = _open_study(
             storage, study_name, base, make_sampler(sampler, seed), make_pruner(pruner, epochs)
         )
+        bind()  # joined: only now does OUT belong to the study (a refusal leaves no study.json)
         optimize = {"n_trials": trials, "timeout": timeout, "n_jobs": n_jobs}
         _optimize(study, base, dataset, out, {**optimize, "callbacks": list(callbacks)})
         write_results(study, out, dataset)
         return study
 
 
-def _bind(out, study_name, url):
+def _binding(out, study_name, url):
     """OUT belongs to one study: its trial files and best_model.npz are that study's. Another
-    study's workers are refused instead of overwriting them."""
+    study's workers are refused (here, before the study is opened) instead of overwriting them;
+    returns the call that binds a fresh OUT once the study has been joined."""
     path = out / "study.json"
     here = {"study_name": study_name, "storage": _redact(url)}
-    if path.exists():
+    if exists(path):
         bound = read_json(path, "study binding")
         if (bound.get("study_name"), bound.get("storage")) != (here["study_name"], here["storage"]):
             raise InputError(
                 f"{out}: holds the results of study {bound.get('study_name')!r} "
                 f"({bound.get('storage')}); use another --out for study {study_name!r}"
             )
-    else:
-        write_json(path, here)
+        return lambda: None
+    return lambda: write_json(path, here)
 
 
 def _open_study(storage, study_name, base, sampler, pruner):
@@ -526,7 +529,8 @@ def write_results(study, out, dataset=None):
         best = finished(study)
         if best:
             save_best_model(study, best[0], out, dataset)
-        plot_study(sorted(best, key=lambda t: t.number), out, study.study_name)
+        pruned = [t for t in study.get_trials(deepcopy=False) if t.state.name == "PRUNED"]
+        plot_study(sorted(best, key=lambda t: t.number), out, study.study_name, pruned)
 
 
 def write_trials_csv(trials, path):
@@ -553,7 +557,7 @@ def save_best_model(study, trial, out, dataset=None):
     (training is seeded, so the retrained net is the same one)."""
     target = out / "best_model.npz"
     saved = out / "trials" / f"{trial.number}.npz"
-    if saved.exists():
+    if exists(saved):
         read_npz(saved, required=("meta",))  # a damaged trial file is refused, not copied
         data = saved.read_bytes()
         return atomic_write(target, lambda f: f.write(data))
@@ -563,6 +567,47 @@ def save_best_model(study, trial, out, dataset=None):
     net, _, _ = train_trial(trial.params, base, dataset)
     net.save(target)
     return target
+
+
+# the options of `twolayer train` that reproduce a trial (its parameters and the study's base)
+REPRODUCE = (
+    "data", "hidden_size", "dtype", "preprocess", "val_fraction", "epochs", "batch_size",
+    "learning_rate", "reg", "optimizer", "schedule", "patience", "seed",
+)  # fmt: skip
+
+
+def reproduce_command(study, trial, out="runs/best"):
+    """The `twolayer train` command that trains ``trial``'s network again (training is seeded)."""
+    settings = settings_for(trial.params, RunSettings.from_dict(study.user_attrs["base"]))
+    values = {**settings.to_dict(), **settings.to_dict()["train"]}
+    args = ["twolayer", "train"]
+    for name in REPRODUCE:
+        value = values[name]
+        if name == "patience":
+            value = value or 0
+        if value is None:
+            continue
+        args += [flag(name), repr(value) if isinstance(value, float) else str(value)]
+    # a trial trains without augmentation (train's auto would shift images)
+    return shlex.join([*args, "--augment", "none", "--out", str(out)])
+
+
+def best_summary(study, out):
+    """The best finished trial: its number, validation and test accuracy (of OUT/best_model.npz on
+    the study's test split, None without one) and the command that reproduces it; None if none."""
+    best = finished(study)
+    if not best:
+        return None
+    top = best[0]
+    model = Path(out) / "best_model.npz"
+    test = evaluate_model(model).get("test_accuracy") if exists(model) else None
+    return {
+        "number": top.number,
+        "val_accuracy": top.value,
+        "test_accuracy": test,
+        "params": top.params,
+        "command": reproduce_command(study, top),
+    }
 
 
 def top_rows(study, k=5):

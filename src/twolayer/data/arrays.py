@@ -14,7 +14,7 @@ import numpy as np
 
 from ..checks import check_classes
 from ..errors import InputError
-from ..io import check_file, npy_header, read_npz, read_text
+from ..io import check_file, exists, npy_header, read_npz, read_text
 from .validate import SPLITS, assemble, require_dir, require_file
 
 
@@ -109,7 +109,7 @@ def load_npy(path, seed=0, val_fraction=0.1):
     }
     names = None
     names_file = root / "class_names.txt"
-    if names_file.exists() or names_file.is_symlink():
+    if exists(names_file):
         lines = [
             ln.strip()
             for ln in read_text(names_file, "class names").lstrip("\ufeff").splitlines()

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..checks import check_classes, gib, limit
 from ..errors import InputError
-from ..io import check_file
+from ..io import check_file, exists, is_dir
 from .validate import assemble, require_dir
 
 FOLDER = "cifar-10-batches-py"
@@ -162,13 +162,9 @@ def _flat_labels(labels, path):
 def _cifar_root(path):
     """The folder holding the CIFAR-10 files (the given one or its FOLDER), all files present."""
     root = require_dir(path, "cifar10")
-    if not (root / META_FILE).exists() and (root / FOLDER).is_dir():
+    if not exists(root / META_FILE) and is_dir(root / FOLDER):
         root = root / FOLDER
-    missing = [
-        f
-        for f in (META_FILE, *TRAIN_FILES, TEST_FILE)
-        if not ((root / f).exists() or (root / f).is_symlink())
-    ]
+    missing = [f for f in (META_FILE, *TRAIN_FILES, TEST_FILE) if not (exists(root / f))]
     if missing:
         raise InputError(
             f"{root}: missing CIFAR-10 file(s) {', '.join(missing)}; expected the "

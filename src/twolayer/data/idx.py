@@ -17,7 +17,7 @@ import numpy as np
 
 from ..checks import check_elements, gib, limit
 from ..errors import InputError
-from ..io import check_file
+from ..io import check_file, exists
 from .validate import assemble, require_dir
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -32,7 +32,7 @@ FILES = {  # role: accepted names (the second spelling is how some mirrors name 
 def find_file(root, role):
     for name in FILES[role]:
         for candidate in (root / name, root / f"{name}.gz"):
-            if candidate.exists() or candidate.is_symlink():
+            if exists(candidate):
                 return check_file(candidate)
     return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_fields, is_real, one_of, optional
+from ..checks import check_fields, is_real, one_of, optional, scaled_weights
 from ..errors import InputError
 from ..settings import PREPROCESS, check_setting
 
@@ -41,6 +41,8 @@ class Preprocessor:
         A SciPy sparse X keeps its zeros: 'standardize' divides by the standard deviation without
         subtracting the mean (scikit-learn's StandardScaler(with_mean=False)), 'center' is refused.
         """
+        if sample_weight is not None:  # weights of 1e308 would overflow their sums: scale them
+            sample_weight = scaled_weights(sample_weight)
         if hasattr(X, "tocsr"):
             return self._fit_sparse(X, sample_weight)
         d = X.shape[1]

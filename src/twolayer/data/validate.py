@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..checks import check_X, check_y
 from ..errors import InputError
-from ..io import check_file
+from ..io import check_file, exists, is_dir
 from .dataset import Dataset, split_validation
 
 BLOCK = 8192
@@ -26,9 +26,9 @@ def require_dir(path, scheme):
     if not str(path):
         raise InputError(f"'{scheme}' needs a folder: {scheme}:DIR")
     path = Path(path).expanduser()
-    if not path.exists():
+    if not exists(path):
         raise InputError(f"{path}: folder not found")
-    if not path.is_dir():
+    if not is_dir(path):
         raise InputError(f"{path}: is not a folder (the {scheme} source reads a folder)")
     return path
 
