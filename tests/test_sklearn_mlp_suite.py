@@ -19,7 +19,6 @@ import itertools
 import pathlib
 
 import pytest
-import sklearn
 
 sklearn = pytest.importorskip("sklearn")
 

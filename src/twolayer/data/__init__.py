@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from ..io import check_file, is_file
+from ..io import check_file
 from ..settings import SettingError, check_setting
 from .arrays import load_npy, load_npz, read_npy
 from .cifar import load_cifar10
