@@ -16,7 +16,8 @@ def _expected_failures(estimator):
     # (scikit-learn marks the same check for its MLPClassifier with early stopping)
     if estimator.early_stopping:
         return {
-            "check_sample_weight_equivalence_on_dense_data": "the validation split differs between weighted rows and repeated rows"
+            "check_sample_weight_equivalence_on_dense_data": "the validation split differs between weighted rows and repeated rows",
+            "check_sample_weight_equivalence_on_sparse_data": "the validation split differs between weighted rows and repeated rows",
         }
     return {}
 
@@ -177,3 +178,83 @@ def test_verbose_prints_the_loss_of_every_epoch(iris, capsys):
     clf = TwoLayerClassifier(random_state=0, max_epochs=4, verbose=True).fit(X_tr, y_tr)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(clf.loss_curve_)]
+
+
+# -- sparse input ---------------------------------------------------------------------------
+@pytest.fixture
+def sparse_never_dense(monkeypatch):
+    """SciPy sparse matrices 64 features wide (digits) that refuse to become dense."""
+    import scipy.sparse as sp
+
+    def refusing(original):
+        def method(self, *args, **kwargs):
+            if self.shape[1] == 64:
+                raise AssertionError("the sparse X was densified")
+            return original(self, *args, **kwargs)
+
+        return method
+
+    for cls in (sp.csr_matrix, sp.csc_matrix, sp.csr_array, sp.csc_array):
+        for name in ("toarray", "todense"):
+            monkeypatch.setattr(cls, name, refusing(getattr(cls, name)))
+    return sp
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_trains_as_its_dense_twin(fmt, sparse_never_dense):
+    """Sparse X with preprocess='standardize' (scaled, not centred) trains exactly as the dense X
+    scaled by scikit-learn's StandardScaler(with_mean=False) with preprocess='none'."""
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:500], y[:500]
+    w = np.random.default_rng(0).uniform(0.5, 2, len(y))
+    Xs = sparse_never_dense.csr_matrix(X).asformat(fmt)
+    params = dict(hidden_size=16, random_state=0, max_epochs=6, early_stopping=True)
+    sparse = TwoLayerClassifier(**params).fit(Xs, y, sample_weight=w)
+    sparse.partial_fit(Xs, y)
+    scaled = StandardScaler(with_mean=False).fit(X, sample_weight=w).transform(X)
+    dense = TwoLayerClassifier(preprocess="none", **params).fit(scaled, y, sample_weight=w)
+    dense.partial_fit(scaled, y)
+    for a, b in zip(sparse.coefs_ + sparse.intercepts_, dense.coefs_ + dense.intercepts_):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(scaled), atol=1e-9)
+    assert sparse.validation_scores_ == dense.validation_scores_
+
+
+def test_sparse_input_refuses_centring():
+    import scipy.sparse as sp
+
+    with pytest.raises(ValueError, match="preprocess='center' would make the sparse X dense"):
+        TwoLayerClassifier(preprocess="center").fit(sp.csr_matrix(np.eye(4)), [0, 1, 0, 1])
+
+
+# -- streaming fit ----------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_fit_on_a_memmap_streams_it_and_trains_as_in_memory(tmp_path, early_stopping):
+    """A memmapped X is preprocessed batch by batch: fit allocates a fraction of X (traced by
+    tracemalloc), and the fit equals the one on the same rows in memory, bit for bit."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n, d = 12_000, 400  # 18 MiB of float32
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    X[:] = rng.standard_normal((n, d), dtype=np.float32) * 3 + 1
+    y = (X[:, :5].sum(axis=1) > 5).astype(int) + (X[:, 5] > 1)
+    X.flush()
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    params = dict(hidden_size=8, max_epochs=2, random_state=0, early_stopping=early_stopping)
+    tracemalloc.start()
+    streamed = TwoLayerClassifier(**params).fit(mapped, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 0.5 * X.nbytes, (
+        f"fit allocated {peak / 2**20:.1f} MiB for a {X.nbytes / 2**20:.0f} MiB X"
+    )
+    copied = TwoLayerClassifier(**params).fit(np.array(mapped), y)
+    for a, b in zip(streamed.coefs_ + streamed.intercepts_, copied.coefs_ + copied.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert streamed.loss_curve_ == copied.loss_curve_

@@ -13,8 +13,9 @@ import twolayer
 SRC = Path(twolayer.__file__).parent
 # heavy third-party libraries may be imported where they are used; the package's own modules may not
 LAZY_OK = {
-    ("twolayer", "twolayer.estimator")
-}  # the package root loads the estimator (scikit-learn) on demand
+    ("twolayer", "twolayer.estimator"),
+    ("twolayer", "twolayer.sklearn_mlp"),
+}  # the package root loads the estimators (scikit-learn) on demand
 
 
 def module_name(path):

@@ -676,3 +676,22 @@ def test_predictions_name_an_overflowing_row_under_the_caller_s_name():
             r"only up to 0\.5",
         ):
             call(X, name="X_test")
+
+
+def test_sparse_input_gives_the_dense_loss_and_gradients():
+    """The first affine gate multiplies a SciPy sparse X as it is, forward (X·W1) and backward
+    (Xᵀ·dh): the same loss and gradients as the dense X, which gradcheck verifies elsewhere."""
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 12)) * (rng.random((30, 12)) < 0.2)
+    y = rng.integers(0, 3, 30)
+    net = TwoLayerNet(12, 7, 3, std=0.5, seed=1)
+    dense_loss, dense_grads, _ = net.forward_backward(X, y, 0.01)
+    dense_grads = {k: v.copy() for k, v in dense_grads.items()}
+    for fmt in ("csr", "csc"):
+        Xs = sp.csr_matrix(X).asformat(fmt)
+        loss, grads, _ = net.forward_backward(Xs, y, 0.01, work=net.workspace(30))
+        assert loss == pytest.approx(dense_loss, rel=1e-12)
+        for k in grads:
+            np.testing.assert_allclose(grads[k], dense_grads[k], atol=1e-12)
+        np.testing.assert_allclose(net.scores(Xs), net.scores(X), atol=1e-12)

@@ -262,3 +262,14 @@ def test_adam_with_only_one_side_packed_falls_back_to_the_per_parameter_rule(pac
     assert opt._flat is None
     for k in shapes:
         np.testing.assert_array_equal(p[k], ref[k])
+
+
+def test_buffer_of_an_unpickled_array_is_none_not_an_error():
+    import pickle
+
+    from twolayer.optim import _buffer_of
+
+    # an array this large comes back from pickle with the bytes it was read from as its base
+    a = pickle.loads(pickle.dumps(np.zeros((1000, 2)), protocol=4))
+    assert isinstance(a.base, bytes)
+    assert _buffer_of({"w": a}) is None

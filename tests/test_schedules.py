@@ -12,7 +12,7 @@ def reference(epoch, base_lr, schedule, decay, epochs, warmup, floor):
     if epoch < warmup:  # linear warm-up: base/(w+1), 2·base/(w+1), ..., w·base/(w+1)
         return base_lr * (epoch + 1) / (warmup + 1)
     after = epoch - warmup  # epochs since warm-up ended
-    if schedule == "constant":
+    if schedule in ("constant", "plateau"):  # plateau: lowered by the loop, not by the epoch
         return base_lr
     if schedule == "step":
         return base_lr * decay**after
@@ -69,6 +69,7 @@ def test_defaults_are_constant_decay_0_95_one_epoch():
 
 def test_unknown_schedule_names_the_choices():
     with pytest.raises(
-        ValueError, match=r"^unknown schedule 'linear'; choose one of constant, step, cosine$"
+        ValueError,
+        match=r"^unknown schedule 'linear'; choose one of constant, step, cosine, plateau$",
     ):
         learning_rate_at(0, base_lr=1.0, schedule="linear")

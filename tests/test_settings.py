@@ -45,7 +45,11 @@ TABLE = {
     ),
     "momentum": ("a number in [0, 1)", [0, 0.0, 1 - 1e-16], [1, 1.0, -TINY]),
     "weight_decay": ("a finite number >= 0", [0, 1e308], [-TINY, INF]),
-    "schedule": ("one of constant, step, cosine", ["constant", "step", "cosine"], ["linear"]),
+    "schedule": (
+        "one of constant, step, cosine, plateau",
+        ["constant", "step", "cosine", "plateau"],
+        ["linear"],
+    ),
     "lr_decay": ("a number in (0, 1]", [TINY, 1, 1.0], [0, 0.0, 1 + 1e-15]),
     "min_lr_ratio": ("a number in [0, 1)", [0, 1 - 1e-16], [1, -TINY, NAN]),
     "warmup_epochs": ("an integer in 0..1,000,000", [0, 10**6], [-1, 10**6 + 1]),

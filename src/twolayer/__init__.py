@@ -4,7 +4,14 @@ from .errors import DivergedError, InputError
 from .net import TwoLayerNet
 
 __version__ = "0.1.0"
-__all__ = ["TwoLayerNet", "TwoLayerClassifier", "InputError", "DivergedError", "__version__"]
+__all__ = [
+    "TwoLayerNet",
+    "TwoLayerClassifier",
+    "MLPClassifier",
+    "InputError",
+    "DivergedError",
+    "__version__",
+]
 
 
 def __getattr__(name):
@@ -13,4 +20,8 @@ def __getattr__(name):
         from .estimator import TwoLayerClassifier
 
         return TwoLayerClassifier
+    if name == "MLPClassifier":  # scikit-learn's MLPClassifier, drop-in (sklearn_mlp.py)
+        from .sklearn_mlp import MLPClassifier
+
+        return MLPClassifier
     raise AttributeError(f"module 'twolayer' has no attribute {name!r}")

@@ -129,7 +129,9 @@ def train(
     reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
     optimizer: str = typer.Option(_T.optimizer, help="sgd, momentum, nesterov, adam or adamw."),
     schedule: str = typer.Option(
-        _T.schedule, help="Learning-rate schedule: constant, step or cosine."
+        _T.schedule,
+        help="Learning-rate schedule: constant, step, cosine or plateau (halve the rate after 3 "
+        "epochs without improvement).",
     ),
     lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
     min_lr_ratio: float = typer.Option(

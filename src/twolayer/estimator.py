@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -19,6 +21,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import callbacks as cb
 from .checks import as_array, check_classes, check_real_dtype
 from .data import split_validation
 from .data.preprocess import Preprocessor
@@ -29,6 +32,7 @@ from .net import TwoLayerNet
 from .train import TrainConfig, Trainer, check_setting
 
 _T = TrainConfig()
+_SPARSE = ["csr", "csc"]  # SciPy sparse X: the first layer multiplies it as it is
 
 
 class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
@@ -52,8 +56,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         Minibatch size; 'auto' is min(200, n_samples).
     max_epochs : int, default=200
         Upper bound on passes over the training data.
-    schedule : {'constant', 'step', 'cosine'}, default='constant'
-        Learning-rate schedule over max_epochs.
+    schedule : {'constant', 'step', 'cosine', 'plateau'}, default='constant'
+        Learning-rate schedule over max_epochs; 'plateau' halves the rate whenever the monitored
+        score (validation score, else training loss) has not improved by tol for 3 epochs
+        (``callbacks.ReduceLROnPlateau()``; pass one in ``callbacks`` for other factors).
     momentum : float, default=0.9
         Momentum of the 'momentum' and 'nesterov' optimizers.
     weight_decay : float, default=1.0
@@ -70,7 +76,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     tol : float, default=1e-4
         Smallest improvement of the training loss (or validation accuracy) that counts.
     preprocess : {'auto', 'none', 'scale', 'center', 'standardize'}, default='standardize'
-        Per-feature preprocessing (auto: standardize, as the estimator knows no pixel range), fitted in fit (weighted by sample_weight) and applied in predict.
+        Per-feature preprocessing (auto: standardize, as the estimator knows no pixel range),
+        fitted in fit (weighted by sample_weight) and applied in predict. X may be SciPy sparse
+        (CSR/CSC, e.g. a TfidfVectorizer's output): it is never densified; 'standardize' then
+        divides by the standard deviation without centring, and 'center' is refused.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and the validation split.
     dtype : {'float64', 'float32'}, default='float64'
@@ -79,6 +88,15 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         When True, fit continues from the weights of the previous fit.
     verbose : bool, default=False
         Print the training loss (and validation accuracy) after every epoch.
+    callbacks : list of callables or objects with ``on_epoch_end(trainer)``, default=None
+        Run after every epoch (fit and partial_fit); one returning True stops training. See
+        ``twolayer.callbacks`` (logging, custom stopping, ``ReduceLROnPlateau``).
+    scoring : str or callable, default=None
+        With early_stopping, the validation score to stop on and select the best epoch by: any
+        scikit-learn scorer name ('f1_macro', 'neg_log_loss', ...) or ``scorer(est, X, y)``;
+        None is accuracy.
+    clip_grad_norm : float, default=None
+        When set, every step's gradients are scaled so that their global L2 norm is at most this.
 
     Attributes
     ----------
@@ -106,8 +124,18 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         [W1 of shape (n_features, hidden_size), W2 of shape (hidden_size, n_classes)].
     intercepts_ : list of ndarray
         [b1, b2].
+    n_layers_ : int
+        Layers, input and output included: 3.
+    n_outputs_ : int
+        Output units: one per class (softmax).
+    out_activation_ : str
+        'softmax'.
     net_ : TwoLayerNet
-        The trained network, with the fitted preprocessing (``preprocessor_``).
+        The trained network, carrying the fitted preprocessing (``preprocessor_``): its
+        ``predict`` takes raw rows, and ``save(path)`` writes the model.npz that ``twolayer
+        predict`` answers alike.
+
+    Warns ConvergenceWarning when ``fit`` ends at max_epochs before its stopping rule fired.
     """
 
     def __init__(
@@ -130,6 +158,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         dtype="float64",
         warm_start=False,
         verbose=False,
+        callbacks=None,
+        scoring=None,
+        clip_grad_norm=None,
     ):
         self.hidden_size = hidden_size
         self.reg = reg
@@ -149,6 +180,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.warm_start = warm_start
         self.verbose = verbose
+        self.callbacks = callbacks
+        self.scoring = scoring
+        self.clip_grad_norm = clip_grad_norm
 
     # -- fitting ------------------------------------------------------------------------
     def fit(
@@ -161,6 +195,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             Weights >= 0 of the training rows: each batch's loss is their weighted mean, and
             preprocessing statistics are weighted alike. The validation split is unweighted.
         """
+        stream = _streams(X)  # before validation, which may turn a memmap into a plain view
         X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "net_")))
         if self.early_stopping:  # on every fit, warm or not (split_validation takes it as checked)
             check_setting("val_fraction", self.validation_fraction, "validation_fraction")
@@ -169,42 +204,76 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             weights = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
+        if self.scoring is not None and not self.early_stopping:
+            raise InputError(
+                "scoring= needs early_stopping=True: the score is computed on the held-out "
+                "validation split"
+            )
         if not (self.warm_start and hasattr(self, "net_")):
             self._init(X, y, classes=None, sample_weight=weights)
+        Xt, yi, X_val, y_val, weights, val_raw, transform = self._training_data(
+            X, y, weights, stream
+        )
+        config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
+        trainer = Trainer(self.net_, config, rng=self._rng())
+        on_epoch = self._steer(trainer, val_raw)
+        trainer.fit(
+            Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=on_epoch, transform=transform
+        )
+        self._record(trainer, len(trainer.history["loss"]), len(yi))
+        if trainer.stop_reason == "completed" and trainer.epoch >= self.max_epochs:
+            warnings.warn(
+                f"TwoLayerClassifier: max_epochs ({self.max_epochs}) reached before the "
+                f"{'validation accuracy' if self.early_stopping else 'training loss'} stopped "
+                "improving; raise max_epochs to train to convergence",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _training_data(self, X, y, weights, stream):
+        """Network inputs for the loop, and the validation split when early_stopping. A
+        streamed X (a memmap, or over STREAM_BYTES) is not copied: the loop gathers its
+        training rows batch by batch and preprocesses each batch (``transform``)."""
         yi = self._encode(y)
-        Xt = self.preprocessor_.transform(X, self.net_.dtype)
-        X_val = y_val = None
+        pre, dtype = self.preprocessor_, self.net_.dtype
+        transform = (lambda xb: pre.transform(xb, dtype)) if stream else None
+        Xt = X if stream else pre.transform(X, dtype)
+        X_val = y_val = val_raw = None
         if self.early_stopping:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
             rows = np.arange(len(yi))[:, None]
             train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
             train_rows, val_rows = train_rows[:, 0], val_rows[:, 0]
-            Xt, yi, X_val, y_val = Xt[train_rows], yi[train_rows], Xt[val_rows], yi[val_rows]
+            X_val, y_val = Xt[val_rows], yi[val_rows]  # raw rows when streamed: transform applies
+            Xt = _Rows(X, train_rows) if stream else Xt[train_rows]
+            yi = yi[train_rows]
+            val_raw = (X[val_rows], np.asarray(y)[val_rows])
             if weights is not None:
                 weights = weights[train_rows]
-        config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
-        trainer = Trainer(self.net_, config, rng=self._rng())
-        trainer.fit(
-            Xt,
-            yi,
-            X_val,
-            y_val,
-            sample_weight=weights,
-            on_epoch=self._report if self.verbose else None,
-        )
-        self._record(trainer, len(trainer.history["loss"]), len(yi))
-        return self
+        return Xt, yi, X_val, y_val, weights, val_raw, transform
 
     def partial_fit(
-        self, X: ArrayLike, y: ArrayLike, classes: Sequence[Any] | np.ndarray | None = None
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        classes: Sequence[Any] | np.ndarray | None = None,
+        sample_weight: ArrayLike | None = None,
     ) -> TwoLayerClassifier:
-        """One more epoch over (X, y); ``classes`` is required on the first call."""
+        """One more epoch over (X, y); ``classes`` is required on the first call.
+        ``sample_weight``: one weight >= 0 per row, weighting each batch's mean loss (the
+        preprocessing statistics, fitted on the first call, are weighted alike)."""
         first = not hasattr(self, "net_")
         X, y = self._validate(X, y, reset=first)
+        weights: np.ndarray | None = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         if first:
             if classes is None:
                 raise InputError("classes must be passed on the first call to partial_fit")
-            self._init(X, y, classes=np.asarray(classes))
+            self._init(X, y, classes=np.asarray(classes), sample_weight=weights)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise InputError(
                 f"classes={list(classes)} differ from the classes of the first call {list(self.classes_)}"
@@ -215,7 +284,13 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
                 self.net_, self._config(len(yi), 1, None, "constant"), rng=self._rng()
             )
         t = self.trainer_
-        t.fit(self.preprocessor_.transform(X, self.net_.dtype), yi, epochs=t.epoch + 1)
+        t.fit(
+            self.preprocessor_.transform(X, self.net_.dtype),
+            yi,
+            epochs=t.epoch + 1,
+            sample_weight=weights,
+            on_epoch=self._steer(t, None),
+        )
         self._record(t, 1, len(yi))
         return self
 
@@ -230,6 +305,13 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         labels = self._scores(X).argmax(axis=1)  # checks fitting first
         return self.classes_[labels]
 
+    def save(self, path) -> None:
+        """Write the network and its preprocessing as a model.npz (atomically): ``twolayer
+        predict``, ``evaluate``, ``export`` and ``TwoLayerNet.load(path).predict`` then answer
+        as this estimator does."""
+        check_is_fitted(self, "net_")
+        self.net_.save(path)
+
     @property
     def coefs_(self) -> list[np.ndarray]:
         check_is_fitted(self, "net_")
@@ -243,13 +325,16 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
+        tags.input_tags.sparse = True
         return tags
 
     # -- internals ----------------------------------------------------------------------
     def _validate(self, X, y, reset):
         _check_kinds(X, "X", "cmMSUV")  # object arrays of numbers are converted by scikit-learn
         _check_kinds(y, "y", "cmMV")  # labels may be strings or objects (classes_)
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        X, y = validate_data(
+            self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=_SPARSE
+        )
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         return X, y
@@ -257,8 +342,24 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def _scores(self, X):
         check_is_fitted(self, "net_")
         _check_kinds(X, "X", "cmMSUV")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=_SPARSE
+        )
         return self.net_.scores(self.preprocessor_.transform(X, self.net_.dtype))
+
+    def _steer(self, trainer, val_raw):
+        """Wire scoring=, clip_grad_norm= and callbacks= into the trainer; returns its on_epoch
+        hook (schedule='plateau' is the loop's own, see Trainer.plateau)."""
+        trainer.clip_norm = None if self.clip_grad_norm is None else float(self.clip_grad_norm)
+        if self.scoring is not None and val_raw is not None:
+            from sklearn.metrics import check_scoring
+
+            scorer = check_scoring(self, scoring=self.scoring)
+            trainer.val_score = lambda t: float(scorer(self, *val_raw))
+        hooks = list(self.callbacks or [])
+        if self.verbose:
+            hooks.insert(0, self._report)
+        return cb.run_all(hooks) if hooks else None
 
     def _rng(self):
         return np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
@@ -281,7 +382,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             seed=self._rng(),
         )
         net.class_names = [str(c) for c in self.classes_]
+        net.preprocessor = self.preprocessor_  # so that net_ serves raw rows, as the estimator
         self.net_ = net
+        self.n_layers_, self.n_outputs_, self.out_activation_ = 3, len(self.classes_), "softmax"
         self.__dict__.pop("trainer_", None)
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
@@ -326,9 +429,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.t_ += new_epochs * n_samples
         self.loss_ = self.loss_curve_[-1]
         self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
-        if self.early_stopping and h["val_acc"]:
-            self.validation_scores_ = list(h["val_acc"])
-            self.best_validation_score_ = max(h["val_acc"])
+        scores = trainer.val_scores or h["val_acc"]
+        if self.early_stopping and scores:
+            self.validation_scores_ = list(scores)
+            self.best_validation_score_ = max(scores)
 
     @staticmethod
     def _report(trainer):
@@ -337,6 +441,29 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if h["val_acc"][-1] is not None:
             line += f", validation accuracy = {h['val_acc'][-1]:.4f}"
         print(line)
+
+
+STREAM_BYTES = 256 * 2**20  # a larger X is preprocessed batch by batch, not copied whole
+
+
+def _streams(X):
+    """Whether fit should stream X: a NumPy memmap, or a dense array of STREAM_BYTES or more."""
+    return isinstance(X, np.memmap) or (
+        isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.nbytes >= STREAM_BYTES
+    )
+
+
+class _Rows:
+    """Rows ``rows`` of X, gathered on demand (the loop's Batch calls ``take``): the training
+    part of a streamed X without copying it."""
+
+    def __init__(self, X, rows):
+        self.X, self.rows = X, rows
+        self.shape = (len(rows), X.shape[1])
+        self.dtype = X.dtype
+
+    def take(self, idx, axis=0, out=None, mode="raise"):
+        return self.X.take(self.rows.take(idx, mode=mode), axis=axis, out=out, mode=mode)
 
 
 def _check_kinds(a, name, kinds):

@@ -21,9 +21,20 @@ def ones(n, dtype):
     return v
 
 
+def matmul(a, b, out=None):
+    """a·b; ``a`` may be a SciPy sparse matrix (CSR/CSC), multiplied as it is, never densified."""
+    if not hasattr(a, "tocsr"):
+        return np.matmul(a, b, out=out)
+    product = np.asarray(a @ b)  # sparse · dense is dense
+    if out is None:
+        return product
+    out[...] = product
+    return out
+
+
 def affine_forward(x, w, b, out=None):
-    """out = x·w + b; ``out`` may be a preallocated (N, M) buffer."""
-    out = np.matmul(x, w, out=out)
+    """out = x·w + b; ``out`` may be a preallocated (N, M) buffer; x may be sparse."""
+    out = matmul(x, w, out=out)
     out += b
     return out, (x, w)
 
@@ -31,7 +42,7 @@ def affine_forward(x, w, b, out=None):
 def affine_backward(dout, cache, need_dx=True, dx=None, dw=None, db=None):
     """dx = dout·wᵀ, dw = xᵀ·dout, db = Σ_rows dout. ``need_dx=False`` skips dx (first layer)."""
     x, w = cache
-    dw = np.matmul(x.T, dout, out=dw)
+    dw = matmul(x.T, dout, out=dw)
     db = np.matmul(ones(dout.shape[0], dout.dtype), dout, out=db)  # Σ_rows as a BLAS product
     dx = np.matmul(dout, w.T, out=dx) if need_dx else None
     return dx, dw, db

@@ -86,6 +86,11 @@ class TwoLayerNet:
         self.class_names = None
         self.meta = {}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # unpickled (or joblib-mapped read-only) parameters: one writable buffer again
+        self.__dict__.update(state)
+        self.params = packed(self.params)
+
     # -- shapes -------------------------------------------------------------------------
     @property
     def input_size(self) -> int:
@@ -204,7 +209,9 @@ class TwoLayerNet:
         p = self.params
         out = np.empty((X.shape[0], self.output_size), self.dtype)
         for start in range(0, X.shape[0], batch_size):
-            xb = np.asarray(X[start : start + batch_size], dtype=self.dtype)
+            xb = X[start : start + batch_size]
+            # a SciPy sparse block stays sparse (the first product takes it as it is)
+            xb = xb.astype(self.dtype) if hasattr(xb, "tocsr") else np.asarray(xb, self.dtype)
             h, _ = layers.relu_forward(layers.affine_forward(xb, p["W1"], p["b1"])[0], inplace=True)
             block = layers.affine_forward(h, p["W2"], p["b2"], out=out[start : start + batch_size])[
                 0

@@ -27,7 +27,8 @@ def _buffer_of(arrays):
     """The one 1-D buffer whose consecutive slices the arrays are (in order), else None."""
     values = list(arrays.values())
     base = values[0].base
-    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+    # an unpickled array's base is the bytes it was read from: not a buffer of ours
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous:
         return None
     address = base.ctypes.data
     for a in values:
@@ -84,6 +85,14 @@ class Optimizer:
         self.t = int(state["t"])
         self.state = {k: np.array(v) for k, v in state["arrays"].items()}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # after pickle, joblib (perhaps memory-mapped read-only) or deepcopy: writable copies of
+        # the state, and no cached layout of arrays that are not the live parameters
+        self.__dict__.update(state)
+        self.state = {k: np.array(v) for k, v in self.state.items()}
+        if "_flat" in state:
+            self._flat = None
+
 
 class SGD(Optimizer):
     """w -= lr·dw; with momentum μ: v = μ·v - lr·dw, w += v;
@@ -119,6 +128,8 @@ class Adam(Optimizer):
     w -= lr·m̂/(√v̂ + ε) with bias-corrected m̂ = m/(1-β1^t), v̂ = v/(1-β2^t)."""
 
     name = "adam"
+    # ε is added to √v̂ (Kingma & Ba); False adds it to √v, as scikit-learn's MLP does
+    eps_on_v_hat = True
 
     def __init__(
         self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0
@@ -200,7 +211,9 @@ class Adam(Optimizer):
         # Python floats, not NumPy float64 scalars: those would make every float32 operation below
         # compute in float64 through temporary casting buffers
         step = float(lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t))
-        eps_hat = float(self.eps * np.sqrt(1 - self.beta2**self.t))
+        eps_hat = (
+            float(self.eps * np.sqrt(1 - self.beta2**self.t)) if self.eps_on_v_hat else self.eps
+        )
         # w -= lr·m̂/(√v̂+ε), rewritten so that one division by (√v + ε') suffices
         np.sqrt(v, out=tmp)
         tmp += eps_hat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-SCHEDULES = ("constant", "step", "cosine")
+SCHEDULES = ("constant", "step", "cosine", "plateau")
 
 
 def learning_rate_at(
@@ -18,7 +18,8 @@ def learning_rate_at(
     """
     if epoch < warmup_epochs:
         return base_lr * (epoch + 1) / (warmup_epochs + 1)
-    if schedule == "constant":
+    if schedule in ("constant", "plateau"):
+        # plateau: the loop scales this by Trainer.lr_scale, which callbacks.ReduceLROnPlateau lowers
         return base_lr
     if schedule == "step":
         return base_lr * decay ** (epoch - warmup_epochs)

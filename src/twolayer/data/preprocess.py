@@ -31,14 +31,21 @@ class Preprocessor:
         self.offset_ = None
         self.factor_ = None
 
-    def fit(self, X, batch_size=8192, sample_weight=None):
+    def fit(self, X, batch_size=None, sample_weight=None):
         """Per-feature statistics of the training data, accumulated in row blocks (weighted by
         ``sample_weight`` when given, so that weight k counts as k copies of a row).
 
         Sums are taken of x / peak (peak: the feature's largest |x|), so that data of any finite
         magnitude (up to 1e308) gives finite statistics instead of overflowing.
+
+        A SciPy sparse X keeps its zeros: 'standardize' divides by the standard deviation without
+        subtracting the mean (scikit-learn's StandardScaler(with_mean=False)), 'center' is refused.
         """
+        if hasattr(X, "tocsr"):
+            return self._fit_sparse(X, sample_weight)
         d = X.shape[1]
+        if batch_size is None:  # blocks of about 2**18 values (2 MiB in float64), whatever d is
+            batch_size = max(1, 2**18 // max(d, 1))
         peak = np.zeros(d)  # X is finite (checked by every loader), so every sum below is too
         for start in range(0, len(X), batch_size):
             xb = np.asarray(X[start : start + batch_size], dtype=np.float64)
@@ -56,12 +63,32 @@ class Preprocessor:
                 total += wb @ xb
                 total_sq += np.einsum("i,ij,ij->j", wb, xb, xb)
         n = len(X) if sample_weight is None else float(np.sum(sample_weight))
-        mean = total / n
-        var = np.maximum(total_sq / n - mean**2, 0.0)
+        return self._set(total / n, total_sq / n, peak, center=True)
+
+    def _fit_sparse(self, X, sample_weight):
+        if self.mode == "center":
+            raise InputError(
+                "preprocess='center' would make the sparse X dense; use 'standardize' (scales "
+                "sparse data without centring), 'scale' or 'none'"
+            )
+        X = X.tocsr()
+        peak = np.asarray(abs(X).max(axis=0).todense(), dtype=np.float64).ravel()
+        peak[peak == 0] = 1.0
+        Xs = X.astype(np.float64) @ _diag(1.0 / peak)
+        w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+        n = float(w.sum())
+        mean = np.asarray(Xs.T @ w).ravel() / n
+        mean_sq = np.asarray(Xs.multiply(Xs).T @ w).ravel() / n
+        return self._set(mean, mean_sq, peak, center=False)
+
+    def _set(self, mean, mean_sq, peak, center):
+        """offset_ and factor_ from per-feature moments in units of peak."""
+        d = len(peak)
+        var = np.maximum(mean_sq - mean**2, 0.0)
         unit = 1.0 / self.pixel_max if self.pixel_max else 1.0
         self.offset_ = np.zeros(d)
         self.factor_ = np.full(d, unit)
-        if self.mode in ("center", "standardize"):
+        if center and self.mode in ("center", "standardize"):
             self.offset_ = mean * peak
         if self.mode == "standardize":
             std = np.sqrt(var)  # in units of peak
@@ -79,8 +106,13 @@ class Preprocessor:
 
         Computed in the target dtype (the fast path); when that narrows the input (float64 data,
         float32 net) and overflows, it is redone in float64 row blocks, so that values beyond
-        float32's range are scaled before they are narrowed.
+        float32's range are scaled before they are narrowed. A SciPy sparse X stays sparse (a
+        CSR matrix) when the offset is zero, as it is for preprocessing fitted on sparse data.
         """
+        if hasattr(X, "tocsr"):
+            if not self.offset_.any():
+                return (X.tocsr() @ _diag(self.factor_)).astype(dtype).tocsr()
+            X = X.toarray()  # a model fitted on dense data, with centring, given sparse rows
         out = np.array(X, dtype=dtype)
         out -= self.offset_.astype(dtype)
         out *= self.factor_.astype(dtype)
@@ -131,3 +163,10 @@ class Preprocessor:
         if not (np.isfinite(pre.offset_).all() and np.isfinite(pre.factor_).all()):
             raise InputError(f"{source}: preprocessing arrays contain NaN or infinite values")
         return pre
+
+
+def _diag(v):
+    """A sparse diagonal matrix of v: column scaling that keeps a sparse matrix sparse."""
+    import scipy.sparse as sp  # only sparse inputs need SciPy
+
+    return sp.diags(v, format="csr")
