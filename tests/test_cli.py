@@ -14,6 +14,8 @@ from helpers import cli_argv, run_cli
 from twolayer import TwoLayerNet
 from twolayer.cli import main
 
+pytestmark = pytest.mark.core  # needs the core install alone (see .ci/run)
+
 
 @pytest.fixture(scope="module")
 def main_run(tmp_path_factory):

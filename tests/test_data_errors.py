@@ -19,6 +19,8 @@ from helpers import (
 from twolayer.data import load
 from twolayer.errors import InputError
 
+pytestmark = pytest.mark.core  # needs the core install alone (see .ci/run)
+
 
 def refused(spec, *fragments):
     """load(spec) raises InputError whose one-line message contains every fragment."""

@@ -11,6 +11,8 @@ from helpers import CIFAR_NAMES, rows_as_set, toy_arrays, write_cifar, write_csv
 from twolayer import data
 from twolayer.data import LOADERS, load
 
+pytestmark = pytest.mark.core  # needs the core install alone (see .ci/run)
+
 MNIST10K = Path("/work/shared/data/mnist10k")
 
 
@@ -191,7 +193,7 @@ def test_split_validation_keeps_plain_arrays_in_memory():
 
 
 def test_read_digits_equals_scikit_learns_loader():
-    from sklearn.datasets import load_digits as sk_digits
+    sk_digits = pytest.importorskip("sklearn.datasets").load_digits  # the [sklearn] extra
 
     X, y = data.read_digits()
     d = sk_digits()

@@ -3,9 +3,9 @@
 import re
 import xml.etree.ElementTree as ET
 
-import matplotlib.image as mpimg
 import numpy as np
 import pytest
+from PIL import Image
 
 from twolayer import diagram
 from twolayer.cli import main
@@ -16,6 +16,12 @@ from twolayer.runs import RunSettings, run_training
 from twolayer.train import TrainConfig
 
 REG = 0.05
+pytestmark = pytest.mark.core  # the diagram needs no matplotlib
+
+
+def imread(path):
+    """An RGB picture as floats in [0, 1]."""
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) / 255
 
 
 @pytest.fixture
@@ -94,7 +100,7 @@ def test_png_is_not_blank(problem, tmp_path):
     net, X, y = problem
     path = tmp_path / "d.png"
     diagram.draw(net, X, y, REG, path)
-    pixels = mpimg.imread(path)
+    pixels = imread(path)
     assert pixels.shape[:2] == (1150, 1800)
     assert pixels[..., :3].var() > 1e-3
     red = (pixels[..., 0] > 0.6) & (pixels[..., 1] < 0.3) & (pixels[..., 2] < 0.3)
@@ -124,7 +130,7 @@ def test_cli_diagram_fresh_network_and_saved_model(tmp_path, capsys):
     assert (
         main(["diagram", "--model", str(run / "model.npz"), "--out", str(tmp_path / "m.png")]) == 0
     )
-    assert mpimg.imread(tmp_path / "m.png")[..., :3].var() > 1e-3
+    assert imread(tmp_path / "m.png")[..., :3].var() > 1e-3
     net = TwoLayerNet.load(run / "model.npz")
     assert net.hidden_size == 8
 

@@ -269,23 +269,18 @@ def test_canvas_png_holds_the_drawn_pixels_and_lines_are_antialiased():
     assert len(levels) > 4, "a plain Pillow line has only two levels: it is not antialiased"
 
 
-def test_text_is_set_in_matplotlibs_dejavu_sans_or_pillows_default(monkeypatch):
-    from matplotlib import font_manager
-
+def test_text_is_set_in_the_shipped_dejavu_sans():
     from twolayer import raster
 
-    assert raster.font_path().samefile(
-        font_manager.findfont("DejaVu Sans", fallback_to_default=False)
-    )
     assert raster.font().getname() == ("DejaVu Sans", "Book")
+    assert raster.font(bold=True).getname() == ("DejaVu Sans", "Bold")
+    assert (raster.FONTS / "LICENSE-DejaVu.txt").is_file()
     c = raster.Canvas(80, 30)
     c.text(40, 15, "acc 0.9", ha="center")
     ink = np.flatnonzero((np.asarray(c.im)[..., 0] < 128).any(axis=0))
     assert abs(
         (ink.min() + ink.max()) / 2 - 40
     ) <= 2 and ink.max() - ink.min() + 1 <= raster.text_width("acc 0.9")
-    monkeypatch.setattr(raster, "font_path", lambda: None)
-    monkeypatch.setattr(raster, "_font", None)
     c = raster.Canvas(80, 30)
     c.text(40, 15, "acc 0.9", ha="center", rotate=True)
     assert (np.asarray(c.im) < 128).any() and raster.text_width("acc 0.9") > 20

@@ -1,4 +1,4 @@
-"""Two pictures of the network, drawn with matplotlib alone (SVG or PNG):
+"""Two pictures of the network, drawn without matplotlib by ``sketch`` (SVG by hand, PNG with Pillow):
 
 1. the network as layers of nodes and edges (NN-SVG style), large layers shortened with an
    ellipsis and labelled with their sizes;
@@ -17,9 +17,10 @@ import numpy as np
 
 from . import layers, runs
 from .errors import InputError
-from .io import save_figure
-from .plots import class_names, figure_text
+from .io import atomic_write, printable
+from .plots import class_names
 from .settings import RunSettings, TrainConfig, check_setting
+from .sketch import Sketch
 
 FORWARD, BACKWARD = "black", "#d00000"
 FORMATS = (".svg", ".png")
@@ -199,13 +200,7 @@ def _draw_wire(ax, edge):
     pts = _path(edge)
     xs, ys = zip(*pts)
     ax.plot(xs[:-1] + (xs[-1],), ys, color="0.55", linewidth=1, zorder=1)
-    ax.annotate(
-        "",
-        xy=pts[-1],
-        xytext=pts[-2],
-        zorder=1,
-        arrowprops=dict(arrowstyle="-|>", color="0.55", shrinkA=0, shrinkB=22, linewidth=1),
-    )
+    ax.arrow(pts[-2], pts[-1], color="0.55", shrink=22)
     # labels go on the longest straight piece of the wire
     (xa, ya), (xb, yb) = max(
         zip(pts, pts[1:]), key=lambda s: abs(s[1][0] - s[0][0]) + abs(s[1][1] - s[0][1])
@@ -254,9 +249,9 @@ def draw_network(ax, sizes, captions, output_names=None, max_nodes=10):
             if n is None:
                 ax.text(x, y, "⋮", ha="center", va="center", fontsize=16)
             else:
-                ax.add_patch(_circle(x, y, colors[min(i, 2)]))
+                ax.circle(x, y, 0.07, facecolor=colors[min(i, 2)], edgecolor="0.3", linewidth=0.6)
                 if i == len(columns) - 1 and output_names is not None:
-                    ax.text(x + 0.15, y, figure_text(output_names[n]), va="center", fontsize=8)
+                    ax.text(x + 0.15, y, printable(output_names[n]), va="center", fontsize=8)
         ax.text(2.0 * i, -1.3, captions[i], ha="center", va="top", fontsize=9)
     for i, name in enumerate(("W1, b1", "W2, b2")[: len(sizes) - 1]):
         ax.text(
@@ -273,17 +268,14 @@ def draw_network(ax, sizes, captions, output_names=None, max_nodes=10):
     ax.axis("off")
 
 
-def _circle(x, y, color):
-    from matplotlib.patches import Circle
-
-    return Circle((x, y), 0.07, facecolor=color, edgecolor="0.3", linewidth=0.6, zorder=2)
+# The figure: 1800 × 1150 px, the network above the circuit (heights 3.3 : 7), as matplotlib laid
+# out its 18 × 11.5 in figure at 100 dpi.
+SIZE = (1800, 1150)
+PANELS = ((18, 46, 1764, 336.6), (18, 424.6, 1764, 713.9))
 
 
 def draw(net, X, y, reg, path, data_name="data", image_shape=None):
     """Both figures, one above the other, into ``path`` (.svg or .png). Returns the circuit's edges."""
-    import matplotlib
-    from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
-
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise InputError(
@@ -293,26 +285,23 @@ def draw(net, X, y, reg, path, data_name="data", image_shape=None):
     d, hdim, c = net.input_size, net.hidden_size, net.output_size
     shape = f" ({'×'.join(map(str, image_shape))} image)" if image_shape else ""
     names = class_names(net)
-    with matplotlib.rc_context(
-        {"svg.fonttype": "none"}
-    ):  # keep labels as <text>, searchable and selectable
-        fig = Figure(figsize=(18, 11.5))
-        top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3.3, 7]})
-        draw_network(
-            top,
-            [d, hdim, c],
-            [f"input\n{d}{shape}", f"hidden · ReLU\n{hdim}", f"output · softmax\n{c} classes"],
-            output_names=names,
-        )
-        top.set_title(f"Two-layer network: {d} → {hdim} → {c}", fontsize=12)
-        draw_circuit(
-            bottom,
-            edges,
-            f"Backpropagation through the loss circuit on a minibatch of {len(y)} "
-            f"rows of {figure_text(data_name)} (reg = {reg:g}, L = {loss:.4g})",
-        )
-        fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.01, hspace=0.08)
-        save_figure(fig, path, dpi=100)
+    sketch = Sketch(*SIZE)
+    top, bottom = (sketch.panel(*box) for box in PANELS)
+    draw_network(
+        top,
+        [d, hdim, c],
+        [f"input\n{d}{shape}", f"hidden · ReLU\n{hdim}", f"output · softmax\n{c} classes"],
+        output_names=names,
+    )
+    top.set_title(f"Two-layer network: {d} → {hdim} → {c}", fontsize=12)
+    draw_circuit(
+        bottom,
+        edges,
+        f"Backpropagation through the loss circuit on a minibatch of {len(y)} "
+        f"rows of {printable(data_name)} (reg = {reg:g}, L = {loss:.4g})",
+    )
+    picture = sketch.png() if path.suffix.lower() == ".png" else sketch.svg().encode()
+    atomic_write(path, lambda f: f.write(picture))
     return edges
 
 

@@ -9,17 +9,23 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+
+try:  # scikit-learn is an extra: the core install (the command line) never imports it
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
+except ImportError as e:  # not installed, or too old (no validate_data)
+    raise ImportError(
+        f'TwoLayerClassifier needs scikit-learn 1.6 or later ({e}): pip install "twolayer[sklearn]"'
+    ) from None
 
 from . import callbacks as cb
 from .checks import as_array, check_classes, check_real_dtype

@@ -3,7 +3,8 @@
 The run pictures are simple (two line charts, a heat map and an image grid); drawing them with
 Pillow instead of matplotlib keeps `twolayer train` from spending ~0.8 s importing and laying out
 figures (Pillow imports in ~20 ms, and only when a picture is drawn). Text is DejaVu Sans at 11 px,
-read from the copy matplotlib ships (located without importing matplotlib). Pillow's lines are not
+from the copy shipped in ``twolayer/fonts`` (Bitstream Vera licence), so the pictures look the same
+in every install, matplotlib or not. Pillow's lines are not
 antialiased, so lines and markers are drawn as a coverage mask at 4× size, reduced to 1× and
 painted through it. Coordinates are pixels, x to the right and y down, (0, 0) the top-left corner;
 a line through (x, y) is centred on pixel (x, y).
@@ -11,7 +12,6 @@ a line through (x, y) is centred on pixel (x, y).
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
 from pathlib import Path
@@ -29,36 +29,25 @@ COLORS = {
 FONT_PX = 11
 AA = 4  # lines and markers are drawn at AA× size and reduced: their antialiasing
 
-_font = None
+_fonts: dict = {}
 
 
-def font_path():
-    """matplotlib's DejaVuSans.ttf, found without importing matplotlib; None when it is not there."""
-    try:
-        spec = importlib.util.find_spec("matplotlib")
-    except (ImportError, ValueError):
-        return None
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
-        if path.is_file():
-            return path
-    return None
+FONTS = Path(__file__).with_name("fonts")
 
 
-def font():
-    """The pictures' font: DejaVu Sans at FONT_PX, else Pillow's own default font at that size."""
-    global _font
-    if _font is None:
+def font(size=FONT_PX, bold=False):
+    """DejaVu Sans (or Bold) at ``size`` px, from the package; Pillow's default font if the file
+    cannot be read."""
+    key = (size, bold)
+    if key not in _fonts:
         from PIL import ImageFont
 
-        path = font_path()
+        name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
         try:
-            _font = ImageFont.truetype(str(path), FONT_PX) if path else None
+            _fonts[key] = ImageFont.truetype(str(FONTS / name), size)
         except OSError:
-            _font = None
-        if _font is None:
-            _font = ImageFont.load_default(size=FONT_PX)
-    return _font
+            _fonts[key] = ImageFont.load_default(size=size)
+    return _fonts[key]
 
 
 def text_width(s):

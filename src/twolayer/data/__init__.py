@@ -1,6 +1,6 @@
 """Data sets: ``load(SPEC)`` returns train / validation / test splits and class names.
 
-SPEC is ``digits`` (scikit-learn's built-in set, the default) or ``SCHEME:PATH``:
+SPEC is ``digits`` (scikit-learn's 8×8 digits, shipped in the package; the default) or ``SCHEME:PATH``:
 
     cifar10:DIR   the cifar-10-batches-py folder (pickles, read by a restricted unpickler)
     mnist:DIR     the four idx files of MNIST or Fashion-MNIST, gzip or raw
@@ -16,9 +16,12 @@ naming the file and the problem. Without a validation split one is carved from t
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import math
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -44,9 +47,12 @@ __all__ = [
     "LOADERS",
 ]
 
+DIGITS_FILE = Path(__file__).with_name("digits") / "digits.csv.gz"
+DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+
 
 def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
-    """scikit-learn's 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
+    """The 8×8 digits (1,797 images, pixel values 0..16), split with a fixed seed."""
     # val_fraction is in (0, 1) (data.load checks it by the settings table); digits also keep a test split
     if val_fraction >= 1 - test_fraction:
         raise SettingError(
@@ -74,27 +80,20 @@ def load_digits(seed=0, val_fraction=0.1, test_fraction=0.2):
 
 
 def read_digits():
-    """(X float64 (1797, 64), y intp) from the digits.csv.gz that scikit-learn ships (BSD-3-Clause),
-    read directly: importing scikit-learn (and SciPy) for it would cost a second at start-up."""
-    import gzip
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
-    path = Path(
-        next(iter(spec.submodule_search_locations or [])) if spec else "",
-        "datasets",
-        "data",
-        "digits.csv.gz",
-    )
-    if not path.is_file():  # a future scikit-learn may move the file: ask it the slow way
-        from sklearn.datasets import load_digits as sk_digits
-
-        d = sk_digits()
-        return d.data.astype(np.float64), d.target.astype(np.intp)
-    values = np.array(
-        gzip.decompress(path.read_bytes()).replace(b"\n", b",").split(b",")[:-1], dtype=np.float64
-    )
+    """(X float64 (1797, 64), y intp) from the digits.csv.gz shipped in this package (scikit-learn's
+    copy, BSD-3-Clause: see data/digits/README.md), its checksum checked first."""
+    try:
+        raw = DIGITS_FILE.read_bytes()
+    except OSError as e:
+        raise InputError(
+            f"{DIGITS_FILE}: cannot read the packaged digits ({e.strerror or e})"
+        ) from None
+    if hashlib.sha256(raw).hexdigest() != DIGITS_SHA256:
+        raise InputError(
+            f"{DIGITS_FILE}: the packaged digits file is damaged (its SHA-256 differs); "
+            "reinstall twolayer"
+        )
+    values = np.array(gzip.decompress(raw).replace(b"\n", b",").split(b",")[:-1], dtype=np.float64)
     table = values.reshape(-1, 65)  # 64 pixels, then the label
     return np.ascontiguousarray(table[:, :64]), table[:, 64].astype(np.intp)
 
