@@ -65,7 +65,38 @@ def test_circuit_gradients_are_the_librarys(problem):
     np.testing.assert_allclose(by_name["add2", "loss"].value, net.loss(X))
 
 
-def test_svg_red_labels_are_the_gradients(problem, tmp_path):
+def entries(line):
+    """{index tuple: value} of a label line of largest entries: '[1,2] -0.5  [0,3] 0.25'."""
+    return {
+        tuple(int(i) for i in idx.split(",")): float(v)
+        for idx, v in re.findall(r"\[([\d,]+)\] (-?[\d.]+(?:e[-+]\d+)?)", line)
+    }
+
+
+def label_lines(texts, color, first):
+    """The lines of the label whose first line is ``first`` (consecutive <text> elements)."""
+    lines = [t for t, fill in texts if fill == color]
+    i = lines.index(first)
+    out = [first]
+    for line in lines[i + 1 :]:
+        if not (line.startswith("[") or line == "all 0" or numbers(line)) or "∂" in line:
+            break
+        out.append(line)
+    return out
+
+
+def assert_largest(shown, grad, k=diagram.TOP):
+    """The printed entries are the k of largest magnitude of ``grad``, at their indices."""
+    grad = np.asarray(grad, dtype=np.float64)
+    order = np.argsort(-np.abs(grad.ravel()), kind="stable")[:k]
+    expected = {np.unravel_index(i, grad.shape): grad.ravel()[i] for i in order}
+    expected = {tuple(int(j) for j in idx): v for idx, v in expected.items() if v != 0}
+    assert set(shown) == set(expected), (shown, expected)
+    for idx, v in shown.items():
+        assert v == pytest.approx(expected[idx], rel=5e-3, abs=1e-12)
+
+
+def test_svg_red_labels_are_the_largest_entries_of_the_gradients(problem, tmp_path):
     net, X, y = problem
     path = tmp_path / "circuit.svg"
     edges = diagram.draw(net, X, y, REG, path)
@@ -79,32 +110,96 @@ def test_svg_red_labels_are_the_gradients(problem, tmp_path):
         if label is None:
             assert e.name == "y"
             continue
-        head, values = label.split("\n")
-        # the two lines of a label are consecutive <text> elements (W1 and W2 have two wires each)
-        assert values in [red[i + 1] for i, t in enumerate(red) if t == head]
-        shown = numbers(values)
-        expected = np.ravel(e.grad)[:3]
-        np.testing.assert_allclose(shown, expected, rtol=5e-3, atol=1e-12)
+        head, *values = label.split("\n")
+        assert head in red and label_lines(texts, diagram.BACKWARD, head)[1:] == values
+        if np.ndim(e.grad) == 0:
+            assert numbers(values[0]) == [pytest.approx(float(e.grad), rel=1e-3)]
+            continue
+        norm = float(head.rsplit("‖·‖ ", 1)[1])
+        assert norm == pytest.approx(np.linalg.norm(e.grad), rel=5e-3)
+        assert_largest(entries(" ".join(values)), e.grad)
         if e.src in ("b1", "b2"):  # a bias feeds one wire: its red label is the library's gradient
-            np.testing.assert_allclose(shown, ref[e.src][:3], rtol=5e-3)
+            assert_largest(entries(" ".join(values)), ref[e.src])
     # W1 and W2 feed two wires: their totals are drawn too, and are the library's gradients
     for k, label in diagram.sum_labels(edges).items():
-        head, values = label.split("\n")
-        assert head in red and values == red[red.index(head) + 1]
-        np.testing.assert_allclose(numbers(values), np.ravel(ref[k])[:3], rtol=5e-3, atol=1e-12)
-    # every red label in the file is one of the circuit's gradients or a parameter's total
-    assert len(red) == 2 * sum(e.grad is not None for e in edges) + 2 * 2
+        head, *rest = label.split("\n")
+        assert head in red
+        assert_largest(entries(" ".join(rest)), ref[k])
 
 
-def test_png_is_not_blank(problem, tmp_path):
+def test_image_gradients_show_their_largest_entries_never_border_zeros(tmp_path):
+    """On digits the first entries of dL/dW1 are border pixels, always 0: the picture prints the
+    largest ones, which are those of net.loss's gradient."""
+    net, X, y, reg, spec, shape = diagram.minibatch(data="digits", rows=2, hidden=32)
+    path = tmp_path / "d.svg"
+    edges = diagram.draw(net, X, y, reg, path, data_name=spec, image_shape=shape)
+    _, ref = net.loss(X, y, reg=reg)
+    assert reg == 0 and np.all(np.ravel(ref["W1"])[:3] == 0)  # the old trap: [0, 0, 0, …]
+    texts = svg_texts(path)
+    label = diagram.sum_labels(edges)["W1"].split("\n")
+    shown = entries(" ".join(label_lines(texts, diagram.BACKWARD, label[0])[2:]))
+    assert len(shown) == diagram.TOP and all(v != 0 for v in shown.values())
+    assert_largest(shown, ref["W1"])
+    red = [t for t, fill in texts if fill == diagram.BACKWARD]
+    assert not any(line.startswith("[0, 0, 0") for line in red)
+
+
+def test_reg_zero_fades_the_regulariser_and_says_so(problem, tmp_path):
     net, X, y = problem
-    path = tmp_path / "d.png"
-    diagram.draw(net, X, y, REG, path)
-    pixels = imread(path)
-    assert pixels.shape[:2] == (1150, 1800)
-    assert pixels[..., :3].var() > 1e-3
-    red = (pixels[..., 0] > 0.6) & (pixels[..., 1] < 0.3) & (pixels[..., 2] < 0.3)
-    assert red.sum() > 200  # the gradient labels are drawn in red
+    diagram.draw(net, X, y, 0.0, tmp_path / "zero.svg")
+    texts = svg_texts(tmp_path / "zero.svg")
+    assert ("reg = 0", diagram.FADED) in texts
+    faded_red = [t for t, fill in texts if fill == diagram.FADED_BACKWARD]
+    assert "all 0" in faded_red and "∂L/∂(reg·ΣW²)" in faded_red
+    diagram.draw(net, X, y, REG, tmp_path / "reg.svg")
+    texts = svg_texts(tmp_path / "reg.svg")
+    assert ("reg = 0.05", "#000000") in texts
+    assert not [t for t, fill in texts if fill in (diagram.FADED, diagram.FADED_BACKWARD)]
+
+
+def test_picture_fits_1000_px_with_labels_of_12_px(problem, tmp_path):
+    net, X, y = problem
+    diagram.draw(net, X, y, REG, tmp_path / "d.svg")
+    diagram.draw(net, X, y, REG, tmp_path / "d.png")
+    root = ET.parse(tmp_path / "d.svg").getroot()
+    width = float(root.get("width"))
+    assert width <= 1000
+    sizes = [
+        float(re.search(r"font-size:\s*([\d.]+)px", el.get("style")).group(1))
+        for el in root.iter("{http://www.w3.org/2000/svg}text")
+    ]
+    png = Image.open(tmp_path / "d.png")
+    scale = png.width / width  # PNG px per SVG px
+    assert png.width <= 1000 and min(sizes) * scale >= 12
+
+
+def test_toy_problem_is_cs231ns(toy):
+    net, X, y = diagram.toy_problem()
+    ref, X_ref, y_ref = toy
+    for k in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(net.params[k], ref.params[k])
+    np.testing.assert_array_equal(X, X_ref)
+    np.testing.assert_array_equal(y, y_ref)
+    assert net.loss(X, y, reg=diagram.TOY_REG)[0] == pytest.approx(1.30378789133, abs=1e-10)
+
+
+def test_cli_diagram_draws_the_toy_by_default_and_a_run(tmp_path, capsys):
+    assert main(["diagram", "--out", str(tmp_path / "toy.svg")]) == 0
+    texts = {t for t, _ in svg_texts(tmp_path / "toy.svg")}
+    assert "Two-layer network: 4 → 10 → 3" in texts
+    assert any("5 rows of the CS231n toy problem (reg = 0.05, L = 1.304)" in t for t in texts)
+    run = tmp_path / "run"
+    run_training(RunSettings(hidden_size=8, train=TrainConfig(epochs=1)), run)
+    assert main(["diagram", str(run), "--out", str(tmp_path / "run.svg")]) == 0
+    texts = {t for t, _ in svg_texts(tmp_path / "run.svg")}
+    assert "Two-layer network: 64 → 8 → 10" in texts and ("reg = 0", diagram.FADED) in set(
+        svg_texts(tmp_path / "run.svg")
+    )
+    capsys.readouterr()
+    assert main(["diagram", "--toy", "--data", "digits", "--out", str(tmp_path / "x.svg")]) == 2
+    assert main(["diagram", str(run), "--model", str(run), "--out", str(tmp_path / "x.svg")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "--toy" in err and "not both" in err
 
 
 def test_shown_nodes():
@@ -117,8 +212,10 @@ def test_labels():
     assert diagram.fmt_values(np.array([[1.0, -2.5], [3e-7, 4.0]])) == "[1, -2.5, 3e-07, …]"
     assert diagram.fmt_values(np.array([3, 9])) == "[3, 9]"
     e = diagram.Edge("mm1", "add1", "X·W1", np.zeros((2, 5)), np.ones((2, 5)))
-    assert diagram.forward_label(e) == "X·W1  2×5\n[0, 0, 0, …]"
-    assert diagram.gradient_label(e) == "∂L/∂(X·W1)  2×5\n[1, 1, 1, …]"
+    assert diagram.forward_label(e) == "X·W1  2×5  ‖·‖ 0\nall 0"
+    e.grad = np.arange(10.0).reshape(2, 5) - 8  # largest magnitudes: -8, 1 - 8 = -7, ...
+    assert diagram.gradient_label(e) == "∂L/∂(X·W1)  2×5  ‖·‖ 14.3\n[0,0] -8  [0,1] -7\n[0,2] -6"
+    assert diagram.fmt_largest(np.array([0.0, 0.5, 0.0])) == ["[1] 0.5"]  # zeros never listed
 
 
 def test_cli_diagram_fresh_network_and_saved_model(tmp_path, capsys):
@@ -159,6 +256,5 @@ def test_no_negative_zero_and_the_sum_of_two_wires(problem):
     total = parameter_gradients(edges)["W1"]
     _, grads = net.loss(X, y, reg=0.1)
     np.testing.assert_allclose(total, grads["W1"], rtol=1e-10, atol=1e-12)
-    assert (
-        labels["W1"].startswith("∂L/∂W1 = sum of its 2 wires") and fmt_values(total) in labels["W1"]
-    )
+    assert labels["W1"].startswith("∂L/∂W1 = sum of its 2 wires")
+    assert labels["W1"].endswith("\n".join(diagram.fmt_largest(total)))

@@ -153,21 +153,57 @@ def test_plot_saved_run_redraws_from_files(run_dir, tmp_path):
 def test_weights_png_draws_every_weight_as_a_whole_pixel_block(tmp_path, shape, n):
     import matplotlib.image as mpimg
 
-    W1 = np.random.default_rng(0).standard_normal((int(np.prod(shape)), n))
-    plots.plot_weights(W1, shape, tmp_path / "w.png")
-    grid = plots.weight_grid(W1, shape)
+    rng = np.random.default_rng(0)
+    W1 = rng.standard_normal((int(np.prod(shape)), n))
+    activity = rng.random(n)
+    plots.plot_weights(W1, shape, tmp_path / "w.png", activity=activity)
+    # of 512 units the 64 most active, most active first; of 7, all in their order
+    units = np.argsort(-activity)[:64] if n > plots.WEIGHTS_UNITS else np.arange(n)
+    grid = plots.weight_grid(W1[:, units], shape)
     k = plots.weights_scale(grid)
     assert k * max(grid.shape[:2]) <= max(plots.WEIGHTS_PX, max(grid.shape[:2]))
     png = mpimg.imread(tmp_path / "w.png")[..., :3]
     h, w = k * grid.shape[0], k * grid.shape[1]
-    assert png.shape[0] == h + plots.TITLE_PX and png.shape[1] == max(w, plots.MIN_WIDTH_PX)
+    top = plots.TITLE_PX * (2 if n > plots.WEIGHTS_UNITS else 1)  # the note's line
+    assert png.shape[0] == h + top and png.shape[1] >= max(w, plots.MIN_WIDTH_PX)
     x0 = (png.shape[1] - w) // 2
-    drawn = png[plots.TITLE_PX :, x0 : x0 + w]
+    drawn = png[top:, x0 : x0 + w]
     expected = np.repeat(np.repeat(grid, k, axis=0), k, axis=1)
     if expected.ndim == 2:
         expected = np.stack([expected] * 3, axis=-1)
     # the exact grid, up to the colour map's 256 levels and 8-bit PNG rounding: nothing was resampled
     np.testing.assert_allclose(drawn, expected, atol=3 / 255)
+
+
+def test_weights_of_512_units_show_the_64_most_active_at_readable_size():
+    """512 tiles of 8×8 are noise at 2 px a pixel: the 64 most active are drawn at 8 px a pixel."""
+    rng = np.random.default_rng(1)
+    W1 = rng.standard_normal((64, 512))
+    activity = rng.random(512)
+    units = plots.shown_units(W1, activity)
+    assert list(units) == sorted(range(512), key=lambda u: -activity[u])[:64]
+    assert plots.weights_scale(plots.weight_grid(W1[:, units], (8, 8))) >= 8
+    assert list(plots.shown_units(W1[:, :64], activity[:64])) == list(range(64))  # all, in order
+    by_norm = plots.shown_units(W1)  # no activity: the largest weight norms
+    assert set(by_norm) == set(np.argsort(-np.linalg.norm(W1, axis=0))[:64])
+    assert plots.weights_note(64, 512) == (
+        "the 64 most active of 512 units (largest mean ReLU output on the training rows), "
+        "most active first"
+    )
+    assert plots.weights_note(10, 10) == ""
+
+
+def test_mean_activation_is_the_mean_relu_output_on_the_training_rows():
+    net = TwoLayerNet(64, 20, 3, std=1e-1, seed=0)
+    X = np.random.default_rng(2).random((50, 64))
+    expected = np.maximum(X @ net.params["W1"] + net.params["b1"], 0).mean(axis=0)
+    np.testing.assert_allclose(plots.mean_activation(net, X), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        plots.mean_activation(net, X, rows=10),
+        np.maximum(X[:10] @ net.params["W1"] + net.params["b1"], 0).mean(axis=0),
+        rtol=1e-5,
+    )
+    assert plots.mean_activation(net, X[:0]) is None
 
 
 def _recording_charts(monkeypatch):

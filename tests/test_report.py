@@ -2,9 +2,11 @@
 
 import base64
 import io
+import json
 import re
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,11 +14,12 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
+from twolayer import __version__
 from twolayer import data as data_mod
 from twolayer.cli import main
 from twolayer.errors import InputError
 from twolayer.net import TwoLayerNet
-from twolayer.report import render, write_report
+from twolayer.report import png_size, render, write_report
 from twolayer.runs import RunSettings, run_training
 from twolayer.train import TrainConfig
 
@@ -152,9 +155,11 @@ def test_report_loads_in_headless_chromium(run_dir, tmp_path):
     loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', result.stdout)
     assert loaded, "the page's load handler did not run"
     assert loaded.group(1) == loaded.group(2) == "4"
+    # at chromium's default 800 px window every picture is still at its natural size (it scrolls)
+    assert 'data-images-shrunk="0"' in result.stdout
 
 
-def test_hyperparameters_show_the_epochs_run_and_no_internal_keys():
+def test_settings_show_the_epochs_run_and_no_internal_keys():
     config = RunSettings(train=TrainConfig(epochs=None)).to_dict()
     page = Page()
     page.feed(
@@ -181,3 +186,93 @@ def test_per_class_bars_start_near_the_lowest_accuracy():
     assert "The bars run from 90% (empty) to 100% (full)" in html
     low = {"split": "test", "class_names": ["a", "b"], "matrix": [[5, 5], [0, 10]]}  # 50%, 100%
     assert re.findall(r"width:(\d+)px", render("r", {}, {}, [], low)) == ["0", "200"]
+
+
+@pytest.fixture(scope="module")
+def wide_run(tmp_path_factory):
+    """A run of the default hidden size, 512: its weights picture shows 64 of them."""
+    out = tmp_path_factory.mktemp("wide")
+    run_training(RunSettings(hidden_size=512, train=TrainConfig(epochs=1, seed=0)), out)
+    return out
+
+
+def test_report_says_what_the_auto_settings_chose(run_dir):
+    out, _ = run_dir
+    html = write_report(out).read_text(encoding="utf-8")
+    rows = {r[0]: r[1:] for r in parse(out / "report.html").rows if r}
+    # digits are images: auto preprocessing scales the pixels and auto augmentation shifts them
+    assert rows["preprocess"] == [
+        "auto → scale: pixels divided by their largest value, into [0, 1]"
+    ]
+    assert rows["augment"] == [
+        "auto → shift: random 1-pixel shifts of the images in each training batch"
+    ]
+    assert rows["std"] == ["He initialisation"]
+    assert "auto</td>" not in html
+
+
+def test_report_shows_only_the_settings_that_applied():
+    config = RunSettings(train=TrainConfig(optimizer="adamw", schedule="cosine")).to_dict()
+    page = Page()
+    page.feed(html := render("r", {"epochs": 3}, config, [], None))
+    rows = {r[0] for r in page.rows if r}
+    assert {"weight_decay", "min_lr_ratio", "learning_rate", "patience"} <= rows
+    assert not {"momentum", "lr_decay", "tol"} & rows
+    assert "Not shown, as they did not apply to this run: momentum (for the momentum and" in html
+    config = RunSettings(
+        train=TrainConfig(optimizer="momentum", schedule="step", patience=3)
+    ).to_dict()
+    page = Page()
+    page.feed(render("r", {"epochs": 3}, config, [], None))
+    rows = {r[0] for r in page.rows if r}
+    assert {"momentum", "lr_decay", "tol"} <= rows
+    assert not {"weight_decay", "min_lr_ratio"} & rows
+
+
+def test_report_names_version_dates_and_a_short_fingerprint(run_dir):
+    out, metrics = run_dir
+    assert metrics["twolayer_version"] == __version__
+    config = json.loads((out / "config.json").read_text())
+    when = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
+    html = render(out.name, metrics, config, [], None, now=when)
+    finished = datetime.fromisoformat(metrics["finished"]).strftime("%Y-%m-%d %H:%M UTC")
+    assert (
+        f"Trained by twolayer {__version__}, finished {finished}. "
+        f"This page written by twolayer {__version__} on 2026-01-02 03:04 UTC." in html
+    )
+    fp = config["fingerprint"]
+    assert (
+        f"Fingerprint: 1,257 training rows × 64 features, 10 classes, first rows&#x27; SHA-256 "
+        f"{fp['rows_sha256']}." in html
+    )
+    assert "{" not in html.split("<body>", 1)[1].split("<script>")[0]  # no dict printed anywhere
+
+
+def test_report_figures_keep_their_natural_size(run_dir):
+    out, _ = run_dir
+    page = parse(write_report(out))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    images = [a for tag, a in page.tags if tag == "img"]
+    for attrs in images:
+        width, height = png_size(base64.b64decode(attrs["src"].split(",", 1)[1]))
+        assert (attrs["width"], attrs["height"]) == (str(width), str(height))
+    assert "figure img { max-width: none;" in html and "max-width: 460px" not in html
+    assert {a.get("class") for a in images} == {None, "pixels"}  # weights: never smoothed
+
+
+def test_weights_of_512_units_say_which_are_shown(wide_run):
+    page = parse(write_report(wide_run))
+    captions = " ".join(a["alt"] for tag, a in page.tags if tag == "img" and "weights" in a["alt"])
+    assert (
+        "the 64 most active of 512 units (largest mean ReLU output on the training rows)"
+        in captions
+    )
+    src = next(a["src"] for tag, a in page.tags if tag == "img" and "weights" in a["alt"])
+    pixels = mpimg.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), format="png")
+    assert pixels.shape[1] >= 8 * (8 * 9 - 1)  # 8×8 tiles of 8×8 digits, 8 px a weight
+
+
+def test_weights_of_a_small_net_show_every_unit(run_dir):
+    out, _ = run_dir
+    html = write_report(out).read_text(encoding="utf-8")
+    assert "most active" not in html  # 32 units: all shown, no note

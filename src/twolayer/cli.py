@@ -669,19 +669,35 @@ def diagram(
         None,
         help="L2 strength in the circuit; default: the model's, else 0 (the training default).",
     ),
-    hidden_size: int = typer.Option(
-        _R.hidden_size,
+    hidden_size: int | None = typer.Option(
+        None,
         flag("hidden_size"),
-        help="Hidden size of the fresh network (without --model).",
+        help=f"Hidden size of a fresh network on --data (default {_R.hidden_size}).",
     ),
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
+    toy: bool = typer.Option(
+        False,
+        "--toy",
+        help="CS231n's untrained toy net (4 inputs, 10 hidden, 3 classes, 5 examples, reg 0.05): "
+        "the default without a run, --model, --data or --hidden.",
+    ),
+    run: Path | None = typer.Argument(None, help="A run directory (or its model.npz) to draw."),
     as_json: bool = typer.Option(
         False, "--json", help="Print {out, data, batch, reg, loss} as JSON."
     ),
 ):
     """Draw the network (layers of nodes) and its loss circuit with forward values and gradients."""
+    if run is not None and model is not None:
+        raise InputError("give the run either as RUN or as --model, not both")
+    model = run if run is not None else model
+    toy = toy or (model is None and data is None and hidden_size is None)
     net, X, y, model_reg, spec, shape = minibatch(
-        model, data, rows=diagram_rows, hidden=hidden_size, seed=seed
+        model,
+        data,
+        rows=diagram_rows,
+        hidden=_R.hidden_size if hidden_size is None else hidden_size,
+        seed=seed,
+        toy=toy,
     )
     reg = model_reg if reg is None else check_setting("reg", reg)
     draw(net, X, y, reg, out, data_name=spec, image_shape=shape)

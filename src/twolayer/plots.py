@@ -4,7 +4,8 @@
 
 RUN_DIR/loss.png        per-step loss and per-epoch mean loss
 RUN_DIR/accuracy.png    train vs validation accuracy per epoch
-RUN_DIR/weights.png     first-layer weights as an image grid (image data sets only)
+RUN_DIR/weights.png     first-layer weights as an image grid (image data sets only; of more than
+                        64 hidden units the 64 most active, with a line that says so)
 RUN_DIR/confusion.png   confusion matrix on the test split (else validation), with class names
 RUN_DIR/confusion.json  the same matrix and per-class accuracy, for the report
 
@@ -38,7 +39,10 @@ def plot_run(out, net, history, dataset, transform=None):
         )
     shape = image_shape(net, dataset)
     if shape is not None:
-        written["weights.png"] = plot_weights(net.params["W1"], shape, out / "weights.png")
+        activity = mean_activation(net, dataset.X_train, transform)
+        written["weights.png"] = plot_weights(
+            net.params["W1"], shape, out / "weights.png", activity=activity
+        )
     split, X, y = evaluation_split(dataset)
     if X is not None and len(y):
         names = class_names(net)
@@ -329,8 +333,37 @@ def plot_accuracy(history, path, augmented=False):
 WEIGHTS_PX = (
     600  # the grid is drawn at most about this wide, each weight as a whole k×k block of pixels
 )
-TITLE_PX = 30
+TITLE_PX = 30  # per line of the title
 MIN_WIDTH_PX = 420
+WEIGHTS_UNITS = 64  # at most this many tiles: 512 tiles of 8×8 pixels read as noise
+ACTIVITY_ROWS = 2000  # the training rows the units' activity is measured on
+
+
+def mean_activation(net, X, transform=None, rows=ACTIVITY_ROWS):
+    """Each hidden unit's mean ReLU output on the first ``rows`` raw rows of X (None without rows)."""
+    if X is None or len(X) == 0:
+        return None
+    x = (transform or net.transform)(X[:rows])
+    h = np.maximum(np.asarray(x, np.float64) @ net.params["W1"] + net.params["b1"], 0.0)
+    return h.mean(axis=0)
+
+
+def shown_units(W1, activity=None, limit=WEIGHTS_UNITS):
+    """The hidden units a weights picture shows: all of them up to ``limit``, else the ``limit``
+    most active (largest ``activity``; without it, largest weight norm), most active first."""
+    n = W1.shape[1]
+    if n <= limit:
+        return np.arange(n)
+    strength = np.linalg.norm(W1, axis=0) if activity is None else np.asarray(activity)
+    return np.argsort(-strength, kind="stable")[:limit]
+
+
+def weights_note(n_shown, n_units, by_activity=True):
+    """The line that says which units a weights picture left out ('' when it shows them all)."""
+    if n_shown >= n_units:
+        return ""
+    how = "largest mean ReLU output on the training rows" if by_activity else "largest weight norm"
+    return f"the {n_shown} most active of {n_units} units ({how}), most active first"
 
 
 def weights_scale(grid):
@@ -338,17 +371,26 @@ def weights_scale(grid):
     return max(1, WEIGHTS_PX // max(grid.shape[:2]))
 
 
-def plot_weights(W1, shape, path):
+def plot_weights(W1, shape, path, activity=None):
     """First-layer weights, one tile per hidden unit (CS231n's show_net_weights), pixel-exact:
-    each weight is a k×k block of the PNG, so no tile is resampled; gray for one channel."""
-    grid = weight_grid(W1, shape)
+    each weight is a k×k block of the PNG, so no tile is resampled; gray for one channel. Of more
+    than WEIGHTS_UNITS units only the most active are drawn (``shown_units``), and a second title
+    line says so."""
+    W1 = np.asarray(W1)
+    units = shown_units(W1, activity)
+    grid = weight_grid(W1[:, units], shape)
     k = weights_scale(grid)
     h, w = k * grid.shape[0], k * grid.shape[1]
-    title = f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each"
-    width = max(w, MIN_WIDTH_PX, text_width(title) + 20)
-    c = Canvas(width, h + TITLE_PX)
-    c.text(width / 2, TITLE_PX / 2, title, ha="center")
-    c.image(grid, (width - w) // 2, TITLE_PX, k)
+    lines = [f"First-layer weights: {W1.shape[1]} hidden units, {'×'.join(map(str, shape))} each"]
+    note = weights_note(len(units), W1.shape[1], activity is not None)
+    if note:
+        lines.append(note)
+    top = TITLE_PX * len(lines)
+    width = max(w, MIN_WIDTH_PX, *(text_width(t) + 20 for t in lines))
+    c = Canvas(width, h + top)
+    for i, line in enumerate(lines):
+        c.text(width / 2, TITLE_PX * (i + 0.5), line, ha="center")
+    c.image(grid, (width - w) // 2, top, k)
     return _save(c, path)
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
+from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
+from . import __version__
 from .errors import InputError
 from .io import exists, is_dir, is_file, printable, read_json, write_text
 from .locks import run_lock
-from .plots import read_confusion
+from .plots import WEIGHTS_UNITS, read_confusion, weights_note
 from .runs import read_metrics, redraw
 from .settings import check_settings_dict
 
@@ -41,24 +44,63 @@ METRICS = (
 )
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 1280px; margin: 2em auto; padding: 0 1em; color: #222; }
+p, figcaption { max-width: 75ch; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+.meta { color: #555; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 td, th { padding: 0.25em 0.8em; border-bottom: 1px solid #eee; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure img { max-width: 460px; border: 1px solid #eee; }
-figcaption { font-size: 0.9em; color: #555; }
+figure { display: inline-block; margin: 0.5em 1em 1.5em 0; vertical-align: top; max-width: 100%; }
+.scroll { overflow-x: auto; }
+figure img { max-width: none; border: 1px solid #eee; display: block; }
+img.pixels { image-rendering: pixelated; }
+figcaption { font-size: 0.95em; color: #444; margin-top: 0.3em; }
 .bar { display: inline-block; height: 0.8em; background: #4a90d9; }
 """
+# figures at their natural size: a figure wider than the page scrolls inside its box instead of
+# shrinking (a shrunk chart's 11 px labels drop to 7-8 px, a weights tile gets resampled)
 
 SCRIPT = """
 window.addEventListener("load", function () {
   var imgs = Array.prototype.slice.call(document.images);
   var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  var shrunk = imgs.filter(function (i) { return i.clientWidth < i.naturalWidth; }).length;
   document.body.setAttribute("data-images-loaded", ok + "/" + imgs.length);
+  document.body.setAttribute("data-images-shrunk", String(shrunk));
 });
 """
+
+# what each preprocessing mode and augmentation does, in the report's words
+PREPROCESS_WORDS = {
+    "none": "raw values",
+    "scale": "pixels divided by their largest value, into [0, 1]",
+    "center": "the mean training image subtracted (CS231n)",
+    "standardize": "zero mean and unit variance per feature (training-set statistics)",
+}
+AUGMENT_WORDS = {
+    "none": "no augmentation",
+    "shift": "random 1-pixel shifts of the images in each training batch",
+}
+
+# settings that act only with another one's value (name -> its setting, the test, the words):
+# left out of the page when they did not apply, and named under the table
+APPLIES = {
+    "momentum": (
+        "optimizer",
+        lambda v: v in ("momentum", "nesterov"),
+        "the momentum and nesterov optimizers only",
+    ),
+    "weight_decay": ("optimizer", lambda v: v == "adamw", "the adamw optimizer only"),
+    "lr_decay": ("schedule", lambda v: v == "step", "the step schedule only"),
+    "min_lr_ratio": ("schedule", lambda v: v == "cosine", "the cosine schedule only"),
+    "tol": ("patience", lambda v: v is not None, "early stopping (a patience) only"),
+}
+NONE_WORDS = {
+    "std": "He initialisation",
+    "patience": "none (every epoch runs)",
+    "seed": "none (fresh randomness)",
+}
 
 
 def write_report(run_dir):
@@ -104,16 +146,17 @@ def _usable(path):
     return is_file(path) and path.stat().st_size > 0
 
 
-def render(name, metrics, config, figures, confusion):
-    """The page as a string."""
+def render(name, metrics, config, figures, confusion, now=None):
+    """The page as a string; ``now`` (a datetime) is when it was written, for the header line."""
+    settings, left_out = _settings(metrics, config)
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>twolayer run {escape(name)}</title>",
         f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
         f"<h1>twolayer run <code>{escape(name)}</code></h1>",
-        f"<p>Data <code>{escape(str(metrics.get('data', config.get('data', '?'))))}</code>, "
-        f"hidden size {escape(str(metrics.get('hidden_size', config.get('hidden_size', '?'))))}.</p>",
+        f"<p class=meta>{escape(_provenance(metrics, now))}</p>",
+        f"<p>{_data_line(metrics, config)}</p>",
         "<h2>Metrics</h2>",
         _table(
             [
@@ -122,19 +165,17 @@ def render(name, metrics, config, figures, confusion):
                 if metrics.get(key) is not None
             ]
         ),
-        "<h2>Hyperparameters</h2>",
-        _table([(k, _fmt(v, k)) for k, v in _hyperparameters(metrics, config)]),
-        "<h2>Figures</h2>",
+        "<h2>Settings</h2>",
+        _table([(k, _fmt(v, k)) for k, v in settings]),
     ]
+    if left_out:
+        parts.append(
+            f"<p class=meta>Not shown, as they did not apply to this run: {escape(left_out)}.</p>"
+        )
+    parts.append("<h2>Figures</h2>")
     if not figures:
         parts.append("<p>No figures in this run directory.</p>")
-    for fig in figures:
-        data = base64.b64encode(fig.read_bytes()).decode("ascii")
-        caption = CAPTIONS.get(fig.name, fig.stem)
-        parts.append(
-            f'<figure><img src="data:image/png;base64,{data}" alt="{escape(caption)}">'
-            f"<figcaption>{escape(caption)} ({escape(fig.name)})</figcaption></figure>"
-        )
+    parts += [_figure(fig, metrics, config) for fig in figures]
     parts.append("<h2>Per-class accuracy</h2>")
     if confusion is None:
         parts.append(
@@ -144,6 +185,77 @@ def render(name, metrics, config, figures, confusion):
         parts.append(_per_class(confusion))
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def png_size(data):
+    """(width, height) of a PNG from its header; (None, None) for bytes that are no PNG."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None, None
+    return struct.unpack(">II", data[16:24])
+
+
+def _figure(path, metrics, config):
+    """One embedded picture at its natural size (its width and height in the tag), captioned."""
+    raw = path.read_bytes()
+    width, height = png_size(raw)
+    size = f' width="{width}" height="{height}"' if width else ""
+    # the caption wraps at the picture's width (+ its border), so pictures stand side by side
+    box = f' style="width:{width + 2}px"' if width else ""
+    caption = CAPTIONS.get(path.name, path.stem)
+    if path.name == "weights.png":
+        hidden = metrics.get("hidden_size", config.get("hidden_size"))
+        note = weights_note(WEIGHTS_UNITS, hidden) if isinstance(hidden, int) else ""
+        if note:
+            caption += f": {note}; the others are left out so that each tile stays readable"
+    pixels = ' class="pixels"' if path.name == "weights.png" else ""
+    data = base64.b64encode(raw).decode("ascii")
+    return (
+        f'<figure{box}><div class="scroll"><img src="data:image/png;base64,{data}"{size}{pixels} '
+        f'alt="{escape(caption)}"></div>'
+        f"<figcaption>{escape(caption)} ({escape(path.name)})</figcaption></figure>"
+    )
+
+
+def _provenance(metrics, now=None):
+    """Who trained the run and when, and when this page was written."""
+    now = now or datetime.now(timezone.utc)
+    version = metrics.get("twolayer_version")
+    trained = f"Trained by twolayer {version}" if version else "Trained by an unrecorded version"
+    finished = metrics.get("finished")
+    when = f", finished {_when(finished)}" if finished else ""
+    return (
+        f"{trained}{when}. This page written by twolayer {__version__} on "
+        f"{now.strftime('%Y-%m-%d %H:%M UTC')}."
+    )
+
+
+def _when(iso):
+    try:
+        t = datetime.fromisoformat(iso).astimezone(timezone.utc)
+    except ValueError:
+        return iso
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _data_line(metrics, config):
+    """The data and the model's size in one sentence, with the data's fingerprint in words."""
+    spec = metrics.get("data", config.get("data", "?"))
+    hidden = metrics.get("hidden_size", config.get("hidden_size", "?"))
+    line = f"Data <code>{escape(str(spec))}</code>, hidden size {escape(str(hidden))}."
+    fp = config.get("fingerprint")
+    if isinstance(fp, dict) and all(
+        k in fp for k in ("n_train", "n_features", "n_classes", "rows_sha256")
+    ):
+        line += escape(
+            f" Fingerprint: {_count(fp['n_train'])} training rows × {_count(fp['n_features'])} "
+            f"features, {_count(fp['n_classes'])} classes, first rows' SHA-256 "
+            f"{str(fp['rows_sha256'])[:16]}."
+        )
+    return line
+
+
+def _count(v):
+    return f"{v:,}" if isinstance(v, int) else str(v)
 
 
 BAR_PX = 200
@@ -183,13 +295,21 @@ INTERNAL = (
     "steps_per_epoch",
     "max_steps",
     "sampling",
-)  # the loop's plumbing, not choices of the run
+    "fingerprint",  # shown as a line under the title
+    "preprocess_resolved",
+    "augment_resolved",
+    "twolayer_version",
+    "finished",
+)  # the loop's plumbing and the run's records, not choices of the run
 
 
-def _hyperparameters(metrics, config):
-    """Settings from config.json (the loop's settings flattened in), else those echoed in metrics.json.
+def _settings(metrics, config):
+    """The run's settings as (name, shown value) rows, and the words for those left out.
 
-    Auto epochs show how many ran; the loop's internal keys are left out."""
+    From config.json (the loop's settings flattened in), else those echoed in metrics.json. Auto
+    settings show what they resolved to (``auto → scale: …``), auto epochs how many ran; a setting
+    that did not apply (momentum without a momentum optimizer, ...) is left out and named in the
+    second value; the loop's internal keys are left out."""
     if config:
         flat = {k: v for k, v in config.items() if k != "train"}
         flat.update(config.get("train") or {})
@@ -198,14 +318,31 @@ def _hyperparameters(metrics, config):
         flat = {k: v for k, v in metrics.items() if k not in shown and not k.endswith("_accuracy")}
     if flat.get("epochs") is None and metrics.get("epochs") is not None:
         flat["epochs"] = f"auto ({metrics['epochs']} run)"
-    return [(k, v) for k, v in flat.items() if k not in INTERNAL]
+    unused = [k for k, (by, applies, _) in APPLIES.items() if by in flat and not applies(flat[by])]
+    for key, words in (("preprocess", PREPROCESS_WORDS), ("augment", AUGMENT_WORDS)):
+        resolved = metrics.get(f"{key}_resolved")
+        if key in flat and resolved in words:
+            chosen = f"{resolved}: {words[resolved]}"
+            flat[key] = f"auto → {chosen}" if flat[key] == "auto" else chosen
+    for key, words in NONE_WORDS.items():
+        if key in flat and flat[key] is None:
+            flat[key] = words
+    rows = [(k, v) for k, v in flat.items() if k not in INTERNAL and k not in unused]
+    dropped = [f"{k} (for {APPLIES[k][2]})" for k in unused if k in flat]
+    return rows, "; ".join(dropped)
 
 
 def _table(rows):
+    """Name-value rows; numbers right-aligned, words left-aligned."""
     body = "".join(
-        f"<tr><td>{escape(str(k))}</td><td class=num>{escape(str(v))}</td></tr>" for k, v in rows
+        f"<tr><td>{escape(str(k))}</td><td{' class=num' if _numeric(v) else ''}>{escape(str(v))}</td></tr>"
+        for k, v in rows
     )
     return f"<table>{body}</table>"
+
+
+def _numeric(text):
+    return str(text).rstrip("%").replace(".", "", 1).replace("e-", "", 1).lstrip("-").isdigit()
 
 
 def _fmt(value, key=""):

@@ -22,11 +22,12 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from . import data as data_mod
 from .checks import check_fields, check_model_size, is_int, is_real, is_str, optional
 from .data.augment import random_shift
@@ -97,7 +98,7 @@ def build(settings, dataset):
 
 def make_augment(mode, net, dataset):
     """The batch augmentation a run asks for: random pixel shifts for image data ('auto', 'shift')."""
-    if mode == "none" or (mode == "auto" and dataset.image_shape is None):
+    if resolved_augment(mode, dataset.image_shape) == "none":
         return None
     if dataset.image_shape is None:
         raise InputError(
@@ -106,6 +107,12 @@ def make_augment(mode, net, dataset):
         )
     blank = net.transform(np.zeros((1, net.input_size)))[0]
     return random_shift(dataset.image_shape, fill=blank)
+
+
+def resolved_augment(mode, image_shape):
+    """What an augment setting does on data of this image shape (None: not images): 'none' or
+    'shift' (auto shifts images, leaves other rows alone)."""
+    return "none" if mode == "none" or (mode == "auto" and image_shape is None) else "shift"
 
 
 def batch_transform(net, X):
@@ -286,6 +293,10 @@ METRICS_SCHEMA = {
     "data": (is_str, "a string"),
     "error": (is_str, "a string"),
     "warning": (is_str, "a string"),
+    **{
+        k: (is_str, "a string")
+        for k in ("preprocess_resolved", "augment_resolved", "twolayer_version", "finished")
+    },
 }
 
 
@@ -503,6 +514,11 @@ def _metrics(settings, run, trainer):
         "hidden_size": settings.hidden_size,
         "dtype": settings.dtype,
         "preprocess": settings.preprocess,
+        # what the auto settings chose, and who trained when: the report shows them
+        "preprocess_resolved": pre.mode if (pre := run.net.preprocessor) is not None else "none",
+        "augment_resolved": resolved_augment(settings.train.augment, run.dataset.image_shape),
+        "twolayer_version": __version__,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     warning = learned_nothing(run, metrics)
     if warning:
