@@ -65,6 +65,7 @@ OPTIONS = {
     "momentum": _reals(),
     "weight-decay": _reals(),
     "val-fraction": _reals(),
+    "test-fraction": _reals(),
 }
 
 
@@ -108,7 +109,10 @@ def test_any_value_of_any_numeric_train_option_is_exit_0_or_one_line(
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("twolayer: error: "), err
     assert code == 2 or (code == 1 and "diverged" in lines[0]), (code, err)
-    if code == 2 and option not in ("val-fraction",):  # the line names the option as typed
+    if code == 2 and option not in (
+        "val-fraction",
+        "test-fraction",
+    ):  # the line names the option as typed
         assert option in lines[0] or "Invalid value" in lines[0] or "seed" in lines[0], lines[0]
 
 

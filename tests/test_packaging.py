@@ -5,6 +5,7 @@ named with the extra that installs it.
 The first test runs every core command with the extras' packages blocked; .ci/run also runs the
 `core` tests in a venv that has the core install alone."""
 
+import re
 import sys
 from importlib.metadata import metadata, requires
 from importlib.resources import files
@@ -56,9 +57,10 @@ def _requirements():
     by_extra = {}
     for line in requires("twolayer"):
         req = Requirement(line)
-        extra = None
-        if req.marker is not None:
-            extra = str(req.marker).split("==")[1].strip().strip("'\"")
+        named = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", str(req.marker or ""))
+        extra = named.group(1) if named else None
+        if extra is None and req.marker is not None and not req.marker.evaluate():
+            continue  # a core dependency of other Pythons only (tomli before 3.11)
         by_extra.setdefault(extra, set()).add(req.name.lower())
     return by_extra
 

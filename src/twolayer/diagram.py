@@ -422,6 +422,10 @@ def minibatch(model=None, data=None, rows=2, hidden=256, seed=0, toy=False):
         net, X, y = toy_problem()
         return net, X, y, TOY_REG, TOY, None
     if model is not None and Path(model).is_dir():
+        if not (Path(model) / "model.npz").exists():
+            raise InputError(
+                f"{printable(model)} is a directory, not a model file, and holds no model.npz"
+            )
         model = Path(model) / "model.npz"
     if model is not None:
         net, dataset, settings = runs.load_model_data(model, data, seed)
