@@ -55,6 +55,11 @@ TABLE = {
     "warmup_epochs": ("an integer in 0..1,000,000", [0, 10**6], [-1, 10**6 + 1]),
     "patience": ("an integer in 1..1,000,000 or None", [1, 10**6, None], [0, 10**6 + 1]),
     "tol": ("a finite number >= 0", [0, 1e308], [-TINY, NAN]),
+    "clip_grad_norm": (
+        "a finite number > 0 or None (no clipping)",
+        [None, TINY, 1e308],
+        [0, -TINY, NAN, INF],
+    ),
     "sampling": ("'shuffle' or 'replacement'", ["shuffle", "replacement"], ["Shuffle", None]),
     "steps_per_epoch": ("a positive integer or None", [1, 10**9, None], [0, 10**9 + 1]),
     "max_steps": ("an integer >= 0 or None", [0, 10**12, None], [-1, 10**12 + 1]),

@@ -246,6 +246,10 @@ def train(
     warmup_epochs: int = typer.Option(
         _T.warmup_epochs, flag("warmup_epochs"), help="Epochs of linear learning-rate warm-up."
     ),
+    clip_grad_norm: float | None = typer.Option(
+        None,
+        help="Scale each step's gradients down to this global L2 norm (default: no clipping).",
+    ),
     patience: int = typer.Option(
         0,
         help="Stop after this many epochs without a better validation "

@@ -356,7 +356,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def _steer(self, trainer, val_raw):
         """Wire scoring=, clip_grad_norm= and callbacks= into the trainer; returns its on_epoch
         hook (schedule='plateau' is the loop's own, see Trainer.plateau)."""
-        trainer.clip_norm = None if self.clip_grad_norm is None else float(self.clip_grad_norm)
+        trainer.clip_norm = check_setting("clip_grad_norm", self.clip_grad_norm)
         if self.scoring is not None and val_raw is not None:
             from sklearn.metrics import check_scoring
 
