@@ -437,3 +437,22 @@ def test_flag_spells_renamed_settings_and_dashes_the_rest():
     assert flag("learning_rate") == "--lr"
     assert flag("val_fraction") == "--val-fraction"
     assert flag("n_jobs") == "--n-jobs"
+
+
+def test_none_for_a_setting_that_refuses_it_is_a_value_error_not_a_type_error():
+    """None is the absence of a value, not a value of the wrong type: a SettingError that is no
+    TypeError (a string for a number is both)."""
+    with pytest.raises(
+        SettingError, match=r"^sampling must be 'shuffle' or 'replacement', got None$"
+    ) as e:
+        check_setting("sampling", None)
+    assert not isinstance(e.value, TypeError)
+    with pytest.raises(SettingTypeError):
+        check_setting("batch_size", "8")
+
+
+def test_the_loops_settings_must_be_a_train_config_and_train_is_not_a_setting():
+    with pytest.raises(TypeError, match=r"^train must be a TrainConfig, got dict$"):
+        RunSettings(train={"batch_size": 3})
+    with pytest.raises(InputError, match=r"^unknown setting\(s\): train$"):
+        RunSettings().with_changes(train=TrainConfig())

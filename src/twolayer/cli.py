@@ -784,16 +784,8 @@ def _exit_status(e, debug):
     """The exit status of an exception leaving a command, its one line said; None to re-raise it."""
     if isinstance(e, _Refused):
         e = e.error
-    if isinstance(e, typer.Exit):
-        return e.exit_code
-    if isinstance(e, typer.Abort):
-        return console.fail("interrupted", 130)
-    if isinstance(e, Interrupted):
-        return console.fail(f"interrupted ({e}); every file written so far is complete", e.status)
-    if isinstance(e, KeyboardInterrupt):  # between commands: before Typer started or after it ended
-        return console.fail("interrupted", exit_status(e))
-    if not isinstance(e, Exception):
-        return None
+    if not isinstance(e, Exception) or isinstance(e, (typer.Exit, typer.Abort, Interrupted)):
+        return _stop_status(e)
     if isinstance(e, (InputError, DivergedError)):
         if debug:
             return None
@@ -809,6 +801,20 @@ def _exit_status(e, debug):
     return console.fail(
         f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1
     )
+
+
+def _stop_status(e):
+    """The exit status of a command that stopped (exit, Ctrl-C, a stop signal); None to re-raise
+    any other BaseException (SystemExit, GeneratorExit)."""
+    if isinstance(e, typer.Exit):
+        return e.exit_code
+    if isinstance(e, typer.Abort):
+        return console.fail("interrupted", 130)
+    if isinstance(e, Interrupted):
+        return console.fail(f"interrupted ({e}); every file written so far is complete", e.status)
+    if isinstance(e, KeyboardInterrupt):  # between commands: before Typer started or after it ended
+        return console.fail("interrupted", exit_status(e))
+    return None
 
 
 # the system's refusals that no bug causes: one line and exit 2 wherever they surface

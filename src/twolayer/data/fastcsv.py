@@ -90,35 +90,59 @@ def plain_values(block):
     The digits of all cells are read together, one position from the right per step (at most
     MAX_DIGITS + 2 steps): m = Σ digit · 10^(digits right of it), then m / 10^decimals."""
     a = np.frombuffer(block.raw, np.uint8)
-    starts, ends = block.starts, block.ends
-    n = len(ends)
-    length = ends - starts
+    length = block.ends - block.starts
     plain = length <= MAX_DIGITS + 2
-    rest = block.raw.translate(None, PLAIN + block.delimiter.encode() + b"\r\n")
-    if rest:  # bytes no plain decimal has (an exponent, a sign, a space): their cells are odd
-        odd_byte = np.ones(256, bool)
-        odd_byte[np.frombuffer(PLAIN + b"\r\n", np.uint8)] = False
-        odd_byte[ord(block.delimiter)] = False
-        plain[np.searchsorted(ends, np.flatnonzero(odd_byte[a]))] = False
-    negative = np.zeros(n, bool)
-    if b"-" in block.raw:  # a minus sign only as a cell's first byte
-        at = np.flatnonzero(a == MINUS)
-        cells = np.searchsorted(ends, at)
-        plain[cells[at != starts[cells]]] = False
-        negative[cells] = True
-    dot_from_right = np.full(n, MAX_DIGITS + 3)  # position of the dot, 1 = the last byte
-    has_dot = np.zeros(n, bool)
-    dots = b"." in block.raw
-    if dots:
-        at = np.flatnonzero(a == DOT)
-        cells = np.searchsorted(ends, at)
-        plain[cells[np.bincount(cells, minlength=n)[cells] > 1]] = False
-        dot_from_right[cells] = ends[cells] - at
-        has_dot[cells] = True
+    _mark_odd_bytes(block, a, plain)
+    negative = _minus_signs(block, a, plain)
+    dot_from_right, has_dot = _dots(block, a, plain)
     decimals = np.where(has_dot, dot_from_right - 1, 0)
     n_digits = length - negative - has_dot
     plain &= (n_digits >= 1) & (n_digits <= MAX_DIGITS)
-    m = np.zeros(n)
+    m = _mantissas(a, block.ends, length, dot_from_right if b"." in block.raw else None)
+    values = m / POW10[np.minimum(decimals, MAX_DIGITS)]
+    values[negative] *= -1.0
+    return values, plain
+
+
+def _mark_odd_bytes(block, a, plain):
+    """Cells holding a byte no plain decimal has (an exponent, a sign, a space) are not plain."""
+    if block.raw.translate(None, PLAIN + block.delimiter.encode() + b"\r\n"):
+        odd_byte = np.ones(256, bool)
+        odd_byte[np.frombuffer(PLAIN + b"\r\n", np.uint8)] = False
+        odd_byte[ord(block.delimiter)] = False
+        plain[np.searchsorted(block.ends, np.flatnonzero(odd_byte[a]))] = False
+
+
+def _minus_signs(block, a, plain):
+    """The cells with a minus sign; one anywhere but at a cell's first byte is not plain."""
+    negative = np.zeros(len(block.ends), bool)
+    if b"-" in block.raw:
+        at = np.flatnonzero(a == MINUS)
+        cells = np.searchsorted(block.ends, at)
+        plain[cells[at != block.starts[cells]]] = False
+        negative[cells] = True
+    return negative
+
+
+def _dots(block, a, plain):
+    """(dot_from_right, has_dot): where each cell's dot is (1 = the last byte; beyond any cell
+    where there is none); a cell with two dots is not plain."""
+    n = len(block.ends)
+    dot_from_right = np.full(n, MAX_DIGITS + 3)
+    has_dot = np.zeros(n, bool)
+    if b"." in block.raw:
+        at = np.flatnonzero(a == DOT)
+        cells = np.searchsorted(block.ends, at)
+        plain[cells[np.bincount(cells, minlength=n)[cells] > 1]] = False
+        dot_from_right[cells] = block.ends[cells] - at
+        has_dot[cells] = True
+    return dot_from_right, has_dot
+
+
+def _mantissas(a, ends, length, dot_from_right):
+    """m = Σ digit · 10^(digits right of it) for every cell, one position from the right per step
+    (``dot_from_right`` None: no cell has a dot)."""
+    m = np.zeros(len(ends))
     live = None  # the cells with at least k bytes: fewer at every step (most pixels are one byte)
     for k in range(1, min(int(length.max()), MAX_DIGITS + 2) + 1):
         if live is None:
@@ -126,7 +150,7 @@ def plain_values(block):
         else:
             live = live[length[live] >= k] if len(live) else live
             d = a[ends[live] - k] - np.uint8(ZERO)  # a sign or a dot: not below 10
-            if dots:
+            if dot_from_right is not None:
                 scale = np.where(k > dot_from_right[live], POW10[k - 2], POW10[k - 1])
             else:
                 scale = POW10[k - 1]
@@ -136,9 +160,7 @@ def plain_values(block):
             live = np.flatnonzero(length >= 2)
         else:
             m[live] += term
-    values = m / POW10[np.minimum(decimals, MAX_DIGITS)]
-    values[negative] *= -1.0
-    return values, plain
+    return m
 
 
 def long_cells(block):
