@@ -59,6 +59,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="rich",  # the default of newer Typer; older ones printed \[onnx] as typed
     help="twolayer: train, check, explain and tune a two-layer neural network classifier.",
 )
 
@@ -395,8 +396,8 @@ def predict(
         metavar="INPUT",
         help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is dropped).",
     ),
-    out: Path | None = typer.Option(
-        None,
+    out: str | None = typer.Option(  # str: an older Typer turns what a Path option's parser returns
+        None,  # into a Path, and Path("-") could not tell - from ./-
         parser=_output,
         metavar="FILE",
         help="Write here instead of stdout (- is stdout): .npy (a string array of class "
@@ -447,7 +448,7 @@ def export(
     model: Path = typer.Argument(
         ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
     ),
-    out: Path = typer.Option(
+    out: str = typer.Option(  # str, not Path: as predict's --out
         ...,
         parser=_output,
         metavar="FILE",
