@@ -866,37 +866,6 @@ def test_batches_are_transformed_converted_and_augmented():
     assert same_dtype.gather(np.array([1]), rng)[0].tolist() == [[20, 30]]
 
 
-def test_small_problems_train_on_one_blas_thread():
-    from threadpoolctl import threadpool_info
-
-    from twolayer.threads import SMALL_GEMM, blas_threads_for
-
-    def blas_threads():  # NumPy's BLAS (SciPy may bring its own, loaded after the limit was set up)
-        return [
-            p["num_threads"]
-            for p in threadpool_info()
-            if p["user_api"] == "blas" and "numpy" in p["filepath"]
-        ]
-
-    def openmp_threads():
-        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
-
-    import sklearn.utils  # noqa: F401 (loads scikit-learn's OpenMP runtime, which the limit must leave alone)
-
-    from twolayer import threads
-
-    threads._controller = None  # the first call builds the controller
-    before, omp = blas_threads(), openmp_threads()
-    with blas_threads_for(SMALL_GEMM - 1):
-        assert all(n == 1 for n in blas_threads())
-        assert openmp_threads() == omp
-    assert blas_threads() == before
-    with blas_threads_for(SMALL_GEMM - 1):  # the second call reuses it
-        assert all(n == 1 for n in blas_threads())
-    with blas_threads_for(SMALL_GEMM):
-        assert blas_threads() == before
-
-
 def test_classic_train_with_fewer_rows_than_a_batch_runs_one_step_per_epoch(toy):
     net, X, y = toy  # 5 rows, batches of 200: CS231n's max(N // B, 1) = 1 step per epoch
     np.random.seed(0)
