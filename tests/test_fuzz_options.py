@@ -66,6 +66,7 @@ OPTIONS = {
     "weight-decay": _reals(),
     "val-fraction": _reals(),
     "test-fraction": _reals(),
+    "clip-grad-norm": _reals(),
     "threads": _cheap_ints(2),
 }
 
