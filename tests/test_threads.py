@@ -81,7 +81,7 @@ def test_small_problems_take_one_thread_whatever_the_load():
 def test_a_requested_count_wins():
     assert choose(1, 2, 5.0, requested=2) == Choice(2, "as asked")
     assert choose(BIG, 2, 0.0, requested=1).threads == 1
-    assert choose(BIG, 2, 0.0, requested=0).threads == 2  # 0: auto
+    assert choose(BIG, 2, 0.0, requested=None).threads == 2  # None: auto
 
 
 def test_the_reason_names_cores_and_load():
@@ -133,10 +133,104 @@ def test_a_look_waits_out_a_short_window_and_renews_a_stale_one(monkeypatch):
     assert slept[-1] == pytest.approx(threads.WINDOW)  # too old: looked at afresh
 
 
-def test_without_proc_stat_the_load_average_stands_in(monkeypatch):
-    monkeypatch.setattr(threads, "sample", lambda: None)
+class Machine:
+    """/proc/stat in a file, a clock and this process's CPU time, moved on by ``run``: a fake
+    two-core machine on which ``others`` cores are kept busy by other processes."""
+
+    def __init__(self, path, monkeypatch):
+        self.path, self.wall, self.own = path, 1000.0, 0.0
+        self.ticks = [50_000, 50_000]  # busy ticks of cpu0 and cpu1 since boot
+        self.hz = threads.os.sysconf("SC_CLK_TCK")
+        self.write()
+        monkeypatch.setattr(threads, "PROC_STAT", str(path))
+        monkeypatch.setattr(threads, "our_cpus", lambda: {0, 1})
+        monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+        monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+        monkeypatch.setattr(threads, "time", self)  # monotonic() and process_time() below
+
+    def write(self):
+        cores = "".join(f"cpu{i} {t} 0 0 90000 10 0 0 0 0 0\n" for i, t in enumerate(self.ticks))
+        self.path.write_text(f"cpu  {sum(self.ticks)} 0 0 180000 20 0 0 0 0 0\n{cores}ctxt 9\n")
+
+    def run(self, seconds, others, own=0.5):
+        """``seconds`` pass with ``others`` cores busy elsewhere and ``own`` cores in use by us."""
+        self.wall += seconds
+        self.own += own * seconds
+        busy = round((others + own) * seconds * self.hz)
+        self.ticks = [self.ticks[0] + busy // 2, self.ticks[1] + busy - busy // 2]
+        self.write()
+
+    def monotonic(self):
+        return self.wall
+
+    def process_time(self):
+        return self.own
+
+
+@pytest.mark.parametrize(
+    "others, expected",
+    [(0.0, 2), (0.2, 2), (1.0, 1), (1.5, 1), (2.0, 1), (3.0, 1)],
+)
+def test_the_choice_follows_the_busy_cores_in_proc_stat(others, expected, tmp_path, monkeypatch):
+    machine = Machine(tmp_path / "stat", monkeypatch)
+    load = Load(sleep=lambda s: machine.run(s, others))
+    machine.run(1.0, others)  # between the first look (at import) and training
+    with BlasThreads(BIG, load=load) as b:
+        assert b.choice.threads == expected
+        assert b.choice.reason == f"2 cores, load {others:.1f} from other processes"
+
+
+def test_a_busy_core_that_frees_up_is_taken_back_at_an_epoch_end(tmp_path, monkeypatch):
+    machine = Machine(tmp_path / "stat", monkeypatch)
+    load = Load(sleep=lambda s: machine.run(s, 1.0))
+    machine.run(1.0, others=1.0)
+    notes = []
+    with BlasThreads(BIG, note=notes.append, load=load) as b:
+        machine.run(threads.REFRESH / 2, others=0.0, own=1.0)
+        b.refresh(1)  # too soon to look again
+        machine.run(threads.REFRESH, others=0.0, own=1.0)
+        b.refresh(2)
+        assert b.choice.threads == 2
+    assert notes == [
+        "BLAS threads: 1 (2 cores, load 1.0 from other processes)",
+        "BLAS threads: 1 → 2 after epoch 2 (2 cores, load 0.0 from other processes)",
+    ]
+
+
+def test_our_own_cpu_time_is_not_counted_as_load(tmp_path, monkeypatch):
+    machine = Machine(tmp_path / "stat", monkeypatch)
+    load = Load()
+    machine.run(2.0, others=0.0, own=2.0)  # our two threads kept both cores busy
+    assert load.look() == pytest.approx(0.0)
+
+
+def test_without_proc_stat_the_load_average_stands_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(threads, "PROC_STAT", str(tmp_path / "no-such-file"))
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.5, 0.0, 0.0), raising=False)
+    assert threads.sample() is None
     assert Load().look() == 2.5  # less this process
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    with BlasThreads(BIG, load=Load()) as b:
+        assert b.choice == Choice(1, "2 cores, load 2.5 from other processes")
+
+
+def test_a_garbled_proc_stat_counts_as_unreadable(tmp_path, monkeypatch):
+    (tmp_path / "stat").write_text("cpu0 12 x 3\n")
+    monkeypatch.setattr(threads, "PROC_STAT", str(tmp_path / "stat"))
+    assert threads.sample() is None
+
+
+def test_with_no_way_to_know_the_load_blas_keeps_its_own_count(tmp_path, monkeypatch):
+    def no_loadavg():
+        raise OSError("no load average")
+
+    monkeypatch.setattr(threads, "PROC_STAT", str(tmp_path / "no-such-file"))
+    monkeypatch.setattr(threads.os, "getloadavg", no_loadavg, raising=False)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    with BlasThreads(BIG, load=Load()) as b:
+        assert b.choice == Choice(2, "2 cores, the load of other processes unknown")
 
 
 def test_the_real_machine_gives_a_load():
@@ -245,8 +339,9 @@ def test_train_threads_1_is_honoured_and_said_with_debug(quiet, tmp_path, capsys
 @pytest.mark.parametrize(
     "value, line",
     [
-        ("-1", "--threads must be an integer in 0..1024 (0: auto), got -1"),
-        ("1025", "--threads must be an integer in 0..1024 (0: auto), got 1025"),
+        ("0", "--threads must be an integer in 1..1024 (or None: auto), got 0"),
+        ("-1", "--threads must be an integer in 1..1024 (or None: auto), got -1"),
+        ("1025", "--threads must be an integer in 1..1024 (or None: auto), got 1025"),
         ("abc", "Invalid value for '--threads'"),
         ("1e9", "Invalid value for '--threads'"),
         ("2.5", "Invalid value for '--threads'"),
@@ -259,7 +354,7 @@ def test_bad_threads_on_the_command_line_are_one_line(value, line, tmp_path, cap
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("value", [2.5, -1, 10**9, "2", True])
+@pytest.mark.parametrize("value", [0, 2.5, -1, 10**9, "2", True])
 def test_bad_threads_in_python_name_the_parameter(value):
     X, y = np.ones((4, 2)), np.array([0, 1, 0, 1])
     net = TwoLayerNet(2, 3, 2, seed=0)
@@ -268,7 +363,9 @@ def test_bad_threads_in_python_name_the_parameter(value):
         lambda: Trainer(net, TrainConfig(epochs=1), threads=value),
         lambda: net.train(X, y, X, y, num_iters=1, threads=value),
     ):
-        with pytest.raises(ValueError, match=r"^threads must be an integer in 0\.\.1024") as e:
+        with pytest.raises(
+            ValueError, match=r"^threads must be an integer in 1\.\.1024 \(or None: auto\), got "
+        ) as e:
             call()
         assert type(e.value) is error
 
@@ -278,10 +375,12 @@ def test_the_estimator_takes_threads_checks_it_in_fit_and_says_it_when_verbose(c
     from twolayer.estimator import TwoLayerClassifier
 
     X, y = np.random.default_rng(0).standard_normal((20, 3)), np.arange(20) % 2
-    clf = TwoLayerClassifier(threads=2.5, max_epochs=1)
-    assert clf.get_params()["threads"] == 2.5  # stored as given
-    with pytest.raises(ValueError, match=r"^threads must be an integer"):
-        clf.fit(X, y)
+    for value in (0, 2.5):
+        clf = TwoLayerClassifier(threads=value, max_epochs=1)
+        assert clf.get_params()["threads"] == value  # stored as given
+        with pytest.raises(ValueError) as e:
+            clf.fit(X, y)
+        assert str(e.value) == f"threads must be an integer in 1..1024 (or None: auto), got {value}"
     TwoLayerClassifier(threads=1, max_epochs=1, verbose=True).fit(X, y)
     assert "BLAS threads: 1 (as asked)" in capsys.readouterr().out.splitlines()
 

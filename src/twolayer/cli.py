@@ -196,9 +196,9 @@ def _config_option():
 
 def _threads_option():
     return typer.Option(
-        0,
-        help="BLAS threads for training; 0: chosen by the problem's size and the cores other "
-        "processes leave free (--debug says which and why).",
+        None,
+        help="BLAS threads for training (default: chosen by the problem's size and the cores "
+        "other processes leave free; --debug says which and why).",
     )
 
 
@@ -308,7 +308,7 @@ def train(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    threads: int = _threads_option(),
+    threads: int | None = _threads_option(),
     config: Path | None = _config_option(),
     print_config: bool = typer.Option(
         False, "--print-config", help="Print the settings in effect as JSON and stop."

@@ -104,7 +104,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     clip_grad_norm : float, default=None
         When set, every step's gradients are scaled so that their global L2 norm is at most this.
     threads : int, default=None
-        BLAS threads while training; None or 0 chooses by the problem's size and the cores other
+        BLAS threads while training, 1..1024; None chooses by the problem's size and the cores other
         processes leave free (verbose prints the choice and why).
 
     Attributes

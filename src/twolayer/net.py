@@ -268,7 +268,7 @@ class TwoLayerNet:
     ) -> dict[str, list[float]]:
         """Minibatch SGD, CS231n-style: batches drawn with replacement from NumPy's global
         random state, the learning rate multiplied by the decay once per epoch. ``threads``: BLAS
-        threads (None or 0: chosen by the problem's size and the machine's load; verbose says which).
+        threads (None: chosen by the problem's size and the machine's load; verbose says which).
 
         Returns {'loss_history', 'train_acc_history', 'val_acc_history'}.
         """

@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-SMALL_GEMM = (
-    4_000_000  # multiply-adds in X·W1 below which a second BLAS thread costs more than it gains
-)
+# multiply-adds in X·W1 below which a second BLAS thread costs more than it gains
+SMALL_GEMM = 4_000_000
 BUSY = 0.3  # a core on which other processes use more than this share of the time is taken
 WINDOW = 0.1  # seconds: the shortest look at the load (a shorter one waits out the rest)
 STALE = 30.0  # seconds: a first look older than this is taken afresh
@@ -37,8 +36,8 @@ class Choice(NamedTuple):
 
 def choose(work: int, cores: int, others: float | None, requested: int | None = None) -> Choice:
     """The thread count for products of ``work`` multiply-adds per X·W1 on ``cores`` usable cores
-    of which other processes keep ``others`` busy (None: unknown); ``requested`` (not 0/None) wins."""
-    if requested:
+    of which other processes keep ``others`` busy (None: unknown); ``requested`` (not None) wins."""
+    if requested is not None:
         return Choice(requested, "as asked")
     if work < SMALL_GEMM:
         return Choice(1, f"{work / 1e6:.1f}M multiply-adds per step: one thread is faster")
@@ -57,11 +56,21 @@ class Sample(NamedTuple):
     own: float  # this process's CPU seconds (every thread)
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity, e.g. taskset or a container's cpuset)."""
+PROC_STAT = "/proc/stat"  # Linux's CPU time per core since boot
+
+
+def our_cpus() -> set[int] | None:
+    """The cores this process may run on (its affinity: taskset, a container's cpuset); None
+    where the system does not say (macOS, Windows)."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        return set(os.sched_getaffinity(0))
+    return None
+
+
+def usable_cores() -> int:
+    """How many cores this process may run on."""
+    cpus = our_cpus()
+    return len(cpus) if cpus is not None else os.cpu_count() or 1
 
 
 def parse_stat(text: str, cpus: set[int] | None = None) -> float:
@@ -81,10 +90,9 @@ def parse_stat(text: str, cpus: set[int] | None = None) -> float:
 def sample() -> Sample | None:
     """The machine's and this process's CPU time now; None where /proc/stat cannot be read."""
     try:
-        with open("/proc/stat") as f:
+        with open(PROC_STAT) as f:
             text = f.read()
-        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-        busy = parse_stat(text, cpus) / os.sysconf("SC_CLK_TCK")
+        busy = parse_stat(text, our_cpus()) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, AttributeError):
         return None
     return Sample(time.monotonic(), busy, time.process_time())
@@ -165,7 +173,7 @@ class BlasThreads:
     def refresh(self, epoch: int) -> None:
         """After ``epoch``: look at the load again if REFRESH seconds have passed, and apply a
         changed choice."""
-        if self.requested or self.work < SMALL_GEMM or self.load.age() < REFRESH:
+        if self.requested is not None or self.work < SMALL_GEMM or self.load.age() < REFRESH:
             return
         before = self.choice
         choice = self._choose()
@@ -173,11 +181,9 @@ class BlasThreads:
             self._apply(choice, f"{before.threads} → {choice.threads} after epoch {epoch}")
 
     def _choose(self) -> Choice:
-        if self.requested or self.work < SMALL_GEMM:  # no need to look at the load
+        if self.requested is not None or self.work < SMALL_GEMM:  # no need to look at the load
             return choose(self.work, 1, None, self.requested)
-        if (
-            self._ceiling is None
-        ):  # BLAS's own count (OPENBLAS_NUM_THREADS…), before any limit of ours
+        if self._ceiling is None:  # BLAS's own count (OPENBLAS_NUM_THREADS…), before our limits
             self._ceiling = blas_threads()
         return choose(self.work, min(usable_cores(), self._ceiling), self.load.look())
 

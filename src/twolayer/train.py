@@ -97,9 +97,9 @@ class Trainer:
         note: Callable[[str], object] | None = None,
     ) -> None:
         self.net = net
-        # BLAS threads: 0 or None chooses by the problem's size and the machine's load (threads.py);
+        # BLAS threads: None chooses by the problem's size and the machine's load (threads.py);
         # note, when given, is told the choice and its reason (--debug, verbose)
-        self.threads = check_setting("threads", threads) or None
+        self.threads = check_setting("threads", threads)
         self.note = note
         self.blas: Choice | None = None  # the last fit's thread choice
         self.config = config or TrainConfig()
