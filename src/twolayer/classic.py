@@ -61,7 +61,8 @@ def classic_train(
         max_steps=num_iters,
         seed=None,
     )
-    trainer = Trainer(net, config, rng=GlobalRandomState(), threads=threads)
+    note = print if verbose else None  # the thread choice and why, before CS231n's lines
+    trainer = Trainer(net, config, rng=GlobalRandomState(), threads=threads, note=note)
 
     def report(t):
         if verbose and t.step_count % 100 == 0:
