@@ -173,11 +173,14 @@ def test_sample_weight_equals_repeated_rows_and_zero_weight_drops_a_row(iris):
         TwoLayerClassifier(**params).fit(X_tr, y_tr, sample_weight=-np.ones(len(y_tr)))
 
 
-def test_verbose_prints_the_loss_of_every_epoch(iris, capsys):
+def test_verbose_prints_the_thread_choice_and_the_loss_of_every_epoch(iris, capsys):
     X_tr, _, y_tr, _ = iris
     clf = TwoLayerClassifier(random_state=0, max_epochs=4, verbose=True).fit(X_tr, y_tr)
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(clf.loss_curve_)]
+    assert lines[0].startswith("BLAS threads: 1 (")  # a small problem: one thread
+    assert lines[1:] == [
+        f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(clf.loss_curve_)
+    ]
 
 
 # -- sparse input ---------------------------------------------------------------------------

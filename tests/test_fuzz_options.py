@@ -67,6 +67,7 @@ OPTIONS = {
     "val-fraction": _reals(),
     "test-fraction": _reals(),
     "clip-grad-norm": _reals(),
+    "threads": _cheap_ints(2),
 }
 
 

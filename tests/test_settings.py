@@ -99,6 +99,7 @@ TABLE = {
     ),
     "threshold": ("a finite number >= 0", [0, 1e308], [-TINY, NAN]),
     "diagram_rows": ("an integer in 1..10,000", [1, 10_000], [0, 10_001]),
+    "threads": ("an integer in 1..1024 (or None: auto)", [1, 1024, None], [0, -1, 1025, 10**9]),
 }
 
 
@@ -355,6 +356,10 @@ def test_input_overflow_advice_names_the_preprocess_setting():
             "--batch must be an integer in 1..10,000, got 0",
         ),
         (["tune", "--n-jobs", "0"], "--n-jobs must be an integer in 1..1024, got 0"),
+        (
+            ["train", "--threads", "0"],
+            "--threads must be an integer in 1..1024 (or None: auto), got 0",
+        ),
     ],
 )
 def test_the_command_line_spells_settings_as_flags(argv, line, tmp_path, capsys, monkeypatch):

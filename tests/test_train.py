@@ -216,12 +216,13 @@ def test_classic_train_defaults_are_cs231n_s():
         np.testing.assert_array_equal(net_a.params[k], net_b.params[k])
 
 
-def test_classic_train_prints_every_100_iterations_when_verbose(toy, capsys):
+def test_classic_train_prints_the_threads_and_every_100_iterations_when_verbose(toy, capsys):
     net, X, y = toy
     np.random.seed(0)
     stats = net.train(X, y, X, y, num_iters=250, verbose=True)
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [
+    assert lines[0].startswith("BLAS threads: 1 (")  # a small problem: one thread
+    assert lines[1:] == [
         f"iteration {i} / 250: loss {stats['loss_history'][i - 1]:f}" for i in (100, 200)
     ]
     net.train(X, y, X, y, num_iters=150)
@@ -900,37 +901,6 @@ def test_batches_are_transformed_converted_and_augmented():
         X, y, 4, np.float64, transform=lambda xb: xb * 10
     )  # a transform is never skipped
     assert same_dtype.gather(np.array([1]), rng)[0].tolist() == [[20, 30]]
-
-
-def test_small_problems_train_on_one_blas_thread():
-    from threadpoolctl import threadpool_info
-
-    from twolayer.threads import SMALL_GEMM, blas_threads_for
-
-    def blas_threads():  # NumPy's BLAS (SciPy may bring its own, loaded after the limit was set up)
-        return [
-            p["num_threads"]
-            for p in threadpool_info()
-            if p["user_api"] == "blas" and "numpy" in p["filepath"]
-        ]
-
-    def openmp_threads():
-        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
-
-    import sklearn.utils  # noqa: F401 (loads scikit-learn's OpenMP runtime, which the limit must leave alone)
-
-    from twolayer import threads
-
-    threads._controller = None  # the first call builds the controller
-    before, omp = blas_threads(), openmp_threads()
-    with blas_threads_for(SMALL_GEMM - 1):
-        assert all(n == 1 for n in blas_threads())
-        assert openmp_threads() == omp
-    assert blas_threads() == before
-    with blas_threads_for(SMALL_GEMM - 1):  # the second call reuses it
-        assert all(n == 1 for n in blas_threads())
-    with blas_threads_for(SMALL_GEMM):
-        assert blas_threads() == before
 
 
 def test_classic_train_with_fewer_rows_than_a_batch_runs_one_step_per_epoch(toy):

@@ -111,6 +111,30 @@ def test_best_model_is_retrained_when_its_file_is_elsewhere(study_dir, tmp_path)
         np.testing.assert_array_equal(a.params[k], b.params[k])
 
 
+def test_trials_in_threads_train_on_one_blas_thread_and_leave_blas_as_it_was(tmp_path, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from twolayer.train import Trainer
+
+    def blas():
+        return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+    seen, step = set(), Trainer.step
+
+    def spy(self, *a, **kw):
+        seen.add((self.threads, blas()))
+        return step(self, *a, **kw)
+
+    monkeypatch.setattr(Trainer, "step", spy)
+    before = blas()
+    tuning.tune("digits", trials=2, out=tmp_path / "two", epochs=1, seed=0, n_jobs=2)
+    assert seen == {(1, 1)}  # one BLAS thread per trial: the limit is the whole process's
+    assert blas() == before
+    seen.clear()
+    tuning.tune("digits", trials=1, out=tmp_path / "one", epochs=1, seed=0)
+    assert {t for t, _ in seen} == {None}  # one trial at a time: the loop's own policy
+
+
 def test_search_space_stays_inside_the_training_rules():
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     seen = set()

@@ -39,6 +39,7 @@ def classic_train(
     num_iters: int = 100,
     batch_size: int = 200,
     verbose: bool = False,
+    threads: int | None = None,
 ) -> dict[str, list[float]]:
     """CS231n's TwoLayerNet.train on the shared loop: SGD, batches drawn with replacement from
     NumPy's global random state, learning rate × decay after every epoch of max(N // B, 1) steps."""
@@ -60,7 +61,8 @@ def classic_train(
         max_steps=num_iters,
         seed=None,
     )
-    trainer = Trainer(net, config, rng=GlobalRandomState())
+    note = print if verbose else None  # the thread choice and why, before CS231n's lines
+    trainer = Trainer(net, config, rng=GlobalRandomState(), threads=threads, note=note)
 
     def report(t):
         if verbose and t.step_count % 100 == 0:

@@ -46,8 +46,9 @@ from .schedules import SCHEDULES
 from .settings import (
     PREPROCESS,
     PRUNERS,
-    RULES,
+    RUN_FIELDS,
     SAMPLERS,
+    TRAIN_FIELDS,
     RunSettings,
     TrainConfig,
     check_setting,
@@ -193,6 +194,19 @@ def _config_option():
     )
 
 
+def _threads_option():
+    return typer.Option(
+        None,
+        help="BLAS threads for training (default: chosen by the problem's size and the cores "
+        "other processes leave free; --debug says which and why).",
+    )
+
+
+def _debug(ctx):
+    """Whether --debug was given (main() passes it to the commands in the context's obj)."""
+    return bool((ctx.find_root().obj or {}).get("debug"))
+
+
 def _print_config(settings_dict):
     """--print-config: the options in effect, as JSON a later --config reads back."""
     console.print_json(settings_dict)
@@ -201,7 +215,7 @@ def _print_config(settings_dict):
 def _settings_of(ctx):
     """(settings, given) of a command whose option parameters are named after settings: every
     setting's value, and {setting: (flag, value)} of those typed on the command line."""
-    values = {k: v for k, v in ctx.params.items() if k in RULES}
+    values = {k: v for k, v in ctx.params.items() if k in RUN_FIELDS or k in TRAIN_FIELDS}
     if "patience" in values:  # the command line's 0 is the setting's None: off
         values["patience"] = values["patience"] or None
     given = {}
@@ -294,6 +308,7 @@ def train(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    threads: int | None = _threads_option(),
     config: Path | None = _config_option(),
     print_config: bool = typer.Option(
         False, "--print-config", help="Print the settings in effect as JSON and stop."
@@ -301,13 +316,22 @@ def train(
 ):
     """Train a network and write model.npz, metrics.json, history.csv and pictures to the run directory."""
     settings, given = _settings_of(ctx)
+    check_setting("threads", threads)
     if print_config:
         return _print_config(settings.to_dict())
     if resume and out is None:
         raise InputError("--resume needs --out DIR: the run to continue")
     out = out or runs.default_run_dir()
     metrics = _train_run(
-        settings, out, given, quiet or as_json, resume=resume, force=force, plots=plots
+        settings,
+        out,
+        given,
+        quiet or as_json,
+        resume=resume,
+        force=force,
+        plots=plots,
+        threads=threads,
+        note=console.err if _debug(ctx) else None,
     )
     if as_json:
         console.print_json({**metrics, "run_dir": str(out)})
@@ -776,7 +800,7 @@ def _run(argv, debug):
     with stop_signals(), warnings.catch_warnings():
         if not (debug or sys.warnoptions):  # the error is the only line: no NumPy or parser
             warnings.simplefilter("ignore")  # warnings beside it (-W or --debug shows them)
-        rv = app(args=argv, prog_name="twolayer", standalone_mode=False)
+        rv = app(args=argv, prog_name="twolayer", standalone_mode=False, obj={"debug": debug})
         console.flush_stdout()
     return rv if isinstance(rv, int) else 0
 

@@ -103,6 +103,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         None is accuracy.
     clip_grad_norm : float, default=None
         When set, every step's gradients are scaled so that their global L2 norm is at most this.
+    threads : int, default=None
+        BLAS threads while training, 1..1024; None chooses by the problem's size and the cores other
+        processes leave free (verbose prints the choice and why).
 
     Attributes
     ----------
@@ -167,6 +170,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         callbacks=None,
         scoring=None,
         clip_grad_norm=None,
+        threads=None,
     ):
         self.hidden_size = hidden_size
         self.reg = reg
@@ -189,6 +193,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.scoring = scoring
         self.clip_grad_norm = clip_grad_norm
+        self.threads = threads
 
     # -- fitting ------------------------------------------------------------------------
     def fit(
@@ -221,7 +226,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             X, y, weights, stream
         )
         config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
-        trainer = Trainer(self.net_, config, rng=self._rng())
+        trainer = Trainer(self.net_, config, rng=self._rng(), **self._threads())
         on_epoch = self._steer(trainer, val_raw)
         trainer.fit(
             Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=on_epoch, transform=transform
@@ -287,7 +292,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         yi = self._encode(y)
         if not hasattr(self, "trainer_"):
             self.trainer_ = Trainer(
-                self.net_, self._config(len(yi), 1, None, "constant"), rng=self._rng()
+                self.net_,
+                self._config(len(yi), 1, None, "constant"),
+                rng=self._rng(),
+                **self._threads(),
             )
         t = self.trainer_
         t.fit(
@@ -366,6 +374,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if self.verbose:
             hooks.insert(0, self._report)
         return cb.run_all(hooks) if hooks else None
+
+    def _threads(self):
+        return {"threads": self.threads, "note": print if self.verbose else None}
 
     def _rng(self):
         return np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))

@@ -264,9 +264,11 @@ class TwoLayerNet:
         num_iters: int = 100,
         batch_size: int = 200,
         verbose: bool = False,
+        threads: int | None = None,
     ) -> dict[str, list[float]]:
         """Minibatch SGD, CS231n-style: batches drawn with replacement from NumPy's global
-        random state, the learning rate multiplied by the decay once per epoch.
+        random state, the learning rate multiplied by the decay once per epoch. ``threads``: BLAS
+        threads (None: chosen by the problem's size and the machine's load; verbose says which).
 
         Returns {'loss_history', 'train_acc_history', 'val_acc_history'}.
         """
@@ -282,6 +284,7 @@ class TwoLayerNet:
             num_iters=num_iters,
             batch_size=batch_size,
             verbose=verbose,
+            threads=threads,
         )
 
     # -- files (the format: modelfile.py) ------------------------------------------------

@@ -39,7 +39,8 @@ from .locks import Stopped, run_lock
 from .modelfile import FORMAT_VERSION
 from .net import TwoLayerNet
 from .plots import FIGURES, plot_run
-from .settings import RunSettings, TrainConfig, check_settings_dict
+from .settings import RunSettings, TrainConfig, check_setting, check_settings_dict
+from .threads import limited
 from .train import History, Trainer, accuracy
 
 CHECKPOINT_SECONDS = 0.5  # a kill loses at most this much training; each write costs an fsync
@@ -408,8 +409,13 @@ def run_training(
     on_epoch=None,
     on_start=None,
     plots=True,
+    threads=None,
+    note=None,
 ):
     """Train per ``settings`` into the run directory ``out``; returns the metrics dict.
+
+    ``threads``: BLAS threads (None: chosen by the loop, threads.py), for training and for the
+    scoring and pictures after it; ``note`` is told the choice and its reason.
 
     With ``resume``, the stored settings are used; ``given`` names the settings the caller asked
     for ({name: (spelled, value)}), which must agree with them (epochs may change).
@@ -417,19 +423,21 @@ def run_training(
     is absorbed by the loop, which keeps the best weights, and reported as stop_reason 'interrupted'.
     """
     out = Path(out)
+    check_setting("threads", threads)
     _check_request(out, resume, force)
     with run_lock(out, "train"):
-        opened = _open_run(out, settings, resume, force, given, dataset)
+        opened = _open_run(out, settings, resume, force, given, dataset, threads=threads, note=note)
         if on_start is not None:
             on_start(opened.trainer, opened.run.dataset)
         error = _fit(opened, on_batch, on_epoch)
-        metrics = _write_run(opened, error, plots)
+        with limited(opened.trainer.blas and opened.trainer.blas.threads):
+            metrics = _write_run(opened, error, plots)
     if error is not None:
         raise error
     return metrics
 
 
-def _open_run(out, settings, resume, force, given, dataset):
+def _open_run(out, settings, resume, force, given, dataset, threads=None, note=None):
     """Check OUT against the request, settle the settings and the data, prepare the net, write
     config.json and, on --resume, restore the checkpoint. Everything that may refuse comes first."""
     _clear_dir(out, resume, force)
@@ -442,7 +450,8 @@ def _open_run(out, settings, resume, force, given, dataset):
     _check_same_data(out, settings, stored_fp, fp)
     run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
     write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
-    opened = OpenRun(out, settings, run, Trainer(run.net, settings.train), fp, resume)
+    trainer = Trainer(run.net, settings.train, threads=threads, note=note)
+    opened = OpenRun(out, settings, run, trainer, fp, resume)
     if resume and exists(opened.checkpoint):
         opened.trainer.load_checkpoint(opened.checkpoint, fingerprint=fp)
     return opened

@@ -80,6 +80,8 @@ RULES = {
     ),
     "threshold": (is_real(0), "a finite number >= 0"),
     "diagram_rows": (is_int(1, 10_000), "an integer in 1..10,000"),
+    # BLAS threads of training (not a setting of the run: results do not depend on it)
+    "threads": (optional(is_int(1, 1024)), "an integer in 1..1024 (or None: auto)"),
 }
 FLAGS = {
     "learning_rate": "--lr",

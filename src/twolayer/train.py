@@ -24,7 +24,7 @@ from .errors import DivergedError, InputError, Setting
 from .optim import make_optimizer
 from .schedules import learning_rate_at
 from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
-from .threads import blas_threads_for
+from .threads import BlasThreads, Choice
 
 
 class Model(Protocol):
@@ -92,8 +92,16 @@ class Trainer:
         net: Model,
         config: TrainConfig | None = None,
         rng: np.random.Generator | RandomSource | None = None,
+        *,
+        threads: int | None = None,
+        note: Callable[[str], object] | None = None,
     ) -> None:
         self.net = net
+        # BLAS threads: None chooses by the problem's size and the machine's load (threads.py);
+        # note, when given, is told the choice and its reason (--debug, verbose)
+        self.threads = check_setting("threads", threads)
+        self.note = note
+        self.blas: Choice | None = None  # the last fit's thread choice
         self.config = config or TrainConfig()
         c = self.config
         self.optimizer = make_optimizer(
@@ -157,7 +165,8 @@ class Trainer:
         batch = Batch(X, y, bs, self.net.dtype, transform, augment, sample_weight)
         validate = Validation(X_val, y_val, transform)
         self.stop_reason = self.interrupt = None
-        with blas_threads_for(bs * X.shape[1] * self.net.hidden_size):
+        threads = BlasThreads(bs * X.shape[1] * self.net.hidden_size, self.threads, self.note)
+        with threads:
             try:
                 while self.epoch < epochs and self.stop_reason is None:
                     if not self._epoch(batch, validate, epochs, on_batch):
@@ -166,10 +175,12 @@ class Trainer:
                         checkpoint(self)
                     if on_epoch is not None:
                         on_epoch(self)
+                    threads.refresh(self.epoch)
             except KeyboardInterrupt as e:
                 # Ctrl-C, or SIGTERM/SIGHUP turned into one (runs.stop_signals)
                 self.stop_reason = "interrupted"
                 self.interrupt = e
+        self.blas = threads.choice
         if self.has_best_weights and self.stop_reason != "diverged":
             self.restore_best()  # model selection on validation accuracy (patience is set)
         if self.stop_reason is None:

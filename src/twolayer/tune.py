@@ -43,6 +43,7 @@ from .locks import (
 from .plots import plot_study
 from .runs import evaluate_model, load_run_data, prepare
 from .settings import RunSettings, TrainConfig, check_setting, flag
+from .threads import limited
 from .train import Trainer
 
 # The search space, declared once: name -> (kind, range or choices). The learning rate's range
@@ -99,12 +100,13 @@ def settings_for(params, base):
     return base.with_changes(**{**params, "hidden_size": int(params["hidden_size"])})
 
 
-def train_trial(params, base, dataset, on_epoch=None, stop=None):
+def train_trial(params, base, dataset, on_epoch=None, stop=None, threads=None):
     """Train one configuration with the library's loop; returns (net, trainer, val_accuracy).
-    ``stop``: an Event set by a signal (see _stop_trials_on_signals), checked after every epoch."""
+    ``stop``: an Event set by a signal (see _stop_trials_on_signals), checked after every epoch;
+    ``threads``: BLAS threads (None: the loop's policy, threads.py)."""
     settings = settings_for(params, base)
     run = prepare(settings, dataset)
-    trainer = Trainer(run.net, settings.train)
+    trainer = Trainer(run.net, settings.train, threads=threads)
 
     def epoch_done(t):
         if stop is not None and stop.is_set():
@@ -124,9 +126,10 @@ def train_trial(params, base, dataset, on_epoch=None, stop=None):
     return run.net, trainer, run.accuracy("val")
 
 
-def make_objective(base, dataset, out, stop=None):
+def make_objective(base, dataset, out, stop=None, threads=None):
     """The function Optuna maximises: validation accuracy after training (best epoch kept).
-    ``stop`` (a threading.Event) set: the trials running in other threads end at their next epoch."""
+    ``stop`` (a threading.Event) set: the trials running in other threads end at their next epoch.
+    ``threads``: each trial's BLAS threads (None: the loop's policy)."""
     import optuna
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -149,7 +152,9 @@ def make_objective(base, dataset, out, stop=None):
                 trial.set_user_attr("epochs", trainer.epoch)
                 raise optuna.TrialPruned()
 
-        net, trainer, val = train_trial(params, base, dataset, on_epoch=report, stop=stop)
+        net, trainer, val = train_trial(
+            params, base, dataset, on_epoch=report, stop=stop, threads=threads
+        )
         if stop is not None and stop.is_set():  # Optuna marks the trial FAIL and re-raises the stop
             raise Stopped(stop.signum)
         trial.set_user_attr("epochs", trainer.epoch)
@@ -409,11 +414,13 @@ def _optimize(study, base, dataset, out, optimize):
 
     stop = threading.Event()
     stop.signum = signal.SIGINT  # set by the handler
+    # trials in threads of one process: BLAS's limit is the process's, so one thread each, set
+    # here once (a trial's own choice would be undone by another's end)
+    threads = 1 if optimize.get("n_jobs", 1) > 1 else None
     try:
-        with _stop_trials_on_signals(stop):
-            study.optimize(
-                make_objective(base, dataset, out, stop), gc_after_trial=False, **optimize
-            )
+        with _stop_trials_on_signals(stop), limited(threads):
+            objective = make_objective(base, dataset, out, stop, threads)
+            study.optimize(objective, gc_after_trial=False, **optimize)
     except optuna.exceptions.StorageInternalError as e:
         raise InputError(
             f"storage of study {study.study_name!r} failed during the study "
