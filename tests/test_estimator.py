@@ -14,7 +14,7 @@ from twolayer import TwoLayerClassifier
 def _expected_failures(estimator):
     # the held-out validation rows differ between weighted and repeated data, so the two fits differ
     # (scikit-learn marks the same check for its MLPClassifier with early stopping)
-    if estimator.early_stopping:
+    if estimator.early_stopping is True:
         return {
             "check_sample_weight_equivalence_on_dense_data": "the validation split differs between weighted rows and repeated rows",
             "check_sample_weight_equivalence_on_sparse_data": "the validation split differs between weighted rows and repeated rows",

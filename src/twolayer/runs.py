@@ -33,6 +33,7 @@ from .checks import check_fields, check_model_size, is_int, is_real, is_str, opt
 from .data.augment import random_shift
 from .data.dataset import split_validation
 from .data.preprocess import Preprocessor
+from .defaults import resolve_run
 from .errors import DivergedError, InputError, Setting
 from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
@@ -438,6 +439,7 @@ def _open_run(out, settings, resume, force, given, dataset):
         settings, stored_fp = _resumed_settings(out, given)
     if dataset is None:
         dataset = load_run_data(settings)
+    settings = resolve_run(settings, dataset)  # config.json records what the rules decided
     fp = fingerprint(settings, dataset)
     _check_same_data(out, settings, stored_fp, fp)
     run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written

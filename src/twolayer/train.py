@@ -23,7 +23,7 @@ from .checks import gib, limit, scaled_weights
 from .errors import DivergedError, InputError, Setting
 from .optim import make_optimizer
 from .schedules import learning_rate_at
-from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
+from .settings import AUTO, AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
 from .threads import blas_threads_for
 
 
@@ -96,6 +96,12 @@ class Trainer:
         self.net = net
         self.config = config or TrainConfig()
         c = self.config
+        unresolved = [k for k in AUTO if _is_auto(getattr(c, k, None))]
+        if unresolved:
+            raise InputError(
+                f"{', '.join(unresolved)} still 'auto': decide them from the data first "
+                "(twolayer.defaults.resolve_run)"
+            )
         self.optimizer = make_optimizer(
             c.optimizer, momentum=c.momentum, weight_decay=c.weight_decay
         )
@@ -117,9 +123,14 @@ class Trainer:
         self.clip_norm: float | None = None
         self.val_score: Callable[[Trainer], float] | None = None
         self.val_scores: list[float] = []
-        # schedule 'plateau': halve the rate after 3 epochs without a gain (checkpoints keep no
-        # plateau state: a resumed run starts it afresh)
-        self.plateau = ReduceLROnPlateau(tol=max(c.tol, 1e-4)) if c.schedule == "plateau" else None
+        # schedule 'plateau': halve the rate after 3 epochs without a gain, or a quarter of the
+        # patience when that is longer (checkpoints keep no plateau state: a resumed run starts
+        # it afresh)
+        self.plateau = (
+            ReduceLROnPlateau(patience=max(3, (c.patience or 0) // 4), tol=max(c.tol, 1e-4))
+            if c.schedule == "plateau"
+            else None
+        )
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
@@ -401,6 +412,10 @@ class Validation:
         if not self.given:
             return None
         return accuracy(net, self.X, self.y, self.transform, check=False)
+
+
+def _is_auto(v):
+    return isinstance(v, str) and v == "auto"
 
 
 def _draw(rng, n, size):
