@@ -258,3 +258,12 @@ def test_fit_on_a_memmap_streams_it_and_trains_as_in_memory(tmp_path, early_stop
     for a, b in zip(streamed.coefs_ + streamed.intercepts_, copied.coefs_ + copied.intercepts_):
         np.testing.assert_array_equal(a, b)
     assert streamed.loss_curve_ == copied.loss_curve_
+
+
+def test_pixels_are_scaled_not_standardised():
+    X, y = load_digits(return_X_y=True)  # integers 0..16, 64 = 8×8 features
+    clf = TwoLayerClassifier(random_state=0, max_epochs=3).fit(X[:200], y[:200])
+    assert clf.auto_params_["preprocess"] == "scale"
+    np.testing.assert_allclose(clf.preprocessor_.factor_, 1 / 16)
+    tab = TwoLayerClassifier(random_state=0, max_epochs=3).fit(X[:200] - 1, y[:200])
+    assert tab.auto_params_["preprocess"] == "standardize"  # negative values: not pixels

@@ -428,3 +428,17 @@ def test_a_run_that_learns_nothing_warns(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "ok"), *FAST]) == 0
     assert "warning" not in capsys.readouterr().err
     assert "warning" not in read_json(tmp_path / "ok" / "metrics.json")
+
+
+def test_pixels_in_an_npz_are_scaled_and_shifted_as_the_image_loaders_do(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (120, 64)).astype(np.uint8), np.arange(120) % 3
+    np.savez(tmp_path / "p.npz", X_train=X, y_train=y)
+    settings = runs.RunSettings(data=f"npz:{tmp_path / 'p.npz'}").with_changes(epochs=2)
+    metrics = runs.run_training(settings, tmp_path / "run", plots=False)
+    assert metrics["preprocess_resolved"] == "scale" and metrics["augment_resolved"] == "shift"
+    assert metrics["hidden_size"] == 512  # the image recipe
+    np.savez(tmp_path / "t.npz", X_train=X.astype(float) - 128, y_train=y)  # negative: a table
+    settings = runs.RunSettings(data=f"npz:{tmp_path / 't.npz'}").with_changes(epochs=2)
+    metrics = runs.run_training(settings, tmp_path / "tab", plots=False)
+    assert metrics["preprocess_resolved"] == "standardize" and metrics["augment_resolved"] == "none"
