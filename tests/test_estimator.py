@@ -18,6 +18,7 @@ def _expected_failures(estimator):
         return {
             "check_sample_weight_equivalence_on_dense_data": "the validation split differs between weighted rows and repeated rows",
             "check_sample_weight_equivalence_on_sparse_data": "the validation split differs between weighted rows and repeated rows",
+            "check_class_weight_classifiers": "the best epoch is chosen on the unweighted validation accuracy",
         }
     return {}
 
@@ -267,3 +268,45 @@ def test_pixels_are_scaled_not_standardised():
     np.testing.assert_allclose(clf.preprocessor_.factor_, 1 / 16)
     tab = TwoLayerClassifier(random_state=0, max_epochs=3).fit(X[:200] - 1, y[:200])
     assert tab.auto_params_["preprocess"] == "standardize"  # negative values: not pixels
+
+
+def test_class_weight_balanced_weights_the_loss_as_compute_class_weight():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 60 + ["b"] * 15 + ["c"] * 5)
+    X = rng.normal(size=(80, 4))
+    seen = []
+    clf = TwoLayerClassifier(class_weight="balanced", max_epochs=2, random_state=0)
+    clf._training_data = lambda X, y, w, s: (
+        seen.append(w) or TwoLayerClassifier._training_data(clf, X, y, w, s)
+    )
+    clf.fit(X, y)
+    expected = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    np.testing.assert_allclose(seen[0], expected[np.searchsorted(np.unique(y), y)])
+    # a dict multiplies sample_weight; missing classes weigh 1
+    seen.clear()
+    clf.set_params(class_weight={"c": 4.0}).fit(X, y, sample_weight=np.full(80, 0.5))
+    np.testing.assert_allclose(seen[0], np.where(y == "c", 2.0, 0.5))
+
+
+@pytest.mark.parametrize(
+    "class_weight, words",
+    [
+        ("balance", "class_weight must be None, 'balanced' or a dict"),
+        ({"z": 1.0}, "'z' is not a class"),
+        ({"a": -1.0}, "must be a finite number >= 0"),
+    ],
+)
+def test_a_bad_class_weight_is_refused_in_one_line(class_weight, words):
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.array(["a", "b"] * 10)
+    with pytest.raises(ValueError, match=words):
+        TwoLayerClassifier(class_weight=class_weight, max_epochs=1).fit(X, y)
+
+
+def test_max_epochs_ending_an_unconverged_fit_warns():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="max_epochs \\(3\\) reached"):
+        TwoLayerClassifier(max_epochs=3, random_state=0).fit(X, y)

@@ -303,6 +303,12 @@ def train(
         help="auto (shift for images), none, or shift: random 1-pixel "
         "shifts of each training batch.",
     ),
+    class_weight: str = typer.Option(
+        _T.class_weight,
+        **_choices(("none", "balanced")),
+        help="balanced: each class's rows weigh n / (classes · its rows) in the loss, so that "
+        "rare classes count as much as common ones.",
+    ),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same run, bit for bit."),
     dtype: str = typer.Option(_R.dtype, **_choices(("float64", "float32")), help="Number type."),
     out: Path | None = typer.Option(

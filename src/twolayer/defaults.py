@@ -115,6 +115,27 @@ def tabular(s: Shape, batch: int | None = None) -> dict:
     }
 
 
+# -- class weights ------------------------------------------------------------------------------
+def class_weights(y, n_classes: int, weights=None) -> np.ndarray:
+    """'balanced' weights of classes 0..n_classes-1 (scikit-learn's compute_class_weight):
+    n / (C · n_c), C the classes present; a dict {class index: weight} is ``weights``."""
+    y = np.asarray(y, dtype=np.intp)
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    if weights is not None:
+        return np.array([float(weights.get(c, 1.0)) for c in range(n_classes)])
+    present = counts > 0
+    out = np.ones(n_classes)
+    out[present] = len(y) / (present.sum() * counts[present])
+    return out
+
+
+def balanced_accuracy(y_true, y_pred) -> float:
+    """The mean recall over the classes present in y_true."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    classes = np.unique(y_true)
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
+
+
 # -- what makes rows images ---------------------------------------------------------------
 MIN_SIDE = 8  # the smallest square image (digits' 8×8); 16 or 49 columns in [0, 1] are a table
 

@@ -33,7 +33,7 @@ from .checks import check_fields, check_model_size, is_int, is_real, is_str, opt
 from .data.augment import random_shift
 from .data.dataset import split_validation
 from .data.preprocess import Preprocessor
-from .defaults import resolve_run
+from .defaults import balanced_accuracy, class_weights, resolve_run
 from .errors import DivergedError, InputError, Setting
 from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
@@ -157,6 +157,9 @@ class Prepared:
 
     def fit(self, trainer, **kw):
         d = self.dataset
+        weights = None
+        if trainer.config.class_weight == "balanced":
+            weights = class_weights(d.y_train, d.n_classes)[d.y_train]
         return trainer.fit(
             self.X_train,
             d.y_train,
@@ -164,8 +167,21 @@ class Prepared:
             d.y_val,
             transform=self.transform,
             augment=self.augment,
+            sample_weight=weights,
             **kw,
         )
+
+    def predict(self, split):
+        """Class indices predicted for a split's rows (None when the split is absent)."""
+        X = {"train": self.X_train, "val": self.X_val}[split]
+        if X is None:
+            return None
+        out = []
+        for start in range(0, X.shape[0], 4096):
+            xb = X[start : start + 4096]
+            xb = self.transform(xb) if self.transform is not None else xb
+            out.append(self.net.scores(xb, check=False).argmax(axis=1))
+        return np.concatenate(out)
 
     def accuracy(self, split):
         d = self.dataset
@@ -522,28 +538,67 @@ def _metrics(settings, run, trainer):
         "twolayer_version": __version__,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    warning = learned_nothing(run, metrics)
-    if warning:
-        metrics["warning"] = warning
+    warnings = [w for w in (learned_nothing(run, metrics), unconverged(settings, trainer)) if w]
+    if warnings:
+        metrics["warning"] = "; ".join(warnings)
     return metrics
 
 
+def unconverged(settings, trainer):
+    """A warning when the epoch limit ended a run that was still improving: with --patience, the
+    validation accuracy gained within the last patience epochs; without, the training loss fell
+    by more than 1% over the last tenth of the epochs (at least 2). A cosine schedule ends by
+    design: its rate has reached its floor (the image recipe's)."""
+    h, c = trainer.history, settings.train
+    if trainer.stop_reason != "completed" or trainer.epoch < 2 or c.schedule == "cosine":
+        return None
+    if c.patience is not None and h["val_acc"] and h["val_acc"][-1] is not None:
+        w = min(c.patience, trainer.epoch - 1)
+        scores = h["val_acc"]
+        improving = max(scores[-w:]) > max(scores[:-w]) + c.tol
+        what = "validation accuracy"
+    else:
+        w = max(2, trainer.epoch // 10)
+        if w >= trainer.epoch:
+            return None
+        loss = h["loss"]
+        improving = min(loss[-w:]) < min(loss[:-w]) * 0.99
+        what = "training loss"
+    if not improving:
+        return None
+    return (
+        f"training ended at its epoch limit ({trainer.epoch}) while the {what} was still "
+        "improving; raise --epochs to train to convergence"
+    )
+
+
 def learned_nothing(run, metrics):
-    """A warning when the model does no better than always answering the most common class (on the
-    validation split, else the training split): the run 'completed' but learned nothing."""
+    """A warning when the model does no better than chance on balanced accuracy (the mean recall
+    of the classes; chance is 1/C, whatever the imbalance), on the validation split, else the
+    training split: the run 'completed' but learned nothing. The advice is what applies."""
     split = "val" if metrics["val_accuracy"] is not None else "train"
     y = getattr(run.dataset, f"y_{split}")
-    acc = metrics[f"{split}_accuracy"]
-    if acc is None or y is None or len(y) == 0:
+    if metrics[f"{split}_accuracy"] is None or y is None or len(y) == 0:
         return None
-    baseline = np.bincount(np.asarray(y, dtype=np.intp)).max() / len(y)
-    if run.net.output_size < 2 or acc > baseline + 0.01:
+    y = np.asarray(y, dtype=np.intp)
+    present = np.unique(y)
+    if run.net.output_size < 2 or len(present) < 2:
         return None
+    balanced = balanced_accuracy(y, run.predict(split))
+    chance = 1 / len(present)
+    if balanced > chance + 0.01:
+        return None
+    counts = np.bincount(y)[present]
+    advice = ["another --lr"]
+    if metrics.get("preprocess_resolved") != "standardize":
+        advice.append("--preprocess standardize")
+    if counts.max() >= 3 * counts.min() and metrics.get("class_weight") != "balanced":
+        advice.append("--class-weight balanced (the classes are imbalanced)")
     name = "validation" if split == "val" else "training"
     return (
-        f"the model learned nothing: {name} accuracy {100 * acc:.1f}% is no better than always answering the "
-        f"most common class ({100 * baseline:.1f}%); check the labels and features, or try another --lr or "
-        "--preprocess standardize"
+        f"the model learned nothing: {name} balanced accuracy {100 * balanced:.1f}% is no better "
+        f"than chance ({100 * chance:.1f}%, as always answering one class); check the labels and "
+        f"features, or try {' or '.join(advice)}"
     )
 
 

@@ -47,6 +47,7 @@ RULES = {
     "max_steps": (optional(is_int(0, 10**12)), "an integer >= 0 or None"),
     "seed": (optional(is_int(0, SEED_MAX)), f"an integer in 0..{SEED_MAX} or None"),
     "augment": (one_of("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
+    "class_weight": (one_of("none", "balanced"), "'none' or 'balanced'"),
     # the run
     "data": (
         lambda v: isinstance(v, str) and v.strip() != "",
@@ -184,6 +185,7 @@ class TrainConfig:
     augment: str = (
         "auto"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
     )
+    class_weight: str = "none"  # balanced: each class's rows weigh n / (C · n_class) in the loss
 
     def __post_init__(self):
         _check_all(self)
