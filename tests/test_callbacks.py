@@ -187,3 +187,43 @@ def test_plateau_schedule_on_the_command_line(tmp_path):
     with open(out / "history.csv") as f:
         lrs = [float(row["lr"]) for row in csv.DictReader(f)]
     assert lrs == pytest.approx([1e-9] * 4 + [5e-10] * 3 + [2.5e-10])
+
+
+def test_clip_grad_norm_on_the_command_line(tmp_path, capsys):
+    """--clip-grad-norm reaches the loop (a tiny bound slows plain SGD; Adam is blind to the scale) and is checked by its rule."""
+    import json
+
+    from twolayer.cli import main
+
+    argv = [
+        "train",
+        "--epochs",
+        "2",
+        "--hidden",
+        "8",
+        "--lr",
+        "0.05",
+        "--optimizer",
+        "sgd",
+        "-q",
+        "--json",
+        "--no-plots",
+    ]
+    losses = {}
+    for clip in (None, "1e-4"):
+        extra = [] if clip is None else ["--clip-grad-norm", clip]
+        assert main([*argv, "--out", str(tmp_path / str(clip)), *extra]) == 0
+        losses[clip] = json.loads(capsys.readouterr().out)["final_loss"]
+    assert losses["1e-4"] > losses[None] + 0.1
+    for bad in ("0", "-1", "nan", "abc"):
+        code = main([*argv, "--out", str(tmp_path / "bad"), "--clip-grad-norm", bad])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "--clip-grad-norm" in err, err
+
+
+def test_the_estimator_checks_clip_grad_norm():
+    with pytest.raises(
+        ValueError,
+        match=r"clip_grad_norm must be a finite number > 0 or None \(no clipping\), got -1$",
+    ):
+        TwoLayerClassifier(clip_grad_norm=-1, max_epochs=1).fit(X, y)

@@ -106,7 +106,7 @@ def test_onnx_labels_and_metadata_keep_every_name(names, tmp_path):
     model = onnx.load(tmp_path / "m.onnx")
     meta = {p.key: p.value for p in model.metadata_props}
     assert json.loads(meta["class_names"]) == names  # a JSON list: newlines stay inside names
-    sess = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     label, _, index = sess.run(None, {"X": X.astype(np.float32)})
     expected = [names[i].encode("utf-8", "backslashreplace").decode() for i in index]
     assert [str(v) for v in label] == expected

@@ -107,21 +107,34 @@ def csv_files(draw):
     return (("\ufeff" if draw(st.booleans()) else "") + text).encode()
 
 
+@pytest.fixture(params=["digits", "pandas", "loadtxt"])
+def parser(request, monkeypatch):
+    """Each way the fast path reads a block's numbers: its digit arithmetic (short cells), pandas'
+    C parser (long cells, the optional accelerator) or np.loadtxt's (long cells, no pandas 3)."""
+    if request.param == "pandas" and fastcsv.pandas_parser() is None:
+        pytest.skip("pandas 3 or later is not installed")
+    monkeypatch.setattr(fastcsv, "LOADTXT_LENGTH", np.inf if request.param == "digits" else 0)
+    if request.param == "loadtxt":
+        monkeypatch.setattr(fastcsv, "_PANDAS", False)
+    return request.param
+
+
 @settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(csv_files(), st.integers(1, 64))
-def test_fast_path_gives_the_careful_answer(tmp_path, monkeypatch, data, block_bytes):
+def test_fast_path_gives_the_careful_answer(tmp_path, monkeypatch, parser, data, block_bytes):
     path = tmp_path / "t.csv"
     path.write_bytes(data)
     monkeypatch.setattr(fastcsv, "BLOCK_BYTES", block_bytes)  # lines split across many blocks
+    monkeypatch.setattr(fastcsv, "C_PARSER_BLOCK_BYTES", block_bytes + 7)
     for read in (table.read_csv, table.read_rows_csv):
         same(outcome(read, path), careful(monkeypatch, read, path))
 
 
 @pytest.mark.parametrize("cell", ODD)
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
-def test_every_odd_cell_gives_the_careful_answer(tmp_path, monkeypatch, cell, newline):
+def test_every_odd_cell_gives_the_careful_answer(tmp_path, monkeypatch, parser, cell, newline):
     path = tmp_path / "t.csv"
     path.write_bytes(
         newline.join(["a,b,label", "1,2,0", f"3,{cell},1", f"{cell},4,0", "5,6,1"]).encode()
@@ -194,3 +207,30 @@ def test_long_digit_strings_among_plain_cells_are_read_by_float(tmp_path):
     path = tmp_path / "mixed.csv"
     path.write_text("".join(f"{c},{i % 2}\n" for i, c in enumerate(cells)))
     np.testing.assert_array_equal(table.read_csv(path)[0][:, 0], [float(c) for c in cells])
+
+
+def test_long_cells_take_pandas_c_parser_when_it_is_there(tmp_path, monkeypatch):
+    """Floats such as -0.123457 in a file of several large blocks: pandas' parser reads them (when
+    pandas 3 is installed), the values float() gives, bit for bit, in the columns' order."""
+    if fastcsv.pandas_parser() is None:
+        pytest.skip("pandas 3 or later is not installed")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 6)) * 10.0 ** rng.integers(-8, 8, (400, 6))
+    lines = ["a,b,label,c,d,e,f"] + [
+        ",".join([repr(float(r[0])), f"{r[1]:.6g}", str(i % 3), *(repr(float(v)) for v in r[2:])])
+        for i, r in enumerate(X)
+    ]
+    path = tmp_path / "f.csv"
+    path.write_text("\n".join(lines) + "\n")
+    calls = []
+    real = fastcsv._pandas_c
+    monkeypatch.setattr(fastcsv, "_pandas_c", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(fastcsv, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(fastcsv, "C_PARSER_BLOCK_BYTES", 16384)
+    got = table.read_csv(path)
+    expected = np.array(
+        [[float(c) for i, c in enumerate(line.split(",")) if i != 2] for line in lines[1:]]
+    )
+    np.testing.assert_array_equal(got[0], expected)
+    assert list(got[1]) == [i % 3 for i in range(400)]
+    assert len(calls) == 4  # 45 KiB: a first block of 4 KiB, then larger ones of 16 KiB

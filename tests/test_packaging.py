@@ -125,6 +125,7 @@ def test_extras_match_their_use():
     assert "optuna" in reqs["tune"] and "psycopg" not in reqs["tune"]
     assert {"optuna", "psycopg"} <= reqs["postgres"]
     assert reqs["onnx"] == {"onnx"}
+    assert reqs["csv"] == {"pandas"}
     assert {"optuna", "psycopg", "pytest", "hypothesis", "mypy"} <= reqs["test"]
     binary = [Requirement(r) for r in requires("twolayer") if r.startswith("psycopg")]
     assert all("binary" in r.extras for r in binary)

@@ -55,6 +55,11 @@ TABLE = {
     "warmup_epochs": ("an integer in 0..1,000,000", [0, 10**6], [-1, 10**6 + 1]),
     "patience": ("an integer in 1..1,000,000 or None", [1, 10**6, None], [0, 10**6 + 1]),
     "tol": ("a finite number >= 0", [0, 1e308], [-TINY, NAN]),
+    "clip_grad_norm": (
+        "a finite number > 0 or None (no clipping)",
+        [None, TINY, 1e308],
+        [0, -TINY, NAN, INF],
+    ),
     "sampling": ("'shuffle' or 'replacement'", ["shuffle", "replacement"], ["Shuffle", None]),
     "steps_per_epoch": ("a positive integer or None", [1, 10**9, None], [0, 10**9 + 1]),
     "max_steps": ("an integer >= 0 or None", [0, 10**12, None], [-1, 10**12 + 1]),
@@ -446,3 +451,22 @@ def test_flag_spells_renamed_settings_and_dashes_the_rest():
     assert flag("learning_rate") == "--lr"
     assert flag("val_fraction") == "--val-fraction"
     assert flag("n_jobs") == "--n-jobs"
+
+
+def test_none_for_a_setting_that_refuses_it_is_a_value_error_not_a_type_error():
+    """None is the absence of a value, not a value of the wrong type: a SettingError that is no
+    TypeError (a string for a number is both)."""
+    with pytest.raises(
+        SettingError, match=r"^sampling must be 'shuffle' or 'replacement', got None$"
+    ) as e:
+        check_setting("sampling", None)
+    assert not isinstance(e.value, TypeError)
+    with pytest.raises(SettingTypeError):
+        check_setting("batch_size", "8")
+
+
+def test_the_loops_settings_must_be_a_train_config_and_train_is_not_a_setting():
+    with pytest.raises(TypeError, match=r"^train must be a TrainConfig, got dict$"):
+        RunSettings(train={"batch_size": 3})
+    with pytest.raises(InputError, match=r"^unknown setting\(s\): train$"):
+        RunSettings().with_changes(train=TrainConfig())

@@ -110,6 +110,42 @@ def test_checkpoint_resume_equals_uninterrupted_run(digits, tmp_path):
         np.testing.assert_array_equal(resumed.net.params[k], full.net.params[k])
 
 
+def test_a_plateau_run_resumes_exactly(digits, tmp_path):
+    """The plateau schedule's state (best score, epochs without a gain, the rate's factor) is the
+    history's: a run resumed after the rate was halved goes on at the halved rate, bit for bit."""
+    cfg = TrainConfig(epochs=9, batch_size=64, seed=3, schedule="plateau", learning_rate=1e-9)
+    full = make(cfg)
+    full.fit(*digits)
+    assert len(set(full.history["lr"])) == 3  # halved after epochs 4 and 7: the test has teeth
+    ckpt = tmp_path / "ckpt.npz"
+    first = make(cfg)
+
+    def stop_after_5(t):
+        if t.epoch == 5:
+            t.stop_reason = "test"
+
+    first.fit(*digits, checkpoint=lambda t: t.save_checkpoint(ckpt), on_epoch=stop_after_5)
+    resumed = make(cfg)
+    resumed.load_checkpoint(ckpt)
+    assert resumed.lr_scale == 0.5 and resumed.plateau.wait == 1
+    resumed.fit(*digits)
+    assert without_seconds(resumed.history) == without_seconds(full.history)
+    for k in full.net.params:
+        np.testing.assert_array_equal(resumed.net.params[k], full.net.params[k])
+
+
+def test_clip_grad_norm_is_a_setting_of_the_loop(digits):
+    clipped = make(TrainConfig(epochs=2, clip_grad_norm=1e-3, seed=1))
+    assert clipped.clip_norm == 1e-3
+    clipped.fit(*digits)
+    free = make(TrainConfig(epochs=2, seed=1))
+    free.fit(*digits)
+    assert clipped.history["loss"][-1] > free.history["loss"][-1]  # tiny steps learn less
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"clip_grad_norm must be a finite number > 0"):
+            TrainConfig(clip_grad_norm=bad)
+
+
 def test_classic_train_uses_global_random_state(toy):
     net, X, y = toy
     params = {k: v.copy() for k, v in net.params.items()}

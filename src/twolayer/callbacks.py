@@ -74,16 +74,30 @@ class ReduceLROnPlateau:
         self.reductions = 0
 
     def on_epoch_end(self, trainer: Any) -> None:
-        score = monitored(trainer)
+        trainer.lr_scale = self._observe(monitored(trainer), trainer.lr_scale)
+
+    def _observe(self, score: float, lr_scale: float) -> float:
+        """The factor on the rate after an epoch that scored ``score``."""
         if score > self.best + self.tol:
             self.best, self.wait = score, 0
-            return
+            return lr_scale
         self.best = max(self.best, score)
         self.wait += 1
-        if self.wait >= self.patience:
-            trainer.lr_scale = max(trainer.lr_scale * self.factor, self.min_lr)
-            self.wait = 0
-            self.reductions += 1
+        if self.wait < self.patience:
+            return lr_scale
+        self.wait = 0
+        self.reductions += 1
+        return max(lr_scale * self.factor, self.min_lr)
+
+    def replay(self, history: Any) -> float:
+        """Start afresh and go through the epochs of ``history`` (a resumed run's, whose score is
+        the validation accuracy, else minus the loss, as ``monitored``): the factor on the rate
+        after them, with this object in the state it had then."""
+        self.best, self.wait, self.reductions = -math.inf, 0, 0
+        lr_scale = 1.0
+        for val, loss in zip(history["val_acc"], history["loss"]):
+            lr_scale = self._observe(-float(loss) if val is None else float(val), lr_scale)
+        return lr_scale
 
 
 def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:

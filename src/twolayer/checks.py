@@ -208,17 +208,29 @@ def check_y(
 ) -> np.ndarray:
     """Integer labels in [0, n_classes), one per sample."""
     y = as_array(y, name)
+    _check_label_shape(y, n_samples, name)
+    _check_label_dtype(y, name)
+    if len(y):
+        _check_label_range(y, n_classes, name)
+    return y.astype(np.intp, copy=False)
+
+
+def _check_label_shape(y: np.ndarray, n_samples: int, name: str) -> None:
     if y.ndim != 1:
         raise InputError(f"{name} must be 1-D, got shape {y.shape}")
     if len(y) != n_samples:
         raise InputError(f"{name} has {len(y)} labels but X has {n_samples} samples")
+
+
+def _check_label_dtype(y: np.ndarray, name: str) -> None:
+    """Integers, or integer-valued floats (as CSV files give)."""
     if y.dtype.kind not in "iuf":
         words = _DTYPE_WORDS.get(y.dtype.kind, "")
         raise InputTypeError(
             f"{name} must hold integer class labels, got dtype {y.dtype}"
             + (f" ({words})" if words else "")
         )
-    if y.dtype.kind == "f":  # integer-valued floats (as CSV files give) are labels too
+    if y.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(y) | (y != np.round(y))
         if bad.any():
@@ -227,8 +239,9 @@ def check_y(
                 f"{name} has a non-integer label {float(y[i]):g} (row {i}); "
                 "expected integer class labels 0, 1, 2, …"
             )
-    if not len(y):
-        return y.astype(np.intp, copy=False)
+
+
+def _check_label_range(y: np.ndarray, n_classes: int | None, name: str) -> None:
     # compared in the labels' own dtype, before any cast: uint64 max or 1e300 must not wrap around
     lo, hi = y.min(), y.max()
     if lo < 0:
@@ -249,7 +262,6 @@ def check_y(
             f"{name} has label {_label(hi)} (row {i}), beyond the limit of {cap:,} classes — are these "
             "class labels? (TWOLAYER_MAX_CLASSES raises the limit)"
         )
-    return y.astype(np.intp, copy=False)
 
 
 def check_sample_weight(sample_weight, n, name="sample_weight"):

@@ -60,6 +60,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="rich",  # the default of newer Typer; older ones printed \[onnx] as typed
     help="twolayer: train, check, explain and tune a two-layer neural network classifier.",
 )
 
@@ -276,6 +277,10 @@ def train(
     warmup_epochs: int = typer.Option(
         _T.warmup_epochs, flag("warmup_epochs"), help="Epochs of linear learning-rate warm-up."
     ),
+    clip_grad_norm: float | None = typer.Option(
+        None,
+        help="Scale each step's gradients down to this global L2 norm (default: no clipping).",
+    ),
     patience: str = typer.Option(
         "auto",
         **_auto("patience", int),
@@ -428,8 +433,8 @@ def predict(
         metavar="INPUT",
         help="Rows to classify: an .npy (2-D) or a .csv file (a 'label' column is dropped).",
     ),
-    out: Path | None = typer.Option(
-        None,
+    out: str | None = typer.Option(  # str: an older Typer turns what a Path option's parser returns
+        None,  # into a Path, and Path("-") could not tell - from ./-
         parser=_output,
         metavar="FILE",
         help="Write here instead of stdout (- is stdout): .npy (a string array of class "
@@ -480,7 +485,7 @@ def export(
     model: Path = typer.Argument(
         ..., parser=_path, metavar="MODEL", help="A model.npz written by twolayer train."
     ),
-    out: Path = typer.Option(
+    out: str = typer.Option(  # str, not Path: as predict's --out
         ...,
         parser=_output,
         metavar="FILE",
@@ -817,16 +822,8 @@ def _exit_status(e, debug):
     """The exit status of an exception leaving a command, its one line said; None to re-raise it."""
     if isinstance(e, _Refused):
         e = e.error
-    if isinstance(e, typer.Exit):
-        return e.exit_code
-    if isinstance(e, typer.Abort):
-        return console.fail("interrupted", 130)
-    if isinstance(e, Interrupted):
-        return console.fail(f"interrupted ({e}); every file written so far is complete", e.status)
-    if isinstance(e, KeyboardInterrupt):  # between commands: before Typer started or after it ended
-        return console.fail("interrupted", exit_status(e))
-    if not isinstance(e, Exception):
-        return None
+    if not isinstance(e, Exception) or isinstance(e, (typer.Exit, typer.Abort, Interrupted)):
+        return _stop_status(e)
     if isinstance(e, (InputError, DivergedError)):
         if debug:
             return None
@@ -842,6 +839,20 @@ def _exit_status(e, debug):
     return console.fail(
         f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", 1
     )
+
+
+def _stop_status(e):
+    """The exit status of a command that stopped (exit, Ctrl-C, a stop signal); None to re-raise
+    any other BaseException (SystemExit, GeneratorExit)."""
+    if isinstance(e, typer.Exit):
+        return e.exit_code
+    if isinstance(e, typer.Abort):
+        return console.fail("interrupted", 130)
+    if isinstance(e, Interrupted):
+        return console.fail(f"interrupted ({e}); every file written so far is complete", e.status)
+    if isinstance(e, KeyboardInterrupt):  # between commands: before Typer started or after it ended
+        return console.fail("interrupted", exit_status(e))
+    return None
 
 
 # the system's refusals that no bug causes: one line and exit 2 wherever they surface

@@ -378,7 +378,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def _steer(self, trainer, val_raw):
         """Wire scoring=, clip_grad_norm= and callbacks= into the trainer; returns its on_epoch
         hook (schedule='plateau' is the loop's own, see Trainer.plateau)."""
-        trainer.clip_norm = None if self.clip_grad_norm is None else float(self.clip_grad_norm)
+        trainer.clip_norm = check_setting("clip_grad_norm", self.clip_grad_norm)
         if self.scoring is not None and val_raw is not None:
             from sklearn.metrics import check_scoring
 
@@ -602,15 +602,7 @@ def _skl2onnx_convert(scope, operator, container):
     from onnx import TensorProto
 
     clf = operator.raw_operator
-    classes = clf.classes_
-    if classes.dtype.kind in "iub":
-        classes = classes.astype(np.int64)
-    elif classes.dtype.kind in "OUS":
-        classes = np.array([str(c) for c in classes], dtype=str)
-    else:
-        raise InputError(
-            f"TwoLayerClassifier: classes of dtype {classes.dtype} cannot be ONNX labels"
-        )
+    classes = _onnx_labels(clf.classes_)
     prefix = scope.get_unique_variable_name("twolayer_") + "_"
     x = prefix + "X32"
     container.add_node(
@@ -633,16 +625,31 @@ def _skl2onnx_convert(scope, operator, container):
         prefix=prefix,
     )
     for name, array in init.items():
-        if array.dtype.kind == "U":
-            container.add_initializer(
-                name, TensorProto.STRING, list(array.shape), [v.encode() for v in array]
-            )
-        else:
-            container.add_initializer(
-                name,
-                TensorProto.INT64 if array.dtype == np.int64 else TensorProto.FLOAT,
-                list(array.shape),
-                array.ravel().tolist(),
-            )
+        _add_initializer(container, name, array)
     for op, inputs, outputs, attrs in nodes:
         container.add_node(op, inputs, outputs, name=scope.get_unique_operator_name(op), **attrs)
+
+
+def _onnx_labels(classes):
+    """The classes as ONNX can label with them: int64, or strings."""
+    if classes.dtype.kind in "iub":
+        return classes.astype(np.int64)
+    if classes.dtype.kind in "OUS":
+        return np.array([str(c) for c in classes], dtype=str)
+    raise InputError(f"TwoLayerClassifier: classes of dtype {classes.dtype} cannot be ONNX labels")
+
+
+def _add_initializer(container, name, array):
+    from onnx import TensorProto
+
+    if array.dtype.kind == "U":
+        container.add_initializer(
+            name, TensorProto.STRING, list(array.shape), [v.encode() for v in array]
+        )
+    else:
+        container.add_initializer(
+            name,
+            TensorProto.INT64 if array.dtype == np.int64 else TensorProto.FLOAT,
+            list(array.shape),
+            array.ravel().tolist(),
+        )

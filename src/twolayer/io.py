@@ -497,6 +497,24 @@ def npy_header(f, where, available, in_memory=True):
     return shape, fortran, dtype, offset
 
 
+# damage found by fuzzing: a broken .npy header fails in NumPy's parser (SyntaxError, TokenError);
+# flipped zip flags make zipfile ask for a password or an unknown method (RuntimeError, zlib.error)
+_DAMAGED_NPZ = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    KeyError,
+    SyntaxError,
+    tokenize.TokenError,
+    RuntimeError,
+    zlib.error,
+    struct.error,
+    NotImplementedError,
+    OverflowError,
+    MemoryError,
+)
+
+
 def read_npz(path, required=()):
     """Every array of an .npz, read member by member with allow_pickle=False; each member's header is
     checked against the size the zip directory declares, and all members together against
@@ -506,20 +524,7 @@ def read_npz(path, required=()):
         raise InputError(f"{path}: not a readable .npz file (it is not a zip archive)")
     try:
         with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            total = sum(i.file_size for i in infos)
-            if total > limit("MAX_DECOMPRESSED_BYTES"):
-                raise InputError(
-                    f"{path}: its arrays would expand to {gib(total)}, more than the limit of "
-                    f"{gib(limit('MAX_DECOMPRESSED_BYTES'))} (TWOLAYER_MAX_DECOMPRESSED_BYTES)"
-                )
-            arrays = {}
-            for info in infos:
-                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-                with zf.open(info) as f:
-                    npy_header(f, f"{path}: {key}", info.file_size)
-                    f.seek(0)
-                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+            arrays = _npz_members(zf, path)
     except InputError:
         raise
     except ValueError as e:
@@ -528,26 +533,30 @@ def read_npz(path, required=()):
                 f"{path}: holds object arrays, which are refused for safety ({e})"
             ) from None
         raise InputError(f"{path}: not a readable .npz file (a damaged array: {e})") from None
-    # damage found by fuzzing: a broken .npy header fails in NumPy's parser (SyntaxError, TokenError);
-    # flipped zip flags make zipfile ask for a password or an unknown method (RuntimeError, zlib.error)
-    except (
-        zipfile.BadZipFile,
-        OSError,
-        EOFError,
-        KeyError,
-        SyntaxError,
-        tokenize.TokenError,
-        RuntimeError,
-        zlib.error,
-        struct.error,
-        NotImplementedError,
-        OverflowError,
-        MemoryError,
-    ) as e:
+    except _DAMAGED_NPZ as e:
         raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     missing = [k for k in required if k not in arrays]
     if missing:
         raise InputError(f"{path}: missing array(s) {', '.join(missing)}")
+    return arrays
+
+
+def _npz_members(zf, path):
+    """The archive's arrays by name, once the directory's sizes are within the limit."""
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    if total > limit("MAX_DECOMPRESSED_BYTES"):
+        raise InputError(
+            f"{path}: its arrays would expand to {gib(total)}, more than the limit of "
+            f"{gib(limit('MAX_DECOMPRESSED_BYTES'))} (TWOLAYER_MAX_DECOMPRESSED_BYTES)"
+        )
+    arrays = {}
+    for info in infos:
+        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        with zf.open(info) as f:
+            npy_header(f, f"{path}: {key}", info.file_size)
+            f.seek(0)
+            arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
     return arrays
 
 

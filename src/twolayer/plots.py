@@ -282,23 +282,37 @@ def plot_accuracy(history, path, augmented=False):
     ``TwoLayerNet.train`` is drawn as the assignment draws it: train_acc_history and
     val_acc_history against their index, the epoch."""
     if _is_classic(history):
-        series = [
-            {"x": np.arange(len(v)), "y": v, "color": color, "markers": True, "label": label}
-            for key, color, label in (
-                ("train_acc_history", "blue", "train"),
-                ("val_acc_history", "orange", "val"),
-            )
-            for v in [_classic_series(history, key)]
-        ]
-        chart = line_chart(
-            series,
-            "Classification accuracy history",
-            "epoch",
-            "classification accuracy",
-            legend_at="bottom",
-            integer_x=True,
+        chart = _accuracy_chart(_classic_accuracy_series(history), "classification accuracy")
+    else:
+        chart = _accuracy_chart(_run_accuracy_series(history, augmented), "accuracy")
+    return _save(chart, path)
+
+
+def _accuracy_chart(series, ylabel):
+    return line_chart(
+        series,
+        "Classification accuracy history",
+        "epoch",
+        ylabel,
+        legend_at="bottom",
+        integer_x=True,
+    )
+
+
+def _classic_accuracy_series(history):
+    """The classic stats dict's train_acc_history and val_acc_history against their index."""
+    return [
+        {"x": np.arange(len(v)), "y": v, "color": color, "markers": True, "label": label}
+        for key, color, label in (
+            ("train_acc_history", "blue", "train"),
+            ("val_acc_history", "orange", "val"),
         )
-        return _save(chart, path)
+        for v in [_classic_series(history, key)]
+    ]
+
+
+def _run_accuracy_series(history, augmented):
+    """A run's train accuracy per epoch and its validation accuracy where there was one."""
     train_label = (
         "train (on the augmented training batches)"
         if augmented
@@ -317,17 +331,7 @@ def plot_accuracy(history, path, augmented=False):
     if val:
         x, y = zip(*val)
         series.append({"x": x, "y": y, "color": "orange", "markers": True, "label": "validation"})
-    return _save(
-        line_chart(
-            series,
-            "Classification accuracy history",
-            "epoch",
-            "accuracy",
-            legend_at="bottom",
-            integer_x=True,
-        ),
-        path,
-    )
+    return series
 
 
 WEIGHTS_PX = (
@@ -409,7 +413,20 @@ def plot_confusion(cm, names, path, split="test"):
     canvas = Canvas(width, top + c * cell + bottom_labels + 40)
     scaled = cm / max(cm.max(), 1)
     canvas.image(blues(scaled) / 255, left, top, scale=cell)
-    show_counts = c <= 20
+    _confusion_cells(canvas, cm, scaled, names, (left, top, cell), rotate)
+    canvas.box(left - 1, top - 1, left + c * cell + 1, top + c * cell + 1, "gray")
+    _colour_bar(canvas, cm.max(), left + c * cell + 16, top, c * cell)
+    canvas.text(width / 2, 16, title, ha="center")
+    canvas.text(left + c * cell / 2, canvas.height - 12, "predicted class", ha="center")
+    canvas.text(12, top + c * cell / 2, "true class", ha="center", rotate=True)
+    return _save(canvas, path)
+
+
+def _confusion_cells(canvas, cm, scaled, names, grid, rotate):
+    """The class names along both axes (every one, or every k-th when cells are small) and the
+    counts in the cells for up to 20 classes. ``grid``: the matrix's left, top and cell size."""
+    left, top, cell = grid
+    c = len(names)
     for i in range(c):
         y = top + i * cell + cell / 2
         if cell >= 12 or i % max(1, 12 // cell) == 0:
@@ -422,7 +439,7 @@ def plot_confusion(cm, names, path, split="test"):
                 va="top",
                 rotate=rotate,
             )
-        if show_counts:
+        if c <= 20:
             for j in range(c):
                 canvas.text(
                     left + j * cell + cell / 2,
@@ -431,17 +448,15 @@ def plot_confusion(cm, names, path, split="test"):
                     color="white" if scaled[i, j] > 0.5 else "black",
                     ha="center",
                 )
-    canvas.box(left - 1, top - 1, left + c * cell + 1, top + c * cell + 1, "gray")
-    bar_x = left + c * cell + 16
-    ramp = blues(np.linspace(1, 0, c * cell))[:, None, :] / 255
-    canvas.image(np.repeat(ramp, 12, axis=1), bar_x, top)
-    canvas.box(bar_x - 1, top - 1, bar_x + 13, top + c * cell + 1, "gray")
-    canvas.text(bar_x + 16, top + 4, str(cm.max()))
-    canvas.text(bar_x + 16, top + c * cell - 4, "0")
-    canvas.text(width / 2, 16, title, ha="center")
-    canvas.text(left + c * cell / 2, canvas.height - 12, "predicted class", ha="center")
-    canvas.text(12, top + c * cell / 2, "true class", ha="center", rotate=True)
-    return _save(canvas, path)
+
+
+def _colour_bar(canvas, most, x, top, height):
+    """The colour scale beside the matrix, from ``most`` at the top to 0."""
+    ramp = blues(np.linspace(1, 0, height))[:, None, :] / 255
+    canvas.image(np.repeat(ramp, 12, axis=1), x, top)
+    canvas.box(x - 1, top - 1, x + 13, top + height + 1, "gray")
+    canvas.text(x + 16, top + 4, str(most))
+    canvas.text(x + 16, top + height - 4, "0")
 
 
 # -- matplotlib, for the tuning study's log-scale scatter with a colour bar -------------------------
@@ -470,15 +485,25 @@ def plot_study(trials, out, title, pruned=()):
     regularisation, pruned trials as grey crosses). ``trials``: finished Optuna trials in order;
     ``pruned``: the pruned ones. Trial numbers are integer ticks; the legend stands outside the
     axes, clear of every marker."""
-    from matplotlib.ticker import MaxNLocator
-
     if not trials:
         return {}
     out = Path(out)
-    numbers = [t.number for t in trials]
     values = [100 * t.value for t in trials]
     cut = [(t, _last_value(t)) for t in pruned]
     cut = [(t, v) for t, v in cut if v is not None]
+    return {
+        "history.png": _save_figure(
+            _history_figure(trials, values, cut, title), out / "history.png"
+        ),
+        "search.png": _save_figure(_search_figure(trials, values, cut), out / "search.png"),
+    }
+
+
+def _history_figure(trials, values, cut, title):
+    """Value per trial (%), the best so far, pruned trials at their last reported value."""
+    from matplotlib.ticker import MaxNLocator
+
+    numbers = [t.number for t in trials]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     ax.plot(numbers, values, "o", alpha=0.6, label="trial")
@@ -498,8 +523,11 @@ def plot_study(trials, out, title, pruned=()):
         title=f"optimisation history — study {printable(title)!r}",
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
-    written = {"history.png": _save_figure(fig, out / "history.png")}
+    return fig
 
+
+def _search_figure(trials, values, cut):
+    """Validation accuracy (%) coloured over learning rate × regularisation, pruned as crosses."""
     fig = Figure(figsize=(6, 4.5), layout="constrained")
     ax = fig.subplots()
     points = ax.scatter(
@@ -527,5 +555,4 @@ def plot_study(trials, out, title, pruned=()):
         title="validation accuracy over the search",
     )
     fig.colorbar(points, ax=ax, label="validation accuracy (%)")
-    written["search.png"] = _save_figure(fig, out / "search.png")
-    return written
+    return fig

@@ -38,15 +38,7 @@ def write_predictions(net, idx, proba=None, out=None, note=None):
     names = class_names(net)
     out = None if out is None else Path(out)
     if out is not None and out.suffix == ".npy":  # an array keeps the names as they are
-        if proba is not None:
-            return save_npy(out, np.asarray(proba))
-        if any(n.endswith("\0") for n in names):  # a NumPy string array drops trailing NULs:
-            names = [printable(n) for n in names]  # all escaped, so that none is changed alone
-            if note is not None:
-                note(
-                    f"twolayer: note: {out}: class names ending in NUL are written escaped (\\x00)"
-                )
-        return save_npy(out, np.array([names[i] for i in idx], dtype=str))
+        return _write_npy(out, names, idx, proba, note)
     shown = [printable(n) for n in names]  # text: one line per row, whatever the names hold
     labels = [shown[i] for i in idx]
     if proba is None:
@@ -57,3 +49,14 @@ def write_predictions(net, idx, proba=None, out=None, note=None):
             ([label, *(f"{p:.6g}" for p in row)] for label, row in zip(labels, proba)),
         )
     return stdout_write(text) if out is None else write_text(out, text)
+
+
+def _write_npy(out, names, idx, proba, note):
+    """The predicted class names as a unicode array, or the probabilities, to OUT (.npy)."""
+    if proba is not None:
+        return save_npy(out, np.asarray(proba))
+    if any(n.endswith("\0") for n in names):  # a NumPy string array drops trailing NULs:
+        names = [printable(n) for n in names]  # all escaped, so that none is changed alone
+        if note is not None:
+            note(f"twolayer: note: {out}: class names ending in NUL are written escaped (\\x00)")
+    return save_npy(out, np.array([names[i] for i in idx], dtype=str))

@@ -310,6 +310,16 @@ def _settings(metrics, config):
     settings show what they resolved to (``auto → scale: …``), auto epochs how many ran; a setting
     that did not apply (momentum without a momentum optimizer, ...) is left out and named in the
     second value; the loop's internal keys are left out."""
+    flat = _flat_settings(metrics, config)
+    unused = [k for k, (by, applies, _) in APPLIES.items() if by in flat and not applies(flat[by])]
+    _show_resolved(flat, metrics)
+    rows = [(k, v) for k, v in flat.items() if k not in INTERNAL and k not in unused]
+    dropped = [f"{k} (for {APPLIES[k][2]})" for k in unused if k in flat]
+    return rows, "; ".join(dropped)
+
+
+def _flat_settings(metrics, config):
+    """The settings as one flat dict: config.json with the loop's flattened in, else metrics.json's."""
     if config:
         flat = {k: v for k, v in config.items() if k != "train"}
         flat.update(config.get("train") or {})
@@ -318,7 +328,11 @@ def _settings(metrics, config):
         flat = {k: v for k, v in metrics.items() if k not in shown and not k.endswith("_accuracy")}
     if flat.get("epochs") is None and metrics.get("epochs") is not None:
         flat["epochs"] = f"auto ({metrics['epochs']} run)"
-    unused = [k for k, (by, applies, _) in APPLIES.items() if by in flat and not applies(flat[by])]
+    return flat
+
+
+def _show_resolved(flat, metrics):
+    """Auto preprocessing and augmentation shown with what they resolved to; None in words."""
     for key, words in (("preprocess", PREPROCESS_WORDS), ("augment", AUGMENT_WORDS)):
         resolved = metrics.get(f"{key}_resolved")
         if key in flat and resolved in words:
@@ -327,9 +341,6 @@ def _settings(metrics, config):
     for key, words in NONE_WORDS.items():
         if key in flat and flat[key] is None:
             flat[key] = words
-    rows = [(k, v) for k, v in flat.items() if k not in INTERNAL and k not in unused]
-    dropped = [f"{k} (for {APPLIES[k][2]})" for k in unused if k in flat]
-    return rows, "; ".join(dropped)
 
 
 def _table(rows):

@@ -42,6 +42,10 @@ RULES = {
     "warmup_epochs": (is_int(0, 10**6), "an integer in 0..1,000,000"),
     "patience": (optional(is_int(1, 10**6)), "an integer in 1..1,000,000 or None"),
     "tol": (is_real(0), "a finite number >= 0"),
+    "clip_grad_norm": (
+        optional(is_real(0, closed="neither")),
+        "a finite number > 0 or None (no clipping)",
+    ),
     "sampling": (one_of("shuffle", "replacement"), "'shuffle' or 'replacement'"),
     "steps_per_epoch": (optional(is_int(1, 10**9)), "a positive integer or None"),
     "max_steps": (optional(is_int(0, 10**12)), "an integer >= 0 or None"),
@@ -178,6 +182,7 @@ class TrainConfig:
     warmup_epochs: int = 0
     patience: int | None = None
     tol: float = 0.0  # with patience: an epoch counts as better only when it beats the best score by more than tol
+    clip_grad_norm: float | None = None  # the gradients' global L2 norm is scaled down to this
     sampling: str = "shuffle"
     steps_per_epoch: int | None = None
     max_steps: int | None = None

@@ -120,12 +120,12 @@ class Trainer:
         # the knobs of twolayer.callbacks: a factor on the schedule's rate (ReduceLROnPlateau),
         # a bound on the gradients' global norm, and a validation score replacing accuracy
         self.lr_scale = 1.0
-        self.clip_norm: float | None = None
+        self.clip_norm: float | None = c.clip_grad_norm
         self.val_score: Callable[[Trainer], float] | None = None
         self.val_scores: list[float] = []
         # schedule 'plateau': halve the rate after 3 epochs without a gain, or a quarter of the
-        # patience when that is longer (checkpoints keep no plateau state: a resumed run starts
-        # it afresh)
+        # patience when that is longer (its state is the history's: load_checkpoint replays it,
+        # so a resumed run goes on exactly)
         self.plateau = (
             ReduceLROnPlateau(patience=max(3, (c.patience or 0) // 4), tol=max(c.tol, 1e-4))
             if c.schedule == "plateau"
@@ -363,6 +363,8 @@ class Trainer:
             state.bad_epochs,
         )
         self.history = state.history
+        if self.plateau is not None:
+            self.lr_scale = self.plateau.replay(self.history)
         checkpoint.set_rng_state(self.rng, state.rng, path)
 
 
