@@ -1,10 +1,12 @@
 """The data-dependent defaults (twolayer.defaults): known outputs of each rule, image detection,
 and the run settings they resolve."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from twolayer import defaults
+from twolayer import defaults, runs
 from twolayer.data import Dataset
 from twolayer.defaults import Shape
 from twolayer.settings import RunSettings
@@ -120,9 +122,16 @@ def test_a_tabular_run_takes_the_rules_and_stops_on_its_validation_split():
     assert t.epochs == 2000 and t.patience == 67  # 3 steps an epoch: 200 steps are 67 epochs
 
 
-def test_a_tabular_run_with_a_tiny_validation_split_does_not_stop_on_it():
+def test_a_tabular_run_with_a_tiny_validation_split_stops_on_the_training_loss():
     s = defaults.resolve_run(RunSettings(), _dataset(100, 5, 2, n_val=10))
-    assert s.train.patience is None
+    assert s.train.patience == 100  # the estimator's rule: 200 steps, within 10..100 epochs
+    run = runs.prepare(s, _dataset(100, 5, 2, n_val=10))
+    seen = {}
+    run.fit(SimpleNamespace(config=s.train, fit=lambda *a, **kw: seen.update(val=a[2:4])))
+    assert seen["val"] == (None, None)  # the loop never sees the 10 rows
+    run = runs.prepare(s, _dataset(100, 5, 2, n_val=20))
+    run.fit(SimpleNamespace(config=s.train, fit=lambda *a, **kw: seen.update(val=a[2:4])))
+    assert len(seen["val"][1]) == 20
 
 
 def test_an_image_run_keeps_the_image_recipe():

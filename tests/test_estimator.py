@@ -177,7 +177,7 @@ def test_sample_weight_equals_repeated_rows_and_zero_weight_drops_a_row(iris):
 def test_verbose_prints_the_loss_of_every_epoch(iris, capsys):
     X_tr, _, y_tr, _ = iris
     clf = TwoLayerClassifier(random_state=0, max_epochs=4, verbose=True).fit(X_tr, y_tr)
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().out.splitlines()[1:]  # after the line of what auto became
     assert lines == [f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(clf.loss_curve_)]
 
 
@@ -310,3 +310,11 @@ def test_max_epochs_ending_an_unconverged_fit_warns():
     X, y = load_iris(return_X_y=True)
     with pytest.warns(ConvergenceWarning, match="max_epochs \\(3\\) reached"):
         TwoLayerClassifier(max_epochs=3, random_state=0).fit(X, y)
+
+
+def test_verbose_shows_what_every_auto_became(capsys):
+    X, y = load_iris(return_X_y=True)
+    TwoLayerClassifier(verbose=True, max_epochs=1, hidden_size=8, random_state=0).fit(X, y)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("TwoLayerClassifier: auto → ") and "hidden_size" not in first
+    assert "weight_decay=0.0373" in first and "preprocess=standardize" in first  # 0.1·8·7/150

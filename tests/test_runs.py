@@ -515,3 +515,24 @@ def test_class_weight_balanced_weights_the_rows_of_a_run(tmp_path):
     y_train = run.dataset.y_train
     counts = np.bincount(y_train)
     np.testing.assert_allclose(seen["balanced"], len(y_train) / (2 * counts[y_train]))
+
+
+def test_what_auto_became_is_in_the_metrics_the_table_and_the_report(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "t.npz", X_train=rng.normal(size=(300, 5)), y_train=np.arange(300) % 3)
+    out = tmp_path / "run"
+    args = ["train", "--data", f"npz:{tmp_path / 't.npz'}", "--out", str(out), "--no-plots"]
+    assert main([*args, "--hidden", "16", "--epochs", "3"]) == 0
+    table = capsys.readouterr().out
+    metrics = read_json(out / "metrics.json")
+    auto = metrics["auto"]
+    assert "hidden_size" not in auto and "epochs" not in auto  # typed: not auto
+    assert auto["weight_decay"] == metrics["weight_decay"] == pytest.approx(0.1 * 16 * 8 / 270)
+    assert auto["batch_size"] == 200 and auto["schedule"] == "plateau"
+    assert "auto settings" in table and "--weight-decay 0.0474" in table.replace("\n", " ")
+    # --resume keeps the record (config.json holds the decided values, "auto" which they were)
+    assert main([*args, "--resume", "--epochs", "4", "--quiet"]) == 0
+    assert read_json(out / "metrics.json")["auto"] == auto
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "auto → 0.0474" in html and "auto → plateau" in html

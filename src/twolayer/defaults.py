@@ -11,7 +11,7 @@ The reasons are in the README ("Defaults"); benchmarks/bench_breadth.py measures
   needs almost none (a strong decay there underfits round boundaries and mutes minority classes).
 - stopping: on the training loss (every row trains, the decay regularises) in the estimator;
   the command line, which holds out a validation split anyway, stops on it and restores the best
-  epoch's weights when it has VALIDATION_ROWS rows or more.
+  epoch's weights when it has VALIDATION_ROWS rows or more (else on the training loss).
 - patience and epochs are counted in optimizer steps, not epochs: an epoch of 200 rows is one
   step, of 60,000 rows 300; so patience = PATIENCE_STEPS steps (10..100 epochs) and the cap on
   epochs MAX_STEPS steps (200..2,000 epochs). The rate is halved on a plateau of patience/4 epochs
@@ -181,13 +181,13 @@ def image_shape_of(X, declared=None) -> tuple | None:
 # -- a command-line run ----------------------------------------------------------------------
 def run_rules(s: Shape, n_val: int) -> dict:
     """The command line's value of every rule: images keep its image recipe (the loop's own
-    epoch rule, no early stopping); tabular rows take the shared rules and always stop on the
-    validation split the run has anyway, when it holds VALIDATION_ROWS rows or more."""
+    epoch rule, no early stopping); tabular rows take the shared rules and stop on the
+    validation split the run has anyway (restoring the best epoch's weights) when it holds
+    VALIDATION_ROWS rows or more, else on the training loss as the estimator does
+    (``runs.Prepared.fit`` keeps a smaller split from the loop)."""
     if s.image:
         return dict(IMAGE_RECIPE)
     rules = tabular(s)
-    if n_val < VALIDATION_ROWS:
-        rules["patience"] = None
     del rules["early_stopping"]
     return rules
 
@@ -219,6 +219,17 @@ def resolve_run(settings, dataset):
         hidden = changes.get("hidden_size", flat["hidden_size"])
         changes["weight_decay"] = weight_decay(s, hidden)
     return settings.with_changes(**changes)
+
+
+def chosen(before, after) -> dict:
+    """{setting: value} of what the rules decided: the settings 'auto' (or epochs None, on
+    tabular rows) in ``before`` that ``after`` (resolve_run's result) holds a value for."""
+    a, b = before.flat(), after.flat()
+    return {
+        k: b[k]
+        for k in b
+        if (_is_auto(a.get(k)) or (k == "epochs" and a.get(k) is None)) and b[k] != a.get(k)
+    }
 
 
 def _is_auto(v) -> bool:

@@ -229,6 +229,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         p = self._resolve(X, y, weights)
+        if self.verbose:  # what every 'auto' became, before the first epoch's line
+            print(f"TwoLayerClassifier: auto → {_words(self._chosen)}")
         if p["early_stopping"]:  # on every fit, warm or not (split_validation takes it as checked)
             check_setting("val_fraction", self.validation_fraction, "validation_fraction")
         if self.scoring is not None and not p["early_stopping"]:
@@ -466,6 +468,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         p["pixel_max"] = pixel_max if image else None
         self._auto = p
         self.auto_params_ = {k: v for k, v in p.items() if k != "pixel_max"}
+        names = {"epochs": "max_epochs", "patience": "n_iter_no_change"}
+        auto = [names.get(k, k) for k, v in {**given, "preprocess": mode}.items() if _is_auto(v)]
+        self._chosen = {k: self.auto_params_[k] for k in auto}
         return p
 
     def _class_weighted(self, y, weights):
@@ -563,6 +568,10 @@ class _Rows:
 
     def take(self, idx, axis=0, out=None, mode="raise"):
         return self.X.take(self.rows.take(idx, mode=mode), axis=axis, out=out, mode=mode)
+
+
+def _words(params):
+    return ", ".join(f"{k}={f'{v:.3g}' if isinstance(v, float) else v}" for k, v in params.items())
 
 
 def _is_auto(v):

@@ -29,11 +29,11 @@ import numpy as np
 
 from . import __version__
 from . import data as data_mod
-from .checks import check_fields, check_model_size, is_int, is_real, is_str, optional
+from .checks import check_fields, check_model_size, is_dict, is_int, is_real, is_str, optional
 from .data.augment import random_shift
 from .data.dataset import split_validation
 from .data.preprocess import Preprocessor
-from .defaults import balanced_accuracy, class_weights, resolve_run
+from .defaults import VALIDATION_ROWS, balanced_accuracy, chosen, class_weights, resolve_run
 from .errors import DivergedError, InputError, Setting
 from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
@@ -160,11 +160,16 @@ class Prepared:
         weights = None
         if trainer.config.class_weight == "balanced":
             weights = class_weights(d.y_train, d.n_classes)[d.y_train]
+        X_val, y_val = self.X_val, d.y_val
+        if y_val is not None and len(y_val) < VALIDATION_ROWS:
+            # too few rows to judge epochs by (one row is 1/n_val of the score): the loop stops
+            # on the training loss and keeps the last weights, as the estimator does
+            X_val = y_val = None
         return trainer.fit(
             self.X_train,
             d.y_train,
-            self.X_val,
-            d.y_val,
+            X_val,
+            y_val,
             transform=self.transform,
             augment=self.augment,
             sample_weight=weights,
@@ -310,6 +315,7 @@ METRICS_SCHEMA = {
     "data": (is_str, "a string"),
     "error": (is_str, "a string"),
     "warning": (is_str, "a string"),
+    "auto": (is_dict, "an object of settings"),
     **{
         k: (is_str, "a string")
         for k in ("preprocess_resolved", "augment_resolved", "twolayer_version", "finished")
@@ -407,6 +413,7 @@ class OpenRun:
     trainer: Trainer
     fingerprint: dict
     resume: bool
+    auto: dict = dataclasses.field(default_factory=dict)  # {setting: value} the rules decided
 
     @property
     def checkpoint(self):
@@ -450,20 +457,29 @@ def _open_run(out, settings, resume, force, given, dataset):
     """Check OUT against the request, settle the settings and the data, prepare the net, write
     config.json and, on --resume, restore the checkpoint. Everything that may refuse comes first."""
     _clear_dir(out, resume, force)
-    stored_fp = None
+    stored_fp, auto = None, {}
     if resume:
         settings, stored_fp = _resumed_settings(out, given)
+        auto = read_json(out / "config.json", "run configuration").get("auto") or {}
     if dataset is None:
         dataset = load_run_data(settings)
-    settings = resolve_run(settings, dataset)  # config.json records what the rules decided
+    resolved = resolve_run(settings, dataset)  # config.json records what the rules decided
+    settings, auto = resolved, {**_names(auto), **chosen(settings, resolved)}
+    flat = settings.flat()
+    auto = {k: flat[k] for k in auto if k in flat and k not in (given or {})}
     fp = fingerprint(settings, dataset)
     _check_same_data(out, settings, stored_fp, fp)
     run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
-    write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
-    opened = OpenRun(out, settings, run, Trainer(run.net, settings.train), fp, resume)
+    write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp, "auto": auto})
+    opened = OpenRun(out, settings, run, Trainer(run.net, settings.train), fp, resume, auto)
     if resume and exists(opened.checkpoint):
         opened.trainer.load_checkpoint(opened.checkpoint, fingerprint=fp)
     return opened
+
+
+def _names(auto):
+    """The setting names of a stored config.json's "auto" record (a dict; anything else: none)."""
+    return {k: None for k in auto if isinstance(k, str)} if isinstance(auto, dict) else {}
 
 
 def _fit(opened, on_batch, on_epoch):
@@ -495,6 +511,7 @@ def _write_run(opened, error, plots):
         write_json(out / "metrics.json", {"stop_reason": "diverged", "error": str(error)})
         raise error
     metrics = _metrics(opened.settings, run, trainer)
+    metrics["auto"] = opened.auto
     if error is not None:
         metrics["error"] = str(error)
     if trainer.interrupt is not None:
