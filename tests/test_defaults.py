@@ -120,6 +120,7 @@ def test_a_tabular_run_takes_the_rules_and_stops_on_its_validation_split():
     assert s.hidden_size == 64 and t.batch_size == 200 and t.schedule == "plateau"
     assert t.weight_decay == pytest.approx(0.1 * 64 * 22 / 405)
     assert t.epochs == 2000 and t.patience == 67  # 3 steps an epoch: 200 steps are 67 epochs
+    assert t.monitor == "loss"  # patience watches the training loss; the best val epoch is kept
 
 
 def test_a_tabular_run_with_a_tiny_validation_split_stops_on_the_training_loss():
@@ -139,6 +140,7 @@ def test_an_image_run_keeps_the_image_recipe():
     t = s.train
     assert (s.hidden_size, t.batch_size, t.learning_rate) == (512, 64, 2e-3)
     assert (t.weight_decay, t.schedule, t.patience, t.epochs) == (0.05, "cosine", None, None)
+    assert t.monitor == "val"
 
 
 def test_values_the_caller_set_are_kept_and_the_rules_use_them():

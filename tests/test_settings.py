@@ -66,6 +66,7 @@ TABLE = {
     "seed": ("an integer in 0..4294967295 or None", [0, 2**32 - 1, None], [-1, 2**32]),
     "augment": ("'auto', 'none' or 'shift'", ["auto", "none", "shift"], ["flip"]),
     "class_weight": ("'none' or 'balanced'", ["none", "balanced"], ["Balanced", None]),
+    "monitor": ("'val' or 'loss'", ["val", "loss"], ["auto", "accuracy", None]),
     "data": ("a data SPEC such as digits or npz:FILE", ["digits", "npz:x.npz"], ["", "  ", None]),
     "hidden_size": ("an integer in 1..1,000,000,000", [1, 10**9], [0, 10**9 + 1]),
     "dtype": ("float32 or float64", ["float32", "float64"], ["float16", None]),

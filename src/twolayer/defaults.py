@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+MONITOR = "loss"  # what a tabular run's patience watches (see run_rules)
 VALIDATION_ROWS = 20  # the fewest validation rows worth judging epochs by (10% of 200 rows)
 PATIENCE_STEPS = 200  # optimizer steps without a gain before training stops
 MAX_STEPS = 20_000  # optimizer steps at most (the epoch cap, within EPOCH_RANGE)
@@ -41,6 +42,7 @@ IMAGE_RECIPE = {  # the command line's recipe for images (measured on digits and
     "schedule": "cosine",
     "epochs": None,  # TrainConfig.resolve_epochs: about AUTO_STEPS steps within AUTO_EPOCHS
     "patience": None,
+    "monitor": "val",
 }
 
 
@@ -189,6 +191,7 @@ def run_rules(s: Shape, n_val: int) -> dict:
         return dict(IMAGE_RECIPE)
     rules = tabular(s)
     del rules["early_stopping"]
+    rules["monitor"] = MONITOR
     return rules
 
 

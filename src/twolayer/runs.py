@@ -569,7 +569,8 @@ def unconverged(settings, trainer):
     h, c = trainer.history, settings.train
     if trainer.stop_reason != "completed" or trainer.epoch < 2 or c.schedule == "cosine":
         return None
-    if c.patience is not None and h["val_acc"] and h["val_acc"][-1] is not None:
+    on_val = getattr(c, "monitor", "val") == "val" and h["val_acc"] and h["val_acc"][-1] is not None
+    if c.patience is not None and on_val:
         w = min(c.patience, trainer.epoch - 1)
         scores = h["val_acc"]
         improving = max(scores[-w:]) > max(scores[:-w]) + c.tol

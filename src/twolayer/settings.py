@@ -52,6 +52,7 @@ RULES = {
     "seed": (optional(is_int(0, SEED_MAX)), f"an integer in 0..{SEED_MAX} or None"),
     "augment": (one_of("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
     "class_weight": (one_of("none", "balanced"), "'none' or 'balanced'"),
+    "monitor": (one_of("val", "loss"), "'val' or 'loss'"),
     # the run
     "data": (
         lambda v: isinstance(v, str) and v.strip() != "",
@@ -84,7 +85,15 @@ RULES = {
     "diagram_rows": (is_int(1, 10_000), "an integer in 1..10,000"),
 }
 # settings whose value may be 'auto': decided from the data by twolayer.defaults (resolve_run)
-AUTO = ("hidden_size", "batch_size", "learning_rate", "weight_decay", "schedule", "patience")
+AUTO = (
+    "hidden_size",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "schedule",
+    "patience",
+    "monitor",
+)
 FLAGS = {
     "learning_rate": "--lr",
     "hidden_size": "--hidden",
@@ -191,6 +200,10 @@ class TrainConfig:
         "auto"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
     )
     class_weight: str = "none"  # balanced: each class's rows weigh n / (C · n_class) in the loss
+    # what patience and the plateau watch: 'val' the validation accuracy (the training loss
+    # without validation rows); 'loss' the training loss, the best validation epoch's weights
+    # still restored at the end (ties: the later epoch)
+    monitor: str = "val"
 
     def __post_init__(self):
         _check_all(self)

@@ -264,7 +264,7 @@ class Trainer:
         h["val_acc"].append(val_acc)
         h["lr"].append(lr)
         h["seconds"].append(seconds)
-        score = -loss if val_acc is None else val_acc
+        score = -loss if val_acc is None or self.config.monitor == "loss" else val_acc
         if self.val_score is not None:  # e.g. the estimator's scoring=
             self.val_scores.append(self.val_score(self))
             score = self.val_scores[-1]
@@ -277,9 +277,11 @@ class Trainer:
         """Keep the best epoch and count the epochs without a gain of more than tol."""
         c = self.config
         assert c.patience is not None
+        if c.monitor == "loss" and val_acc is not None:
+            return self._stop_on_loss(val_acc, epochs)
         # as scikit-learn's MLP: the count restarts only on a gain of more than tol
         improved = self.best is None or score > self.best.score + c.tol
-        if self.best is None or score > self.best.score:
+        if self.best is None or score >= self.best.score:
             # without validation data the loop stops on the training loss and keeps the last
             # weights, as scikit-learn's MLP does: no copy to restore
             weights = (
@@ -287,6 +289,20 @@ class Trainer:
             )
             self.best = Best(score, self.epoch, weights)
         if improved:
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs >= c.patience and self.epoch < epochs:
+                self.stop_reason = "early_stopping"
+
+    def _stop_on_loss(self, val_acc, epochs):
+        """monitor 'loss': count the epochs whose training loss is no better by tol than the
+        best before it (the history's, so a resumed run counts on), and keep the weights of the
+        best validation epoch, the later one on a tie (it has trained longer)."""
+        c, losses = self.config, self.history["loss"]
+        if self.best is None or val_acc >= self.best.score:
+            self.best = Best(val_acc, self.epoch, {k: v.copy() for k, v in self.net.params.items()})
+        if len(losses) == 1 or losses[-1] < min(losses[:-1]) - max(c.tol, 1e-4):
             self.bad_epochs = 0
         else:
             self.bad_epochs += 1
@@ -364,7 +380,7 @@ class Trainer:
         )
         self.history = state.history
         if self.plateau is not None:
-            self.lr_scale = self.plateau.replay(self.history)
+            self.lr_scale = self.plateau.replay(self.history, self.config.monitor == "loss")
         checkpoint.set_rng_state(self.rng, state.rng, path)
 
 
