@@ -113,7 +113,10 @@ def test_scoring_drives_early_stopping_and_validation_scores():
         f1.fit(X, y)
     assert len(f1.validation_scores_) == f1.n_iter_
     with pytest.raises(ValueError, match="scoring= needs early_stopping=True"):
-        TwoLayerClassifier(scoring="f1_macro").fit(X, y)
+        TwoLayerClassifier(scoring="f1_macro", early_stopping=False).fit(X, y)
+    # early_stopping='auto' turns the validation split on for a score computed on it
+    auto = TwoLayerClassifier(scoring="f1_macro", max_epochs=5, random_state=0).fit(X, y)
+    assert auto.auto_params_["early_stopping"] and len(auto.validation_scores_) == auto.n_iter_
 
 
 def test_clip_grad_norm_against_numpy():

@@ -180,10 +180,11 @@ def test_usage_lines_name_arguments_in_capitals(command, usage, capsys, monkeypa
     "command, shown",
     [
         ("train", "[sgd|momentum|nesterov|adam|adamw]"),
-        ("train", "[" + "|".join(SCHEDULES) + "]"),
+        ("train", "[" + "|".join(("auto", *SCHEDULES)) + "]"),
         ("train", "[float64|float32]"),
         ("train", "[auto|none|shift]"),
         ("train", "[auto|none|scale|center|standardize]"),
+        ("train", "[none|balanced]"),
         ("tune", "[tpe|random]"),
         ("tune", "[median|hyperband|none]"),
     ],

@@ -10,6 +10,7 @@ from helpers import CIFAR_NAMES, rows_as_set, toy_arrays, write_cifar, write_csv
 
 from twolayer import data
 from twolayer.data import LOADERS, load
+from twolayer.errors import InputError
 
 pytestmark = pytest.mark.core  # needs the core install alone (see .ci/run)
 
@@ -247,3 +248,48 @@ def test_random_shift_moves_each_row_one_pixel_and_fills_the_border(shape):
             expected[:, 0 if dx > 0 else -1] = fill[:, 0 if dx > 0 else -1]
         np.testing.assert_array_equal(out[row].reshape(shape), expected)
     assert len(set(choice)) == 5
+
+
+# -- pixels given as user arrays are images --------------------------------------------------
+def _pixels(n=60, d=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, d)).astype(np.uint8), np.arange(n) % 3
+
+
+def test_npz_pixels_with_a_square_number_of_features_are_images(tmp_path):
+    X, y = _pixels()
+    np.savez(tmp_path / "p.npz", X_train=X, y_train=y)
+    d = load(f"npz:{tmp_path / 'p.npz'}")
+    assert d.image_shape == (8, 8) and d.pixel_max == float(X.max())
+
+
+def test_npz_declares_its_image_shape(tmp_path):
+    X, y = _pixels(d=40)
+    np.savez(tmp_path / "p.npz", X_train=X, y_train=y, image_shape=np.array([5, 8]))
+    assert load(f"npz:{tmp_path / 'p.npz'}").image_shape == (5, 8)
+    np.savez(tmp_path / "t.npz", X_train=X.astype(float) - 1, y_train=y)  # negative: a table
+    assert load(f"npz:{tmp_path / 't.npz'}").image_shape is None
+
+
+@pytest.mark.parametrize(
+    "shape, words",
+    [
+        (np.array([5, 7]), "holds 35 pixels but X_train has 40 features"),
+        (np.array([-5, -8]), "image_shape must be 2 or 3 positive integers"),
+        (np.array([5.0, 8.0]), "image_shape must be 2 or 3 positive integers"),
+        (np.array([40]), "image_shape must be 2 or 3 positive integers"),
+    ],
+)
+def test_a_bad_image_shape_is_refused_in_one_line(tmp_path, shape, words):
+    X, y = _pixels(d=40)
+    np.savez(tmp_path / "p.npz", X_train=X, y_train=y, image_shape=shape)
+    with pytest.raises(InputError) as e:
+        load(f"npz:{tmp_path / 'p.npz'}")
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_csv_pixels_are_images(tmp_path):
+    X, y = _pixels()
+    rows = ["\n".join(",".join(map(str, r)) + f",{c}" for r, c in zip(X, y))]
+    (tmp_path / "p.csv").write_text(rows[0] + "\n")
+    assert load(f"csv:{tmp_path / 'p.csv'}").image_shape == (8, 8)

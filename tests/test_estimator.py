@@ -14,10 +14,11 @@ from twolayer import TwoLayerClassifier
 def _expected_failures(estimator):
     # the held-out validation rows differ between weighted and repeated data, so the two fits differ
     # (scikit-learn marks the same check for its MLPClassifier with early stopping)
-    if estimator.early_stopping:
+    if estimator.early_stopping is True:
         return {
             "check_sample_weight_equivalence_on_dense_data": "the validation split differs between weighted rows and repeated rows",
             "check_sample_weight_equivalence_on_sparse_data": "the validation split differs between weighted rows and repeated rows",
+            "check_class_weight_classifiers": "the best epoch is chosen on the unweighted validation accuracy",
         }
     return {}
 
@@ -177,8 +178,8 @@ def test_verbose_prints_the_thread_choice_and_the_loss_of_every_epoch(iris, caps
     X_tr, _, y_tr, _ = iris
     clf = TwoLayerClassifier(random_state=0, max_epochs=4, verbose=True).fit(X_tr, y_tr)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("BLAS threads: 1 (")  # a small problem: one thread
-    assert lines[1:] == [
+    assert lines[1].startswith("BLAS threads: 1 (")  # a small problem: one thread
+    assert lines[2:] == [
         f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(clf.loss_curve_)
     ]
 
@@ -261,3 +262,62 @@ def test_fit_on_a_memmap_streams_it_and_trains_as_in_memory(tmp_path, early_stop
     for a, b in zip(streamed.coefs_ + streamed.intercepts_, copied.coefs_ + copied.intercepts_):
         np.testing.assert_array_equal(a, b)
     assert streamed.loss_curve_ == copied.loss_curve_
+
+
+def test_pixels_are_scaled_not_standardised():
+    X, y = load_digits(return_X_y=True)  # integers 0..16, 64 = 8×8 features
+    clf = TwoLayerClassifier(random_state=0, max_epochs=3).fit(X[:200], y[:200])
+    assert clf.auto_params_["preprocess"] == "scale"
+    np.testing.assert_allclose(clf.preprocessor_.factor_, 1 / 16)
+    tab = TwoLayerClassifier(random_state=0, max_epochs=3).fit(X[:200] - 1, y[:200])
+    assert tab.auto_params_["preprocess"] == "standardize"  # negative values: not pixels
+
+
+def test_class_weight_balanced_weights_the_loss_as_compute_class_weight():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 60 + ["b"] * 15 + ["c"] * 5)
+    X = rng.normal(size=(80, 4))
+    seen = []
+    clf = TwoLayerClassifier(class_weight="balanced", max_epochs=2, random_state=0)
+    clf._training_data = lambda X, y, w, s: (
+        seen.append(w) or TwoLayerClassifier._training_data(clf, X, y, w, s)
+    )
+    clf.fit(X, y)
+    expected = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    np.testing.assert_allclose(seen[0], expected[np.searchsorted(np.unique(y), y)])
+    # a dict multiplies sample_weight; missing classes weigh 1
+    seen.clear()
+    clf.set_params(class_weight={"c": 4.0}).fit(X, y, sample_weight=np.full(80, 0.5))
+    np.testing.assert_allclose(seen[0], np.where(y == "c", 2.0, 0.5))
+
+
+@pytest.mark.parametrize(
+    "class_weight, words",
+    [
+        ("balance", "class_weight must be None, 'balanced' or a dict"),
+        ({"z": 1.0}, "'z' is not a class"),
+        ({"a": -1.0}, "must be a finite number >= 0"),
+    ],
+)
+def test_a_bad_class_weight_is_refused_in_one_line(class_weight, words):
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.array(["a", "b"] * 10)
+    with pytest.raises(ValueError, match=words):
+        TwoLayerClassifier(class_weight=class_weight, max_epochs=1).fit(X, y)
+
+
+def test_max_epochs_ending_an_unconverged_fit_warns():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="max_epochs \\(3\\) reached"):
+        TwoLayerClassifier(max_epochs=3, random_state=0).fit(X, y)
+
+
+def test_verbose_shows_what_every_auto_became(capsys):
+    X, y = load_iris(return_X_y=True)
+    TwoLayerClassifier(verbose=True, max_epochs=1, hidden_size=8, random_state=0).fit(X, y)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("TwoLayerClassifier: auto → ") and "hidden_size" not in first
+    assert "weight_decay=0.0373" in first and "preprocess=standardize" in first  # 0.1·8·7/150

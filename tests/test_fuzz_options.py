@@ -120,15 +120,20 @@ def test_any_value_of_any_numeric_train_option_is_exit_0_or_one_line(
 
 def test_the_option_space_covers_every_numeric_train_option():
     """A numeric option added to train must be added here too."""
+    import inspect
     import typing
 
     from twolayer import cli
     from twolayer.settings import flag
 
     hints = typing.get_type_hints(cli.train)
+    options = inspect.signature(cli.train).parameters
     numeric = {
         flag(name).removeprefix("--")  # the options are named after their settings
         for name, t in hints.items()
-        if t in (int, float) or set(typing.get_args(t)) & {int, float}
+        if t in (int, float)
+        or set(typing.get_args(t)) & {int, float}
+        # a number or 'auto' (decided from the data): typed str, parsed by cli._auto
+        or str(getattr(options[name].default, "metavar", "")).endswith("|auto")
     }
     assert numeric == set(OPTIONS), numeric ^ set(OPTIONS)

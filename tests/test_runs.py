@@ -428,3 +428,111 @@ def test_a_run_that_learns_nothing_warns(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "ok"), *FAST]) == 0
     assert "warning" not in capsys.readouterr().err
     assert "warning" not in read_json(tmp_path / "ok" / "metrics.json")
+
+
+def test_pixels_in_an_npz_are_scaled_and_shifted_as_the_image_loaders_do(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (120, 64)).astype(np.uint8), np.arange(120) % 3
+    np.savez(tmp_path / "p.npz", X_train=X, y_train=y)
+    settings = runs.RunSettings(data=f"npz:{tmp_path / 'p.npz'}").with_changes(epochs=2)
+    metrics = runs.run_training(settings, tmp_path / "run", plots=False)
+    assert metrics["preprocess_resolved"] == "scale" and metrics["augment_resolved"] == "shift"
+    assert metrics["hidden_size"] == 512  # the image recipe
+    np.savez(tmp_path / "t.npz", X_train=X.astype(float) - 128, y_train=y)  # negative: a table
+    settings = runs.RunSettings(data=f"npz:{tmp_path / 't.npz'}").with_changes(epochs=2)
+    metrics = runs.run_training(settings, tmp_path / "tab", plots=False)
+    assert metrics["preprocess_resolved"] == "standardize" and metrics["augment_resolved"] == "none"
+
+
+def _judged(y, predicted, **metrics):
+    """learned_nothing on a fake run whose model predicts ``predicted`` for the validation rows."""
+    y = np.asarray(y)
+    run = SimpleNamespace(
+        dataset=SimpleNamespace(y_val=y, y_train=y),
+        net=SimpleNamespace(output_size=int(y.max()) + 1),
+        predict=lambda split: np.asarray(predicted),
+    )
+    return runs.learned_nothing(run, {"val_accuracy": 0.5, "train_accuracy": 0.5, **metrics})
+
+
+def test_learned_nothing_is_judged_on_balanced_accuracy_with_advice_that_applies():
+    y = np.array([0] * 95 + [1] * 5)
+    # always the majority class: 95% accuracy, balanced accuracy 50% = chance
+    warning = _judged(y, np.zeros(100, int), preprocess_resolved="standardize")
+    assert "balanced accuracy 50.0%" in warning
+    assert "--class-weight balanced" in warning and "--preprocess standardize" not in warning
+    assert "--preprocess standardize" in _judged(y, np.zeros(100, int), preprocess_resolved="none")
+    assert "--class-weight" not in _judged(
+        y, np.zeros(100, int), preprocess_resolved="none", class_weight="balanced"
+    )
+    # accuracy below the majority's (90% < 95%) but the minority is found: it learned something
+    better = np.r_[np.zeros(87, int), np.ones(8, int), np.ones(5, int)]
+    assert _judged(y, better) is None
+    # a balanced 3-class split tied with chance warns; one above it does not
+    y3 = np.arange(30) % 3
+    assert _judged(y3, np.zeros(30, int)) is not None
+    assert _judged(y3, np.where(np.arange(30) < 20, y3, 0)) is None
+
+
+def _trainer(loss, val=None, stop="completed"):
+    h = {"loss": list(loss), "val_acc": list(val) if val is not None else [None] * len(loss)}
+    return SimpleNamespace(history=h, stop_reason=stop, epoch=len(loss))
+
+
+def _train(schedule="plateau", patience=None):
+    return SimpleNamespace(train=SimpleNamespace(schedule=schedule, patience=patience, tol=1e-4))
+
+
+def test_a_run_the_epoch_limit_ends_while_improving_warns():
+    falling = np.linspace(1.0, 0.5, 40)
+    assert "epoch limit (40)" in runs.unconverged(_train(), _trainer(falling))
+    assert "training loss" in runs.unconverged(_train(), _trainer(falling))
+    flat = np.r_[np.linspace(1.0, 0.5, 30), np.full(10, 0.5)]
+    assert runs.unconverged(_train(), _trainer(flat)) is None
+    assert runs.unconverged(_train(), _trainer(falling, stop="early_stopping")) is None
+    assert runs.unconverged(_train("cosine"), _trainer(falling)) is None  # ends by design
+    # with patience: judged on the validation accuracy of the last patience epochs
+    rising = np.linspace(0.5, 0.9, 40)
+    assert "validation accuracy" in runs.unconverged(_train(patience=10), _trainer(flat, rising))
+    level = np.r_[np.linspace(0.5, 0.9, 25), np.full(15, 0.9)]
+    assert runs.unconverged(_train(patience=10), _trainer(falling, level)) is None
+
+
+def test_class_weight_balanced_weights_the_rows_of_a_run(tmp_path):
+    y = np.array([0] * 60 + [1] * 20)
+    np.savez(tmp_path / "d.npz", X_train=np.random.default_rng(0).normal(size=(80, 3)), y_train=y)
+    seen = {}
+    for mode in ("none", "balanced"):
+        settings = runs.RunSettings(data=f"npz:{tmp_path / 'd.npz'}").with_changes(
+            class_weight=mode, hidden_size=8
+        )
+        run = runs.prepare(settings, runs.load_run_data(settings))
+        fake = SimpleNamespace(
+            config=settings.train, fit=lambda *a, **kw: seen.__setitem__(mode, kw["sample_weight"])
+        )
+        run.fit(fake)
+    assert seen["none"] is None
+    y_train = run.dataset.y_train
+    counts = np.bincount(y_train)
+    np.testing.assert_allclose(seen["balanced"], len(y_train) / (2 * counts[y_train]))
+
+
+def test_what_auto_became_is_in_the_metrics_the_table_and_the_report(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "t.npz", X_train=rng.normal(size=(300, 5)), y_train=np.arange(300) % 3)
+    out = tmp_path / "run"
+    args = ["train", "--data", f"npz:{tmp_path / 't.npz'}", "--out", str(out), "--no-plots"]
+    assert main([*args, "--hidden", "16", "--epochs", "3"]) == 0
+    table = capsys.readouterr().out
+    metrics = read_json(out / "metrics.json")
+    auto = metrics["auto"]
+    assert "hidden_size" not in auto and "epochs" not in auto  # typed: not auto
+    assert auto["weight_decay"] == metrics["weight_decay"] == pytest.approx(0.1 * 16 * 8 / 270)
+    assert auto["batch_size"] == 200 and auto["schedule"] == "plateau"
+    assert "auto settings" in table and "--weight-decay 0.0474" in table.replace("\n", " ")
+    # --resume keeps the record (config.json holds the decided values, "auto" which they were)
+    assert main([*args, "--resume", "--epochs", "4", "--quiet"]) == 0
+    assert read_json(out / "metrics.json")["auto"] == auto
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "auto → 0.0474" in html and "auto → plateau" in html

@@ -65,6 +65,8 @@ TABLE = {
     "max_steps": ("an integer >= 0 or None", [0, 10**12, None], [-1, 10**12 + 1]),
     "seed": ("an integer in 0..4294967295 or None", [0, 2**32 - 1, None], [-1, 2**32]),
     "augment": ("'auto', 'none' or 'shift'", ["auto", "none", "shift"], ["flip"]),
+    "class_weight": ("'none' or 'balanced'", ["none", "balanced"], ["Balanced", None]),
+    "monitor": ("'val' or 'loss'", ["val", "loss"], ["auto", "accuracy", None]),
     "data": ("a data SPEC such as digits or npz:FILE", ["digits", "npz:x.npz"], ["", "  ", None]),
     "hidden_size": ("an integer in 1..1,000,000,000", [1, 10**9], [0, 10**9 + 1]),
     "dtype": ("float32 or float64", ["float32", "float64"], ["float16", None]),
@@ -237,8 +239,10 @@ def _message(f):
 
 def test_twolayernet_speaks_the_tables_words():
     table = _message(lambda: RunSettings(hidden_size=-1))
-    assert _message(lambda: TwoLayerNet(6, -1, 3)) == table
-    assert table == "hidden_size must be an integer in 1..1,000,000,000, got -1"
+    # a run's hidden_size may also be 'auto' (decided from the data); a net's may not
+    assert _message(lambda: TwoLayerNet(6, -1, 3)) == table.replace(" or 'auto'", "")
+    assert table == "hidden_size must be an integer in 1..1,000,000,000 or 'auto', got -1"
+    assert _message(lambda: TwoLayerNet(6, "auto", 3)).startswith("hidden_size must be")
     assert _message(lambda: TwoLayerNet(6, 5, 3, std=-1.0)) == _message(
         lambda: RunSettings(std=-1.0)
     )
@@ -344,8 +348,19 @@ def test_input_overflow_advice_names_the_preprocess_setting():
 @pytest.mark.parametrize(
     "argv, line",
     [
-        (["train", "--lr", "0"], "--lr must be a finite number > 0, got 0.0"),
-        (["train", "--hidden", "0"], "--hidden must be an integer in 1..1,000,000,000, got 0"),
+        (["train", "--lr", "0"], "--lr must be a finite number > 0 or 'auto', got 0.0"),
+        (
+            ["train", "--hidden", "0"],
+            "--hidden must be an integer in 1..1,000,000,000 or 'auto', got 0",
+        ),
+        (
+            ["train", "--hidden", "many"],
+            "--hidden must be an integer in 1..1,000,000,000 or 'auto', got 'many'",
+        ),
+        (
+            ["train", "--patience", "-1"],
+            "--patience must be an integer in 1..1,000,000 or None or 'auto', got -1",
+        ),
         (["train", "--val-fraction", "1"], "--val-fraction must be a number in (0, 1), got 1.0"),
         (
             ["train", "--min-lr-ratio", "1"],

@@ -9,7 +9,7 @@ import pytest
 from twolayer import DivergedError, TwoLayerNet
 from twolayer.data import load
 from twolayer.optim import SGD, Adam
-from twolayer.train import TrainConfig, Trainer
+from twolayer.train import TrainConfig, Trainer, accuracy
 
 
 @pytest.fixture(scope="module")
@@ -820,11 +820,12 @@ def test_patience_counts_ties_as_no_better_and_never_stops_the_last_epoch_early(
     t = make(cfg)
     t.fit(X, y, Xv, yv)
     assert len(set(t.history["val_acc"])) == 1
-    assert (t.stop_reason, t.epoch, t.best_epoch, t.bad_epochs) == ("early_stopping", 4, 1, 3)
+    # ties are no gain for patience, but the weights kept are the later epoch's (trained longer)
+    assert (t.stop_reason, t.epoch, t.best_epoch, t.bad_epochs) == ("early_stopping", 4, 4, 3)
     # patience 3 with 4 epochs: the run ends at epoch 4 anyway, so it completed (nothing was skipped)
     t = make(dataclasses.replace(cfg, epochs=4))
     t.fit(X, y, Xv, yv)
-    assert (t.stop_reason, t.epoch, t.best_epoch) == ("completed", 4, 1)
+    assert (t.stop_reason, t.epoch, t.best_epoch) == ("completed", 4, 4)
 
 
 def test_validation_goes_through_the_transform_like_the_batches(digits):
@@ -1252,3 +1253,24 @@ def test_an_epoch_s_seconds_are_its_steps_without_the_validation(monkeypatch):
     X, y = np.eye(4), np.array([0, 1, 0, 1])
     h = Trainer(TwoLayerNet(4, 3, 2, seed=0), TrainConfig(epochs=2, batch_size=2)).fit(X, y, X, y)
     assert h["seconds"] == [1.0, 1.0] and h["val_acc"] == [0.5, 0.5]
+
+
+def test_monitor_loss_stops_on_the_training_loss_and_keeps_the_best_validation_epoch(digits):
+    X, y, Xv, yv = digits
+    cfg = TrainConfig(epochs=40, batch_size=64, patience=2, seed=0, monitor="loss", tol=0.0)
+    t = make(cfg)
+    h = t.fit(X, y, Xv, yv)
+    losses, val = h["loss"], h["val_acc"]
+    # the stop: two epochs in a row no better (by 1e-4) than the best loss before them
+    if t.stop_reason == "early_stopping":
+        assert all(losses[i] >= min(losses[:i]) - 1e-4 for i in (-1, -2))
+    else:
+        assert t.epoch == 40
+    # the weights kept: the last epoch with the best validation accuracy
+    best = max(i for i, v in enumerate(val) if v == max(val)) + 1
+    assert t.best_epoch == best
+    assert accuracy(t.net, Xv, yv) == max(val)
+    # 'val' on the same run stops on the validation accuracy instead
+    v = make(dataclasses.replace(cfg, monitor="val"))
+    v.fit(X, y, Xv, yv)
+    assert v.best.score == max(v.history["val_acc"])

@@ -49,7 +49,8 @@ def monitored(trainer: Any) -> float:
     if getattr(trainer, "val_scores", None):
         return float(trainer.val_scores[-1])
     h = trainer.history
-    if h["val_acc"] and h["val_acc"][-1] is not None:
+    on_loss = getattr(getattr(trainer, "config", None), "monitor", "val") == "loss"
+    if h["val_acc"] and h["val_acc"][-1] is not None and not on_loss:
         return float(h["val_acc"][-1])
     return -float(h["loss"][-1])
 
@@ -89,14 +90,15 @@ class ReduceLROnPlateau:
         self.reductions += 1
         return max(lr_scale * self.factor, self.min_lr)
 
-    def replay(self, history: Any) -> float:
+    def replay(self, history: Any, on_loss: bool = False) -> float:
         """Start afresh and go through the epochs of ``history`` (a resumed run's, whose score is
-        the validation accuracy, else minus the loss, as ``monitored``): the factor on the rate
-        after them, with this object in the state it had then."""
+        the validation accuracy, else (or ``on_loss``) minus the loss, as ``monitored``): the
+        factor on the rate after them, with this object in the state it had then."""
         self.best, self.wait, self.reductions = -math.inf, 0, 0
         lr_scale = 1.0
         for val, loss in zip(history["val_acc"], history["loss"]):
-            lr_scale = self._observe(-float(loss) if val is None else float(val), lr_scale)
+            score = -float(loss) if val is None or on_loss else float(val)
+            lr_scale = self._observe(score, lr_scale)
         return lr_scale
 
 

@@ -50,9 +50,10 @@ from .settings import (
     SAMPLERS,
     TRAIN_FIELDS,
     RunSettings,
-    TrainConfig,
+    SettingError,
     check_setting,
     flag,
+    rule,
 )
 
 app = typer.Typer(
@@ -94,8 +95,8 @@ def _root(
             stdout_write(text + "\n")
 
 
-_T = TrainConfig()
 _R = RunSettings()
+_T = _R.train  # a run's loop: 'auto' where a rule decides (twolayer.defaults)
 
 
 class _Refused(Exception):
@@ -121,6 +122,22 @@ def _choices(values):
         "metavar": "[" + "|".join(values) + "]",
         "autocompletion": lambda incomplete: [v for v in values if v.startswith(incomplete)],
     }
+
+
+def _auto(name, kind):
+    """Typer options for a setting that may be 'auto' (decided from the data): a parser that
+    reads 'auto' or a number of ``kind``; the settings' table still checks the number."""
+
+    def parse(text):
+        if isinstance(text, str) and text.strip().lower() == "auto":
+            return "auto"
+        try:
+            return kind(text)
+        except (TypeError, ValueError):
+            ok, words = rule(name)
+            raise _Refused(SettingError(name, text, words)) from None
+
+    return {"parser": parse, "metavar": ("INTEGER" if kind is int else "FLOAT") + "|auto"}
 
 
 def _path(text):
@@ -230,25 +247,34 @@ def _settings_of(ctx):
 def train(
     ctx: typer.Context,
     data: str = typer.Option(_R.data, help=_DATA_HELP),
-    hidden_size: int = typer.Option(
-        _R.hidden_size, flag("hidden_size"), help="Hidden layer size H."
+    hidden_size: str = typer.Option(
+        _R.hidden_size,
+        flag("hidden_size"),
+        **_auto("hidden_size", int),
+        help="Hidden layer size H (auto: from the data, see the README's Defaults).",
     ),
     epochs: int | None = typer.Option(
         None,
         help="Epochs to train (default: auto, about 2,000 steps within "
         "10..100 epochs; with --resume: the total to reach).",
     ),
-    batch_size: int = typer.Option(_T.batch_size, help="Minibatch size."),
-    learning_rate: float = typer.Option(
-        _T.learning_rate, flag("learning_rate"), help="Base learning rate."
+    batch_size: str = typer.Option(
+        _T.batch_size, **_auto("batch_size", int), help="Minibatch size (auto: from the data)."
+    ),
+    learning_rate: str = typer.Option(
+        _T.learning_rate,
+        flag("learning_rate"),
+        **_auto("learning_rate", float),
+        help="Base learning rate (auto: from the data).",
     ),
     reg: float = typer.Option(_T.reg, help="L2 strength: loss += reg·(ΣW1² + ΣW2²)."),
     optimizer: str = typer.Option(_T.optimizer, **_choices(OPTIMIZERS), help="The update rule."),
     schedule: str = typer.Option(
         _T.schedule,
-        **_choices(SCHEDULES),
+        **_choices(("auto", *SCHEDULES)),
         help="Learning-rate schedule: constant, step, cosine or plateau (halve the rate after 3 "
-        "epochs without improvement).",
+        "epochs without improvement, or a quarter of --patience); auto: cosine for images, "
+        "plateau otherwise.",
     ),
     lr_decay: float = typer.Option(_T.lr_decay, help="Per-epoch factor of the step schedule."),
     min_lr_ratio: float = typer.Option(
@@ -257,7 +283,11 @@ def train(
     momentum: float = typer.Option(
         _T.momentum, help="Momentum of the momentum and nesterov optimizers."
     ),
-    weight_decay: float = typer.Option(_T.weight_decay, help="AdamW's decoupled weight decay."),
+    weight_decay: str = typer.Option(
+        _T.weight_decay,
+        **_auto("weight_decay", float),
+        help="AdamW's decoupled weight decay (auto: from the data).",
+    ),
     warmup_epochs: int = typer.Option(
         _T.warmup_epochs, flag("warmup_epochs"), help="Epochs of linear learning-rate warm-up."
     ),
@@ -265,10 +295,11 @@ def train(
         None,
         help="Scale each step's gradients down to this global L2 norm (default: no clipping).",
     ),
-    patience: int = typer.Option(
-        0,
+    patience: str = typer.Option(
+        "auto",
+        **_auto("patience", int),
         help="Stop after this many epochs without a better validation "
-        "accuracy and keep the best weights; 0 turns it off.",
+        "accuracy and keep the best weights; 0 turns it off; auto: on for tabular data.",
     ),
     val_fraction: float = typer.Option(
         _R.val_fraction,
@@ -290,6 +321,12 @@ def train(
         **_choices(("auto", "none", "shift")),
         help="auto (shift for images), none, or shift: random 1-pixel "
         "shifts of each training batch.",
+    ),
+    class_weight: str = typer.Option(
+        _T.class_weight,
+        **_choices(("none", "balanced")),
+        help="balanced: each class's rows weigh n / (classes · its rows) in the loss, so that "
+        "rare classes count as much as common ones.",
     ),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same run, bit for bit."),
     dtype: str = typer.Option(_R.dtype, **_choices(("float64", "float32")), help="Number type."),
@@ -701,7 +738,7 @@ def diagram(
     hidden_size: int | None = typer.Option(
         None,
         flag("hidden_size"),
-        help=f"Hidden size of a fresh network on --data (default {_R.hidden_size}).",
+        help="Hidden size of a fresh network on --data (default: the run's rule).",
     ),
     seed: int = typer.Option(0, help="Seed of the data split and of the fresh network."),
     toy: bool = typer.Option(
@@ -724,7 +761,7 @@ def diagram(
         model,
         data,
         rows=diagram_rows,
-        hidden=_R.hidden_size if hidden_size is None else hidden_size,
+        hidden="auto" if hidden_size is None else hidden_size,
         seed=seed,
         toy=toy,
     )

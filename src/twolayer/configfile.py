@@ -13,7 +13,10 @@ from .errors import InputError
 from .io import json_object, read_text
 from .settings import FLAGS, RULES, RunSettings
 
-IGNORED = {"fingerprint"}  # written into a run's config.json for --resume, not an option
+IGNORED = {
+    "fingerprint",
+    "auto",
+}  # written into a run's config.json (for --resume, the report), not options
 
 
 def read_config(path):

@@ -134,8 +134,19 @@ def print_train_metrics(out, metrics):
             ("final loss", "-" if m["final_loss"] is None else f"{m['final_loss']:.4f}"),
             ("epochs", epochs),
             ("seconds", f"{m['seconds']:.2f}"),
+            *([("auto settings", auto_words(m["auto"]))] if m.get("auto") else []),
         ],
     )
+
+
+def auto_words(auto):
+    """What the 'auto' settings became, in the command line's words: '--hidden 64, --lr 0.02'."""
+    from .settings import flag
+
+    def shown(v):
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{flag(k)} {shown(v)}" for k, v in auto.items())
 
 
 def print_study_table(title, columns, rows):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import layers, runs
+from .defaults import resolve_run
 from .errors import InputError
 from .io import atomic_write, printable
 from .net import TwoLayerNet
@@ -434,6 +435,7 @@ def minibatch(model=None, data=None, rows=2, hidden=256, seed=0, toy=False):
         spec = data or "digits"
         settings = RunSettings(data=spec, hidden_size=hidden, train=TrainConfig(seed=seed))
         dataset = runs.load_run_data(settings)
+        settings = resolve_run(settings, dataset)  # hidden 'auto': the run's rule
         net = runs.build(settings, dataset)
         reg = settings.train.reg
     X = net.transform(np.asarray(dataset.X_train[:rows]))

@@ -28,7 +28,8 @@ except ImportError as e:  # not installed, or too old (no validate_data)
     ) from None
 
 from . import callbacks as cb
-from .checks import as_array, check_classes, check_real_dtype
+from . import defaults
+from .checks import as_array, check_classes, check_real_dtype, is_real
 from .data import split_validation
 from .data.preprocess import Preprocessor
 from .errors import InputError
@@ -46,8 +47,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_size : int, default=100
-        Units in the hidden (ReLU) layer.
+    hidden_size : int or 'auto', default='auto'
+        Units in the hidden (ReLU) layer. 'auto': 2·sqrt(n_samples) rounded to 16, within
+        max(64, 4·n_classes)..256 (512 for images); see ``twolayer.defaults`` and the README.
     reg : float, default=0.0
         L2 strength: loss += reg·(ΣW1² + ΣW2²); biases are not regularised.
     optimizer : {'sgd', 'momentum', 'nesterov', 'adam', 'adamw'}, default='adamw'
@@ -60,29 +62,36 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         runs on images.
     batch_size : int or 'auto', default='auto'
         Minibatch size; 'auto' is min(200, n_samples).
-    max_epochs : int, default=200
-        Upper bound on passes over the training data.
-    schedule : {'constant', 'step', 'cosine', 'plateau'}, default='constant'
-        Learning-rate schedule over max_epochs; 'plateau' halves the rate whenever the monitored
-        score (validation score, else training loss) has not improved by tol for 3 epochs
-        (``callbacks.ReduceLROnPlateau()``; pass one in ``callbacks`` for other factors).
+    max_epochs : int or 'auto', default='auto'
+        Upper bound on passes over the training data. 'auto': 20,000 optimizer steps, within
+        200..2,000 epochs.
+    schedule : {'constant', 'step', 'cosine', 'plateau', 'auto'}, default='auto'
+        Learning-rate schedule over max_epochs; 'plateau' (auto) halves the rate whenever the
+        monitored score (validation score, else training loss) has not improved by tol for
+        max(3, n_iter_no_change // 4) epochs (``callbacks.ReduceLROnPlateau``; pass one in
+        ``callbacks`` for other factors).
     momentum : float, default=0.9
         Momentum of the 'momentum' and 'nesterov' optimizers.
-    weight_decay : float, default=1.0
-        AdamW's decoupled weight decay: w -= learning_rate·weight_decay·w every step.
-    early_stopping : bool, default=False
-        Hold out validation_fraction of the training data (stratified) and stop when its
+    weight_decay : float or 'auto', default='auto'
+        AdamW's decoupled weight decay: w -= learning_rate·weight_decay·w every step. 'auto':
+        0.1·P / n_samples within 0.001..1, P = hidden_size·(n_features + n_classes) weights.
+    early_stopping : bool or 'auto', default='auto'
+        'auto' is False (every row trains; measured better than holding out 10%), True when
+        ``scoring`` is given. True: hold out validation_fraction of the training data (stratified) and stop when its
         accuracy has not improved by more than tol for n_iter_no_change epochs; the weights of
         the best epoch are kept. When False, training stops when the training loss has not
         improved by more than tol for n_iter_no_change epochs, keeping the last weights.
     validation_fraction : float, default=0.1
         Share of the training data held out when early_stopping is True.
-    n_iter_no_change : int, default=10
-        Epochs in a row without an improvement greater than tol before training stops.
+    n_iter_no_change : int or 'auto', default='auto'
+        Epochs in a row without an improvement greater than tol before training stops. 'auto':
+        200 optimizer steps' worth of epochs, within 10..100 (an epoch of 200 rows is one step).
     tol : float, default=1e-4
         Smallest improvement of the training loss (or validation accuracy) that counts.
-    preprocess : {'auto', 'none', 'scale', 'center', 'standardize'}, default='standardize'
-        Per-feature preprocessing (auto: standardize, as the estimator knows no pixel range),
+    preprocess : {'auto', 'none', 'scale', 'center', 'standardize'}, default='auto'
+        Per-feature preprocessing (auto: pixels divided by their full scale for image-like X —
+        integers in 0..255 or values in [0, 1], with a square number of features of side >= 8 —
+        else standardize),
         fitted in fit (weighted by sample_weight) and applied in predict. X may be SciPy sparse
         (CSR/CSC, e.g. a TfidfVectorizer's output): it is never densified; 'standardize' then
         divides by the standard deviation without centring, and 'center' is refused.
@@ -106,6 +115,12 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     threads : int, default=None
         BLAS threads while training, 1..1024; None chooses by the problem's size and the cores other
         processes leave free (verbose prints the choice and why).
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes in the loss, multiplying sample_weight: 'balanced' is
+        n_samples / (n_classes · count of the class), as scikit-learn's compute_class_weight; a
+        dict maps class labels to weights (missing classes weigh 1). Preprocessing statistics
+        are not class-weighted. None (the default): every row weighs 1 — see the README's
+        Defaults for the measured effect on imbalanced data.
 
     Attributes
     ----------
@@ -144,25 +159,28 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         ``predict`` takes raw rows, and ``save(path)`` writes the model.npz that ``twolayer
         predict`` answers alike.
 
+    auto_params_ : dict
+        The value fit used for every parameter that may be 'auto' (decided or as given).
+
     Warns ConvergenceWarning when ``fit`` ends at max_epochs before its stopping rule fired.
     """
 
     def __init__(
         self,
-        hidden_size=100,
+        hidden_size="auto",
         reg=_T.reg,
         optimizer=_T.optimizer,
         learning_rate="auto",
         batch_size="auto",
-        max_epochs=200,
-        schedule="constant",
+        max_epochs="auto",
+        schedule="auto",
         momentum=_T.momentum,
-        weight_decay=1.0,
-        early_stopping=False,
+        weight_decay="auto",
+        early_stopping="auto",
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change="auto",
         tol=1e-4,
-        preprocess="standardize",
+        preprocess="auto",
         random_state=None,
         dtype="float64",
         warm_start=False,
@@ -171,6 +189,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         scoring=None,
         clip_grad_norm=None,
         threads=None,
+        class_weight=None,
     ):
         self.hidden_size = hidden_size
         self.reg = reg
@@ -194,6 +213,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.scoring = scoring
         self.clip_grad_norm = clip_grad_norm
         self.threads = threads
+        self.class_weight = class_weight
 
     # -- fitting ------------------------------------------------------------------------
     def fit(
@@ -208,14 +228,17 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         """
         stream = _streams(X)  # before validation, which may turn a memmap into a plain view
         X, y = self._validate(X, y, reset=not (self.warm_start and hasattr(self, "net_")))
-        if self.early_stopping:  # on every fit, warm or not (split_validation takes it as checked)
-            check_setting("val_fraction", self.validation_fraction, "validation_fraction")
         weights: np.ndarray | None = None
         if sample_weight is not None:
             weights = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        if self.scoring is not None and not self.early_stopping:
+        p = self._resolve(X, y, weights)
+        if self.verbose:  # what every 'auto' became, before the first epoch's line
+            print(f"TwoLayerClassifier: auto → {_words(self._chosen)}")
+        if p["early_stopping"]:  # on every fit, warm or not (split_validation takes it as checked)
+            check_setting("val_fraction", self.validation_fraction, "validation_fraction")
+        if self.scoring is not None and not p["early_stopping"]:
             raise InputError(
                 "scoring= needs early_stopping=True: the score is computed on the held-out "
                 "validation split"
@@ -223,19 +246,19 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if not (self.warm_start and hasattr(self, "net_")):
             self._init(X, y, classes=None, sample_weight=weights)
         Xt, yi, X_val, y_val, weights, val_raw, transform = self._training_data(
-            X, y, weights, stream
+            X, y, self._class_weighted(y, weights), stream
         )
-        config = self._config(len(yi), self.max_epochs, self.n_iter_no_change, self.schedule)
+        config = self._config(len(yi), p["max_epochs"], p["n_iter_no_change"], p["schedule"])
         trainer = Trainer(self.net_, config, rng=self._rng(), **self._threads())
         on_epoch = self._steer(trainer, val_raw)
         trainer.fit(
             Xt, yi, X_val, y_val, sample_weight=weights, on_epoch=on_epoch, transform=transform
         )
         self._record(trainer, len(trainer.history["loss"]), len(yi))
-        if trainer.stop_reason == "completed" and trainer.epoch >= self.max_epochs:
+        if trainer.stop_reason == "completed" and trainer.epoch >= p["max_epochs"]:
             warnings.warn(
-                f"TwoLayerClassifier: max_epochs ({self.max_epochs}) reached before the "
-                f"{'validation accuracy' if self.early_stopping else 'training loss'} stopped "
+                f"TwoLayerClassifier: max_epochs ({p['max_epochs']}) reached before the "
+                f"{'validation accuracy' if p['early_stopping'] else 'training loss'} stopped "
                 "improving; raise max_epochs to train to convergence",
                 ConvergenceWarning,
                 stacklevel=2,
@@ -251,7 +274,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         transform = (lambda xb: pre.transform(xb, dtype)) if stream else None
         Xt = X if stream else pre.transform(X, dtype)
         X_val = y_val = val_raw = None
-        if self.early_stopping:
+        if self._auto["early_stopping"]:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
             rows = np.arange(len(yi))[:, None]
             train_rows, _, val_rows, _ = split_validation(rows, yi, self.validation_fraction, seed)
@@ -284,6 +307,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if first:
             if classes is None:
                 raise InputError("classes must be passed on the first call to partial_fit")
+            self._resolve(X, np.asarray(classes), weights)
             self._init(X, y, classes=np.asarray(classes), sample_weight=weights)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise InputError(
@@ -302,7 +326,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             self.preprocessor_.transform(X, self.net_.dtype),
             yi,
             epochs=t.epoch + 1,
-            sample_weight=weights,
+            sample_weight=self._class_weighted(y, weights),
             on_epoch=self._steer(t, None),
         )
         self._record(t, 1, len(yi))
@@ -382,17 +406,18 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         return np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
 
     def _init(self, X, y, classes, sample_weight=None):
-        check_setting("epochs", self.max_epochs, "max_epochs")
-        check_setting("patience", self.n_iter_no_change, "n_iter_no_change")
         if isinstance(self.random_state, numbers.Integral):
             check_setting("seed", self.random_state, "random_state")
         self.classes_ = np.unique(y) if classes is None else np.unique(classes)
         check_classes(len(self.classes_), "y")
         self._label_encoder = LabelEncoder().fit(self.classes_)
-        self.preprocessor_ = Preprocessor(self.preprocess).fit(X, sample_weight=sample_weight)
+        p = self._auto
+        self.preprocessor_ = Preprocessor(p["preprocess"], pixel_max=p["pixel_max"]).fit(
+            X, sample_weight=sample_weight
+        )
         net = TwoLayerNet(
             X.shape[1],
-            self.hidden_size,
+            p["hidden_size"],
             len(self.classes_),
             std="he",
             dtype=self.dtype,
@@ -404,10 +429,88 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.n_layers_, self.n_outputs_, self.out_activation_ = 3, len(self.classes_), "softmax"
         self.__dict__.pop("trainer_", None)
         self.loss_curve_ = []
-        self.validation_scores_ = [] if self.early_stopping else None
+        self.validation_scores_ = [] if p["early_stopping"] else None
         self.best_validation_score_ = None
         self.n_iter_ = 0
         self.t_ = 0
+
+    def _resolve(self, X, y, sample_weight=None):
+        """Every 'auto' parameter decided from the data (twolayer.defaults), the others checked:
+        the values fit uses, kept in ``auto_params_``. The rows n the rules count are the sum of
+        the sample weights when given (weight k counts as k copies, as in preprocessing)."""
+        n, d = X.shape
+        if sample_weight is not None:
+            total = float(np.sum(np.asarray(sample_weight, dtype=np.float64)))
+            n = max(1, round(total)) if np.isfinite(total) else n
+        n_classes = len(np.unique(y))
+        pixel_max = None if hasattr(X, "tocsr") else defaults.pixel_range(X)
+        image = pixel_max is not None and defaults.square_side(d) is not None
+        s = defaults.Shape(n, d, n_classes, image)
+        given = {
+            "hidden_size": self.hidden_size,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "schedule": self.schedule,
+            "epochs": self.max_epochs,
+            "patience": self.n_iter_no_change,
+            "early_stopping": self.early_stopping,
+        }
+        spelled = {"epochs": "max_epochs", "patience": "n_iter_no_change"}
+        for name, value in given.items():
+            if name != "early_stopping" and not _is_auto(value):
+                check_setting(name, value, spelled.get(name))
+        p = {k: v for k, v in given.items() if not _is_auto(v)}
+        if "batch_size" in p:
+            p["batch_size"] = min(p["batch_size"], n)
+        rules = defaults.tabular(s, p.get("batch_size"))
+        if self.scoring is not None:  # a validation score asks for the validation split
+            rules["early_stopping"] = True
+        if "hidden_size" in p:
+            rules["weight_decay"] = defaults.weight_decay(s, p["hidden_size"])
+        early = self.early_stopping
+        if not (_is_auto(early) or isinstance(early, (bool, np.bool_))):
+            raise InputError(f"early_stopping must be True, False or 'auto', got {early!r}")
+        p = {**rules, **p}
+        p["max_epochs"], p["n_iter_no_change"] = p.pop("epochs"), p.pop("patience")
+        p["early_stopping"] = bool(p["early_stopping"])
+        mode = self.preprocess
+        p["preprocess"] = ("scale" if image else "standardize") if _is_auto(mode) else mode
+        p["pixel_max"] = pixel_max if image else None
+        self._auto = p
+        self.auto_params_ = {k: v for k, v in p.items() if k != "pixel_max"}
+        names = {"epochs": "max_epochs", "patience": "n_iter_no_change"}
+        auto = [names.get(k, k) for k, v in {**given, "preprocess": mode}.items() if _is_auto(v)]
+        self._chosen = {k: self.auto_params_[k] for k in auto}
+        return p
+
+    def _class_weighted(self, y, weights):
+        """The rows' weights in the loss: sample_weight times class_weight (None: unweighted).
+        'balanced' counts the classes of this call's y."""
+        cw = self.class_weight
+        if cw is None:
+            return weights
+        yi = self._encode(y)
+        if isinstance(cw, str) and cw == "balanced":
+            per_class = defaults.class_weights(yi, len(self.classes_))
+        elif isinstance(cw, dict):
+            bad = [k for k, v in cw.items() if not (is_real(0)(v))]
+            if bad:
+                raise InputError(
+                    f"class_weight: the weight of class {bad[0]!r} must be a finite number >= 0, got {cw[bad[0]]!r}"
+                )
+            unknown = [k for k in cw if k not in set(self.classes_.tolist())]
+            if unknown:
+                raise InputError(
+                    f"class_weight: {unknown[0]!r} is not a class (the classes are {list(self.classes_)[:10]})"
+                )
+            per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
+        else:
+            raise InputError(
+                f"class_weight must be None, 'balanced' or a dict of class weights, got {cw!r}"
+            )
+        w = per_class[yi]
+        return w if weights is None else w * weights
 
     def _encode(self, y):
         unknown = np.setdiff1d(np.unique(y), self.classes_)
@@ -418,21 +521,15 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         return self._label_encoder.transform(y).astype(np.intp)
 
     def _config(self, n, epochs, patience, schedule):
-        auto = lambda v: isinstance(v, str) and v == "auto"  # noqa: E731 - not `v == "auto"`: v may be an array
-        batch = (
-            min(200, n) if auto(self.batch_size) else check_setting("batch_size", self.batch_size)
-        )
-        lr = self.learning_rate
-        if auto(lr):
-            lr = 0.02 * (min(batch, n) / n) ** (1 / 3)
+        p = self._auto
         return TrainConfig(
             epochs=epochs,
-            batch_size=batch,
-            learning_rate=lr,
+            batch_size=p["batch_size"],
+            learning_rate=p["learning_rate"],
             reg=self.reg,
             optimizer=self.optimizer,
             momentum=self.momentum,
-            weight_decay=self.weight_decay,
+            weight_decay=p["weight_decay"],
             schedule=schedule,
             patience=patience,
             tol=self.tol,
@@ -445,9 +542,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = len(self.loss_curve_)
         self.t_ += new_epochs * n_samples
         self.loss_ = self.loss_curve_[-1]
-        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
+        early = self._auto["early_stopping"]
+        self.best_loss_ = None if early else min(self.loss_curve_)
         scores = trainer.val_scores or h["val_acc"]
-        if self.early_stopping and scores:
+        if early and scores:
             self.validation_scores_ = list(scores)
             self.best_validation_score_ = max(scores)
 
@@ -481,6 +579,14 @@ class _Rows:
 
     def take(self, idx, axis=0, out=None, mode="raise"):
         return self.X.take(self.rows.take(idx, mode=mode), axis=axis, out=out, mode=mode)
+
+
+def _words(params):
+    return ", ".join(f"{k}={f'{v:.3g}' if isinstance(v, float) else v}" for k, v in params.items())
+
+
+def _is_auto(v):
+    return isinstance(v, str) and v == "auto"  # not `v == "auto"`: v may be an array
 
 
 def _check_kinds(a, name, kinds):

@@ -298,6 +298,7 @@ INTERNAL = (
     "fingerprint",  # shown as a line under the title
     "preprocess_resolved",
     "augment_resolved",
+    "auto",  # shown on the settings it decided
     "twolayer_version",
     "finished",
 )  # the loop's plumbing and the run's records, not choices of the run
@@ -332,7 +333,15 @@ def _flat_settings(metrics, config):
 
 
 def _show_resolved(flat, metrics):
-    """Auto preprocessing and augmentation shown with what they resolved to; None in words."""
+    """Auto settings shown with what they resolved to (``auto → 64``; preprocessing and
+    augmentation in words); None in words."""
+    auto = metrics.get("auto") or {}
+    for key in auto:
+        if key in flat and key != "epochs":
+            v = flat[key]
+            flat[key] = f"auto → {f'{v:.3g}' if isinstance(v, float) else v}"
+    if "epochs" in auto and "epochs" in flat:
+        flat["epochs"] = f"auto → at most {auto['epochs']} ({metrics.get('epochs')} run)"
     for key, words in (("preprocess", PREPROCESS_WORDS), ("augment", AUGMENT_WORDS)):
         resolved = metrics.get(f"{key}_resolved")
         if key in flat and resolved in words:

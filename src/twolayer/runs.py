@@ -29,10 +29,11 @@ import numpy as np
 
 from . import __version__
 from . import data as data_mod
-from .checks import check_fields, check_model_size, is_int, is_real, is_str, optional
+from .checks import check_fields, check_model_size, is_dict, is_int, is_real, is_str, optional
 from .data.augment import random_shift
 from .data.dataset import split_validation
 from .data.preprocess import Preprocessor
+from .defaults import VALIDATION_ROWS, balanced_accuracy, chosen, class_weights, resolve_run
 from .errors import DivergedError, InputError, Setting
 from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
@@ -157,15 +158,36 @@ class Prepared:
 
     def fit(self, trainer, **kw):
         d = self.dataset
+        weights = None
+        if trainer.config.class_weight == "balanced":
+            weights = class_weights(d.y_train, d.n_classes)[d.y_train]
+        X_val, y_val = self.X_val, d.y_val
+        if y_val is not None and len(y_val) < VALIDATION_ROWS:
+            # too few rows to judge epochs by (one row is 1/n_val of the score): the loop stops
+            # on the training loss and keeps the last weights, as the estimator does
+            X_val = y_val = None
         return trainer.fit(
             self.X_train,
             d.y_train,
-            self.X_val,
-            d.y_val,
+            X_val,
+            y_val,
             transform=self.transform,
             augment=self.augment,
+            sample_weight=weights,
             **kw,
         )
+
+    def predict(self, split):
+        """Class indices predicted for a split's rows (None when the split is absent)."""
+        X = {"train": self.X_train, "val": self.X_val}[split]
+        if X is None:
+            return None
+        out = []
+        for start in range(0, X.shape[0], 4096):
+            xb = X[start : start + 4096]
+            xb = self.transform(xb) if self.transform is not None else xb
+            out.append(self.net.scores(xb, check=False).argmax(axis=1))
+        return np.concatenate(out)
 
     def accuracy(self, split):
         d = self.dataset
@@ -294,6 +316,7 @@ METRICS_SCHEMA = {
     "data": (is_str, "a string"),
     "error": (is_str, "a string"),
     "warning": (is_str, "a string"),
+    "auto": (is_dict, "an object of settings"),
     **{
         k: (is_str, "a string")
         for k in ("preprocess_resolved", "augment_resolved", "twolayer_version", "finished")
@@ -391,6 +414,7 @@ class OpenRun:
     trainer: Trainer
     fingerprint: dict
     resume: bool
+    auto: dict = dataclasses.field(default_factory=dict)  # {setting: value} the rules decided
 
     @property
     def checkpoint(self):
@@ -441,20 +465,30 @@ def _open_run(out, settings, resume, force, given, dataset, threads=None, note=N
     """Check OUT against the request, settle the settings and the data, prepare the net, write
     config.json and, on --resume, restore the checkpoint. Everything that may refuse comes first."""
     _clear_dir(out, resume, force)
-    stored_fp = None
+    stored_fp, auto = None, {}
     if resume:
         settings, stored_fp = _resumed_settings(out, given)
+        auto = read_json(out / "config.json", "run configuration").get("auto") or {}
     if dataset is None:
         dataset = load_run_data(settings)
+    resolved = resolve_run(settings, dataset)  # config.json records what the rules decided
+    settings, auto = resolved, {**_names(auto), **chosen(settings, resolved)}
+    flat = settings.flat()
+    auto = {k: flat[k] for k in auto if k in flat and k not in (given or {})}
     fp = fingerprint(settings, dataset)
     _check_same_data(out, settings, stored_fp, fp)
     run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
-    write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp})
+    write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp, "auto": auto})
     trainer = Trainer(run.net, settings.train, threads=threads, note=note)
-    opened = OpenRun(out, settings, run, trainer, fp, resume)
+    opened = OpenRun(out, settings, run, trainer, fp, resume, auto)
     if resume and exists(opened.checkpoint):
         opened.trainer.load_checkpoint(opened.checkpoint, fingerprint=fp)
     return opened
+
+
+def _names(auto):
+    """The setting names of a stored config.json's "auto" record (a dict; anything else: none)."""
+    return {k: None for k in auto if isinstance(k, str)} if isinstance(auto, dict) else {}
 
 
 def _fit(opened, on_batch, on_epoch):
@@ -486,6 +520,7 @@ def _write_run(opened, error, plots):
         write_json(out / "metrics.json", {"stop_reason": "diverged", "error": str(error)})
         raise error
     metrics = _metrics(opened.settings, run, trainer)
+    metrics["auto"] = opened.auto
     if error is not None:
         metrics["error"] = str(error)
     if trainer.interrupt is not None:
@@ -529,28 +564,68 @@ def _metrics(settings, run, trainer):
         "twolayer_version": __version__,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    warning = learned_nothing(run, metrics)
-    if warning:
-        metrics["warning"] = warning
+    warnings = [w for w in (learned_nothing(run, metrics), unconverged(settings, trainer)) if w]
+    if warnings:
+        metrics["warning"] = "; ".join(warnings)
     return metrics
 
 
+def unconverged(settings, trainer):
+    """A warning when the epoch limit ended a run that was still improving: with --patience, the
+    validation accuracy gained within the last patience epochs; without, the training loss fell
+    by more than 1% over the last tenth of the epochs (at least 2). A cosine schedule ends by
+    design: its rate has reached its floor (the image recipe's)."""
+    h, c = trainer.history, settings.train
+    if trainer.stop_reason != "completed" or trainer.epoch < 2 or c.schedule == "cosine":
+        return None
+    on_val = getattr(c, "monitor", "val") == "val" and h["val_acc"] and h["val_acc"][-1] is not None
+    if c.patience is not None and on_val:
+        w = min(c.patience, trainer.epoch - 1)
+        scores = h["val_acc"]
+        improving = max(scores[-w:]) > max(scores[:-w]) + c.tol
+        what = "validation accuracy"
+    else:
+        w = max(2, trainer.epoch // 10)
+        if w >= trainer.epoch:
+            return None
+        loss = h["loss"]
+        improving = min(loss[-w:]) < min(loss[:-w]) * 0.99
+        what = "training loss"
+    if not improving:
+        return None
+    return (
+        f"training ended at its epoch limit ({trainer.epoch}) while the {what} was still "
+        "improving; raise --epochs to train to convergence"
+    )
+
+
 def learned_nothing(run, metrics):
-    """A warning when the model does no better than always answering the most common class (on the
-    validation split, else the training split): the run 'completed' but learned nothing."""
+    """A warning when the model does no better than chance on balanced accuracy (the mean recall
+    of the classes; chance is 1/C, whatever the imbalance), on the validation split, else the
+    training split: the run 'completed' but learned nothing. The advice is what applies."""
     split = "val" if metrics["val_accuracy"] is not None else "train"
     y = getattr(run.dataset, f"y_{split}")
-    acc = metrics[f"{split}_accuracy"]
-    if acc is None or y is None or len(y) == 0:
+    if metrics[f"{split}_accuracy"] is None or y is None or len(y) == 0:
         return None
-    baseline = np.bincount(np.asarray(y, dtype=np.intp)).max() / len(y)
-    if run.net.output_size < 2 or acc > baseline + 0.01:
+    y = np.asarray(y, dtype=np.intp)
+    present = np.unique(y)
+    if run.net.output_size < 2 or len(present) < 2:
         return None
+    balanced = balanced_accuracy(y, run.predict(split))
+    chance = 1 / len(present)
+    if balanced > chance + 0.01:
+        return None
+    counts = np.bincount(y)[present]
+    advice = ["another --lr"]
+    if metrics.get("preprocess_resolved") != "standardize":
+        advice.append("--preprocess standardize")
+    if counts.max() >= 3 * counts.min() and metrics.get("class_weight") != "balanced":
+        advice.append("--class-weight balanced (the classes are imbalanced)")
     name = "validation" if split == "val" else "training"
     return (
-        f"the model learned nothing: {name} accuracy {100 * acc:.1f}% is no better than always answering the "
-        f"most common class ({100 * baseline:.1f}%); check the labels and features, or try another --lr or "
-        "--preprocess standardize"
+        f"the model learned nothing: {name} balanced accuracy {100 * balanced:.1f}% is no better "
+        f"than chance ({100 * chance:.1f}%, as always answering one class); check the labels and "
+        f"features, or try {' or '.join(advice)}"
     )
 
 

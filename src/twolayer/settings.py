@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 from .checks import check_fields, is_dict, is_int, is_number, is_real, one_of, optional
 from .errors import InputError, InputTypeError, Setting
@@ -50,6 +51,8 @@ RULES = {
     "max_steps": (optional(is_int(0, 10**12)), "an integer >= 0 or None"),
     "seed": (optional(is_int(0, SEED_MAX)), f"an integer in 0..{SEED_MAX} or None"),
     "augment": (one_of("auto", "none", "shift"), "'auto', 'none' or 'shift'"),
+    "class_weight": (one_of("none", "balanced"), "'none' or 'balanced'"),
+    "monitor": (one_of("val", "loss"), "'val' or 'loss'"),
     # the run
     "data": (
         lambda v: isinstance(v, str) and v.strip() != "",
@@ -83,6 +86,16 @@ RULES = {
     # BLAS threads of training (not a setting of the run: results do not depend on it)
     "threads": (optional(is_int(1, 1024)), "an integer in 1..1024 (or None: auto)"),
 }
+# settings whose value may be 'auto': decided from the data by twolayer.defaults (resolve_run)
+AUTO = (
+    "hidden_size",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "schedule",
+    "patience",
+    "monitor",
+)
 FLAGS = {
     "learning_rate": "--lr",
     "hidden_size": "--hidden",
@@ -101,11 +114,23 @@ def check_settings_dict(d, where):
     RULES before any is used: one line naming the file and the field."""
     check_fields(
         d,
-        {**{k: RULES[k] for k in RUN_FIELDS}, "train": (is_dict, "an object of training settings")},
+        {**{k: rule(k) for k in RUN_FIELDS}, "train": (is_dict, "an object of training settings")},
         where,
     )
-    check_fields(d.get("train", {}), {k: RULES[k] for k in TRAIN_FIELDS}, f"{where}: train")
+    check_fields(d.get("train", {}), {k: rule(k) for k in TRAIN_FIELDS}, f"{where}: train")
     return d
+
+
+def _is_auto(v):
+    return isinstance(v, str) and v == "auto"
+
+
+def rule(name, auto=True):
+    """RULES[name], taking 'auto' too when the setting is one of AUTO (and ``auto``)."""
+    ok, words = RULES[name]
+    if not (auto and name in AUTO):
+        return ok, words
+    return (lambda v: _is_auto(v) or ok(v)), f"{words} or 'auto'"
 
 
 class SettingError(InputError):
@@ -124,12 +149,12 @@ class SettingTypeError(SettingError, InputTypeError):
     pass
 
 
-def check_setting(name, value, spelled=None):
+def check_setting(name, value, spelled=None, auto=False):
     """``value`` if the table allows it for ``name``; else a SettingError naming it as the caller
     spelled it (``spelled``, e.g. 'num_iters' for max_steps in the classic API). A value of the
     wrong type (a string or a bool for a number, a float for an integer) is a SettingTypeError,
-    a TypeError as well as a ValueError."""
-    ok, words = RULES[name]
+    a TypeError as well as a ValueError. ``auto``: 'auto' passes too for a setting in AUTO."""
+    ok, words = rule(name, auto)
     if not ok(value):
         if value is None:
             wrong_type = False
@@ -144,7 +169,7 @@ def check_setting(name, value, spelled=None):
 def _check_all(obj):
     for f in fields(obj):
         if f.name in RULES:
-            check_setting(f.name, getattr(obj, f.name))
+            check_setting(f.name, getattr(obj, f.name), auto=True)
 
 
 AUTO_STEPS = 2000
@@ -176,6 +201,11 @@ class TrainConfig:
     augment: str = (
         "auto"  # shift: random 1-pixel shifts of image rows, per batch; auto: shift for images
     )
+    class_weight: str = "none"  # balanced: each class's rows weigh n / (C · n_class) in the loss
+    # what patience and the plateau watch: 'val' the validation accuracy (the training loss
+    # without validation rows); 'loss' the training loss, the best validation epoch's weights
+    # still restored at the end (ties: the later epoch)
+    monitor: str = "val"
 
     def __post_init__(self):
         _check_all(self)
@@ -208,18 +238,24 @@ class TrainConfig:
         return int(min(max(math.ceil(AUTO_STEPS / self.steps_for(n_train)), lo), hi))
 
 
+RUN_AUTO: dict[str, Any] = {
+    k: "auto" for k in AUTO if k != "hidden_size"
+}  # a run's TrainConfig: 'auto' where a rule applies
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """What a run needs beyond the loop's TrainConfig: data, model shape, numerics."""
 
     data: str = "digits"
-    hidden_size: int = 512
+    hidden_size: int | str = "auto"  # auto: decided from the data (twolayer.defaults)
     dtype: str = "float32"
     preprocess: str = "auto"  # auto: standardize; scale for image sets
     val_fraction: float = 0.1
     std: float | None = None  # None: He initialisation
     test_fraction: float = 0.0  # a test split carved from data that has none (0: none)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    # a run's loop: the settings in AUTO decided from the data (twolayer.defaults.resolve_run)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(**RUN_AUTO))
 
     def __post_init__(self):
         _check_all(self)
@@ -238,7 +274,7 @@ class RunSettings:
         train = d.get("train", {})
         if not isinstance(train, dict):
             raise InputTypeError(f"train must be an object, got {type(train).__name__}")
-        d["train"] = TrainConfig.from_dict(train)
+        d["train"] = TrainConfig.from_dict({**RUN_AUTO, **train})
         return cls(**d)
 
     def flat(self):

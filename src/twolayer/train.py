@@ -23,7 +23,7 @@ from .checks import gib, limit, scaled_weights
 from .errors import DivergedError, InputError, Setting
 from .optim import make_optimizer
 from .schedules import learning_rate_at
-from .settings import AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
+from .settings import AUTO, AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
 from .threads import BlasThreads, Choice
 
 
@@ -104,6 +104,12 @@ class Trainer:
         self.blas: Choice | None = None  # the last fit's thread choice
         self.config = config or TrainConfig()
         c = self.config
+        unresolved = [k for k in AUTO if _is_auto(getattr(c, k, None))]
+        if unresolved:
+            raise InputError(
+                f"{', '.join(unresolved)} still 'auto': decide them from the data first "
+                "(twolayer.defaults.resolve_run)"
+            )
         self.optimizer = make_optimizer(
             c.optimizer, momentum=c.momentum, weight_decay=c.weight_decay
         )
@@ -125,9 +131,14 @@ class Trainer:
         self.clip_norm: float | None = c.clip_grad_norm
         self.val_score: Callable[[Trainer], float] | None = None
         self.val_scores: list[float] = []
-        # schedule 'plateau': halve the rate after 3 epochs without a gain (its state is the
-        # history's: load_checkpoint replays it, so a resumed run goes on exactly)
-        self.plateau = ReduceLROnPlateau(tol=max(c.tol, 1e-4)) if c.schedule == "plateau" else None
+        # schedule 'plateau': halve the rate after 3 epochs without a gain, or a quarter of the
+        # patience when that is longer (its state is the history's: load_checkpoint replays it,
+        # so a resumed run goes on exactly)
+        self.plateau = (
+            ReduceLROnPlateau(patience=max(3, (c.patience or 0) // 4), tol=max(c.tol, 1e-4))
+            if c.schedule == "plateau"
+            else None
+        )
 
     # -- the loop ----------------------------------------------------------------------
     # Divergence is detected from the loss and reported in words; NumPy's overflow warnings would only add noise.
@@ -264,7 +275,7 @@ class Trainer:
         h["val_acc"].append(val_acc)
         h["lr"].append(lr)
         h["seconds"].append(seconds)
-        score = -loss if val_acc is None else val_acc
+        score = -loss if val_acc is None or self.config.monitor == "loss" else val_acc
         if self.val_score is not None:  # e.g. the estimator's scoring=
             self.val_scores.append(self.val_score(self))
             score = self.val_scores[-1]
@@ -277,9 +288,11 @@ class Trainer:
         """Keep the best epoch and count the epochs without a gain of more than tol."""
         c = self.config
         assert c.patience is not None
+        if c.monitor == "loss" and val_acc is not None:
+            return self._stop_on_loss(val_acc, epochs)
         # as scikit-learn's MLP: the count restarts only on a gain of more than tol
         improved = self.best is None or score > self.best.score + c.tol
-        if self.best is None or score > self.best.score:
+        if self.best is None or score >= self.best.score:
             # without validation data the loop stops on the training loss and keeps the last
             # weights, as scikit-learn's MLP does: no copy to restore
             weights = (
@@ -287,6 +300,20 @@ class Trainer:
             )
             self.best = Best(score, self.epoch, weights)
         if improved:
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs >= c.patience and self.epoch < epochs:
+                self.stop_reason = "early_stopping"
+
+    def _stop_on_loss(self, val_acc, epochs):
+        """monitor 'loss': count the epochs whose training loss is no better by tol than the
+        best before it (the history's, so a resumed run counts on), and keep the weights of the
+        best validation epoch, the later one on a tie (it has trained longer)."""
+        c, losses = self.config, self.history["loss"]
+        if self.best is None or val_acc >= self.best.score:
+            self.best = Best(val_acc, self.epoch, {k: v.copy() for k, v in self.net.params.items()})
+        if len(losses) == 1 or losses[-1] < min(losses[:-1]) - max(c.tol, 1e-4):
             self.bad_epochs = 0
         else:
             self.bad_epochs += 1
@@ -364,7 +391,7 @@ class Trainer:
         )
         self.history = state.history
         if self.plateau is not None:
-            self.lr_scale = self.plateau.replay(self.history)
+            self.lr_scale = self.plateau.replay(self.history, self.config.monitor == "loss")
         checkpoint.set_rng_state(self.rng, state.rng, path)
 
 
@@ -414,6 +441,10 @@ class Validation:
         if not self.given:
             return None
         return accuracy(net, self.X, self.y, self.transform, check=False)
+
+
+def _is_auto(v):
+    return isinstance(v, str) and v == "auto"
 
 
 def _draw(rng, n, size):

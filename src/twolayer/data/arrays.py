@@ -64,6 +64,9 @@ def load_npz(path, seed=0, val_fraction=0.1):
         )
     splits = present_splits(arrays, path)
     names = check_class_names(arrays["class_names"], path) if "class_names" in arrays else None
+    declared = None
+    if "image_shape" in arrays:
+        declared = check_image_shape(arrays["image_shape"], arrays["X_train"], path)
     return assemble(
         path.stem,
         {s: (arrays[f"X_{s}"], arrays[f"y_{s}"]) for s in splits},
@@ -71,7 +74,33 @@ def load_npz(path, seed=0, val_fraction=0.1):
         seed=seed,
         val_fraction=val_fraction,
         class_names=names,
+        detect_image=True,
+        declared=declared,
     )
+
+
+def check_image_shape(shape, X, where):
+    """An npz's image_shape: 2 or 3 positive integers ((H, W) or (H, W, channels)) whose product
+    is the number of features of X_train."""
+    shape = np.asarray(shape)
+    d = X.shape[1] if getattr(X, "ndim", 0) == 2 else None
+    ok = (
+        shape.ndim == 1
+        and len(shape) in (2, 3)
+        and shape.dtype.kind in "iu"
+        and bool(np.all(shape > 0))
+    )
+    if not ok:
+        raise InputError(
+            f"{where}: image_shape must be 2 or 3 positive integers such as [28, 28], got "
+            f"{shape.tolist() if shape.size <= 8 else shape.shape}"
+        )
+    if d is not None and math.prod(int(v) for v in shape) != d:
+        raise InputError(
+            f"{where}: image_shape {shape.tolist()} holds {math.prod(int(v) for v in shape)} "
+            f"pixels but X_train has {d} features"
+        )
+    return tuple(int(v) for v in shape)
 
 
 def read_npy(path, mmap=False):
@@ -123,4 +152,5 @@ def load_npy(path, seed=0, val_fraction=0.1):
         seed=seed,
         val_fraction=val_fraction,
         class_names=names,
+        detect_image=True,
     )

@@ -259,4 +259,5 @@ def load_csv(path, seed=0, val_fraction=0.1):
         seed=seed,
         val_fraction=val_fraction,
         class_names=classes,
+        detect_image=True,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..checks import check_X, check_y
+from ..defaults import image_shape_of, pixel_range
 from ..errors import InputError
 from ..io import check_file, exists, is_dir
 from .dataset import Dataset, split_validation
@@ -54,11 +55,15 @@ def assemble(
     class_names=None,
     image_shape=None,
     pixel_max=None,
+    detect_image=False,
+    declared=None,
 ):
     """Check the splits a loader read, carve a validation split if there is none, build the Dataset.
 
     splits: {"train": (X, y), "val": ..., "test": ...}; where(key) names the file behind
-    "X_train", "y_val", ... for error messages.
+    "X_train", "y_val", ... for error messages. ``detect_image`` (user arrays): rows whose values
+    are pixels (integers in 0..255 or values in [0, 1]) with a square number of features, or the
+    ``declared`` image shape (checked by the caller), are images (defaults.image_shape_of).
     """
     checked = {}
     for split in SPLITS:
@@ -90,6 +95,9 @@ def assemble(
         checked["train"], checked["val"] = (Xt, yt), (Xv, yv)
     (X_train, y_train), (X_val, y_val) = checked["train"], checked["val"]
     X_test, y_test = checked.get("test", (None, None))
+    if detect_image and image_shape is None:  # user arrays: pixels are recognised by their values
+        image_shape = image_shape_of(X_train, declared)
+        pixel_max = pixel_range(X_train) if image_shape is not None else None
     return Dataset(
         name,
         X_train,
