@@ -18,7 +18,6 @@ def _expected_failures(estimator):
         return {
             "check_sample_weight_equivalence_on_dense_data": "the validation split differs between weighted rows and repeated rows",
             "check_sample_weight_equivalence_on_sparse_data": "the validation split differs between weighted rows and repeated rows",
-            "check_class_weight_classifiers": "the best epoch is chosen on the unweighted validation accuracy",
         }
     return {}
 

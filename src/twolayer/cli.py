@@ -301,6 +301,13 @@ def train(
         help="Stop after this many epochs without a better validation "
         "accuracy and keep the best weights; 0 turns it off; auto: on for tabular data.",
     ),
+    monitor: str = typer.Option(
+        "auto",
+        **_choices(("auto", "val", "loss")),
+        help="What --patience and the plateau schedule watch: val (validation accuracy) or loss "
+        "(training loss; the best validation epoch's weights are still kept); auto: loss for "
+        "tabular data, val for images.",
+    ),
     val_fraction: float = typer.Option(
         _R.val_fraction,
         help="Validation share carved from training data when "
