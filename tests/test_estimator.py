@@ -159,8 +159,10 @@ def test_stops_when_the_training_loss_stops_improving(iris):
 def test_sample_weight_equals_repeated_rows_and_zero_weight_drops_a_row(iris):
     X_tr, X_te, y_tr, _ = iris
     w = np.random.default_rng(0).integers(0, 4, len(y_tr))
-    # full batches (batch_size >= rows), so that weighted and repeated rows give the same gradients
+    # full batches (batch_size >= rows), so that weighted and repeated rows give the same
+    # gradients; the data-dependent defaults count rows (weights scale-free), so they are fixed
     params = dict(random_state=0, max_epochs=30, batch_size=1000, n_iter_no_change=100)
+    params.update(hidden_size=32, learning_rate=1e-2, weight_decay=0.1, schedule="constant")
     weighted = TwoLayerClassifier(**params).fit(X_tr, y_tr, sample_weight=w)
     repeated = TwoLayerClassifier(**params).fit(np.repeat(X_tr, w, axis=0), np.repeat(y_tr, w))
     np.testing.assert_allclose(

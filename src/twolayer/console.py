@@ -17,6 +17,7 @@ import typer
 
 from .errors import InputError
 from .io import ESCAPE, printable, stdout_write
+from .settings import flag
 
 
 # -- help: Typer's presentation ----------------------------------------------------------
@@ -141,7 +142,6 @@ def print_train_metrics(out, metrics):
 
 def auto_words(auto):
     """What the 'auto' settings became, in the command line's words: '--hidden 64, --lr 0.02'."""
-    from .settings import flag
 
     def shown(v):
         return f"{v:.3g}" if isinstance(v, float) else str(v)

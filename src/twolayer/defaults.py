@@ -9,9 +9,9 @@ The reasons are in the README ("Defaults"); benchmarks/bench_breadth.py measures
 - weight decay (AdamW, decoupled): 0.1 · P / n within 0.001..1, P = H·(d + C) the weights: the
   fewer rows per weight, the stronger the pull to zero; a set with far more rows than weights
   needs almost none (a strong decay there underfits round boundaries and mutes minority classes).
-- stopping: on the training loss (every row trains, the decay regularises) in the estimator;
-  the command line, which holds out a validation split anyway, stops on it and restores the best
-  epoch's weights when it has VALIDATION_ROWS rows or more (else on the training loss).
+- stopping: on the training loss (every row trains, the decay regularises) in the estimator and
+  in the command line's tabular runs, which also restore the weights of the best epoch on the
+  validation split they hold out anyway (the later epoch on a tie).
 - patience and epochs are counted in optimizer steps, not epochs: an epoch of 200 rows is one
   step, of 60,000 rows 300; so patience = PATIENCE_STEPS steps (10..100 epochs) and the cap on
   epochs MAX_STEPS steps (200..2,000 epochs). The rate is halved on a plateau of patience/4 epochs
@@ -28,7 +28,6 @@ from typing import NamedTuple
 import numpy as np
 
 MONITOR = "loss"  # what a tabular run's patience watches (see run_rules)
-VALIDATION_ROWS = 20  # the fewest validation rows worth judging epochs by (10% of 200 rows)
 PATIENCE_STEPS = 200  # optimizer steps without a gain before training stops
 MAX_STEPS = 20_000  # optimizer steps at most (the epoch cap, within EPOCH_RANGE)
 EPOCH_RANGE = (200, 2000)
@@ -183,10 +182,8 @@ def image_shape_of(X, declared=None) -> tuple | None:
 # -- a command-line run ----------------------------------------------------------------------
 def run_rules(s: Shape, n_val: int) -> dict:
     """The command line's value of every rule: images keep its image recipe (the loop's own
-    epoch rule, no early stopping); tabular rows take the shared rules and stop on the
-    validation split the run has anyway (restoring the best epoch's weights) when it holds
-    VALIDATION_ROWS rows or more, else on the training loss as the estimator does
-    (``runs.Prepared.fit`` keeps a smaller split from the loop)."""
+    epoch rule, no early stopping); tabular rows take the shared rules, stop on the training
+    loss as the estimator does and restore the weights of the best validation epoch."""
     if s.image:
         return dict(IMAGE_RECIPE)
     rules = tabular(s)

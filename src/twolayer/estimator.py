@@ -436,12 +436,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
 
     def _resolve(self, X, y, sample_weight=None):
         """Every 'auto' parameter decided from the data (twolayer.defaults), the others checked:
-        the values fit uses, kept in ``auto_params_``. The rows n the rules count are the sum of
-        the sample weights when given (weight k counts as k copies, as in preprocessing)."""
+        the values fit uses, kept in ``auto_params_``. The rules count the rows, whatever their
+        weights: scaling every sample weight by one constant leaves the fit as it was."""
         n, d = X.shape
-        if sample_weight is not None:
-            total = float(np.sum(np.asarray(sample_weight, dtype=np.float64)))
-            n = max(1, round(total)) if np.isfinite(total) else n
         n_classes = len(np.unique(y))
         pixel_max = None if hasattr(X, "tocsr") else defaults.pixel_range(X)
         image = pixel_max is not None and defaults.square_side(d) is not None

@@ -33,7 +33,7 @@ from .checks import check_fields, check_model_size, is_dict, is_int, is_real, is
 from .data.augment import random_shift
 from .data.dataset import split_validation
 from .data.preprocess import Preprocessor
-from .defaults import VALIDATION_ROWS, balanced_accuracy, chosen, class_weights, resolve_run
+from .defaults import balanced_accuracy, chosen, class_weights, resolve_run
 from .errors import DivergedError, InputError, Setting
 from .io import exists, is_dir, read_json, remove_stale_temps, write_json
 from .locks import Stopped, run_lock
@@ -162,10 +162,6 @@ class Prepared:
         if trainer.config.class_weight == "balanced":
             weights = class_weights(d.y_train, d.n_classes)[d.y_train]
         X_val, y_val = self.X_val, d.y_val
-        if y_val is not None and len(y_val) < VALIDATION_ROWS:
-            # too few rows to judge epochs by (one row is 1/n_val of the score): the loop stops
-            # on the training loss and keeps the last weights, as the estimator does
-            X_val = y_val = None
         return trainer.fit(
             self.X_train,
             d.y_train,

@@ -228,6 +228,10 @@ class Trainer:
                 on_batch(self)
         if self.stop_reason == "max_steps":
             return False  # no schedule step, no record
+        if not all(np.isfinite(v).all() for v in self.net.params.values()):
+            # the last step's update overflowed (its loss was finite): never an epoch's record,
+            # never the best weights
+            self._diverged(float("nan"), None)
         seconds = time.perf_counter() - t0  # the steps' time, without the validation
         val_acc = validate(self.net)
         self._end_epoch(lr, loss_sum / seen, correct / seen, val_acc, seconds, epochs)
@@ -321,6 +325,8 @@ class Trainer:
                 self.stop_reason = "early_stopping"
 
     def _diverged(self, loss, xb):
+        """Stop on a non-finite loss (or, with xb None, weights that overflowed at an epoch's
+        end), keeping the best weights if any: the inputs are blamed when they are huge."""
         if self.has_best_weights:
             self.restore_best()
             kept = f"the best weights (epoch {self.best.epoch}) were kept"
@@ -328,7 +334,7 @@ class Trainer:
             kept = "no finite weights from a finished epoch exist"
         self.stop_reason = "diverged"
         with np.errstate(all="ignore"):
-            peak = float(np.max(np.abs(xb)))
+            peak = 0.0 if xb is None else float(np.max(np.abs(xb)))
         if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
             raise InputError(
                 f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have "
