@@ -1203,11 +1203,20 @@ def test_early_stopping_without_validation_keeps_the_last_weights_and_resumes(tm
     assert back.best.params is None
 
 
-def test_classic_train_refuses_no_iteration_count(toy):
+def test_classic_train_refuses_no_iteration_count_and_more_epochs_than_the_limit(toy):
     net, X, y = toy
     with pytest.raises(TypeError) as e:
         net.train(X, y, X, y, num_iters=None)
     assert str(e.value) == "num_iters must be an integer >= 0, got None"
+    steps = max(
+        len(X) // 200, 1
+    )  # the default batch of 200 is larger than the data: one step per epoch
+    with pytest.raises(ValueError) as e:
+        net.train(X, y, X, y, num_iters=1_000_000 * steps + 1)
+    assert str(e.value) == (
+        f"num_iters {1_000_000 * steps + 1} makes 1,000,001 epochs of {steps} steps; epochs must be "
+        "an integer in 1..1,000,000"
+    )
 
 
 def test_classic_train_records_after_step_0_and_after_each_epoch_of_steps():

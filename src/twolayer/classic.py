@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .checks import check_X, check_y
-from .errors import InputTypeError
+from .errors import InputError, InputTypeError
 from .optim import SGD
 from .settings import RULES, check_setting
 from .threads import blas_threads_for
@@ -59,6 +59,7 @@ def classic_train(
     num_train, reg = X.shape[0], float(reg)
     # the assignment's max(num_train / batch_size, 1) as its Python 2 original divides: see README
     iterations_per_epoch = max(num_train // batch_size, 1)
+    _check_epochs(num_iters, iterations_per_epoch)
     batch = Batch(X, y, batch_size, net.dtype)
     work, sgd, lr = net.workspace(batch_size), SGD(), learning_rate
 
@@ -120,3 +121,14 @@ def _check_data(
     X_val = check_X(X_val, net.input_size, net.dtype, name="X_val")
     y_val = check_y(y_val, X_val.shape[0], net.output_size, name="y_val")
     return X, y, X_val, y_val
+
+
+def _check_epochs(num_iters, iterations_per_epoch):
+    """Refuse more epochs (records and decays, one per iterations_per_epoch steps, the first after
+    step 0) than the settings table allows an epoch count: a num_iters of 10**12 is a typo."""
+    epochs = max(math.ceil(num_iters / iterations_per_epoch), 1)
+    if not RULES["epochs"][0](epochs):
+        raise InputError(
+            f"num_iters {num_iters} makes {epochs:,} epochs of {iterations_per_epoch} steps; epochs "
+            f"must be {RULES['epochs'][1].removesuffix(' (or None: auto)')}"
+        )
