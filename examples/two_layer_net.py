@@ -425,8 +425,9 @@ print(f"the float32 twin, checked in float64: {max(check_net(net32, X, y, reg=re
 # %% [markdown]
 # ## 6. Training
 #
-# `net.train` is the assignment's loop: minibatch SGD with batches sampled with replacement, the
-# learning rate decayed once per epoch, and the history as the assignment's stats dict
+# `net.train` is the assignment's loop: minibatch SGD with batches sampled with replacement. Right
+# after step 0, then once per epoch, it records the accuracy on the current batch and on the
+# validation set and decays the learning rate. The history is the assignment's stats dict
 # (`loss_history`, `train_acc_history`, `val_acc_history`), which `twolayer.plots.plot_loss` and
 # `plot_accuracy` draw as the assignment does. Each step is the update `W ← W − lr·dW` with the
 # gradients above. On the toy data the loss falls below 0.02.

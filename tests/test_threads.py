@@ -388,8 +388,18 @@ def test_the_estimator_takes_threads_checks_it_in_fit_and_says_it_when_verbose(c
 def test_the_classic_train_honours_threads_and_says_it_when_verbose(monkeypatch, capsys):
     if max(numpy_blas_threads()) < 2:
         pytest.skip("BLAS runs on one thread here")
-    seen = _threads_seen_by_steps(monkeypatch)
+    net = TwoLayerNet(2, 3, 2, seed=0)
+    seen = []
+    step = net.forward_backward
+
+    def spy(*a, **kw):  # the classic loop's own steps (it does not run the Trainer's)
+        seen.append(max(numpy_blas_threads()))
+        return step(*a, **kw)
+
+    monkeypatch.setattr(net, "forward_backward", spy)
     X, y = np.ones((4, 2)), np.array([0, 1, 0, 1])
-    TwoLayerNet(2, 3, 2, seed=0).train(X, y, X, y, num_iters=2, verbose=True, threads=2)
+    net.train(X, y, X, y, num_iters=2, verbose=True, threads=2)
     assert seen == [2, 2]  # a tiny problem, which auto would give one thread
-    assert capsys.readouterr().out == "BLAS threads: 2 (as asked)\n"  # then CS231n's, every 100
+    out = capsys.readouterr()
+    assert out.err == "BLAS threads: 2 (as asked)\n"  # on stderr: stdout is CS231n's lines
+    assert out.out.startswith("iteration 0 / 2: loss ") and out.out.count("\n") == 1

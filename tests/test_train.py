@@ -170,12 +170,12 @@ def test_classic_train_decays_once_per_epoch():
         )
 
     decayed, constant = run(0.5), run(1.0)
-    # 5 steps per epoch → 5 complete epochs, each recording validation accuracy once
+    # 5 steps per epoch: validation accuracy recorded (and the rate decayed) after steps 0, 5, ..., 20
     assert len(decayed["val_acc_history"]) == 5 and len(decayed["loss_history"]) == 25
-    # the first epoch's 5 updates use the base rate: losses 1..6 agree; the 6th update is the first
-    # with the halved rate, so the 7th loss differs
-    assert decayed["loss_history"][:6] == constant["loss_history"][:6]
-    assert decayed["loss_history"][6] != constant["loss_history"][6]
+    # as CS231n's loop, the first decay follows step 0: only update 0 uses the base rate, so losses
+    # 0 and 1 agree and loss 2 (after the first halved update) differs
+    assert decayed["loss_history"][:2] == constant["loss_history"][:2]
+    assert decayed["loss_history"][2] != constant["loss_history"][2]
 
 
 def test_bad_settings_are_named():
@@ -220,10 +220,11 @@ def test_classic_train_prints_the_threads_and_every_100_iterations_when_verbose(
     net, X, y = toy
     np.random.seed(0)
     stats = net.train(X, y, X, y, num_iters=250, verbose=True)
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("BLAS threads: 1 (")  # a small problem: one thread
-    assert lines[1:] == [
-        f"iteration {i} / 250: loss {stats['loss_history'][i - 1]:f}" for i in (100, 200)
+    out = capsys.readouterr()
+    assert out.err.startswith("BLAS threads: 1 (")  # a small problem: one thread; on stderr
+    lines = out.out.splitlines()
+    assert lines == [
+        f"iteration {i} / 250: loss {stats['loss_history'][i]:f}" for i in (0, 100, 200)
     ]
     net.train(X, y, X, y, num_iters=150)
     assert capsys.readouterr().out == ""
@@ -240,20 +241,20 @@ def test_classic_train_steps_with_sgd_on_batches_drawn_with_replacement():
     )
     np.random.seed(9)
     lr, losses = 0.2, []
-    for it in range(7):  # 30 // 8 = 3 steps per epoch: the rate halves after steps 3 and 6
+    for it in range(7):  # 30 // 8 = 3 steps per epoch: the rate halves after steps 0, 3 and 6
         idx = np.random.randint(0, 30, size=8)
         loss, grads = ref.loss(X[idx], y[idx], reg=0.01)
         losses.append(loss)
         for k in ref.params:
             ref.params[k] -= lr * grads[k]
-        if (it + 1) % 3 == 0:
+        if it % 3 == 0:
             lr *= 0.5
     np.testing.assert_allclose(stats["loss_history"], losses, rtol=1e-12)
     for k in ref.params:
         np.testing.assert_allclose(net.params[k], ref.params[k], rtol=1e-12)
     assert (
-        len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 2
-    )  # the 7th step starts epoch 3
+        len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 3
+    )  # recorded after steps 0, 3 and 6
 
 
 @pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
@@ -1190,8 +1191,9 @@ def test_classic_train_refuses_no_iteration_count_and_more_epochs_than_the_limit
     )
 
 
-def test_classic_train_plans_num_iters_over_steps_per_epoch_epochs():
-    """1,000 rows in batches of 1: 1,000 steps per epoch, so 1,001 iterations are 2 epochs (one decay)."""
+def test_classic_train_records_after_step_0_and_after_each_epoch_of_steps():
+    """1,000 rows in batches of 1: 1,000 steps per epoch, so 1,001 iterations record (and decay) twice,
+    after steps 0 and 1,000."""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((1000, 2)), rng.integers(0, 2, 1000)
     net = TwoLayerNet(2, 3, 2, seed=0)
@@ -1206,7 +1208,7 @@ def test_classic_train_plans_num_iters_over_steps_per_epoch_epochs():
         num_iters=1001,
         batch_size=1,
     )
-    assert len(h["loss_history"]) == 1001 and len(h["val_acc_history"]) == 1
+    assert len(h["loss_history"]) == 1001 and len(h["val_acc_history"]) == 2
 
 
 def test_gathering_a_batch_allocates_nothing():

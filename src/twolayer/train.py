@@ -1,9 +1,11 @@
 """The training loop: batches, schedules, validation, early stopping, divergence, the best epoch.
 
 It never touches the math: each step asks the model for (loss, grads) and the optimizer for
-an update; the model's buffers and their size come from the model too. The classic
-``TwoLayerNet.train`` (classic.py), the command line and the scikit-learn estimator all run
-this one loop. Its records and their files (history, checkpoints) are in checkpoint.py.
+an update; the model's buffers and their size come from the model too. The command line, the
+tuner and the scikit-learn estimator run this loop; the classic ``TwoLayerNet.train``
+(classic.py) runs CS231n's own loop, whose records and decays fall at other points, on this
+module's batches, validation and divergence error. Its records and their files (history,
+checkpoints) are in checkpoint.py.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class Model(Protocol):
 
 class RandomSource(Protocol):
     """Where the loop draws batches from: a np.random.Generator, or NumPy's legacy global
-    state (classic.GlobalRandomState, the classic API's)."""
+    state (classic.GlobalRandomState: CS231n's np.random.seed world)."""
 
     def permutation(self, x: int) -> np.ndarray: ...
 
@@ -113,7 +115,7 @@ class Trainer:
         self.optimizer = make_optimizer(
             c.optimizer, momentum=c.momentum, weight_decay=c.weight_decay
         )
-        # rng: a Generator (seeded from config.seed) or, for the classic API, NumPy's global RandomState
+        # rng: a Generator (seeded from config.seed) or NumPy's global RandomState (GlobalRandomState)
         self.rng = rng if rng is not None else np.random.default_rng(c.seed)
         self.history = History()
         self.epoch = 0  # completed epochs
@@ -239,7 +241,7 @@ class Trainer:
 
     def batch_order(self, n: int, bs: int, steps: int) -> Iterator[np.ndarray]:
         """The row indices of each step of one epoch: slices of one permutation ('shuffle') or
-        draws with replacement (the classic API's 'replacement'). Stops early at max_steps."""
+        draws with replacement ('replacement', CS231n's sampling). Stops early at max_steps."""
         c = self.config
         order = self.rng.permutation(n) if c.sampling == "shuffle" else None
         for s in range(steps):
@@ -331,23 +333,9 @@ class Trainer:
             self.restore_best()
             kept = f"the best weights (epoch {self.best.epoch}) were kept"
         else:
-            kept = "no finite weights from a finished epoch exist"
+            kept = NOTHING_KEPT
         self.stop_reason = "diverged"
-        with np.errstate(all="ignore"):
-            peak = 0.0 if xb is None else float(np.max(np.abs(xb)))
-        if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
-            raise InputError(
-                f"training overflowed at step {self.step_count + 1} (loss {loss}): the inputs have "
-                f"values up to {f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. ",
-                Setting("preprocess", value="standardize"),
-                f"; {kept}",
-            )
-        raise DivergedError(
-            f"training diverged: the loss became {loss} at step {self.step_count + 1}; {kept}. "
-            "Try a smaller ",
-            Setting("learning_rate"),
-            f" (now {self.config.learning_rate:g}).",
-        )
+        raise divergence(loss, xb, self.step_count + 1, self.config.learning_rate, kept)
 
     def restore_best(self) -> None:
         assert self.best is not None and self.best.params is not None, (
@@ -399,6 +387,28 @@ class Trainer:
         if self.plateau is not None:
             self.lr_scale = self.plateau.replay(self.history, self.config.monitor == "loss")
         checkpoint.set_rng_state(self.rng, state.rng, path)
+
+
+NOTHING_KEPT = "no finite weights from a finished epoch exist"
+
+
+def divergence(loss, xb, step, learning_rate, kept):
+    """The error for a non-finite loss at ``step`` (1-based) on batch xb: the inputs' fault when
+    they are huge (InputError), else the step size's (DivergedError); ``kept`` says what remains."""
+    with np.errstate(all="ignore"):
+        peak = 0.0 if xb is None else float(np.max(np.abs(xb)))
+    if peak > DATA_SCALE:  # the inputs, not the step size, overflow the scores or the gradients
+        return InputError(
+            f"training overflowed at step {step} (loss {loss}): the inputs have "
+            f"values up to {f'{peak:.0e}'.replace('e+', 'e')}: scale them, e.g. ",
+            Setting("preprocess", value="standardize"),
+            f"; {kept}",
+        )
+    return DivergedError(
+        f"training diverged: the loss became {loss} at step {step}; {kept}. Try a smaller ",
+        Setting("learning_rate"),
+        f" (now {learning_rate:g}).",
+    )
 
 
 def check_batch_memory(batch_size: int, n_features: int, net: Model, label="batch_size") -> None:
@@ -454,7 +464,7 @@ def _is_auto(v):
 
 
 def _draw(rng, n, size):
-    """Indices drawn with replacement (the classic API's sampling)."""
+    """Indices drawn with replacement (CS231n's sampling)."""
     if isinstance(rng, np.random.Generator):
         return rng.integers(0, n, size=size)
     return rng.randint(0, n, size=size)
