@@ -1,6 +1,7 @@
 """Preprocessing fitted on training data only, stored in model.npz with the class names, and
 applied by evaluate and predict on every data source."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -136,3 +137,93 @@ def test_preprocessor_fits_a_memmap_like_an_array(tmp_path):
     a, b = Preprocessor().fit(mm, batch_size=64), Preprocessor().fit(X)
     np.testing.assert_allclose(a.offset_, b.offset_)
     np.testing.assert_allclose(a.factor_, b.factor_)
+
+
+# -- the assembly (runs.py): network inputs, the data's fingerprint, a model's settings ---------
+from twolayer import runs  # noqa: E402
+from twolayer.errors import InputError  # noqa: E402
+from twolayer.settings import RunSettings, TrainConfig  # noqa: E402
+
+
+def test_transformed_passes_memory_maps_and_none_and_preprocesses_arrays(tmp_path):
+    net = TwoLayerNet(2, 3, 2, dtype="float32")
+    net.preprocessor = Preprocessor("scale", pixel_max=4.0).fit(np.ones((2, 2)))
+    assert runs.transformed(net, None) is None
+    np.save(tmp_path / "x.npy", np.ones((2, 2)))
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    assert runs.transformed(net, mm) is mm
+    out = runs.transformed(net, np.array([[2.0, 4.0]]))
+    assert out.dtype == np.float32 and out.tolist() == [[0.5, 1.0]]  # x / pixel_max
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_transformed_refuses_values_that_overflow_after_preprocessing():
+    net = TwoLayerNet(2, 3, 2, dtype="float32")
+    with pytest.raises(InputError) as e:
+        runs.transformed(net, np.array([[1e39, 0.0], [-3e40, 1.0]]))
+    assert str(e.value) == (
+        "the data: values up to 3e40: scale them, e.g. preprocess='standardize' "
+        "(they overflow float32 after preprocessing 'none')"
+    )
+    net.preprocessor = Preprocessor("scale", pixel_max=1e-30).fit(np.ones((2, 2)))
+    with pytest.raises(InputError) as e:
+        runs.transformed(net, np.array([[1e10, 0.0]]), "d")
+    assert str(e.value) == (
+        "d: values up to 1e10: scale them, e.g. preprocess='standardize' "
+        "(they overflow float32 after preprocessing 'scale')"
+    )
+
+
+def test_fingerprint_hashes_the_first_64_training_rows_and_labels(tmp_path):
+    import hashlib
+
+    X, y = toy_arrays(n=100, d=4)
+    np.savez(tmp_path / "d.npz", X_train=X, y_train=y)
+    spec = f"npz:{tmp_path / 'd.npz'}"
+    settings = RunSettings(data=spec)
+    ds = runs.load_run_data(settings)
+    h = hashlib.sha256(np.asarray(ds.X_train[:64], order="C").tobytes())
+    h.update(np.asarray(ds.y_train[:64], dtype="int64", order="C").tobytes())
+    assert runs.fingerprint(settings, ds) == {
+        "data": spec,
+        "n_train": 90,
+        "n_features": 4,
+        "n_classes": 3,
+        "rows_sha256": h.hexdigest()[:16],
+    }
+    ds.X_train[64] += 1  # row 65 is not part of it; row 64 is, and so is the label
+    assert runs.fingerprint(settings, ds)["rows_sha256"] == h.hexdigest()[:16]
+    ds.X_train[63, 0] += 1
+    assert runs.fingerprint(settings, ds)["rows_sha256"] != h.hexdigest()[:16]
+
+
+def test_trained_settings_of_a_model_without_settings_and_with_damaged_ones():
+    net = TwoLayerNet(2, 3, 2)
+    net.meta = {}
+    assert runs.trained_settings(net) == RunSettings(data="digits")
+    net.meta = {"data": "npz:d.npz", "settings": {}}
+    assert runs.trained_settings(net) == RunSettings(data="npz:d.npz")
+    stored = RunSettings(data="npz:e.npz", hidden_size=7, train=TrainConfig(seed=3)).to_dict()
+    net.meta = {"data": "npz:d.npz", "settings": stored}
+    assert runs.trained_settings(net) == RunSettings(
+        data="npz:e.npz", hidden_size=7, train=TrainConfig(seed=3)
+    )
+    net.meta = {"settings": {**stored, "hidden_size": 0}}
+    with pytest.raises(InputError, match=r"^model: meta: settings: field 'hidden_size' must be "):
+        runs.trained_settings(net)
+    with pytest.raises(InputError, match=r"^m\.npz: meta: settings: field 'hidden_size' must be "):
+        runs.trained_settings(net, "m.npz")
+
+
+def test_prepared_accuracy_of_each_split_is_the_nets_accuracy_on_its_inputs(tmp_path):
+    X, y = toy_arrays(n=90, d=5)
+    np.savez(tmp_path / "d.npz", X_train=X[:70], y_train=y[:70], X_test=X[70:], y_test=y[70:])
+    settings = RunSettings(data=f"npz:{tmp_path / 'd.npz'}", hidden_size=6, val_fraction=0.2)
+    ds = runs.load_run_data(settings)
+    p = runs.prepare(settings, ds)
+    for split in ("train", "val", "test"):
+        Xs, ys = getattr(ds, f"X_{split}"), getattr(ds, f"y_{split}")
+        expected = np.mean(np.argmax(p.net.loss(p.net.transform(Xs)), axis=1) == ys)
+        assert p.accuracy(split) == pytest.approx(expected), split
+    no_val = dataclasses.replace(ds, X_val=None, y_val=None)
+    assert runs.prepare(settings, no_val).accuracy("val") is None
