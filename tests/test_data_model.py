@@ -3,6 +3,7 @@ applied by evaluate and predict on every data source."""
 
 import dataclasses
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -227,3 +228,115 @@ def test_prepared_accuracy_of_each_split_is_the_nets_accuracy_on_its_inputs(tmp_
         assert p.accuracy(split) == pytest.approx(expected), split
     no_val = dataclasses.replace(ds, X_val=None, y_val=None)
     assert runs.prepare(settings, no_val).accuracy("val") is None
+
+
+def _npz(tmp_path, n=90, d=5, name="d.npz", **extra):
+    X, y = toy_arrays(n=n, d=d)
+    np.savez(tmp_path / name, X_train=X, y_train=y, **extra)
+    return f"npz:{tmp_path / name}"
+
+
+def test_build_refuses_an_oversized_net_in_the_command_lines_words(tmp_path, monkeypatch):
+    ds5 = runs.load_run_data(RunSettings(data=_npz(tmp_path, d=5)))
+    ds2 = runs.load_run_data(RunSettings(data=_npz(tmp_path, d=2, name="e.npz")))
+    monkeypatch.setenv("TWOLAYER_MAX_MODEL_BYTES", "1")
+    for ds, hidden, words in [
+        (ds5, 2, "input features 5 needs 40 bytes for W1 (5×2 float32)"),
+        (ds5, 8, "hidden 8 needs 160 bytes for W1 (5×8 float32)"),
+        (ds2, 3, "classes 3 needs 36 bytes for W2 (3×3 float32)"),
+    ]:
+        with pytest.raises(InputError) as e:
+            runs.build(RunSettings(data="x", hidden_size=hidden), ds)
+        assert str(e.value).startswith(words + ";"), str(e.value)
+
+
+def test_build_initialises_with_he_or_the_given_std(tmp_path):
+    ds = runs.load_run_data(RunSettings(data=_npz(tmp_path, d=50)))
+    he = runs.build(RunSettings(data="x", hidden_size=400), ds).params["W1"]
+    assert np.std(he) == pytest.approx(np.sqrt(2 / 50), rel=0.05)  # He: sqrt(2 / fan_in)
+    small = runs.build(RunSettings(data="x", hidden_size=400, std=1e-3), ds).params["W1"]
+    assert np.std(small) == pytest.approx(1e-3, rel=0.05)
+
+
+def test_resolved_augment_and_make_augment_without_an_image_shape(tmp_path):
+    assert runs.resolved_augment("none", (8, 8)) == "none"
+    assert runs.resolved_augment("auto", None) == "none"
+    assert runs.resolved_augment("auto", (8, 8)) == "shift"
+    assert runs.resolved_augment("shift", None) == "shift"
+    ds = runs.load_run_data(RunSettings(data=_npz(tmp_path)))
+    net = runs.build(RunSettings(data="x", hidden_size=4), ds)
+    assert runs.make_augment("auto", net, ds) is None
+    with pytest.raises(InputError) as e:
+        runs.make_augment("shift", net, ds)
+    assert str(e.value) == f"augment='shift' needs image data; {ds.name} rows have no image shape"
+
+
+def test_prepare_augments_only_when_asked_and_names_each_split_that_overflows(tmp_path):
+    write_mnist(tmp_path / "m", n_train=60, n_test=20)
+    settings = RunSettings(data=f"mnist:{tmp_path / 'm'}", hidden_size=4)
+    ds = runs.load_run_data(settings)
+    assert runs.prepare(settings, ds).augment is None
+    assert runs.prepare(settings, ds, augment=True).augment is not None
+    spec = _npz(tmp_path)
+    settings = RunSettings(data=spec, hidden_size=4, preprocess="none")
+    ds = runs.load_run_data(settings)
+    with np.errstate(over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the cast to float32 overflows
+        for split in ("train", "val"):
+            big = getattr(ds, f"X_{split}") * 1e40
+            with pytest.raises(InputError, match=rf"^{spec} \({split} split\): values up to "):
+                runs.prepare(settings, dataclasses.replace(ds, **{f"X_{split}": big}))
+
+
+def test_batch_transform_preprocesses_a_memory_map_in_the_nets_dtype(tmp_path):
+    net = TwoLayerNet(2, 3, 2, dtype="float32")
+    net.preprocessor = Preprocessor("scale", pixel_max=4.0).fit(np.ones((2, 2)))
+    np.save(tmp_path / "x.npy", np.full((3, 2), 2.0))
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    out = runs.batch_transform(net, mm)(mm[:2])
+    assert out.dtype == np.float32 and out.tolist() == [[0.5, 0.5], [0.5, 0.5]]
+    assert runs.batch_transform(net, np.asarray(mm)) is None
+
+
+def test_load_run_data_seed_rule_and_validation_fraction(tmp_path):
+    spec = _npz(tmp_path)
+
+    def rows(ds):
+        return ds.X_train.tolist(), ds.X_val.tolist()
+
+    assert rows(runs.load_run_data(RunSettings(data=spec, train=TrainConfig(seed=None)))) == rows(
+        load(spec, seed=0, val_fraction=0.1)
+    )
+    five = RunSettings(data=spec, train=TrainConfig(seed=5))
+    assert rows(runs.load_run_data(five)) == rows(load(spec, seed=5, val_fraction=0.1))
+    assert rows(runs.load_run_data(five, seed=7)) == rows(load(spec, seed=7, val_fraction=0.1))
+    assert len(runs.load_run_data(RunSettings(data=spec, val_fraction=0.3)).y_val) == 27
+
+
+def test_load_model_data_checks_the_data_fits_the_model_by_name(tmp_path):
+    spec = _npz(tmp_path, d=5)
+    settings = RunSettings(data=spec, hidden_size=4, train=TrainConfig(seed=2))
+    net = runs.build(settings, runs.load_run_data(settings))
+    net.save(tmp_path / "m.npz")
+    model = str(tmp_path / "m.npz")
+    loaded, ds, got = runs.load_model_data(model)
+    assert got == settings and loaded.input_size == 5
+    assert ds.y_train.tolist() == runs.load_run_data(settings).y_train.tolist()
+    other = _npz(tmp_path, d=5, name="o.npz")
+    _, ds, _ = runs.load_model_data(model, spec=other, seed=9)
+    assert ds.y_train.tolist() == load(other, seed=9, val_fraction=0.1).y_train.tolist()
+    wide = _npz(tmp_path, d=6, name="w.npz")
+    with pytest.raises(InputError) as e:
+        runs.load_model_data(model, spec=wide)
+    assert str(e.value) == f"{wide}: data has 6 features but the model {model} expects 5"
+    with pytest.raises(InputError) as e:
+        runs.load_model_data(net, spec=wide)
+    assert str(e.value) == f"{wide}: data has 6 features but the model expects 5"
+    X, y = toy_arrays(n=90, d=5)
+    np.savez(tmp_path / "k.npz", X_train=X, y_train=np.where(y == 2, 3, y))  # labels 0, 1, 3
+    with pytest.raises(InputError) as e:
+        runs.load_model_data(net, spec=f"npz:{tmp_path / 'k.npz'}")
+    assert (
+        str(e.value)
+        == f"npz:{tmp_path / 'k.npz'}: train labels reach 3 but the model has 3 classes"
+    )
