@@ -340,3 +340,17 @@ def test_load_model_data_checks_the_data_fits_the_model_by_name(tmp_path):
         str(e.value)
         == f"npz:{tmp_path / 'k.npz'}: train labels reach 3 but the model has 3 classes"
     )
+
+
+def test_prepared_accuracy_names_a_test_split_that_overflows(tmp_path):
+    X, y = toy_arrays(n=90, d=5)
+    np.savez(
+        tmp_path / "d.npz", X_train=X[:70], y_train=y[:70], X_test=X[70:] * 1e40, y_test=y[70:]
+    )
+    settings = RunSettings(data=f"npz:{tmp_path / 'd.npz'}", hidden_size=4, preprocess="none")
+    ds = runs.load_run_data(settings)
+    p = runs.prepare(settings, ds)
+    with np.errstate(over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(InputError, match=rf"^{ds.name} \(test split\): values up to "):
+            p.accuracy("test")
