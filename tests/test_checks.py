@@ -340,3 +340,131 @@ def test_check_sample_weight_scalar_vector_and_refusals():
             checks.check_sample_weight(bad, 2, name="sw")
     with pytest.raises(InputError, match=r"^sw must not be all zero$"):
         checks.check_sample_weight([0, 0], 2, name="sw")
+
+
+def test_limit_takes_underscores_anywhere_as_the_digits_they_separate(monkeypatch):
+    monkeypatch.setenv("TWOLAYER_MAX_CLASSES", "1__000_")  # not a Python literal: int() refuses it
+    assert checks.limit("MAX_CLASSES") == 1000
+
+
+def test_check_limits_refuses_a_misspelled_limit_and_takes_the_real_ones(monkeypatch):
+    for name in checks.LIMITS:
+        monkeypatch.setenv(f"TWOLAYER_{name}", "7")
+    monkeypatch.setenv("twolayer_max_classe", "5")  # lower case: not ours, not read
+    checks.check_limits()
+    monkeypatch.setenv("TWOLAYER_MAX_CLASSE", "5")
+    known = ", ".join(
+        "TWOLAYER_" + n
+        for n in "MAX_CLASSES MAX_ELEMENTS MAX_DECOMPRESSED_BYTES MAX_GZIP_RATIO MAX_MODEL_BYTES "
+        "MAX_BATCH_BYTES MAX_PICKLE_BYTES".split()
+    )
+    with pytest.raises(InputError) as e:
+        checks.check_limits()
+    assert str(e.value) == f"TWOLAYER_MAX_CLASSE is not a limit of twolayer; the limits are {known}"
+
+
+def test_check_model_size_names_a_factor_on_ties(monkeypatch):
+    monkeypatch.setenv("TWOLAYER_MAX_MODEL_BYTES", "1")
+    cases = [  # (sizes, the factor named, the matrix): W1 on a tie of the two matrices,
+        ((5, 20, 5), "hidden_size 20", "W1 (5×20"),  # the later factor on a tie of two factors
+        ((20, 20, 5), "hidden_size 20", "W1 (20×20"),
+        ((2, 20, 20), "output_size 20", "W2 (20×20"),
+    ]
+    for sizes, what, matrix in cases:
+        with pytest.raises(InputError) as e:
+            checks.check_model_size(*sizes, np.float32)
+        assert str(e.value).startswith(f"{what} needs ") and f" for {matrix} float32)" in str(
+            e.value
+        )
+
+
+class _Unconvertible:
+    def __init__(self, error):
+        self.error = error
+
+    def __array__(self, dtype=None, copy=None):
+        raise self.error
+
+
+def test_as_array_words_other_conversion_errors_in_one_line_of_at_most_120_characters():
+    with pytest.raises(InputError) as e:
+        checks.as_array(_Unconvertible(TypeError("bad\n   value " + "v" * 200)))
+    assert str(e.value) == "X is not an array of numbers (" + ("bad value " + "v" * 200)[:120] + ")"
+    with pytest.raises(InputError, match=r"^X is not a rectangular array: its rows have"):
+        checks.as_array([[1.0], [2.0, 3.0]])
+
+
+def test_check_X_and_check_y_name_ragged_rows_under_the_callers_name():
+    with pytest.raises(InputError, match=r"^A is not a rectangular array"):
+        checks.check_X([[1.0], [2.0, 3.0]], name="A")
+    with pytest.raises(InputError, match=r"^t is not a rectangular array"):
+        checks.check_y([[0], [1, 2]], 2, name="t")
+
+
+def test_check_X_keeps_the_callers_float_dtype_and_array_without_a_dtype():
+    X = np.ones((2, 2), np.float32)
+    assert checks.check_X(X) is X
+
+
+def test_check_real_dtype_words_a_kind_without_a_name(monkeypatch):
+    dt = np.dtypes.StringDType()  # NumPy 2's variable-width strings: kind "T", not in the table
+    with pytest.raises(InputTypeError) as e:
+        checks.check_real_dtype(dt)
+    assert str(e.value) == f"X must hold numbers, got dtype {dt} (values that are not real numbers)"
+
+
+def test_check_y_returns_intp_labels_without_a_copy():
+    y = np.array([0, 1], np.intp)
+    assert checks.check_y(y, 2) is y
+
+
+def test_check_y_words_a_float_label_beyond_the_class_limit_as_a_float():
+    with pytest.raises(InputError, match=r"^y has label 1e\+300 \(row 1\), beyond the limit"):
+        checks.check_y([0.0, 1e300], 2)
+
+
+def test_check_sample_weight_default_name_small_sums_and_ints_beyond_int64():
+    with pytest.raises(InputError, match=r"^sample_weight must hold one weight per row \(3\)"):
+        checks.check_sample_weight([1, 1], 3)
+    assert checks.check_sample_weight([0, 0.5], 2).tolist() == [0.0, 0.5]  # a sum below 1
+    w = checks.check_sample_weight([2**70, 2**69], 2)  # Python ints NumPy keeps as objects
+    assert w.dtype == np.float64 and w.tolist() == [2.0**70, 2.0**69]
+
+
+def test_scaled_weights_divides_by_the_largest_only_near_overflow_or_underflow():
+    big, tiny = float(np.finfo(np.float64).max), float(np.finfo(np.float64).tiny)
+
+    def same(w, dtype=np.float64):
+        out = checks.scaled_weights(w, dtype)
+        assert out.dtype == np.float64
+        return out.tolist() == [float(x) for x in w]
+
+    def divided(w, dtype=np.float64):
+        out = checks.scaled_weights(w, dtype)
+        return out.tolist() == [x / max(w) for x in w]
+
+    assert same([1, 2]) and checks.scaled_weights([1, 2]).dtype == np.float64  # ints read as floats
+    assert checks.scaled_weights(np.array([])).tolist() == []
+    assert same([0.0, 0.0]) and same([0.5, 0.25])  # nothing to divide by; ordinary weights < 1
+    # the sum could overflow: top * n > max / 16 (one weight counts once)
+    assert divided([big, big / 2]) and divided([big / 20, big / 20])
+    assert same([big / 16]) and same([big / 16.5]) and same([0.75 * big / 16])
+    # a float32 cast could overflow: 2 * 1e38 > 3.4e38 / 16; fine in float64
+    assert divided([1e38, 1e38], np.float32) and same([1e38, 1e38])
+    # a float cast could underflow: below tiny * 2**24
+    assert divided([1e-302, 5e-303]) and same([tiny * 2**24]) and same([1.5 * tiny * 2**24])
+    assert divided([1e-32, 1e-33], np.float32) and same([1e-32, 1e-33])
+
+
+def test_list_of_allows_an_empty_list_by_default():
+    assert list_of(is_str)([]) and not list_of(is_str, 1)([])
+
+
+def test_check_fields_shortens_a_value_beyond_60_characters_of_repr():
+    def message(value):
+        with pytest.raises(InputError) as e:
+            check_fields({"epoch": value}, SCHEMA, "f")
+        return str(e.value)
+
+    assert f"got {'x' * 58!r}; the file" in message("x" * 58)  # a repr of 60: as it is
+    assert f"got {repr('x' * 59)[:60]}…; the file" in message("x" * 59)  # of 61: cut to 60

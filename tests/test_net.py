@@ -405,6 +405,22 @@ def test_a_model_file_of_either_float_dtype_loads_in_the_dtype_it_names(tmp_path
     np.testing.assert_allclose(net.loss(np.ones((1, 4))), [[12.0, 12.0]])  # relu(4·1)·3 per output
 
 
+def test_model_arrays_of_the_other_byte_order_are_read_as_this_machines():
+    from twolayer import modelfile
+
+    other = ">" if np.little_endian else "<"
+    native = {"W1": np.arange(6.0).reshape(2, 3), "b1": np.ones(3), "W2": np.ones((3, 2)),
+              "b2": np.zeros(2)}  # fmt: skip
+    for dt in ("f4", "f8"):
+        p = {k: v.astype(other + dt) for k, v in native.items()}
+        checked = modelfile.check_arrays(dict(p), "m.npz")
+        for k, v in checked.items():
+            assert v.dtype == np.dtype(dt) and v.dtype.isnative, (k, v.dtype)
+            np.testing.assert_array_equal(v, native[k])
+        same = {k: v.astype(dt) for k, v in native.items()}  # already native: kept as they are
+        assert all(modelfile.check_arrays(dict(same), "m.npz")[k] is same[k] for k in same)
+
+
 def test_saving_non_finite_weights_names_them(tmp_path, toy):
     net, _, _ = toy
     net.params["b2"][0] = np.nan
