@@ -242,3 +242,13 @@ def test_estimator_classes_missing_from_a_partial_fit_batch():
     clf = TwoLayerClassifier(random_state=0).partial_fit(X[Y != 2], Y[Y != 2], classes=[0, 1, 2])
     proba = clf.predict_proba(X[:4])
     assert proba.shape == (4, 3) and np.allclose(proba.sum(axis=1), 1)
+
+
+def test_a_divergence_under_an_auto_learning_rate_advises_the_rate_it_ran_with(tmp_path, capsys):
+    # --lr left at auto: the retry advice divides the rate the rules chose, never the word 'auto'
+    code = main(
+        ["train", "--weight-decay", "3e20", "--epochs", "1", "--out", str(tmp_path / "r"), "-q"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert "diverged" in err and "(now 0.002)" in err and "--lr 0.0002 --force" in err, err

@@ -412,7 +412,9 @@ def _train_run(settings, out, given, quiet, **options):
             status = f"done · val {console.pct(metrics['val_accuracy'])}"
             progress.update(progress.task_ids[0], status=status)
     except DivergedError as e:
-        retry = console.retry_command(_ARGV, settings.train.learning_rate)
+        # the rate the loop ran with: settings may still say 'auto'
+        lr = getattr(e, "learning_rate", settings.train.learning_rate)
+        retry = console.retry_command(_ARGV, lr)
         raise DivergedError(*e.parts, f" Start again with: {retry}") from None
     finally:
         console.stop_progress(progress, ok)

@@ -58,3 +58,5 @@ class InputTypeError(InputError, TypeError):
 
 class DivergedError(Worded, RuntimeError):
     """Training produced a non-finite loss; the message contains the word 'diverged'."""
+
+    learning_rate: float | None = None  # the rate that diverged, for the retry advice

@@ -404,11 +404,13 @@ def divergence(loss, xb, step, learning_rate, kept):
             Setting("preprocess", value="standardize"),
             f"; {kept}",
         )
-    return DivergedError(
+    error = DivergedError(
         f"training diverged: the loss became {loss} at step {step}; {kept}. Try a smaller ",
         Setting("learning_rate"),
         f" (now {learning_rate:g}).",
     )
+    error.learning_rate = learning_rate  # the rate that diverged (an 'auto' one as decided)
+    return error
 
 
 def check_batch_memory(batch_size: int, n_features: int, net: Model, label="batch_size") -> None:
