@@ -27,6 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .settings import is_auto
+
 MONITOR = "loss"  # what a tabular run's patience watches (see run_rules)
 PATIENCE_STEPS = 200  # optimizer steps without a gain before training stops
 MAX_STEPS = 20_000  # optimizer steps at most (the epoch cap, within EPOCH_RANGE)
@@ -110,20 +112,18 @@ def tabular(s: Shape, batch: int | None = None) -> dict:
         "patience": patience(s, b),
         # measured (benchmarks/bench_breadth.py, tune part): holding out 10% for early stopping
         # costs 0.3 to 4 points against stopping on the training loss with every row training;
-        # the weight decay above is the regulariser. The command line, which holds out its
-        # validation split anyway, stops on it (run_rules).
+        # the weight decay above is the regulariser. The command line holds out its validation
+        # split anyway and picks the best epoch's weights on it (run_rules).
         "early_stopping": False,
     }
 
 
 # -- class weights ------------------------------------------------------------------------------
-def class_weights(y, n_classes: int, weights=None) -> np.ndarray:
+def class_weights(y, n_classes: int) -> np.ndarray:
     """'balanced' weights of classes 0..n_classes-1 (scikit-learn's compute_class_weight):
-    n / (C · n_c), C the classes present; a dict {class index: weight} is ``weights``."""
+    n / (C · n_c), C the classes present (an absent class weighs 1)."""
     y = np.asarray(y, dtype=np.intp)
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    if weights is not None:
-        return np.array([float(weights.get(c, 1.0)) for c in range(n_classes)])
     present = counts > 0
     out = np.ones(n_classes)
     out[present] = len(y) / (present.sum() * counts[present])
@@ -169,7 +169,7 @@ def pixel_range(X, block: int = 8192) -> float | None:
 
 def image_shape_of(X, declared=None) -> tuple | None:
     """The image shape of rows X, or None: ``declared`` (checked by its reader) when given and
-    the values are pixels, else a square of side >= 4 when the values are pixels."""
+    the values are pixels, else a square of side >= MIN_SIDE when the values are pixels."""
     d = X.shape[1]
     if pixel_range(X) is None:
         return None
@@ -180,7 +180,7 @@ def image_shape_of(X, declared=None) -> tuple | None:
 
 
 # -- a command-line run ----------------------------------------------------------------------
-def run_rules(s: Shape, n_val: int) -> dict:
+def run_rules(s: Shape) -> dict:
     """The command line's value of every rule: images keep its image recipe (the loop's own
     epoch rule, no early stopping); tabular rows take the shared rules, stop on the training
     loss as the estimator does and restore the weights of the best validation epoch."""
@@ -206,16 +206,16 @@ def resolve_run(settings, dataset):
     split of ``dataset``; values the caller set are kept, and the rules that depend on the batch
     size (epochs, patience) use the batch size in effect."""
     s = shape_of(dataset)
-    rules = run_rules(s, 0 if dataset.y_val is None else len(dataset.y_val))
+    rules = run_rules(s)
     flat = settings.flat()
-    changes = {k: rules[k] for k in rules if k != "epochs" and _is_auto(flat.get(k))}
+    changes = {k: rules[k] for k in rules if k != "epochs" and is_auto(flat.get(k))}
     batch = changes.get("batch_size", flat["batch_size"])
     if not s.image:
-        if _is_auto(flat["patience"]) and rules["patience"] is not None:
+        if is_auto(flat["patience"]) and rules["patience"] is not None:
             changes["patience"] = patience(s, batch)
         if flat["epochs"] is None:
             changes["epochs"] = max_epochs(s, batch)
-    if _is_auto(flat["weight_decay"]) and not s.image:
+    if is_auto(flat["weight_decay"]) and not s.image:
         hidden = changes.get("hidden_size", flat["hidden_size"])
         changes["weight_decay"] = weight_decay(s, hidden)
     return settings.with_changes(**changes)
@@ -228,9 +228,5 @@ def chosen(before, after) -> dict:
     return {
         k: b[k]
         for k in b
-        if (_is_auto(a.get(k)) or (k == "epochs" and a.get(k) is None)) and b[k] != a.get(k)
+        if (is_auto(a.get(k)) or (k == "epochs" and a.get(k) is None)) and b[k] != a.get(k)
     }
-
-
-def _is_auto(v) -> bool:
-    return isinstance(v, str) and v == "auto"

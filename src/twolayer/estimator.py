@@ -36,9 +36,11 @@ from .errors import InputError
 from .export import predictor_parts
 from .layers import log_softmax, softmax
 from .net import TwoLayerNet
+from .settings import is_auto
 from .train import TrainConfig, Trainer, check_setting
 
 _T = TrainConfig()
+_SPELLED = {"epochs": "max_epochs", "patience": "n_iter_no_change"}  # the loop's names, ours
 _SPARSE = ["csr", "csc"]  # SciPy sparse X: the first layer multiplies it as it is
 
 
@@ -453,11 +455,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             "patience": self.n_iter_no_change,
             "early_stopping": self.early_stopping,
         }
-        spelled = {"epochs": "max_epochs", "patience": "n_iter_no_change"}
         for name, value in given.items():
-            if name != "early_stopping" and not _is_auto(value):
-                check_setting(name, value, spelled.get(name))
-        p = {k: v for k, v in given.items() if not _is_auto(v)}
+            if name != "early_stopping" and not is_auto(value):
+                check_setting(name, value, _SPELLED.get(name))
+        p = {k: v for k, v in given.items() if not is_auto(v)}
         if "batch_size" in p:
             p["batch_size"] = min(p["batch_size"], n)
         rules = defaults.tabular(s, p.get("batch_size"))
@@ -466,18 +467,17 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         if "hidden_size" in p:
             rules["weight_decay"] = defaults.weight_decay(s, p["hidden_size"])
         early = self.early_stopping
-        if not (_is_auto(early) or isinstance(early, (bool, np.bool_))):
+        if not (is_auto(early) or isinstance(early, (bool, np.bool_))):
             raise InputError(f"early_stopping must be True, False or 'auto', got {early!r}")
         p = {**rules, **p}
         p["max_epochs"], p["n_iter_no_change"] = p.pop("epochs"), p.pop("patience")
         p["early_stopping"] = bool(p["early_stopping"])
         mode = self.preprocess
-        p["preprocess"] = ("scale" if image else "standardize") if _is_auto(mode) else mode
+        p["preprocess"] = ("scale" if image else "standardize") if is_auto(mode) else mode
         p["pixel_max"] = pixel_max if image else None
         self._auto = p
         self.auto_params_ = {k: v for k, v in p.items() if k != "pixel_max"}
-        names = {"epochs": "max_epochs", "patience": "n_iter_no_change"}
-        auto = [names.get(k, k) for k, v in {**given, "preprocess": mode}.items() if _is_auto(v)]
+        auto = [_SPELLED.get(k, k) for k, v in {**given, "preprocess": mode}.items() if is_auto(v)]
         self._chosen = {k: self.auto_params_[k] for k in auto}
         return p
 
@@ -580,10 +580,6 @@ class _Rows:
 
 def _words(params):
     return ", ".join(f"{k}={f'{v:.3g}' if isinstance(v, float) else v}" for k, v in params.items())
-
-
-def _is_auto(v):
-    return isinstance(v, str) and v == "auto"  # not `v == "auto"`: v may be an array
 
 
 def _check_kinds(a, name, kinds):

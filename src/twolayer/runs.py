@@ -40,6 +40,7 @@ from .locks import Stopped, run_lock
 from .modelfile import FORMAT_VERSION
 from .net import TwoLayerNet
 from .plots import FIGURES, plot_run
+from .plots import predict as predict_rows
 from .settings import RunSettings, TrainConfig, check_setting, check_settings_dict
 from .threads import limited
 from .train import History, Trainer, accuracy
@@ -178,12 +179,7 @@ class Prepared:
         X = {"train": self.X_train, "val": self.X_val}[split]
         if X is None:
             return None
-        out = []
-        for start in range(0, X.shape[0], 4096):
-            xb = X[start : start + 4096]
-            xb = self.transform(xb) if self.transform is not None else xb
-            out.append(self.net.scores(xb, check=False).argmax(axis=1))
-        return np.concatenate(out)
+        return predict_rows(self.net, X, self.transform or (lambda xb: xb))  # X is preprocessed
 
     def accuracy(self, split):
         d = self.dataset

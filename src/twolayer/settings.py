@@ -121,7 +121,8 @@ def check_settings_dict(d, where):
     return d
 
 
-def _is_auto(v):
+def is_auto(v) -> bool:
+    """Whether a setting's value is 'auto' (not `v == "auto"`: v may be an array)."""
     return isinstance(v, str) and v == "auto"
 
 
@@ -130,7 +131,7 @@ def rule(name, auto=True):
     ok, words = RULES[name]
     if not (auto and name in AUTO):
         return ok, words
-    return (lambda v: _is_auto(v) or ok(v)), f"{words} or 'auto'"
+    return (lambda v: is_auto(v) or ok(v)), f"{words} or 'auto'"
 
 
 class SettingError(InputError):

@@ -10,6 +10,7 @@ average, is current; it is looked at again at epoch ends, every REFRESH seconds.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -198,16 +199,8 @@ class BlasThreads:
 def limited(threads: int | None):
     """BLAS on ``threads`` threads inside (None: as set); for the scoring after training."""
     if threads is None or threads == blas_threads():
-        return _Nothing()
+        return contextlib.nullcontext()
     return controller().limit(limits=threads, user_api="blas")
-
-
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
 
 
 def blas_threads() -> int:

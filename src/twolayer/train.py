@@ -25,7 +25,16 @@ from .checks import gib, limit, scaled_weights
 from .errors import DivergedError, InputError, Setting
 from .optim import make_optimizer
 from .schedules import learning_rate_at
-from .settings import AUTO, AUTO_EPOCHS, AUTO_STEPS, RULES, RunSettings, TrainConfig, check_setting  # noqa: F401 (re-exported)
+from .settings import (  # noqa: F401 (re-exported)
+    AUTO,
+    AUTO_EPOCHS,
+    AUTO_STEPS,
+    RULES,
+    RunSettings,
+    TrainConfig,
+    check_setting,
+    is_auto,
+)
 from .threads import BlasThreads, Choice
 
 
@@ -106,7 +115,7 @@ class Trainer:
         self.blas: Choice | None = None  # the last fit's thread choice
         self.config = config or TrainConfig()
         c = self.config
-        unresolved = [k for k in AUTO if _is_auto(getattr(c, k, None))]
+        unresolved = [k for k in AUTO if is_auto(getattr(c, k, None))]
         if unresolved:
             raise InputError(
                 f"{', '.join(unresolved)} still 'auto': decide them from the data first "
@@ -291,13 +300,18 @@ class Trainer:
             self._early_stopping(score, val_acc, epochs)
 
     def _early_stopping(self, score, val_acc, epochs):
-        """Keep the best epoch and count the epochs without a gain of more than tol."""
+        """Keep the best epoch and count the epochs without a gain of more than tol. monitor
+        'loss' (with validation rows) counts on the training loss, against the best before it
+        (the history's, so a resumed run counts on), and keeps the weights of the best validation
+        epoch; otherwise both are the score's. A tie keeps the later epoch (it trained longer)."""
         c = self.config
         assert c.patience is not None
         if c.monitor == "loss" and val_acc is not None:
-            return self._stop_on_loss(val_acc, epochs)
-        # as scikit-learn's MLP: the count restarts only on a gain of more than tol
-        improved = self.best is None or score > self.best.score + c.tol
+            losses = self.history["loss"]
+            improved = len(losses) == 1 or losses[-1] < min(losses[:-1]) - max(c.tol, 1e-4)
+            score = val_acc
+        else:  # as scikit-learn's MLP: the count restarts only on a gain of more than tol
+            improved = self.best is None or score > self.best.score + c.tol
         if self.best is None or score >= self.best.score:
             # without validation data the loop stops on the training loss and keeps the last
             # weights, as scikit-learn's MLP does: no copy to restore
@@ -306,20 +320,6 @@ class Trainer:
             )
             self.best = Best(score, self.epoch, weights)
         if improved:
-            self.bad_epochs = 0
-        else:
-            self.bad_epochs += 1
-            if self.bad_epochs >= c.patience and self.epoch < epochs:
-                self.stop_reason = "early_stopping"
-
-    def _stop_on_loss(self, val_acc, epochs):
-        """monitor 'loss': count the epochs whose training loss is no better by tol than the
-        best before it (the history's, so a resumed run counts on), and keep the weights of the
-        best validation epoch, the later one on a tie (it has trained longer)."""
-        c, losses = self.config, self.history["loss"]
-        if self.best is None or val_acc >= self.best.score:
-            self.best = Best(val_acc, self.epoch, {k: v.copy() for k, v in self.net.params.items()})
-        if len(losses) == 1 or losses[-1] < min(losses[:-1]) - max(c.tol, 1e-4):
             self.bad_epochs = 0
         else:
             self.bad_epochs += 1
@@ -459,10 +459,6 @@ class Validation:
         if not self.given:
             return None
         return accuracy(net, self.X, self.y, self.transform, check=False)
-
-
-def _is_auto(v):
-    return isinstance(v, str) and v == "auto"
 
 
 def _draw(rng, n, size):
