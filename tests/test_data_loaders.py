@@ -193,6 +193,48 @@ def test_split_validation_keeps_plain_arrays_in_memory():
     assert type(Xt) is np.ndarray and len(yv) == 24
 
 
+@pytest.mark.parametrize("n", [1, 4095, 4096, 4097, 10_001])  # around compact's 4096-row blocks
+def test_an_owned_split_moves_the_training_rows_in_place_to_the_same_values(n):
+    rng = np.random.default_rng(n)
+    X, y = rng.normal(size=(n + 1, 3)), rng.integers(0, 3, n + 1)
+    expected = data.split_validation(X, y, 0.3, seed=5)
+    got = data.split_validation(X, y, 0.3, seed=5, owned=True)
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(g, e)
+    assert np.shares_memory(got[0], X)  # no second copy of the training rows
+    assert not np.shares_memory(got[2], X)
+
+
+def test_a_split_of_the_callers_array_copies_and_leaves_it_alone():
+    X, y = np.arange(40.0).reshape(20, 2), np.arange(20) % 2
+    kept = X.copy()
+    Xt, _, Xv, _ = data.split_validation(X, y, 0.3, seed=5)
+    np.testing.assert_array_equal(X, kept)
+    assert not np.shares_memory(Xt, X) and not np.shares_memory(Xv, X)
+    read_only = kept.copy()
+    read_only.flags.writeable = False  # owned but read-only (or not contiguous): copied
+    Xt, _, _, _ = data.split_validation(read_only, y, 0.3, seed=5, owned=True)
+    assert not np.shares_memory(Xt, read_only)
+
+
+@pytest.mark.parametrize("kind", ["csv", "npz"])
+def test_a_file_read_into_memory_is_split_without_a_second_copy_of_its_rows(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 4)), rng.integers(0, 2, 300)
+    path = tmp_path / f"f.{kind}"
+    if kind == "csv":
+        np.savetxt(path, np.column_stack([X, y]), delimiter=",", fmt="%.17g")
+    else:
+        np.savez(path, X_train=X, y_train=y)
+    ds = load(f"{kind}:{path}")
+    both = np.concatenate([ds.X_train, ds.X_val])
+    np.testing.assert_array_equal(both[np.argsort(both[:, 0])], X[np.argsort(X[:, 0])])
+    # the training rows are a view of the array the loader read (it also held the validation
+    # rows; the CSV reader allocates one spare row), not a copy of them beside it
+    base = ds.X_train.base
+    assert base is not None and X.nbytes <= base.nbytes <= X.nbytes + X[0].nbytes
+
+
 def test_read_digits_equals_scikit_learns_loader():
     sk_digits = pytest.importorskip("sklearn.datasets").load_digits  # the [sklearn] extra
 

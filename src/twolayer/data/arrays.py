@@ -76,6 +76,7 @@ def load_npz(path, seed=0, val_fraction=0.1):
         class_names=names,
         detect_image=True,
         declared=declared,
+        owned=True,  # read from the file here: the split may move its rows
     )
 
 

@@ -37,11 +37,14 @@ class Dataset:
         return len(self.class_names)
 
 
-def split_validation(X, y, fraction, seed, name="training set"):
+def split_validation(X, y, fraction, seed, name="training set", owned=False):
     """Carve a stratified, seeded validation split from the training data. ``fraction`` is in
     (0, 1): the val_fraction setting, checked by its callers (data.load, the estimator's fit).
 
     A memory map is split into two new memory maps (see ``spill``), so streaming data stays on disk.
+    ``owned``: X is the loader's own array (read from a file, referenced nowhere else), so the
+    training rows are moved up in place (``compact``) instead of copied: the split then costs the
+    validation rows, not a second copy of the data.
     """
     n_val = math.ceil(fraction * len(y))
     if n_val >= len(y):
@@ -52,7 +55,22 @@ def split_validation(X, y, fraction, seed, name="training set"):
     idx_train, idx_val = stratified_split(y, n_val, seed)
     if isinstance(X, np.memmap):
         return spill(X, idx_train), y[idx_train], spill(X, idx_val), y[idx_val]
+    if owned and type(X) is np.ndarray and X.flags.c_contiguous and X.flags.writeable:
+        X_val = X[idx_val]
+        return compact(X, idx_train), y[idx_train], X_val, y[idx_val]
     return X[idx_train], y[idx_train], X[idx_val], y[idx_val]
+
+
+def compact(X, rows, block=4096):
+    """X[rows] for sorted ``rows``, written over X's first rows in place and returned as a view.
+
+    Safe in ascending order: rows[k] >= k, so a block's sources lie at or beyond the rows it
+    overwrites, and each block's sources are gathered before they are written.
+    """
+    for start in range(0, len(rows), block):
+        part = rows[start : start + block]
+        X[start : start + len(part)] = X[part]
+    return X[: len(rows)]
 
 
 def stratified_split(y, n_test, seed):

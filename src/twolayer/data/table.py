@@ -260,4 +260,5 @@ def load_csv(path, seed=0, val_fraction=0.1):
         val_fraction=val_fraction,
         class_names=classes,
         detect_image=True,
+        owned=True,  # read from the file here: the split may move its rows
     )

@@ -57,6 +57,7 @@ def assemble(
     pixel_max=None,
     detect_image=False,
     declared=None,
+    owned=False,
 ):
     """Check the splits a loader read, carve a validation split if there is none, build the Dataset.
 
@@ -64,6 +65,8 @@ def assemble(
     "X_train", "y_val", ... for error messages. ``detect_image`` (user arrays): rows whose values
     are pixels (integers in 0..255 or values in [0, 1]) with a square number of features, or the
     ``declared`` image shape (checked by the caller), are images (defaults.image_shape_of).
+    ``owned``: the arrays were read by the loader and are referenced nowhere else (see
+    ``split_validation``).
     """
     checked = {}
     for split in SPLITS:
@@ -90,7 +93,7 @@ def assemble(
             raise InputError(f"{where(f'y_{split}')} has label {y.max()} but {seen}")
     if "val" not in checked:
         Xt, yt, Xv, yv = split_validation(
-            X_train, y_train, val_fraction, seed, name=where("X_train")
+            X_train, y_train, val_fraction, seed, name=where("X_train"), owned=owned
         )
         checked["train"], checked["val"] = (Xt, yt), (Xv, yv)
     (X_train, y_train), (X_val, y_val) = checked["train"], checked["val"]
