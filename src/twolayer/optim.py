@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -210,10 +211,8 @@ class Adam(Optimizer):
         v += tmp
         # Python floats, not NumPy float64 scalars: those would make every float32 operation below
         # compute in float64 through temporary casting buffers
-        step = float(lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t))
-        eps_hat = (
-            float(self.eps * np.sqrt(1 - self.beta2**self.t)) if self.eps_on_v_hat else self.eps
-        )
+        step = float(lr) * math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        eps_hat = self.eps * math.sqrt(1 - self.beta2**self.t) if self.eps_on_v_hat else self.eps
         # w -= lr·m̂/(√v̂+ε), rewritten so that one division by (√v + ε') suffices
         np.sqrt(v, out=tmp)
         tmp += eps_hat
