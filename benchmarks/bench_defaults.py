@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from twolayer.defaults import resolve_run
 from twolayer.data import Dataset, load, split_validation
 from twolayer.runs import RunSettings, build, make_augment, transformed
 from twolayer.train import Trainer, accuracy
@@ -62,6 +63,7 @@ def get(spec, seed):
 def ours(ds, settings):
     """Train with the library's own path; returns (test accuracy, seconds of preprocessing + training)."""
     t0 = time.perf_counter()
+    settings = resolve_run(settings, ds)  # every 'auto' decided from the data, as the CLI does
     net = build(settings, ds)
     trainer = Trainer(net, settings.train)
     trainer.fit(
