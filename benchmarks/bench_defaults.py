@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from twolayer.defaults import resolve_run
 from twolayer.data import Dataset, load, split_validation
+from twolayer.defaults import resolve_run
 from twolayer.runs import RunSettings, build, make_augment, transformed
 from twolayer.train import Trainer, accuracy
 

@@ -209,6 +209,19 @@ def test_report_says_what_the_auto_settings_chose(run_dir):
     ]
     assert rows["std"] == ["He initialisation"]
     assert "auto</td>" not in html
+    if "patience" in rows:  # an auto value that is None is said in words, as a set None is
+        assert "None" not in rows["patience"][0]
+    # a column of settings is all left-aligned (words and numbers would zigzag)
+    settings = html.split("<h2>Settings</h2>")[1].split("</table>")[0]
+    assert "<td>" in settings and "class=num" not in settings
+
+
+def test_an_auto_setting_that_resolved_to_none_is_said_in_words():
+    config = RunSettings(train=TrainConfig(patience=None)).to_dict()  # config.json: resolved
+    page = Page()
+    page.feed(render("r", {"epochs": 3, "auto": {"patience": None}}, config, [], None))
+    rows = {r[0]: r[1:] for r in page.rows if r}
+    assert rows["patience"] == ["auto → none (every epoch runs)"]
 
 
 def test_report_shows_only_the_settings_that_applied():

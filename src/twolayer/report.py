@@ -166,7 +166,7 @@ def render(name, metrics, config, figures, confusion, now=None):
             ]
         ),
         "<h2>Settings</h2>",
-        _table([(k, _fmt(v, k)) for k, v in settings]),
+        _table([(k, _fmt(v, k)) for k, v in settings], numbers_right=False),
     ]
     if left_out:
         parts.append(
@@ -338,7 +338,7 @@ def _show_resolved(flat, metrics):
     auto = metrics.get("auto") or {}
     for key in auto:
         if key in flat and key != "epochs":
-            v = flat[key]
+            v = NONE_WORDS.get(key, "none") if flat[key] is None else flat[key]
             flat[key] = f"auto → {f'{v:.3g}' if isinstance(v, float) else v}"
     if "epochs" in auto and "epochs" in flat:
         flat["epochs"] = f"auto → at most {auto['epochs']} ({metrics.get('epochs')} run)"
@@ -352,10 +352,12 @@ def _show_resolved(flat, metrics):
             flat[key] = words
 
 
-def _table(rows):
-    """Name-value rows; numbers right-aligned, words left-aligned."""
+def _table(rows, numbers_right=True):
+    """Name-value rows; numbers right-aligned, words left-aligned (all left-aligned when
+    ``numbers_right`` is False: a column of settings mixes the two, which would zigzag)."""
     body = "".join(
-        f"<tr><td>{escape(str(k))}</td><td{' class=num' if _numeric(v) else ''}>{escape(str(v))}</td></tr>"
+        f"<tr><td>{escape(str(k))}</td>"
+        f"<td{' class=num' if numbers_right and _numeric(v) else ''}>{escape(str(v))}</td></tr>"
         for k, v in rows
     )
     return f"<table>{body}</table>"
