@@ -258,3 +258,63 @@ def test_no_negative_zero_and_the_sum_of_two_wires(problem):
     np.testing.assert_allclose(total, grads["W1"], rtol=1e-10, atol=1e-12)
     assert labels["W1"].startswith("∂L/∂W1 = sum of its 2 wires")
     assert labels["W1"].endswith("\n".join(diagram.fmt_largest(total)))
+
+
+def _text_box(shape):
+    """A text line's box in px: (left, top, right, bottom)."""
+    from twolayer import raster, sketch
+
+    _, (x, baseline), line, _, ha, size, bold = shape
+    width = raster.font(max(1, round(size)), bold).getlength(line)
+    left = {"left": x, "right": x - width, "center": x - width / 2}[ha]
+    top = baseline - sketch.ASCENT * size
+    return left, top, left + width, top + size
+
+
+def _meets(box, node):
+    """Whether a text box overlaps a node: a gate's rounded box or an input's circle."""
+    left, top, right, bottom = box
+    if node[0] == "circle":
+        cx, cy, r = node[1]
+        dx, dy = max(left - cx, 0, cx - right), max(top - cy, 0, cy - bottom)
+        return dx * dx + dy * dy < r * r
+    x0, y0, x1, y1 = node[1]
+    return left < x1 and right > x0 and top < y1 and bottom > y0
+
+
+@pytest.mark.parametrize("image", [False, True])
+def test_no_label_runs_into_a_node(problem, tmp_path, monkeypatch, image):
+    """Every wire label and total clears every gate box and input circle of the circuit (a
+    label under the softmax box was seen in a screenshot); a node's own name is inside it."""
+    made = []
+
+    class Recording(diagram.Sketch):
+        def __init__(self, *size):
+            super().__init__(*size)
+            made.append(self)
+
+    monkeypatch.setattr(diagram, "Sketch", Recording)
+    # every number at its widest in 3 significant digits, as a trained net's small gradients are
+    monkeypatch.setattr(diagram, "_num", lambda x: "-0.000978")
+    if image:  # a digits-sized net: the longest labels (64×512, five-digit indices)
+        net, X, y, _, spec, shape = diagram.minibatch(None, "digits", rows=2, hidden=512, seed=0)
+        diagram.draw(net, X, y, 0.0, tmp_path / "d.svg", data_name=spec, image_shape=shape)
+    else:
+        diagram.draw(*problem, REG, tmp_path / "d.svg")
+    shapes = made[-1].shapes()
+    # the circuit's nodes: gate boxes and the input circles (larger than the network's neurons)
+    nodes = [s for s in shapes if s[0] == "round" or (s[0] == "circle" and s[1][2] > 12)]
+    assert len(nodes) >= len(diagram.NODES)
+    texts = [_text_box(s) + (s[2],) for s in shapes if s[0] == "text"]
+    inside = {  # a node's own name: its box holds the whole text
+        t
+        for t in texts
+        for n in nodes
+        if _meets(t[:4], n)
+        and (n[0] == "circle" or (n[1][0] <= t[0] and t[2] <= n[1][2]))
+        and t[4]
+        in {label for _, _, text, _ in diagram.NODES.values() for label in text.split("\n")}
+        | {"reg = 0", f"reg = {REG:g}"}
+    }
+    clashes = [t[4] for t in texts if t not in inside for n in nodes if _meets(t[:4], n)]
+    assert clashes == []

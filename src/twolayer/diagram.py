@@ -174,10 +174,10 @@ NODES = {
     "W2": (150, 960, "W2", "input"),
     "add2": (390, 760, "+", "gate"),
     "b2": (390, 560, "b2", "input"),
-    "loss": (670, 760, "softmax\ncross-entropy", "gate"),
-    "y": (670, 580, "y", "input"),
-    "plus": (870, 760, "+", "gate"),
-    "L": (870, 610, "L", "input"),
+    "loss": (710, 760, "softmax\ncross-entropy", "gate"),
+    "y": (710, 580, "y", "input"),
+    "plus": (930, 760, "+", "gate"),
+    "L": (930, 610, "L", "input"),
     "W1r": (300, 1060, "W1", "input"),
     "W2r": (300, 1160, "W2", "input"),
     "reg": (620, 1060, "reg·ΣW²", "gate"),
@@ -204,7 +204,7 @@ TOTAL_STYLE = {"fontsize": LABEL_PT, "fontweight": "bold"}
 ROUTES = {
     ("relu", "mm2"): [(880, 480), (40, 480), (40, 760)],
     ("W2r", "reg"): [(620, 1160)],
-    ("reg", "plus"): [(870, 1060)],
+    ("reg", "plus"): [(930, 1060)],
 }
 LABEL_PIECE = {("reg", "plus"): 0}  # labels on this piece, not the longest
 
@@ -238,7 +238,8 @@ def sum_labels(edges):
     }
 
 
-TOTAL_AT = {"W1": (320, 420, "right"), "W2": (175, 960, "left")}
+# beside the parameter's node, clear of its circle and of the wire below (the ReLU → × route at 480)
+TOTAL_AT = {"W1": (312, 372, "right"), "W2": (175, 960, "left")}
 
 
 def draw_circuit(ax, edges, title, reg):
