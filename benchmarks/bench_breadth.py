@@ -50,6 +50,8 @@ from threadpoolctl import threadpool_limits
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_MNIST1D = importlib.util.find_spec("mnist1d") is not None
+# a variant of ours, for choosing rules on the tune-only sets (--est-params, --cli-args)
+VARIANT: dict = {"est": {}, "cli": []}
 METHODS = ("est", "cli", "mlp", "lr", "hgb") + (("torch",) if HAS_TORCH else ())
 
 
@@ -278,7 +280,7 @@ def fit_predict(method, X_tr, y_tr, X_te, seed, tmp):
     if method == "torch":
         return _torch(X_tr, y_tr, X_te, seed)
     model = {
-        "est": lambda: TwoLayerClassifier(random_state=seed),
+        "est": lambda: TwoLayerClassifier(random_state=seed, **VARIANT["est"]),
         "mlp": lambda: make_pipeline(StandardScaler(), MLPClassifier(random_state=seed)),
         "lr": lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
         "hgb": lambda: HistGradientBoostingClassifier(random_state=seed),
@@ -302,7 +304,7 @@ def _cli(X_tr, y_tr, X_te, seed, tmp):
     args = ["train", "--data", f"npz:{data}", "--out", str(out), "--force", "--quiet"]
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # its table and "next:" line
-        code = main([*args, "--no-plots", "--seed", str(seed)])
+        code = main([*args, "--no-plots", "--seed", str(seed), *VARIANT["cli"]])
     seconds = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"twolayer train failed with exit {code}")
@@ -485,6 +487,8 @@ def main(argv=None):
     ap.add_argument("--sets", help="comma-separated set names (default: all)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--est-params", default="", help="k=v,k=v: TwoLayerClassifier parameters")
+    ap.add_argument("--cli-args", default="", help="extra `twolayer train` options, one string")
     ap.add_argument(
         "--load",
         nargs="+",
@@ -503,6 +507,8 @@ def main(argv=None):
     if not HAS_MNIST1D:
         print("note: mnist1d is not installed, so MNIST-1D is skipped (pip install mnist1d)")
         sets = tuple(s for s in sets if s not in MNIST1D_SEEDS)
+    VARIANT["est"] = dict(_param(kv) for kv in args.est_params.split(",") if kv)
+    VARIANT["cli"] = args.cli_args.split()
     if "torch" in methods and not HAS_TORCH:
         raise SystemExit("torch is not installed: leave it out of --methods")
 
@@ -520,6 +526,11 @@ def main(argv=None):
     for line in summary(results, methods):
         log(line)
     return 0
+
+
+def _param(kv):
+    k, v = kv.split("=", 1)
+    return k, json.loads(v) if v[:1].isdigit() or v in ("true", "false", "null") else v
 
 
 def show(files, methods):
