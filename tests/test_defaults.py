@@ -29,13 +29,14 @@ def test_hidden_units(shape, hidden):
 
 
 def test_weight_decay_follows_weights_per_row():
-    # P = 64·(20 + 2) = 1408 weights on 200 rows: 0.1·P/n = 0.704
-    assert defaults.weight_decay(Shape(200, 20, 2)) == pytest.approx(0.704)
+    # P = 96·(20 + 2) = 2112 weights on 2000 rows: 0.3·P/n = 0.3168
+    assert defaults.weight_decay(Shape(2000, 20, 2)) == pytest.approx(0.3168)
+    assert defaults.weight_decay(Shape(200, 20, 2)) == 1.0  # 0.3·1408/200 = 2.1: capped
     assert defaults.weight_decay(Shape(50, 100, 2)) == 1.0  # capped
     # moons: 256·(2 + 2) = 1024 weights on 1,000,000 rows: the floor
     assert defaults.weight_decay(Shape(1_000_000, 2, 2)) == 1e-3
-    assert defaults.weight_decay(Shape(800, 20, 2), hidden=128) == pytest.approx(
-        0.1 * 128 * 22 / 800
+    assert defaults.weight_decay(Shape(1600, 20, 2), hidden=128) == pytest.approx(
+        0.3 * 128 * 22 / 1600
     )
 
 
@@ -60,7 +61,7 @@ def test_tabular_rules_of_a_small_set():
         "hidden_size": 64,
         "batch_size": 200,
         "learning_rate": pytest.approx(0.02 * (200 / 300) ** (1 / 3)),
-        "weight_decay": pytest.approx(0.1 * 64 * 22 / 300),
+        "weight_decay": 1.0,  # 0.3·64·22/300 = 1.41: capped
         "schedule": "plateau",
         "epochs": 2000,
         "patience": 100,
@@ -118,7 +119,7 @@ def test_a_tabular_run_takes_the_rules_and_stops_on_its_validation_split():
     s = defaults.resolve_run(RunSettings(), _dataset(405, 20, 2))
     t = s.train
     assert s.hidden_size == 64 and t.batch_size == 200 and t.schedule == "plateau"
-    assert t.weight_decay == pytest.approx(0.1 * 64 * 22 / 405)
+    assert t.weight_decay == 1.0  # 0.3·64·22/405 = 1.04: capped
     assert t.epochs == 2000 and t.patience == 67  # 3 steps an epoch: 200 steps are 67 epochs
     assert t.monitor == "loss"  # patience watches the training loss; the best val epoch is kept
 
@@ -145,7 +146,7 @@ def test_values_the_caller_set_are_kept_and_the_rules_use_them():
     given = RunSettings().with_changes(hidden_size=32, batch_size=50, patience=7)
     s = defaults.resolve_run(given, _dataset(1000, 10, 2))
     assert s.hidden_size == 32 and s.train.batch_size == 50 and s.train.patience == 7
-    assert s.train.weight_decay == pytest.approx(0.1 * 32 * 12 / 1000)
+    assert s.train.weight_decay == pytest.approx(0.3 * 32 * 12 / 1000)
     assert s.train.epochs == 1000  # 20 steps an epoch of 50 rows
 
 

@@ -67,7 +67,9 @@ def test_partial_fit_learns_and_needs_classes(iris):
     assert clf.n_iter_ == 200 and len(clf.loss_curve_) == 200
     assert clf.score(X_te, y_te) >= 0.9
     # 200 one-epoch calls are the same training as one fit of 200 epochs (that does not stop early)
-    full = TwoLayerClassifier(random_state=0, max_epochs=200, n_iter_no_change=200).fit(X_tr, y_tr)
+    full = TwoLayerClassifier(
+        random_state=0, max_epochs=200, n_iter_no_change=200, schedule="constant"
+    ).fit(X_tr, y_tr)
     assert full.n_iter_ == 200
     np.testing.assert_allclose(clf.coefs_[0], full.coefs_[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(clf.loss_curve_, full.loss_curve_, rtol=1e-12)
@@ -321,4 +323,4 @@ def test_verbose_shows_what_every_auto_became(capsys):
     TwoLayerClassifier(verbose=True, max_epochs=1, hidden_size=8, random_state=0).fit(X, y)
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("TwoLayerClassifier: auto → ") and "hidden_size" not in first
-    assert "weight_decay=0.0373" in first and "preprocess=standardize" in first  # 0.1·8·7/150
+    assert "weight_decay=0.112" in first and "preprocess=standardize" in first  # 0.3·8·7/150

@@ -9,6 +9,7 @@ import re
 import sys
 from importlib.metadata import metadata, requires
 from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,6 +130,19 @@ def test_extras_match_their_use():
     assert {"optuna", "psycopg", "pytest", "hypothesis", "mypy"} <= reqs["test"]
     binary = [Requirement(r) for r in requires("twolayer") if r.startswith("psycopg")]
     assert all("binary" in r.extras for r in binary)
+
+
+def test_benchmark_only_packages_stay_out_of_the_install_and_the_tests():
+    """mnist1d (bench_breadth's MNIST-1D) only in the bench extra; torch in no list at all."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    lists = {None: project["dependencies"], **project["optional-dependencies"]}
+    names = {k: {Requirement(r).name.lower() for r in v} for k, v in lists.items()}
+    assert [k for k, v in names.items() if "mnist1d" in v] == ["bench"]
+    assert not any("torch" in v for v in names.values())
 
 
 def test_metadata_names_license_and_project():

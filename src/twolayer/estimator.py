@@ -76,7 +76,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         Momentum of the 'momentum' and 'nesterov' optimizers.
     weight_decay : float or 'auto', default='auto'
         AdamW's decoupled weight decay: w -= learning_rate·weight_decay·w every step. 'auto':
-        0.1·P / n_samples within 0.001..1, P = hidden_size·(n_features + n_classes) weights.
+        0.3·P / n_samples within 0.001..1, P = hidden_size·(n_features + n_classes) weights.
     early_stopping : bool or 'auto', default='auto'
         'auto' is False (every row trains; measured better than holding out 10%), True when
         ``scoring`` is given. True: hold out validation_fraction of the training data (stratified) and stop when its
