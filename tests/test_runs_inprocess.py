@@ -164,8 +164,8 @@ def test_threads_are_checked_passed_to_the_loop_and_kept_for_the_scoring(
     notes, limits = [], []
     real = runs.limited
     monkeypatch.setattr(runs, "limited", lambda n: limits.append(n) or real(n))
-    runs.run_training(_settings(spec), tmp_path / "run", plots=False, threads=1, note=notes.append)
-    assert limits == [1] and notes and all(isinstance(n, str) for n in notes)
+    runs.run_training(_settings(spec), tmp_path / "run", plots=False, threads=2, note=notes.append)
+    assert limits == [2] and notes and all(isinstance(n, str) for n in notes)
 
 
 def test_a_run_is_refused_before_its_folder_exists(tmp_path, spec):
@@ -709,3 +709,146 @@ def test_default_run_dir_is_a_timestamp_under_runs():
     assert re.fullmatch(r"\d{8}-\d{6}-\d{6}", path.name)
     when = datetime.strptime(path.name, "%Y%m%d-%H%M%S-%f")
     assert before <= when <= datetime.now() + timedelta(seconds=1)
+
+
+# -- what the first batch left open: names in messages, optional files, streamed images -------
+def _confusion(y, predicted, k=2):
+    cm = np.zeros((k, k), int)
+    np.add.at(cm, (y, predicted), 1)
+    return cm.tolist()
+
+
+def test_the_pictures_of_streamed_images_use_the_per_batch_preprocessing(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    X = (rng.integers(0, 100, (40, 16)) + 150 * y[:, None]).astype(np.uint8)
+    (tmp_path / "n").mkdir()
+    np.save(tmp_path / "n" / "X_train.npy", X)
+    np.save(tmp_path / "n" / "y_train.npy", y)
+    settings = _settings(f"npy:{tmp_path / 'n'}", val_fraction=0.5, augment="none")
+    out = tmp_path / "run"
+    runs.run_training(settings, out, plots=True)
+    ds = runs.load_run_data(settings)
+    assert isinstance(ds.X_val, np.memmap)  # streamed: preprocessed one batch at a time
+    net = TwoLayerNet.load(out / "model.npz")
+    expected = _confusion(ds.y_val, _forward(net, np.asarray(ds.X_val, float)))
+    assert read_json(out / "confusion.json")["matrix"] == expected
+    (out / "confusion.json").unlink()
+    runs.redraw(out)
+    assert read_json(out / "confusion.json")["matrix"] == expected
+
+
+def test_shifted_images_are_framed_by_the_preprocessed_blank_pixel(tmp_path):
+    from helpers import write_mnist
+
+    write_mnist(tmp_path / "m", n_train=40, n_test=10)
+    settings = RunSettings(data=f"mnist:{tmp_path / 'm'}", hidden_size=4, preprocess="standardize")
+    run = runs.prepare(settings, runs.load_run_data(settings), augment=True)
+    blank = run.net.transform(np.zeros((1, 784)))[0]
+    assert np.abs(blank).max() > 0.1  # a standardized 0 is not 0
+    xb = np.full((64, 784), 7.0, dtype=run.net.dtype)
+    run.augment(xb, np.random.default_rng(0))
+    framed = xb != 7.0
+    assert framed.any()
+    np.testing.assert_allclose(xb[framed], np.broadcast_to(blank, xb.shape)[framed], rtol=1e-6)
+
+
+def test_evaluate_names_the_rows_that_overflow(tmp_path):
+    X, y = _rows(n=60)
+    own = f"npz:{tmp_path / 't.npz'}"
+    np.savez(tmp_path / "t.npz", X_train=X[:48], y_train=y[:48], X_test=X[48:], y_test=y[48:])
+    out = tmp_path / "run"
+    runs.run_training(_settings(own, preprocess="none"), out, plots=False)
+    np.savez(
+        tmp_path / "t.npz", X_train=X[:48], y_train=y[:48], X_test=X[48:] * 1e39, y_test=y[48:]
+    )
+    model = out / "model.npz"
+    words = "row 0 gives non-finite class scores: its values (after preprocessing) overflow float32"
+    with pytest.raises(InputError) as e, np.errstate(over="ignore"):
+        runs.evaluate_model(model)
+    assert str(e.value).startswith(f"{own} (test split): {words}")
+    write_csv(tmp_path / "big.csv", X * 1e39, y)
+    with pytest.raises(InputError) as e, np.errstate(over="ignore"):
+        runs.evaluate_model(model, f"csv:{tmp_path / 'big.csv'}")
+    assert str(e.value).startswith(f"csv:{tmp_path / 'big.csv'} (all rows): {words}")
+    np.savez(tmp_path / "big.npz", X_train=X * 1e39, y_train=y)
+    with pytest.raises(InputError) as e, np.errstate(over="ignore"):
+        runs.evaluate_model(model, f"npz:{tmp_path / 'big.npz'}")
+    assert str(e.value).startswith(f"npz:{tmp_path / 'big.npz'} (train split): {words}")
+
+
+def test_a_test_split_that_overflows_is_refused_before_training(tmp_path):
+    X, y = _rows(n=60)
+    np.savez(
+        tmp_path / "t.npz", X_train=X[:48], y_train=y[:48], X_test=X[48:] * 1e39, y_test=y[48:]
+    )
+    spec = f"npz:{tmp_path / 't.npz'}"
+    out = tmp_path / "run"
+    trained = []
+    with np.errstate(over="ignore"):
+        msg = _error(
+            runs.run_training,
+            _settings(spec, preprocess="none"),
+            out,
+            plots=False,
+            on_start=lambda t, ds: trained.append(1),
+        )
+    assert msg.startswith(f"{spec} (test split): values up to 3e39: scale them")
+    assert not trained and not out.exists()  # refused before training, nothing left
+
+
+def test_the_lock_names_the_training_command_while_it_runs(tmp_path, spec):
+    out = tmp_path / "run"
+    notes = []
+    runs.run_training(
+        _settings(spec),
+        out,
+        plots=False,
+        on_start=lambda t, ds: notes.append((out / ".twolayer.lock").read_text()),
+    )
+    assert re.fullmatch(r"process \d+ on .+ \(twolayer train, since \d\d:\d\d:\d\d\)", notes[0])
+
+
+def test_force_on_a_folder_with_one_file_of_a_run(tmp_path, spec):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    metrics = runs.run_training(_settings(spec), out, force=True, plots=False)
+    assert read_json(out / "metrics.json") == metrics
+
+
+def test_inputs_that_overflow_before_the_first_checkpoint_leave_no_run(tmp_path):
+    X, y = _rows()
+    np.savez(tmp_path / "big.npz", X_train=X * 1e30, y_train=y)
+    out = tmp_path / "run"
+    s = _settings(
+        f"npz:{tmp_path / 'big.npz'}",
+        preprocess="none",
+        optimizer="sgd",
+        schedule="constant",
+        batch_size=8,
+    )
+    with pytest.raises(InputError, match="^training overflowed at step 2 "):
+        runs.run_training(s, out, plots=False)
+    assert not any((out / f).exists() for f in runs.RUN_FILES)
+
+
+def test_resume_refuses_the_checkpoint_of_a_run_on_other_data(tmp_path, spec):
+    a, b = tmp_path / "a", tmp_path / "b"
+    runs.run_training(_settings(spec), a, plots=False)
+    X, y = _rows(seed=1)
+    np.savez(tmp_path / "e.npz", X_train=X, y_train=y)
+    runs.run_training(_settings(f"npz:{tmp_path / 'e.npz'}"), b, plots=False)
+    (a / "checkpoint.npz").write_bytes((b / "checkpoint.npz").read_bytes())
+    given = {"epochs": ("--epochs", 3)}
+    msg = _error(runs.run_training, _settings(spec), a, resume=True, given=given)
+    assert msg.startswith(f"{a / 'checkpoint.npz'}: ") and "another run" in msg
+
+
+def test_a_missing_metrics_or_run_configuration_is_named(tmp_path):
+    assert _error(runs.read_metrics, tmp_path / "metrics.json") == (
+        f"{tmp_path / 'metrics.json'}: metrics not found"
+    )
+    assert _error(runs._resumed_settings, tmp_path, None) == (
+        f"{tmp_path / 'config.json'}: run configuration not found"
+    )
