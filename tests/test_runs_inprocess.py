@@ -129,7 +129,7 @@ def test_the_metrics_carry_the_seconds_of_every_epoch_rounded(tmp_path, spec):
 
 def test_a_run_with_plots_draws_its_pictures(tmp_path, spec):
     out = tmp_path / "run"
-    runs.run_training(_settings(spec), out, plots=True)
+    runs.run_training(_settings(spec), out)  # pictures by default
     assert {"loss.png", "accuracy.png", "confusion.png"} <= {p.name for p in out.iterdir()}
 
 
@@ -852,3 +852,41 @@ def test_a_missing_metrics_or_run_configuration_is_named(tmp_path):
     assert _error(runs._resumed_settings, tmp_path, None) == (
         f"{tmp_path / 'config.json'}: run configuration not found"
     )
+
+
+def test_streamed_rows_train_as_the_same_rows_in_memory(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    X = (rng.integers(0, 100, (40, 16)) + 150 * y[:, None]).astype(np.uint8)
+    (tmp_path / "n").mkdir()
+    np.save(tmp_path / "n" / "X_train.npy", X)
+    np.save(tmp_path / "n" / "y_train.npy", y)
+    np.savez(tmp_path / "m.npz", X_train=X, y_train=y)
+    weights = []
+    for spec in (f"npy:{tmp_path / 'n'}", f"npz:{tmp_path / 'm.npz'}"):
+        out = tmp_path / spec[:3]
+        runs.run_training(_settings(spec), out, plots=False)
+        weights.append(TwoLayerNet.load(out / "model.npz").params["W1"])
+    assert isinstance(runs.load_run_data(_settings(f"npy:{tmp_path / 'n'}")).X_train, np.memmap)
+    np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_image_runs_train_on_shifted_images(tmp_path):
+    from helpers import write_mnist
+
+    write_mnist(tmp_path / "m", n_train=40, n_test=10)
+    spec = f"mnist:{tmp_path / 'm'}"
+    weights = {}
+    for augment in ("auto", "none"):
+        out = tmp_path / augment
+        metrics = runs.run_training(_settings(spec, augment=augment), out, plots=False)
+        assert metrics["augment_resolved"] == {"auto": "shift", "none": "none"}[augment]
+        weights[augment] = TwoLayerNet.load(out / "model.npz").params["W1"]
+    assert not np.array_equal(weights["auto"], weights["none"])
+
+
+def test_resume_checks_every_given_setting_whatever_their_order(tmp_path):
+    stored = RunSettings(data="npz:x.npz", hidden_size=6, train=TrainConfig(epochs=4))
+    (tmp_path / "config.json").write_text(json.dumps(stored.to_dict()))
+    given = {"epochs": ("--epochs", 9), "threads": ("--threads", 2), "hidden_size": ("-H", 7)}
+    assert _error(runs._resumed_settings, tmp_path, given).startswith("-H 7 differs from the run")
