@@ -890,3 +890,13 @@ def test_resume_checks_every_given_setting_whatever_their_order(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(stored.to_dict()))
     given = {"epochs": ("--epochs", 9), "threads": ("--threads", 2), "hidden_size": ("-H", 7)}
     assert _error(runs._resumed_settings, tmp_path, given).startswith("-H 7 differs from the run")
+
+
+def test_unconverged_with_patience_judges_from_the_second_epoch():
+    loss = [1.0, 1.0]
+    msg = runs.unconverged(_train(patience=1), _trainer(loss, [0.5, 0.6]))
+    assert "epoch limit (2) while the validation accuracy" in msg
+    # all but the first epoch: a gain in the second counts when patience covers it
+    scores = [0.5, 0.6, 0.5, 0.5, 0.5]
+    assert runs.unconverged(_train(patience=99), _trainer([1.0] * 5, scores)) is not None
+    assert runs.unconverged(_train(patience=3), _trainer([1.0] * 5, scores)) is None
