@@ -388,7 +388,7 @@ def test_a_checkpoint_is_saved_after_the_first_epoch_of_a_run(tmp_path, spec):
 
 def test_throttled_saves_when_the_seconds_have_passed(monkeypatch):
     clock = iter([0.0, 0.0, 0.4, 0.5, 0.5, 0.9, 1.0, 1.0])
-    monkeypatch.setattr(runs.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(runs, "time", SimpleNamespace(monotonic=lambda: next(clock)))
     saved = []
     save = runs.throttled(lambda t: saved.append(t.epoch), last_epoch=99, seconds=0.5)
     for epoch in (1, 2, 3, 4, 5):
