@@ -900,3 +900,70 @@ def test_unconverged_with_patience_judges_from_the_second_epoch():
     scores = [0.5, 0.6, 0.5, 0.5, 0.5]
     assert runs.unconverged(_train(patience=99), _trainer([1.0] * 5, scores)) is not None
     assert runs.unconverged(_train(patience=3), _trainer([1.0] * 5, scores)) is None
+
+
+# -- the survivors of the first mutation run ----------------------------------------------------
+def test_a_run_trains_on_the_data_set_it_is_given(tmp_path, spec):
+    X, y = _rows(n=30, seed=4)
+    np.savez(tmp_path / "o.npz", X_train=X, y_train=y)
+    other = runs.load_run_data(RunSettings(data=f"npz:{tmp_path / 'o.npz'}"))
+    metrics = runs.run_training(_settings(spec), tmp_path / "run", dataset=other, plots=False)
+    assert metrics["n_train"] == len(other.y_train) == 27
+
+
+def test_the_test_split_is_carved_with_the_next_seed_and_named_by_the_data(tmp_path):
+    from twolayer.data import load
+    from twolayer.data.dataset import split_validation
+
+    X, y = _rows(n=40)
+    np.savez(tmp_path / "c.npz", X_train=X, y_train=y)
+    spec = f"npz:{tmp_path / 'c.npz'}"
+    s = RunSettings(data=spec, test_fraction=0.25, train=TrainConfig(seed=3))
+    ds, whole = runs.load_run_data(s), load(spec, seed=3, val_fraction=0.1)
+    _, _, X_test, y_test = split_validation(whole.X_train, whole.y_train, 0.25, 4)
+    np.testing.assert_array_equal(ds.X_test, X_test)
+    np.testing.assert_array_equal(ds.y_test, y_test)
+    np.savez(tmp_path / "two.npz", X_train=X[:2], y_train=y[:2])
+    two = f"npz:{tmp_path / 'two.npz'}"
+    assert _error(runs.load_run_data, RunSettings(data=two, test_fraction=0.5)) == (
+        f"{two}: cannot carve a validation split: 1 sample would leave none for training at "
+        "fraction 0.5"
+    )
+
+
+def test_a_run_stopped_in_its_first_epoch_has_no_final_loss(tmp_path, spec):
+    def stop(trainer):
+        raise KeyboardInterrupt
+
+    metrics = runs.run_training(_settings(spec), tmp_path / "run", plots=False, on_batch=stop)
+    assert metrics["final_loss"] is None and metrics["epochs"] == 0
+    assert metrics["stop_reason"] == "interrupted"
+
+
+def test_both_warnings_of_a_run_are_kept_in_one_line(tmp_path):
+    y = np.r_[np.zeros(36, int), np.ones(12, int)]
+    np.savez(tmp_path / "f.npz", X_train=np.ones((48, 3)), y_train=y)
+    s = _settings(f"npz:{tmp_path / 'f.npz'}", epochs=3, schedule="constant", patience=None)
+    warning = runs.run_training(s, tmp_path / "run", plots=False)["warning"]
+    nothing, unconverged = warning.split("; training ended")
+    assert nothing.startswith("the model learned nothing: ") and nothing.endswith("imbalanced)")
+    assert (
+        unconverged
+        == " at its epoch limit (3) while the training loss was still improving; "
+        + ("raise --epochs to train to convergence")
+    )
+
+
+def test_unconverged_compares_the_last_epochs_with_the_ones_before():
+    # 3 epochs: the last 2 (a fall in the second epoch counts) against the first
+    assert runs.unconverged(_train(), _trainer([1.0, 0.5, 1.0])) is not None
+
+
+def test_model_info_of_an_image_model_gives_its_image_shape(tmp_path):
+    from helpers import write_mnist
+
+    write_mnist(tmp_path / "m", n_train=40, n_test=10)
+    out = tmp_path / "run"
+    runs.run_training(_settings(f"mnist:{tmp_path / 'm'}"), out, plots=False)
+    info = runs.model_info(out / "model.npz")
+    assert info["image_shape"] == [28, 28] and info["preprocess"] == "scale"
