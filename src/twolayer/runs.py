@@ -470,6 +470,8 @@ def _open_run(out, settings, resume, force, given, dataset, threads=None, note=N
     fp = fingerprint(settings, dataset)
     _check_same_data(out, settings, stored_fp, fp)
     run = prepare(settings, dataset, augment=True)  # may refuse: before anything is written
+    # the test split is scored only after training: values that overflow are refused now
+    transformed(run.net, dataset.X_test, f"{settings.data} (test split)")
     write_json(out / "config.json", {**settings.to_dict(), "fingerprint": fp, "auto": auto})
     trainer = Trainer(run.net, settings.train, threads=threads, note=note)
     opened = OpenRun(out, settings, run, trainer, fp, resume, auto)
