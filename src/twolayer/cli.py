@@ -21,6 +21,7 @@ from . import tune as tuning
 from .checks import check_limits
 from .configfile import option_defaults
 from .data import DOWNLOADS
+from .diagram import draw, minibatch
 from .errors import DivergedError, InputError
 from .export import export as export_onnx
 from .gradcheck import check_net, random_problem
@@ -765,8 +766,6 @@ def diagram(
         raise InputError("give the run either as RUN or as --model, not both")
     model = run if run is not None else model
     toy = toy or (model is None and data is None and hidden_size is None)
-    from .diagram import draw, minibatch  # here: the other commands need none of it
-
     net, X, y, model_reg, spec, shape = minibatch(
         model,
         data,
