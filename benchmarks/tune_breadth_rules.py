@@ -14,28 +14,25 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_breadth as bb
 
 from twolayer import defaults as D
 from twolayer import train as T
+from twolayer.layers import log_softmax
 
 variants, rest = sys.argv[1].split("+"), sys.argv[2:]
-orig_wd, orig_h, orig_lr = D.weight_decay, D.hidden_units, D.learning_rate
+orig_lr = D.learning_rate
 
 
-def wd_coef(c):
+def wd(coef=0.1, cap=1.0):
+    """defaults.weight_decay's rule, coef·P/n within 0.001..cap, with another coefficient or cap."""
+
     def f(s, hidden=None):
         h = D.hidden_units(s) if hidden is None else hidden
-        return float(min(max(c * h * (s.d + s.n_classes) / max(s.n, 1), 1e-3), 1.0))
-
-    return f
-
-
-def wd_cap(cap):
-    def f(s, hidden=None):
-        h = D.hidden_units(s) if hidden is None else hidden
-        return float(min(max(0.1 * h * (s.d + s.n_classes) / max(s.n, 1), 1e-3), cap))
+        return float(min(max(coef * h * (s.d + s.n_classes) / max(s.n, 1), 1e-3), cap))
 
     return f
 
@@ -50,87 +47,69 @@ def hid(k, lo=64, hi=256):
     return f
 
 
-P = {}
-for variant in variants:
-    if variant == "wd0.1":
-        D.weight_decay = wd_coef(0.1)
-    elif variant == "wd0.3":
-        D.weight_decay = wd_coef(0.3)
-    elif variant == "wd1":
-        D.weight_decay = wd_coef(1.0)
-    elif variant == "wd0.03":
-        D.weight_decay = wd_coef(0.03)
-    elif variant == "wdcap0.3":
-        D.weight_decay = wd_cap(0.3)
-    elif variant == "wdcap3":
-        D.weight_decay = wd_cap(3.0)
-    elif variant == "h4":
-        D.hidden_units = hid(4)
-    elif variant == "h1":
-        D.hidden_units = hid(1, lo=32)
-    elif variant == "hlo128":
-        D.hidden_units = hid(2, lo=128)
-    elif variant == "hhi512":
-        D.hidden_units = hid(2, hi=512)
-    elif variant == "pat100":
-        D.PATIENCE_STEPS = 100
-    elif variant == "pat400":
-        D.PATIENCE_STEPS = 400
-    elif variant == "steps5k":
-        D.MAX_STEPS = 5000
-        D.EPOCH_RANGE = (50, 2000)
-    elif variant == "lrhalf":
-        D.learning_rate = lambda s, batch=None: 0.5 * orig_lr(s, batch)
-    elif variant == "lr2":
-        D.learning_rate = lambda s, batch=None: 2 * orig_lr(s, batch)
-    elif variant == "norestore":
-        T.Trainer.has_best_weights = property(lambda self: False)
-    elif variant in ("valloss", "valbal"):
-        import numpy as np
+def set_steps(patience=None, max_steps=None, epochs=None):
+    if patience is not None:
+        D.PATIENCE_STEPS = patience
+    if max_steps is not None:
+        D.MAX_STEPS, D.EPOCH_RANGE = max_steps, epochs
 
-        LAST = {}
-        orig_call = T.Validation.__call__
 
-        def call(self, net):
-            acc = orig_call(self, net)
-            if acc is None:
-                return None
+def best_epoch_by(kind):
+    """The CLI's best epoch (monitor 'loss' with validation rows) chosen by the validation loss
+    ('valloss') or balanced accuracy ('valbal') instead of accuracy: the loop's own rule, handed
+    that score in place of the accuracy (which that branch uses only as the score to keep)."""
+    last = {}
+    orig_call, orig_es = T.Validation.__call__, T.Trainer._early_stopping
+
+    def call(self, net):
+        acc = orig_call(self, net)
+        if acc is not None:
             X = self.transform(self.X) if self.transform else self.X
-            sc = np.asarray(net.scores(X, check=False), dtype=np.float64)
-            sc -= sc.max(axis=1, keepdims=True)
-            logp = sc - np.log(np.exp(sc).sum(axis=1, keepdims=True))
-            if variant == "valloss":
-                LAST["score"] = float(logp[np.arange(len(self.y)), self.y].mean())
-            else:
-                p = sc.argmax(1)
-                LAST["score"] = float(
-                    np.mean([np.mean(p[self.y == c] == c) for c in np.unique(self.y)])
-                )
-            return acc
+            scores = np.asarray(net.scores(X, check=False), dtype=np.float64)
+            last["score"] = (
+                float(log_softmax(scores)[np.arange(len(self.y)), self.y].mean())
+                if kind == "valloss"
+                else D.balanced_accuracy(self.y, scores.argmax(1))
+            )
+        return acc
 
-        T.Validation.__call__ = call
-        orig_es = T.Trainer._early_stopping
+    def es(self, score, val_acc, epochs):
+        if self.config.monitor == "loss" and val_acc is not None:
+            val_acc = last["score"]
+        return orig_es(self, score, val_acc, epochs)
 
-        def es(self, score, val_acc, epochs):
-            c = self.config
-            if c.monitor == "loss" and val_acc is not None:
-                losses = self.history["loss"]
-                improved = len(losses) == 1 or losses[-1] < min(losses[:-1]) - max(c.tol, 1e-4)
-                score = LAST["score"]
-                if self.best is None or score >= self.best.score:
-                    self.best = T.Best(
-                        score, self.epoch, {k: v.copy() for k, v in self.net.params.items()}
-                    )
-                if improved:
-                    self.bad_epochs = 0
-                else:
-                    self.bad_epochs += 1
-                    if self.bad_epochs >= c.patience and self.epoch < epochs:
-                        self.stop_reason = "early_stopping"
-                return
-            return orig_es(self, score, val_acc, epochs)
+    T.Validation.__call__, T.Trainer._early_stopping = call, es
 
-        T.Trainer._early_stopping = es
-    elif variant != "default":
-        raise SystemExit(f"unknown variant {variant}")
+
+def set_hidden(rule):
+    D.hidden_units = rule
+
+
+def set_wd(rule):
+    D.weight_decay = rule
+
+
+VARIANTS = {
+    "default": lambda: None,
+    **{f"wd{c:g}": (lambda c=c: set_wd(wd(c))) for c in (0.03, 0.1, 0.3, 1.0)},
+    "wdcap0.3": lambda: set_wd(wd(cap=0.3)),
+    "wdcap3": lambda: set_wd(wd(cap=3.0)),
+    "h4": lambda: set_hidden(hid(4)),
+    "h1": lambda: set_hidden(hid(1, lo=32)),
+    "hlo128": lambda: set_hidden(hid(2, lo=128)),
+    "hhi512": lambda: set_hidden(hid(2, hi=512)),
+    "pat100": lambda: set_steps(patience=100),
+    "pat400": lambda: set_steps(patience=400),
+    "steps5k": lambda: set_steps(max_steps=5000, epochs=(50, 2000)),
+    "lrhalf": lambda: setattr(D, "learning_rate", lambda s, batch=None: 0.5 * orig_lr(s, batch)),
+    "lr2": lambda: setattr(D, "learning_rate", lambda s, batch=None: 2 * orig_lr(s, batch)),
+    "norestore": lambda: setattr(T.Trainer, "has_best_weights", property(lambda self: False)),
+    "valloss": lambda: best_epoch_by("valloss"),
+    "valbal": lambda: best_epoch_by("valbal"),
+}
+
+for variant in variants:
+    if variant not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant}; known: {', '.join(VARIANTS)}")
+    VARIANTS[variant]()
 sys.exit(bb.main(rest))
