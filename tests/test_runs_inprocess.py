@@ -716,13 +716,19 @@ def _confusion(y, predicted, k=2):
     return cm.tolist()
 
 
-def test_the_pictures_of_streamed_images_use_the_per_batch_preprocessing(tmp_path):
+def _pixel_rows(folder):
+    """40 rows of 4×4 uint8 pixels, two classes apart by brightness, saved as npy:FOLDER."""
     rng = np.random.default_rng(0)
     y = np.arange(40) % 2
     X = (rng.integers(0, 100, (40, 16)) + 150 * y[:, None]).astype(np.uint8)
-    (tmp_path / "n").mkdir()
-    np.save(tmp_path / "n" / "X_train.npy", X)
-    np.save(tmp_path / "n" / "y_train.npy", y)
+    folder.mkdir()
+    np.save(folder / "X_train.npy", X)
+    np.save(folder / "y_train.npy", y)
+    return X, y
+
+
+def test_the_pictures_of_streamed_images_use_the_per_batch_preprocessing(tmp_path):
+    X, y = _pixel_rows(tmp_path / "n")
     settings = _settings(f"npy:{tmp_path / 'n'}", val_fraction=0.5, augment="none")
     out = tmp_path / "run"
     runs.run_training(settings, out, plots=True)
@@ -853,12 +859,7 @@ def test_a_missing_metrics_or_run_configuration_is_named(tmp_path):
 
 
 def test_streamed_rows_train_as_the_same_rows_in_memory(tmp_path):
-    rng = np.random.default_rng(0)
-    y = np.arange(40) % 2
-    X = (rng.integers(0, 100, (40, 16)) + 150 * y[:, None]).astype(np.uint8)
-    (tmp_path / "n").mkdir()
-    np.save(tmp_path / "n" / "X_train.npy", X)
-    np.save(tmp_path / "n" / "y_train.npy", y)
+    X, y = _pixel_rows(tmp_path / "n")
     np.savez(tmp_path / "m.npz", X_train=X, y_train=y)
     weights = []
     for spec in (f"npy:{tmp_path / 'n'}", f"npz:{tmp_path / 'm.npz'}"):
