@@ -270,8 +270,9 @@ class TwoLayerNet:
         global random state (``np.random.choice``) and one step ``param -= learning_rate * grad``;
         whenever ``it % max(N // batch_size, 1) == 0`` (after step 0, then once per epoch) the
         accuracy on that batch and on X_val is recorded and the learning rate multiplied by
-        ``learning_rate_decay``. ``verbose`` prints the loss at iterations 0, 100, 200, ... ``threads``: BLAS threads (None:
-        chosen by the problem's size and the machine's load; verbose says which).
+        ``learning_rate_decay``. ``verbose`` prints the loss at iterations 0, 100, 200, ...
+        ``threads``: BLAS threads (None: chosen by the problem's size and the machine's load;
+        verbose says which).
 
         Returns {'loss_history', 'train_acc_history', 'val_acc_history'}.
         """
